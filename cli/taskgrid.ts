@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+/** The `taskgrid` command. */
+
+import { Command, CommanderError } from 'commander';
+import { TaskgridError } from '../shared/errors.js';
+import { addServerCommand } from './server-command.js';
+import { addWorkerCommand } from './worker-command.js';
+
+const program = new Command('taskgrid')
+  .description('A WebSocket-driven task grid: function-as-a-service for Node')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)');
+addServerCommand(program);
+addWorkerCommand(program);
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  const message = error instanceof TaskgridError || error instanceof Error ? error.message : String(error);
+  process.stderr.write(`taskgrid: error: ${message}\n`);
+  process.exit(2);
+});

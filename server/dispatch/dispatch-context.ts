@@ -1,0 +1,17 @@
+/** What every dispatcher shares: the store, this server's identity, and the write path. */
+
+import type { Logger } from 'pino';
+import type { TaskStore } from '../store/task-store.js';
+import type { ServerConfig } from '../server-config.js';
+import type { FunctionCache } from './function-cache.js';
+import type { OutcomeWriter } from './outcome-writer.js';
+
+export interface DispatchContext {
+  store: TaskStore;
+  /** This server process; lease owners are `<instanceId>/<worker>`. */
+  instanceId: string;
+  config: ServerConfig;
+  log: Logger;
+  functions: FunctionCache;
+  outcomes: OutcomeWriter;
+}

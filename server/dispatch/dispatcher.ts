@@ -1,0 +1,29 @@
+/**
+ * The narrow interface every mode implements: local (threads in this
+ * process), push and pull (remote workers over WebSocket). Each lives in its
+ * own file and is chosen by `--mode`.
+ */
+
+import type { Mode } from '../../shared/types.js';
+
+export interface WorkerInfo {
+  id: string;
+  address: string;
+  threads: number;
+  in_flight: number;
+  completed: number;
+  connected_since: string;
+  last_heartbeat: string;
+  draining: boolean;
+}
+
+export interface Dispatcher {
+  readonly mode: Mode;
+  start(): Promise<void>;
+  /** Tasks leased by this server and not yet finished. */
+  readonly inFlight: number;
+  /** Connected workers and their load. */
+  workers(): WorkerInfo[];
+  /** Stops taking tasks, hands unfinished ones back to the queue, and stops. Idempotent. */
+  close(): Promise<void>;
+}

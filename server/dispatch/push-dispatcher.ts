@@ -1,0 +1,38 @@
+/**
+ * push mode: the server sends tasks down each worker's socket while it has
+ * credit (threads × prefetch tasks held at most), least-loaded worker first.
+ */
+
+import type { WorkerSession } from '../gateway/worker-session.js';
+import type { Demand } from './claim-loop.js';
+import { RemoteDispatcher } from './remote-dispatcher.js';
+
+export class PushDispatcher extends RemoteDispatcher {
+  readonly mode = 'push';
+
+  protected nextDemand(): Demand | undefined {
+    let best: WorkerSession | undefined;
+    let bestLoad = Number.POSITIVE_INFINITY;
+    for (const session of this.sessions.values()) {
+      if (session.draining || session.closed) continue;
+      const credits = session.threads * this.ctx.config.prefetch;
+      if (session.inflight.size >= credits) continue;
+      const load = session.inflight.size / session.threads;
+      if (load < bestLoad) {
+        best = session;
+        bestLoad = load;
+      }
+    }
+    if (!best) return undefined;
+    const session = best;
+    return {
+      max: session.threads * this.ctx.config.prefetch - session.inflight.size,
+      owner: `${this.ctx.instanceId}/${session.id}`,
+      deliver: (tasks) => this.deliver(session, tasks),
+    };
+  }
+
+  protected onPull(): void {
+    // Push workers do not ask; a pull frame here is harmless and ignored.
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Puts the pieces together: store, dispatcher for the chosen mode, REST API,
+ * worker gateway, long-poll waiters. `GridServer.start(config)` returns a
+ * listening server; `close()` drains it.
+ */
+
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { Logger } from 'pino';
+import { v4 as uuidv4 } from 'uuid';
+import { createLogger } from '../shared/logger.js';
+import type { DispatchContext } from './dispatch/dispatch-context.js';
+import type { Dispatcher } from './dispatch/dispatcher.js';
+import { FunctionCache } from './dispatch/function-cache.js';
+import { LocalDispatcher } from './dispatch/local-dispatcher.js';
+import { OutcomeWriter } from './dispatch/outcome-writer.js';
+import { PullDispatcher } from './dispatch/pull-dispatcher.js';
+import { PushDispatcher } from './dispatch/push-dispatcher.js';
+import { WORKER_PATH, WorkerGateway } from './gateway/worker-gateway.js';
+import { errorHandler } from './http/error-handler.js';
+import { restApi } from './http/rest-api.js';
+import { ResultWaiters } from './result-waiters.js';
+import type { ServerConfig } from './server-config.js';
+import { openStore } from './store/open-store.js';
+import type { TaskStore } from './store/task-store.js';
+import { TaskService } from './task-service.js';
+
+const CLOSE_TIMEOUT_MS = 10_000;
+
+export interface StartOptions {
+  log?: Logger;
+  /** Use this store instead of opening one from the config (tests). */
+  store?: TaskStore;
+}
+
+export class GridServer {
+  readonly config: ServerConfig;
+  readonly instanceId: string;
+  readonly store: TaskStore;
+  readonly dispatcher: Dispatcher;
+  readonly log: Logger;
+  readonly #http: Server;
+  readonly #service: TaskService;
+  readonly #waiters: ResultWaiters;
+  readonly #outcomes: OutcomeWriter;
+  readonly #gateway: WorkerGateway | undefined;
+  readonly #unsubscribe: () => void;
+  #closing: Promise<void> | undefined;
+
+  private constructor(config: ServerConfig, store: TaskStore, instanceId: string, log: Logger) {
+    this.config = config;
+    this.store = store;
+    this.instanceId = instanceId;
+    this.log = log;
+    this.#waiters = new ResultWaiters(config.limits.parkedPolls);
+    this.#unsubscribe = store.subscribe((event) => {
+      if (event.type === 'finished') this.#waiters.notify(event.ids);
+    });
+    const functions = new FunctionCache(store);
+    this.#outcomes = new OutcomeWriter(store, config.outcomeBuffer, (error) =>
+      log.warn({ err: error }, 'writing results failed; holding them for retry'),
+    );
+    const ctx: DispatchContext = {
+      store,
+      instanceId,
+      config,
+      log,
+      functions,
+      outcomes: this.#outcomes,
+    };
+    this.#service = new TaskService(store, this.#waiters, functions, config);
+
+    let remote: PushDispatcher | PullDispatcher | undefined;
+    if (config.mode === 'push') remote = new PushDispatcher(ctx);
+    else if (config.mode === 'pull') remote = new PullDispatcher(ctx);
+    this.dispatcher = remote ?? new LocalDispatcher(ctx);
+
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('strict routing', false);
+    // Any content type is read as JSON: `curl -d '{...}'` works without a header.
+    app.use(express.json({ limit: config.limits.bodyBytes, type: () => true, strict: false }));
+    app.use(restApi({ service: this.#service, store, dispatcher: this.dispatcher }));
+    app.use((_req, res) => {
+      res.status(404).json({ error: { code: 'TG_NOT_FOUND', message: 'No such route' } });
+    });
+    app.use(errorHandler(log));
+    this.#http = createServer(app);
+    this.#http.keepAliveTimeout = 65_000;
+
+    if (remote) {
+      this.#gateway = new WorkerGateway({
+        handler: remote,
+        token: config.token,
+        maxFrameBytes: config.limits.frameBytes,
+        heartbeatMs: config.heartbeatMs,
+        heartbeatTolerance: config.heartbeatTolerance,
+        log,
+      });
+    }
+    this.#http.on('upgrade', (req, socket, head) => {
+      const path = (req.url ?? '').split('?')[0]?.replace(/\/+$/, '');
+      if (path === WORKER_PATH && this.#gateway) this.#gateway.upgrade(req, socket, head);
+      else socket.destroy();
+    });
+  }
+
+  static async start(config: ServerConfig, options: StartOptions = {}): Promise<GridServer> {
+    const log = options.log ?? createLogger('taskgrid-server');
+    const instanceId = uuidv4();
+    const store = options.store ?? (await openStore(config.store, instanceId, config, log));
+    const server = new GridServer(config, store, instanceId, log);
+    await server.dispatcher.start();
+    server.#http.listen(config.port, config.host);
+    await once(server.#http, 'listening');
+    log.info(
+      { url: server.url, mode: config.mode, store: store.kind, instance: instanceId },
+      `taskgrid listening on ${server.url} (mode ${config.mode}, store ${store.kind})`,
+    );
+    return server;
+  }
+
+  get url(): string {
+    const address = this.#http.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  get port(): number {
+    return (this.#http.address() as AddressInfo).port;
+  }
+
+  /** Stops taking submissions (503), hands unfinished work back, and closes. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#service.stopAccepting();
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref());
+    const work = (async () => {
+      await this.dispatcher.close();
+      await this.#gateway?.close();
+      this.#waiters.clear();
+      this.#outcomes.stop();
+      this.#unsubscribe();
+      const closed = new Promise<void>((resolve) => this.#http.close(() => resolve()));
+      this.#http.closeAllConnections();
+      await closed;
+    })();
+    await Promise.race([work, timeout]);
+    await this.store.close();
+  }
+}

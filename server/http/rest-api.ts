@@ -1,0 +1,80 @@
+/**
+ * The REST API, exactly as the table in ARCHITECTURE.md: paths, bodies and
+ * status codes. Handlers parse at the boundary and call the TaskService.
+ */
+
+import { Router } from 'express';
+import { BadPayloadError } from '../../shared/errors.js';
+import type { Dispatcher } from '../dispatch/dispatcher.js';
+import type { TaskStore } from '../store/task-store.js';
+import { MAX_WAIT_MS, type TaskService } from '../task-service.js';
+import { parseBatchBody, parseExecuteBody, parseRegisterBody } from './schemas.js';
+
+function waitParam(value: unknown): number {
+  if (value === undefined) return 0;
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new BadPayloadError(
+      `Expected \`wait\` to be a whole number of milliseconds (at most ${MAX_WAIT_MS}), got \`${String(value).slice(0, 32)}\``,
+    );
+  }
+  return Math.min(n, MAX_WAIT_MS);
+}
+
+export interface RestDeps {
+  service: TaskService;
+  store: TaskStore;
+  dispatcher: Dispatcher;
+}
+
+export function restApi({ service, store, dispatcher }: RestDeps): Router {
+  // Non-strict routing: every path also answers with a trailing slash.
+  const router = Router({ strict: false });
+
+  router.post('/register_function', async (req, res) => {
+    const body = parseRegisterBody(req.body);
+    const functionId = await service.register(body.name, body.payload);
+    res.status(201).json({ function_id: functionId });
+  });
+
+  router.post('/execute_function', async (req, res) => {
+    const body = parseExecuteBody(req.body);
+    const [taskId] = await service.submit(body.function_id, [body.payload], body.timeout_ms);
+    res.status(201).json({ task_id: taskId });
+  });
+
+  router.post('/execute_batch', async (req, res) => {
+    const body = parseBatchBody(req.body);
+    const taskIds = await service.submit(body.function_id, body.payloads, body.timeout_ms);
+    res.status(201).json({ task_ids: taskIds });
+  });
+
+  router.get('/status/:task_id', async (req, res) => {
+    res.json(await service.status(req.params.task_id));
+  });
+
+  router.get('/result/:task_id', async (req, res) => {
+    res.json(await service.result(req.params.task_id, waitParam(req.query.wait)));
+  });
+
+  router.delete('/task/:task_id', async (req, res) => {
+    res.json(await service.cancel(req.params.task_id));
+  });
+
+  router.get('/workers', (_req, res) => {
+    res.json(dispatcher.workers());
+  });
+
+  router.get('/healthz', async (_req, res) => {
+    try {
+      await store.ping();
+      res.json({ status: 'ok', store: store.kind, mode: dispatcher.mode });
+    } catch (error) {
+      res
+        .status(503)
+        .json({ status: 'unavailable', store: store.kind, error: (error as Error).message });
+    }
+  });
+
+  return router;
+}

@@ -1,0 +1,58 @@
+/**
+ * REST request and response schemas. The same TypeBox definitions validate
+ * requests at the boundary and describe them in /openapi.json.
+ */
+
+import { type Static, Type } from '@sinclair/typebox';
+import { SchemaError } from '../../shared/errors.js';
+import { TASK_STATUSES } from '../../shared/types.js';
+import { compileParser } from '../../shared/validate.js';
+
+const TimeoutMs = Type.Integer({
+  minimum: 1,
+  maximum: 86_400_000,
+  description: 'Per-task timeout in ms; defaults to the server setting',
+});
+
+export const RegisterBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 256 }),
+  payload: Type.String({ description: 'Source text of one JavaScript function' }),
+});
+export const ExecuteBody = Type.Object({
+  function_id: Type.String(),
+  payload: Type.String({ description: 'JSON text of the argument array, e.g. "[2]"' }),
+  timeout_ms: Type.Optional(TimeoutMs),
+});
+export const BatchBody = Type.Object({
+  function_id: Type.String(),
+  payloads: Type.Array(Type.String()),
+  timeout_ms: Type.Optional(TimeoutMs),
+});
+
+export const Status = Type.Union(TASK_STATUSES.map((s) => Type.Literal(s)));
+export const RegisterReply = Type.Object({ function_id: Type.String({ format: 'uuid' }) });
+export const ExecuteReply = Type.Object({ task_id: Type.String({ format: 'uuid' }) });
+export const BatchReply = Type.Object({ task_ids: Type.Array(Type.String({ format: 'uuid' })) });
+export const StatusReply = Type.Object({ task_id: Type.String(), status: Status });
+export const ResultReply = Type.Object({
+  task_id: Type.String(),
+  status: Status,
+  result: Type.Optional(
+    Type.String({
+      description:
+        'JSON text of the return value (COMPLETED) or of {name, message, stack} (FAILED)',
+    }),
+  ),
+});
+export const ErrorReply = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String() }),
+});
+
+export type RegisterBody = Static<typeof RegisterBody>;
+export type ExecuteBody = Static<typeof ExecuteBody>;
+export type BatchBody = Static<typeof BatchBody>;
+
+const schemaError = (reason: string) => new SchemaError(`Invalid request body: ${reason}`);
+export const parseRegisterBody = compileParser(RegisterBody, schemaError);
+export const parseExecuteBody = compileParser(ExecuteBody, schemaError);
+export const parseBatchBody = compileParser(BatchBody, schemaError);

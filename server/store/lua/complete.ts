@@ -1,0 +1,32 @@
+/**
+ * complete: apply outcomes to RUNNING tasks of the same attempt (the attempt
+ * fences late duplicates: the first terminal result wins).
+ *   KEYS[1] leases, KEYS[2] events channel
+ *   ARGV[1] key prefix, ARGV[2] now (ms), ARGV[3] result TTL (s, 0 = keep), ARGV[4] instance id
+ *   ARGV[5..] groups of 5: id, attempt, status, value, run_ms
+ *   returns the ids applied, and publishes "<instance> f <id,id,...>"
+ */
+export const COMPLETE_LUA = `
+local applied = {}
+local ttl = tonumber(ARGV[3])
+for i = 5, #ARGV, 5 do
+  local id = ARGV[i]
+  local key = ARGV[1] .. 'task:' .. id
+  local f = redis.call('HMGET', key, 'status', 'attempts')
+  if f[1] == 'RUNNING' and f[2] == ARGV[i + 1] then
+    if ARGV[i + 2] == 'CANCELLED' then
+      redis.call('HSET', key, 'status', 'CANCELLED', 'run_ms', ARGV[i + 4], 'finished', ARGV[2])
+    else
+      redis.call('HSET', key, 'status', ARGV[i + 2], 'result', ARGV[i + 3], 'run_ms', ARGV[i + 4], 'finished', ARGV[2])
+    end
+    redis.call('HDEL', key, 'owner')
+    redis.call('ZREM', KEYS[1], id)
+    if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+    applied[#applied + 1] = id
+  end
+end
+if #applied > 0 then
+  redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' f ' .. table.concat(applied, ','))
+end
+return applied
+`;

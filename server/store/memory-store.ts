@@ -1,0 +1,202 @@
+/**
+ * The in-memory TaskStore, for a machine with no Redis. Same semantics as
+ * RedisStore; nothing survives a restart.
+ */
+
+import { WorkerLostError } from '../../shared/errors.js';
+import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
+import { StoreEvents } from './store-events.js';
+import type {
+  CancelResult,
+  ClaimResult,
+  FunctionRecord,
+  LeaseReturn,
+  NewTask,
+  RequeueResult,
+  StoreListener,
+  TaskRecord,
+  TaskStore,
+} from './task-store.js';
+
+export interface MemoryStoreOptions {
+  /** Finished tasks are forgotten after this many seconds (0: kept). */
+  resultTtlSeconds?: number;
+}
+
+export class MemoryStore implements TaskStore {
+  readonly kind = 'memory';
+  readonly #functions = new Map<string, FunctionRecord>();
+  readonly #tasks = new Map<string, TaskRecord>();
+  readonly #leases = new Map<string, number>();
+  readonly #events = new StoreEvents();
+  readonly #ttlMs: number;
+  // A queue as an array with a moving head: O(1) take, compacted now and then.
+  #queue: string[] = [];
+  #head = 0;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#ttlMs = (options.resultTtlSeconds ?? 0) * 1000;
+  }
+
+  async registerFunction(fn: FunctionRecord): Promise<void> {
+    this.#functions.set(fn.id, fn);
+  }
+
+  async getFunction(id: string): Promise<FunctionRecord | undefined> {
+    return this.#functions.get(id);
+  }
+
+  async enqueue(tasks: readonly NewTask[]): Promise<void> {
+    for (const task of tasks) {
+      this.#tasks.set(task.id, {
+        id: task.id,
+        function_id: task.function_id,
+        status: 'QUEUED',
+        args: task.args,
+        result: undefined,
+        attempts: 0,
+        timeout_ms: task.timeout_ms,
+        created_at: task.created_at,
+        started_at: undefined,
+        finished_at: undefined,
+        run_ms: undefined,
+        owner: undefined,
+      });
+      this.#queue.push(task.id);
+    }
+    if (tasks.length > 0) this.#events.emit({ type: 'queued' });
+  }
+
+  async claim(max: number, owner: string, leaseMs: number): Promise<ClaimResult> {
+    const tasks: TaskAssignment[] = [];
+    const now = Date.now();
+    let popped = 0;
+    while (popped < max && this.#head < this.#queue.length) {
+      const id = this.#queue[this.#head++] as string;
+      popped++;
+      const task = this.#tasks.get(id);
+      if (!task || task.status !== 'QUEUED') continue;
+      task.status = 'RUNNING';
+      task.attempts += 1;
+      task.started_at = now;
+      task.owner = owner;
+      this.#leases.set(id, now + leaseMs);
+      tasks.push({
+        id,
+        fn: task.function_id,
+        args: task.args,
+        attempt: task.attempts,
+        timeout_ms: task.timeout_ms,
+      });
+    }
+    const drained = this.#head >= this.#queue.length;
+    if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    return { tasks, drained };
+  }
+
+  async complete(outcomes: readonly TaskOutcome[]): Promise<string[]> {
+    const applied: string[] = [];
+    const now = Date.now();
+    for (const outcome of outcomes) {
+      const task = this.#tasks.get(outcome.id);
+      if (!task || task.status !== 'RUNNING' || task.attempts !== outcome.attempt) continue;
+      this.#finish(task, outcome.status, now);
+      task.result = outcome.status === 'CANCELLED' ? undefined : outcome.value;
+      task.run_ms = outcome.run_ms;
+      applied.push(outcome.id);
+    }
+    if (applied.length > 0) this.#events.emit({ type: 'finished', ids: applied });
+    return applied;
+  }
+
+  async requeue(tasks: readonly LeaseReturn[], maxAttempts: number): Promise<RequeueResult> {
+    const requeued: string[] = [];
+    const failed: string[] = [];
+    const now = Date.now();
+    for (const { id, attempt } of tasks) {
+      const task = this.#tasks.get(id);
+      if (!task || task.status !== 'RUNNING' || task.attempts !== attempt) continue;
+      if (task.attempts >= maxAttempts) {
+        this.#finish(task, 'FAILED', now);
+        task.result = JSON.stringify(new WorkerLostError(task.attempts).toData());
+        failed.push(id);
+      } else {
+        task.status = 'QUEUED';
+        task.owner = undefined;
+        this.#leases.delete(id);
+        requeued.push(id);
+      }
+    }
+    // Returned tasks go to the head of the queue: they have waited longest.
+    if (requeued.length > 0) {
+      this.#queue = [...requeued, ...this.#queue.slice(this.#head)];
+      this.#head = 0;
+      this.#events.emit({ type: 'queued' });
+    }
+    if (failed.length > 0) this.#events.emit({ type: 'finished', ids: failed });
+    return { requeued, failed };
+  }
+
+  async renewLeases(ids: readonly string[], leaseMs: number): Promise<void> {
+    const until = Date.now() + leaseMs;
+    for (const id of ids) if (this.#leases.has(id)) this.#leases.set(id, until);
+  }
+
+  async expiredLeases(now: number, limit: number): Promise<LeaseReturn[]> {
+    const out: LeaseReturn[] = [];
+    for (const [id, until] of this.#leases) {
+      if (out.length >= limit) break;
+      const task = this.#tasks.get(id);
+      if (until < now && task) out.push({ id, attempt: task.attempts });
+    }
+    return out;
+  }
+
+  async cancel(id: string): Promise<CancelResult | undefined> {
+    const task = this.#tasks.get(id);
+    if (!task) return undefined;
+    const previous = task.status;
+    const owner = task.owner;
+    if (previous !== 'QUEUED' && previous !== 'RUNNING') return { previous, owner, changed: false };
+    this.#finish(task, 'CANCELLED', Date.now());
+    if (previous === 'QUEUED') {
+      const at = this.#queue.indexOf(id, this.#head);
+      if (at >= 0) this.#queue.splice(at, 1);
+    }
+    this.#events.emit({ type: 'cancelled', id, owner });
+    this.#events.emit({ type: 'finished', ids: [id] });
+    return { previous, owner, changed: true };
+  }
+
+  async getTask(id: string): Promise<TaskRecord | undefined> {
+    const task = this.#tasks.get(id);
+    return task ? { ...task } : undefined;
+  }
+
+  async queueDepth(): Promise<number> {
+    return this.#queue.length - this.#head;
+  }
+
+  async ping(): Promise<void> {}
+
+  subscribe(listener: StoreListener): () => void {
+    return this.#events.add(listener);
+  }
+
+  async close(): Promise<void> {
+    this.#events.clear();
+  }
+
+  #finish(task: TaskRecord, status: TaskRecord['status'], now: number): void {
+    task.status = status;
+    task.finished_at = now;
+    task.owner = undefined;
+    this.#leases.delete(task.id);
+    if (this.#ttlMs > 0) {
+      setTimeout(() => this.#tasks.delete(task.id), this.#ttlMs).unref();
+    }
+  }
+}

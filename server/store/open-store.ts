@@ -1,0 +1,47 @@
+/**
+ * Opens the store the config asks for. With the default Redis URL and no
+ * Redis answering, falls back to the in-memory store and says so; with a
+ * Redis URL the user gave, an unreachable Redis is an error.
+ */
+
+import type { Logger } from 'pino';
+import type { ServerConfig, StoreConfig } from '../server-config.js';
+import { MemoryStore } from './memory-store.js';
+import { RedisStore } from './redis-store.js';
+import type { TaskStore } from './task-store.js';
+
+export async function openStore(
+  store: StoreConfig,
+  instanceId: string,
+  config: ServerConfig,
+  log: Logger,
+): Promise<TaskStore> {
+  if (store.kind === 'memory') {
+    log.warn('using the in-memory store: tasks and results will not survive a restart');
+    return new MemoryStore({ resultTtlSeconds: config.resultTtlSeconds });
+  }
+  let lastError = '';
+  const redis = new RedisStore({
+    url: store.url,
+    prefix: store.prefix,
+    instanceId,
+    resultTtlSeconds: config.resultTtlSeconds,
+    connectTimeoutMs: store.required ? 3000 : 500,
+    onError: (error) => {
+      if (error.message !== lastError) log.warn({ err: error.message }, 'redis connection trouble');
+      lastError = error.message;
+    },
+  });
+  try {
+    await redis.connect();
+    log.info({ redis: store.url, prefix: store.prefix }, 'connected to redis');
+    return redis;
+  } catch (error) {
+    if (store.required) throw error;
+    log.warn(
+      `no Redis answered at ${store.url}; using the in-memory store: tasks and results will not survive a restart. ` +
+        'Start redis-server, or point taskgrid at one with REDIS_URL or --redis <url>.',
+    );
+    return new MemoryStore({ resultTtlSeconds: config.resultTtlSeconds });
+  }
+}

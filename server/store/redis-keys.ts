@@ -1,0 +1,35 @@
+/**
+ * Every Redis key taskgrid uses, under one prefix (default `taskgrid:`).
+ * Lua scripts build task keys from the same prefix, passed as ARGV[1], with
+ * the same `task:` and `fn:` parts defined here.
+ */
+
+export const TASK_PART = 'task:';
+export const FUNCTION_PART = 'fn:';
+
+export class RedisKeys {
+  readonly prefix: string;
+  /** LIST of QUEUED task ids, FIFO: RPUSH to submit, LPOP to claim. */
+  readonly queue: string;
+  /** ZSET of RUNNING task ids scored by lease expiry (ms since epoch). */
+  readonly leases: string;
+  /** Pub/sub channel that wakes dispatchers and long-polls on every server. */
+  readonly events: string;
+
+  constructor(prefix: string) {
+    this.prefix = prefix;
+    this.queue = `${prefix}queue`;
+    this.leases = `${prefix}leases`;
+    this.events = `${prefix}events`;
+  }
+
+  /** HASH of one task (see task-hash.ts for its fields). */
+  task(id: string): string {
+    return `${this.prefix}${TASK_PART}${id}`;
+  }
+
+  /** HASH of one registered function: name, source, created. */
+  fn(id: string): string {
+    return `${this.prefix}${FUNCTION_PART}${id}`;
+  }
+}

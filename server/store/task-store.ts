@@ -1,0 +1,103 @@
+/**
+ * The narrow interface between the grid and where it keeps things. Two
+ * implementations: RedisStore (durable, the default) and MemoryStore (for a
+ * machine with no Redis). One shared test suite runs against both.
+ *
+ * Every method that changes more than one thing does it atomically, and every
+ * batch method is one round trip, whatever the batch length.
+ */
+
+import type { TaskAssignment, TaskOutcome, TaskStatus } from '../../shared/types.js';
+
+export interface FunctionRecord {
+  id: string;
+  name: string;
+  source: string;
+  created_at: number;
+}
+
+export interface NewTask {
+  id: string;
+  function_id: string;
+  args: string;
+  timeout_ms: number;
+  created_at: number;
+}
+
+export interface TaskRecord {
+  id: string;
+  function_id: string;
+  status: TaskStatus;
+  args: string;
+  /** JSON text of the return value (COMPLETED) or of ErrorData (FAILED). */
+  result: string | undefined;
+  attempts: number;
+  timeout_ms: number;
+  created_at: number;
+  /** When the task last became RUNNING (leased to a thread or worker). */
+  started_at: number | undefined;
+  finished_at: number | undefined;
+  /** Run time measured in the thread that produced the result. */
+  run_ms: number | undefined;
+  /** `<server instance>/<worker>` holding the lease while RUNNING. */
+  owner: string | undefined;
+}
+
+export interface ClaimResult {
+  tasks: TaskAssignment[];
+  /** True when the queue ran dry during this claim. */
+  drained: boolean;
+}
+
+export interface CancelResult {
+  /** The status before the cancel. */
+  previous: TaskStatus;
+  /** The owner of the lease when the task was RUNNING. */
+  owner: string | undefined;
+  changed: boolean;
+}
+
+export interface LeaseReturn {
+  id: string;
+  attempt: number;
+}
+
+export interface RequeueResult {
+  requeued: string[];
+  /** Tasks that reached the attempt cap and are now FAILED with WorkerLostError. */
+  failed: string[];
+}
+
+export type StoreEvent =
+  | { type: 'queued' }
+  | { type: 'finished'; ids: readonly string[] }
+  | { type: 'cancelled'; id: string; owner: string | undefined };
+
+export type StoreListener = (event: StoreEvent) => void;
+
+export interface TaskStore {
+  readonly kind: 'redis' | 'memory';
+  registerFunction(fn: FunctionRecord): Promise<void>;
+  getFunction(id: string): Promise<FunctionRecord | undefined>;
+  /** Stores the tasks as QUEUED and appends them to the queue, all or nothing. */
+  enqueue(tasks: readonly NewTask[]): Promise<void>;
+  /** Takes up to `max` tasks from the head of the queue and leases them to `owner`. */
+  claim(max: number, owner: string, leaseMs: number): Promise<ClaimResult>;
+  /** Applies outcomes to RUNNING tasks of the same attempt; returns the ids applied. */
+  complete(outcomes: readonly TaskOutcome[]): Promise<string[]>;
+  /** Returns leased tasks to the head of the queue, or fails them at the attempt cap. */
+  requeue(tasks: readonly LeaseReturn[], maxAttempts: number): Promise<RequeueResult>;
+  /** Extends the leases of RUNNING tasks. */
+  renewLeases(ids: readonly string[], leaseMs: number): Promise<void>;
+  /** RUNNING tasks whose lease ended before `now`. */
+  expiredLeases(now: number, limit: number): Promise<LeaseReturn[]>;
+  /** QUEUED or RUNNING → CANCELLED; undefined for an unknown id. */
+  cancel(id: string): Promise<CancelResult | undefined>;
+  getTask(id: string): Promise<TaskRecord | undefined>;
+  queueDepth(): Promise<number>;
+  /** Resolves when the store answers; rejects (UnavailableError) when it does not. */
+  ping(): Promise<void>;
+  /** Queue, finish and cancel events, from this process and (Redis) from other servers. */
+  subscribe(listener: StoreListener): () => void;
+  close(): Promise<void>;
+}

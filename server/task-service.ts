@@ -1,0 +1,154 @@
+/**
+ * What the grid does for a client, independent of transport: register,
+ * submit, read, wait, cancel. The REST API (and the client socket) are thin
+ * layers over this.
+ */
+
+import { v4 as uuidv4, validate as isUuid } from 'uuid';
+import {
+  BadIdError,
+  ConflictError,
+  NotFoundError,
+  TooLargeError,
+  UnavailableError,
+} from '../shared/errors.js';
+import { checkArgsPayload } from '../shared/serialize.js';
+import { isTerminal, type TaskStatus } from '../shared/types.js';
+import type { FunctionCache } from './dispatch/function-cache.js';
+import { checkFunctionSource } from './function-source.js';
+import type { ResultWaiters } from './result-waiters.js';
+import type { ServerConfig } from './server-config.js';
+import type { NewTask, TaskRecord, TaskStore } from './store/task-store.js';
+
+export const MAX_WAIT_MS = 30_000;
+
+export interface TaskView {
+  task_id: string;
+  status: TaskStatus;
+  result?: string;
+}
+
+export class TaskService {
+  readonly #store: TaskStore;
+  readonly #waiters: ResultWaiters;
+  readonly #functions: FunctionCache;
+  readonly #config: ServerConfig;
+  /** Function ids known to exist; registered functions never go away. */
+  readonly #known = new Set<string>();
+  #accepting = true;
+
+  constructor(
+    store: TaskStore,
+    waiters: ResultWaiters,
+    functions: FunctionCache,
+    config: ServerConfig,
+  ) {
+    this.#store = store;
+    this.#waiters = waiters;
+    this.#functions = functions;
+    this.#config = config;
+  }
+
+  /** After this, submits answer 503 (the server is draining). */
+  stopAccepting(): void {
+    this.#accepting = false;
+  }
+
+  async register(name: string, payload: string): Promise<string> {
+    this.#checkAccepting();
+    const limit = this.#config.limits.functionBytes;
+    if (Buffer.byteLength(payload) > limit) {
+      throw new TooLargeError(`Function source is larger than the limit of ${limit} bytes`);
+    }
+    const source = checkFunctionSource(payload);
+    const id = uuidv4();
+    await this.#store.registerFunction({ id, name, source, created_at: Date.now() });
+    this.#known.add(id);
+    this.#functions.remember(id, source);
+    return id;
+  }
+
+  async submit(functionId: string, payloads: readonly string[], timeoutMs?: number): Promise<string[]> {
+    this.#checkAccepting();
+    const { batchLength, argsBytes } = this.#config.limits;
+    if (payloads.length > batchLength) {
+      throw new TooLargeError(`A batch holds at most ${batchLength} payloads, got ${payloads.length}`);
+    }
+    for (const payload of payloads) {
+      if (payload.length > argsBytes && Buffer.byteLength(payload) > argsBytes) {
+        throw new TooLargeError(`An argument payload is larger than the limit of ${argsBytes} bytes`);
+      }
+      checkArgsPayload(payload);
+    }
+    await this.#checkFunction(functionId);
+    const now = Date.now();
+    const timeout = timeoutMs ?? this.#config.taskTimeoutMs;
+    const tasks: NewTask[] = payloads.map((args) => ({
+      id: uuidv4(),
+      function_id: functionId,
+      args,
+      timeout_ms: timeout,
+      created_at: now,
+    }));
+    await this.#store.enqueue(tasks);
+    return tasks.map((t) => t.id);
+  }
+
+  async status(id: string): Promise<TaskView> {
+    const task = await this.#get(id);
+    return { task_id: id, status: task.status };
+  }
+
+  /** The task's view; with `waitMs`, waits (woken, not polling) until it is terminal. */
+  async result(id: string, waitMs = 0): Promise<TaskView> {
+    if (!isUuid(id)) throw new BadIdError('task_id', id);
+    if (waitMs <= 0) return view(await this.#get(id));
+    const waiter = this.#waiters.wait(id, Math.min(waitMs, MAX_WAIT_MS));
+    try {
+      const task = await this.#get(id);
+      if (isTerminal(task.status)) return view(task);
+      await waiter.promise;
+    } finally {
+      waiter.cancel();
+    }
+    return view(await this.#get(id));
+  }
+
+  async cancel(id: string): Promise<TaskView> {
+    if (!isUuid(id)) throw new BadIdError('task_id', id);
+    const result = await this.#store.cancel(id);
+    if (!result) throw new NotFoundError(`No task with id ${id}`);
+    if (!result.changed) {
+      throw new ConflictError(`Task ${id} already finished as ${result.previous}; nothing to cancel`);
+    }
+    return { task_id: id, status: 'CANCELLED' };
+  }
+
+  async #get(id: string): Promise<TaskRecord> {
+    if (!isUuid(id)) throw new BadIdError('task_id', id);
+    const task = await this.#store.getTask(id);
+    if (!task) throw new NotFoundError(`No task with id ${id}`);
+    return task;
+  }
+
+  async #checkFunction(id: string): Promise<void> {
+    if (this.#known.has(id)) return;
+    if (isUuid(id) && (await this.#store.getFunction(id))) {
+      this.#known.add(id);
+      return;
+    }
+    throw new NotFoundError(`No function with id ${id.slice(0, 64)}; register it first`);
+  }
+
+  #checkAccepting(): void {
+    if (!this.#accepting) throw new UnavailableError('The server is shutting down; submit elsewhere');
+  }
+}
+
+function view(task: TaskRecord): TaskView {
+  const out: TaskView = { task_id: task.id, status: task.status };
+  if ((task.status === 'COMPLETED' || task.status === 'FAILED') && task.result !== undefined) {
+    out.result = task.result;
+  }
+  return out;
+}

@@ -1,0 +1,114 @@
+/**
+ * The worker wire protocol: one discriminated union per direction, a version
+ * in the handshake, and a parser that every incoming frame goes through
+ * (size-limited by the socket, then parsed from `unknown`).
+ *
+ * Close codes (see ERROR_TABLE in errors.ts):
+ *   4400 malformed frame or a message that is not allowed now
+ *   4401 missing or wrong token
+ *   4406 protocol version mismatch
+ *   4408 missed heartbeats
+ *   1009 frame larger than the limit (set by ws)
+ *   1001 server or worker going away (drain)
+ */
+
+import { type Static, Type } from '@sinclair/typebox';
+import { ProtocolError } from './errors.js';
+import { compileParser } from './validate.js';
+
+export const PROTOCOL_VERSION = 1;
+
+const Id = Type.String({ minLength: 1, maxLength: 64 });
+const Status = Type.Union([
+  Type.Literal('COMPLETED'),
+  Type.Literal('FAILED'),
+  Type.Literal('CANCELLED'),
+]);
+
+export const TaskOutcomeSchema = Type.Object({
+  id: Id,
+  attempt: Type.Integer({ minimum: 0 }),
+  status: Status,
+  value: Type.String(),
+  run_ms: Type.Number({ minimum: 0 }),
+});
+
+// Worker → server.
+const Hello = Type.Object({
+  type: Type.Literal('hello'),
+  version: Type.Integer(),
+  threads: Type.Integer({ minimum: 1, maximum: 1024 }),
+  worker_id: Type.Optional(Id),
+  token: Type.Optional(Type.String({ maxLength: 4096 })),
+  name: Type.Optional(Type.String({ maxLength: 256 })),
+});
+const Pull = Type.Object({
+  type: Type.Literal('pull'),
+  max: Type.Integer({ minimum: 1, maximum: 100000 }),
+});
+const Results = Type.Object({
+  type: Type.Literal('results'),
+  results: Type.Array(TaskOutcomeSchema, { maxItems: 100000 }),
+});
+const Draining = Type.Object({ type: Type.Literal('draining') });
+
+export const WorkerMessageSchema = Type.Union([Hello, Pull, Results, Draining]);
+export type WorkerMessage = Static<typeof WorkerMessageSchema>;
+export type HelloMessage = Static<typeof Hello>;
+
+// Server → worker.
+const Welcome = Type.Object({
+  type: Type.Literal('welcome'),
+  version: Type.Integer(),
+  worker_id: Id,
+  mode: Type.Union([Type.Literal('push'), Type.Literal('pull')]),
+  heartbeat_ms: Type.Integer({ minimum: 1 }),
+});
+const Tasks = Type.Object({
+  type: Type.Literal('tasks'),
+  functions: Type.Array(Type.Object({ id: Id, source: Type.String() })),
+  tasks: Type.Array(
+    Type.Object({
+      id: Id,
+      fn: Id,
+      args: Type.String(),
+      attempt: Type.Integer({ minimum: 0 }),
+      timeout_ms: Type.Integer({ minimum: 1 }),
+    }),
+  ),
+});
+const Cancel = Type.Object({ type: Type.Literal('cancel'), ids: Type.Array(Id) });
+
+export const ServerMessageSchema = Type.Union([Welcome, Tasks, Cancel]);
+export type ServerMessage = Static<typeof ServerMessageSchema>;
+
+const parseWorkerValue = compileParser(
+  WorkerMessageSchema,
+  (reason) => new ProtocolError(`Malformed worker message: ${reason}`),
+);
+const parseServerValue = compileParser(
+  ServerMessageSchema,
+  (reason) => new ProtocolError(`Malformed server message: ${reason}`),
+);
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ProtocolError('Frame is not JSON text');
+  }
+}
+
+/** Parses a frame a worker sent. Throws ProtocolError. */
+export function parseWorkerMessage(text: string): WorkerMessage {
+  return parseWorkerValue(parseJson(text));
+}
+
+/** Parses a frame the server sent. Throws ProtocolError. */
+export function parseServerMessage(text: string): ServerMessage {
+  return parseServerValue(parseJson(text));
+}
+
+export function encode(message: WorkerMessage | ServerMessage): string {
+  return JSON.stringify(message);
+}

@@ -1,0 +1,273 @@
+/**
+ * The worker process's socket side: handshake, tasks in, result batches out,
+ * pull requests in pull mode, reconnects with exponential backoff and
+ * jitter, and a bounded drain. Tasks run on a ThreadPool, so this thread is
+ * always free to answer heartbeats.
+ */
+
+import { availableParallelism } from 'node:os';
+import type { Logger } from 'pino';
+import WebSocket, { type RawData } from 'ws';
+import { ProtocolError } from '../shared/errors.js';
+import {
+  encode,
+  PROTOCOL_VERSION,
+  parseServerMessage,
+  type ServerMessage,
+  type WorkerMessage,
+} from '../shared/protocol.js';
+import type { TaskOutcome } from '../shared/types.js';
+import { type ThreadPool, WorkerThreadPool } from './thread-pool.js';
+
+export interface WorkerOptions {
+  url: string;
+  threads?: number;
+  token?: string;
+  /** Tasks asked for per thread in pull mode. */
+  prefetch?: number;
+  maxResultBytes?: number;
+  maxFrameBytes?: number;
+  threadMemoryMb?: number;
+  /** How long a drain waits for running tasks. */
+  drainTimeoutMs?: number;
+  log: Logger;
+}
+
+/** Close codes after which reconnecting cannot help. */
+const FATAL_CLOSE = new Set([4401, 4406]);
+const MAX_BACKOFF_MS = 10_000;
+/** Results frames are cut at about this size so one frame never nears the limit. */
+const FRAME_TARGET_BYTES = 1024 * 1024;
+
+export class TaskgridWorker {
+  readonly threads: number;
+  readonly #options: WorkerOptions;
+  readonly #log: Logger;
+  readonly #pool: ThreadPool;
+  readonly #prefetch: number;
+  /** Task id → the connection generation it came on; results of older ones are dropped. */
+  readonly #held = new Map<string, number>();
+  #socket: WebSocket | undefined;
+  #generation = 0;
+  #workerId: string | undefined;
+  #mode: 'push' | 'pull' | undefined;
+  #outbox: TaskOutcome[] = [];
+  #flushScheduled = false;
+  #retries = 0;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #watchdog: NodeJS.Timeout | undefined;
+  #stopping = false;
+  #fatal: ((error: Error) => void) | undefined;
+  #connectedOnce: ((value: void) => void) | undefined;
+
+  constructor(options: WorkerOptions) {
+    this.#options = options;
+    this.#log = options.log;
+    this.threads = options.threads ?? availableParallelism();
+    this.#prefetch = options.prefetch ?? 16;
+    this.#pool = new WorkerThreadPool({
+      threads: this.threads,
+      maxResultBytes: options.maxResultBytes ?? 8 * 1024 * 1024,
+      resourceLimits: { maxOldGenerationSizeMb: options.threadMemoryMb ?? 256 },
+      onOutcomes: (outcomes) => this.#onOutcomes(outcomes),
+    });
+  }
+
+  get id(): string | undefined {
+    return this.#workerId;
+  }
+
+  /**
+   * Connects and keeps connecting. Resolves once the first welcome arrives;
+   * rejects on a fatal refusal (wrong token, wrong protocol version).
+   */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#connectedOnce = resolve;
+      this.#fatal = reject;
+      this.#connect();
+    });
+  }
+
+  /** Rejects when the server refuses this worker for good. */
+  onFatal(listener: (error: Error) => void): void {
+    this.#fatal = listener;
+  }
+
+  /** Stops taking tasks, finishes what it holds (bounded), sends results, and closes. */
+  async drain(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    clearTimeout(this.#reconnectTimer);
+    this.#send({ type: 'draining' });
+    const limit = this.#options.drainTimeoutMs ?? 30_000;
+    await Promise.race([
+      this.#pool.idle(),
+      new Promise((resolve) => setTimeout(resolve, limit).unref()),
+    ]);
+    this.#flush();
+    await this.#closeSocket(1001, 'worker draining');
+    await this.#pool.close();
+  }
+
+  /** Closes at once; the server returns held tasks to the queue. */
+  async close(): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#reconnectTimer);
+    await this.#closeSocket(1001, 'worker closing');
+    await this.#pool.close();
+  }
+
+  #connect(): void {
+    const generation = ++this.#generation;
+    const socket = new WebSocket(this.#options.url, {
+      maxPayload: this.#options.maxFrameBytes ?? 64 * 1024 * 1024,
+      perMessageDeflate: false,
+    });
+    this.#socket = socket;
+    socket.on('open', () => {
+      const hello: WorkerMessage = {
+        type: 'hello',
+        version: PROTOCOL_VERSION,
+        threads: this.threads,
+        ...(this.#workerId ? { worker_id: this.#workerId } : {}),
+        ...(this.#options.token ? { token: this.#options.token } : {}),
+      };
+      socket.send(encode(hello));
+    });
+    socket.on('ping', () => this.#armWatchdog());
+    socket.on('message', (data: RawData) => this.#onMessage(generation, data));
+    socket.on('error', (error) => this.#log.debug({ err: error.message }, 'socket error'));
+    socket.on('close', (code, reason) => this.#onClose(generation, code, reason.toString()));
+  }
+
+  #onMessage(generation: number, data: RawData): void {
+    let message: ServerMessage;
+    try {
+      const text = Array.isArray(data) ? Buffer.concat(data).toString() : data.toString();
+      message = parseServerMessage(text);
+    } catch (error) {
+      this.#log.error({ err: (error as Error).message }, 'malformed frame from server');
+      this.#socket?.close(4400, (error as ProtocolError).message.slice(0, 120));
+      return;
+    }
+    switch (message.type) {
+      case 'welcome': {
+        this.#retries = 0;
+        this.#workerId = message.worker_id;
+        this.#mode = message.mode;
+        this.#heartbeatMs = message.heartbeat_ms;
+        this.#armWatchdog();
+        this.#log.info(
+          { worker: message.worker_id, mode: message.mode, url: this.#options.url },
+          'connected to server',
+        );
+        if (message.mode === 'pull') this.#request(this.threads * this.#prefetch);
+        this.#connectedOnce?.();
+        this.#connectedOnce = undefined;
+        return;
+      }
+      case 'tasks':
+        this.#pool.addFunctions(message.functions);
+        for (const task of message.tasks) this.#held.set(task.id, generation);
+        this.#pool.run(message.tasks);
+        return;
+      case 'cancel':
+        for (const id of message.ids) this.#pool.cancel(id);
+        return;
+      default: {
+        const never: never = message;
+        throw new ProtocolError(`Unhandled server message ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  #heartbeatMs = 5000;
+
+  /** A server that stops pinging is gone even if TCP has not noticed: reconnect. */
+  #armWatchdog(): void {
+    clearTimeout(this.#watchdog);
+    this.#watchdog = setTimeout(() => {
+      this.#log.warn('no heartbeat from the server; reconnecting');
+      this.#socket?.terminate();
+    }, this.#heartbeatMs * 4);
+    this.#watchdog.unref();
+  }
+
+  #onClose(generation: number, code: number, reason: string): void {
+    if (generation !== this.#generation) return;
+    clearTimeout(this.#watchdog);
+    this.#socket = undefined;
+    // The server put everything we held back in the queue: stop running it here.
+    for (const [id, gen] of this.#held) if (gen === generation) this.#pool.cancel(id);
+    this.#outbox = [];
+    if (this.#stopping) return;
+    if (FATAL_CLOSE.has(code)) {
+      this.#log.error({ code, reason }, 'the server refused this worker');
+      this.#stopping = true;
+      void this.#pool.close();
+      this.#fatal?.(new Error(`Server refused the worker (close ${code}): ${reason}`));
+      return;
+    }
+    const delay =
+      Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(this.#retries, 10)) * (0.5 + Math.random() / 2);
+    this.#retries++;
+    this.#log.warn({ code, reason, retry_in_ms: Math.round(delay) }, 'disconnected; reconnecting');
+    this.#reconnectTimer = setTimeout(() => this.#connect(), delay);
+  }
+
+  #onOutcomes(outcomes: TaskOutcome[]): void {
+    let finished = 0;
+    for (const outcome of outcomes) {
+      const generation = this.#held.get(outcome.id);
+      this.#held.delete(outcome.id);
+      if (generation !== this.#generation) continue;
+      this.#outbox.push(outcome);
+      finished++;
+    }
+    if (finished > 0 && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      // One frame per turn of the event loop carries every result that is ready.
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#outbox.length === 0) return;
+    const outcomes = this.#outbox;
+    this.#outbox = [];
+    let batch: TaskOutcome[] = [];
+    let bytes = 0;
+    for (const outcome of outcomes) {
+      batch.push(outcome);
+      bytes += outcome.value.length + 96;
+      if (bytes >= FRAME_TARGET_BYTES) {
+        this.#send({ type: 'results', results: batch });
+        batch = [];
+        bytes = 0;
+      }
+    }
+    if (batch.length > 0) this.#send({ type: 'results', results: batch });
+    if (this.#mode === 'pull' && !this.#stopping) this.#request(outcomes.length);
+  }
+
+  #request(max: number): void {
+    if (max > 0) this.#send({ type: 'pull', max });
+  }
+
+  #send(message: WorkerMessage): void {
+    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(encode(message));
+  }
+
+  async #closeSocket(code: number, reason: string): Promise<void> {
+    clearTimeout(this.#watchdog);
+    const socket = this.#socket;
+    if (!socket || socket.readyState === WebSocket.CLOSED) return;
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.close(code, reason);
+    const timer = setTimeout(() => socket.terminate(), 2000);
+    await closed;
+    clearTimeout(timer);
+  }
+}
