@@ -1,0 +1,25 @@
+/** One private redis-server for the whole run; each test takes its own key prefix. */
+
+import { randomUUID } from 'node:crypto';
+import { TestRedis } from './redis-server.js';
+
+let redis: TestRedis | undefined;
+
+export function testRedis(): TestRedis {
+  if (!redis) throw new Error('the test redis-server is not running');
+  return redis;
+}
+
+export function uniquePrefix(): string {
+  return `t${randomUUID().slice(0, 8)}:`;
+}
+
+export const mochaHooks = {
+  async beforeAll(this: Mocha.Context) {
+    this.timeout(20_000);
+    redis = await TestRedis.start();
+  },
+  async afterAll() {
+    await redis?.destroy();
+  },
+};

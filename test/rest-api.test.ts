@@ -1,0 +1,315 @@
+/** Every row and status code of the REST table in ARCHITECTURE.md, against both stores. */
+
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import type { GridServer } from '../server/grid-server.js';
+import { deserialize } from '../shared/serialize.js';
+import { TASK_STATUSES } from '../shared/types.js';
+import { GridClient } from './helpers/grid-client.js';
+import { type StoreKind, startInProcess } from './helpers/in-process.js';
+
+const DOUBLE = 'function double(n) { return n * 2 }';
+
+for (const store of ['memory', 'redis'] as StoreKind[]) {
+  describe(`REST API contract (local mode, ${store} store)`, () => {
+    let server: GridServer;
+    let grid: GridClient;
+    before(async () => {
+      server = await startInProcess(store, {
+        limits: {
+          ...(await import('../server/server-config.js')).defaultConfig().limits,
+          batchLength: 50,
+        },
+      });
+      grid = new GridClient(server.url);
+    });
+    after(async () => {
+      await server.close();
+    });
+
+    describe('POST /register_function', () => {
+      it('201 with a function_id (UUID) for each kind of function', async () => {
+        for (const payload of [
+          DOUBLE,
+          'n => n * 2',
+          'async function (n) { return n }',
+          'async n => n',
+        ]) {
+          const reply = await grid.call('POST', '/register_function', { name: 'f', payload });
+          expect(reply.status, payload).to.equal(201);
+          expect(reply.body.function_id).to.match(/^[0-9a-f-]{36}$/);
+        }
+      });
+      it('400 when the payload is not exactly one function, saying why', async () => {
+        for (const [payload, why] of [
+          ['payload', /identifier/],
+          ['(() => {})()', /call/],
+          ['function (', /not valid JavaScript/],
+        ] as const) {
+          const reply = await grid.call<{ error: { code: string; message: string } }>(
+            'POST',
+            '/register_function',
+            { name: 'f', payload },
+          );
+          expect(reply.status).to.equal(400);
+          expect(reply.body.error.message).to.match(why);
+        }
+      });
+      it('422 when a field is missing or of the wrong type', async () => {
+        expect((await grid.call('POST', '/register_function', { name: 'f' })).status).to.equal(422);
+        expect(
+          (await grid.call('POST', '/register_function', { name: 1, payload: DOUBLE })).status,
+        ).to.equal(422);
+        expect((await grid.call('POST', '/register_function', [1, 2])).status).to.equal(422);
+      });
+      it('413 when the function source is too large', async () => {
+        const payload = `function big() { return "${'x'.repeat(1024 * 1024)}" }`;
+        expect(
+          (await grid.call('POST', '/register_function', { name: 'f', payload })).status,
+        ).to.equal(413);
+      });
+      it('413 when the body is larger than the body limit', async () => {
+        const payload = 'x'.repeat(11 * 1024 * 1024);
+        expect(
+          (await grid.call('POST', '/register_function', { name: 'f', payload })).status,
+        ).to.equal(413);
+      });
+      it('400 for a body that is not JSON', async () => {
+        expect((await grid.call('POST', '/register_function', '{"name": ')).status).to.equal(400);
+      });
+    });
+
+    describe('POST /execute_function and GET /result', () => {
+      it('runs double(n) and returns JSON text that deserializes to 2n', async () => {
+        const fn = await grid.register(DOUBLE);
+        for (const n of [1, 21, -4]) {
+          const reply = await grid.call('POST', '/execute_function', {
+            function_id: fn,
+            payload: JSON.stringify([n]),
+          });
+          expect(reply.status).to.equal(201);
+          const taskId = reply.body.task_id as string;
+          expect(taskId).to.match(/^[0-9a-f-]{36}$/);
+          const body = await grid.wait(taskId);
+          expect(body.status).to.equal('COMPLETED');
+          expect(deserialize(body.result as string)).to.equal(2 * n);
+        }
+      });
+      it('answers /result with 200 at every status, with result only when finished', async () => {
+        const fn = await grid.register(
+          'async () => { await new Promise(r => setTimeout(r, 300)); return "ok" }',
+        );
+        const id = await grid.submit(fn, []);
+        const early = await grid.call('GET', `/result/${id}`);
+        expect(early.status).to.equal(200);
+        expect(TASK_STATUSES).to.include(early.body.status);
+        if (early.body.status !== 'COMPLETED') expect(early.body).to.not.have.property('result');
+        const status = await grid.call('GET', `/status/${id}`);
+        expect(status.status).to.equal(200);
+        expect(status.body).to.have.keys(['task_id', 'status']);
+        const done = await grid.call('GET', `/result/${id}?wait=5000`);
+        expect(done.body).to.deep.equal({ task_id: id, status: 'COMPLETED', result: '"ok"' });
+      });
+      it('long-poll returns as soon as the task finishes', async () => {
+        const fn = await grid.register(
+          'async () => { await new Promise(r => setTimeout(r, 200)); return 1 }',
+        );
+        const id = await grid.submit(fn, []);
+        const reply = await grid.call('GET', `/result/${id}?wait=30000`);
+        expect(reply.body.status).to.equal('COMPLETED');
+      });
+      it('long-poll on a task that stays QUEUED returns 200 with its status when the wait ends', async () => {
+        const fn = await grid.register(
+          'async () => { await new Promise(r => setTimeout(r, 2000)); return 1 }',
+        );
+        const ids = await grid.batch(fn, [[], [], [], [], []]);
+        const last = ids[ids.length - 1] as string;
+        const reply = await grid.call('GET', `/result/${last}?wait=50`);
+        expect(reply.status).to.equal(200);
+        expect(['QUEUED', 'RUNNING']).to.include(reply.body.status);
+        for (const id of ids) await grid.call('DELETE', `/task/${id}`);
+      });
+      it('a throwing function ends FAILED with its error name and message', async () => {
+        const fn = await grid.register('function boom() { throw new TypeError("bad input") }');
+        const body = await grid.wait(await grid.submit(fn, []));
+        expect(body.status).to.equal('FAILED');
+        const error = deserialize(body.result as string) as Record<string, string>;
+        expect(error).to.include({ name: 'TypeError', message: 'bad input' });
+        expect(error.stack).to.be.a('string');
+      });
+      it('400 for a payload that is not JSON text of an array', async () => {
+        const fn = await grid.register(DOUBLE);
+        for (const payload of ['2', '{"n":2}', '[2', 'null']) {
+          const reply = await grid.call('POST', '/execute_function', { function_id: fn, payload });
+          expect(reply.status, payload).to.equal(400);
+        }
+      });
+      it('404 for an unknown function', async () => {
+        for (const function_id of [randomUUID(), 'not-a-uuid']) {
+          const reply = await grid.call('POST', '/execute_function', {
+            function_id,
+            payload: '[1]',
+          });
+          expect(reply.status).to.equal(404);
+        }
+      });
+      it('422 for a body that does not fit the schema', async () => {
+        const fn = await grid.register(DOUBLE);
+        expect((await grid.call('POST', '/execute_function', { function_id: fn })).status).to.equal(
+          422,
+        );
+        expect(
+          (await grid.call('POST', '/execute_function', { function_id: fn, payload: [1] })).status,
+        ).to.equal(422);
+        expect(
+          (
+            await grid.call('POST', '/execute_function', {
+              function_id: fn,
+              payload: '[1]',
+              timeout_ms: -1,
+            })
+          ).status,
+        ).to.equal(422);
+      });
+      it('400 for a malformed wait', async () => {
+        const fn = await grid.register(DOUBLE);
+        const id = await grid.submit(fn, [1]);
+        expect((await grid.call('GET', `/result/${id}?wait=soon`)).status).to.equal(400);
+      });
+    });
+
+    describe('POST /execute_batch', () => {
+      it('201 with task_ids in the same order as the payloads', async () => {
+        const fn = await grid.register(DOUBLE);
+        const reply = await grid.call<{ task_ids: string[] }>('POST', '/execute_batch', {
+          function_id: fn,
+          payloads: ['[1]', '[2]', '[3]'],
+        });
+        expect(reply.status).to.equal(201);
+        const values = await Promise.all(reply.body.task_ids.map((id) => grid.value(id)));
+        expect(values).to.deep.equal([2, 4, 6]);
+      });
+      it('is all-or-nothing: one bad payload rejects the batch and stores nothing', async () => {
+        const fn = await grid.register(DOUBLE);
+        const before = await server.store.queueDepth();
+        const reply = await grid.call('POST', '/execute_batch', {
+          function_id: fn,
+          payloads: ['[1]', 'oops'],
+        });
+        expect(reply.status).to.equal(400);
+        expect(await server.store.queueDepth()).to.equal(before);
+        expect(
+          (
+            await grid.call('POST', '/execute_batch', {
+              function_id: randomUUID(),
+              payloads: ['[1]'],
+            })
+          ).status,
+        ).to.equal(404);
+        expect(
+          (await grid.call('POST', '/execute_batch', { function_id: fn, payloads: '[1]' })).status,
+        ).to.equal(422);
+      });
+      it('413 for a batch longer than the limit', async () => {
+        const fn = await grid.register(DOUBLE);
+        const payloads = Array.from({ length: 51 }, () => '[1]');
+        expect(
+          (await grid.call('POST', '/execute_batch', { function_id: fn, payloads })).status,
+        ).to.equal(413);
+      });
+    });
+
+    describe('GET /status, GET /result, DELETE /task', () => {
+      it('404 for an unknown id and 400 for a malformed one', async () => {
+        for (const path of ['/status', '/result']) {
+          expect((await grid.call('GET', `${path}/${randomUUID()}`)).status).to.equal(404);
+          expect((await grid.call('GET', `${path}/nope`)).status).to.equal(400);
+        }
+        expect((await grid.call('DELETE', `/task/${randomUUID()}`)).status).to.equal(404);
+        expect((await grid.call('DELETE', '/task/nope')).status).to.equal(400);
+      });
+      it('DELETE turns a QUEUED task CANCELLED and answers 409 once it is finished', async () => {
+        const slow = await grid.register(
+          'async () => { await new Promise(r => setTimeout(r, 1000)); return 1 }',
+        );
+        // Fill every thread and the prefetch so the last task stays QUEUED.
+        const ids = await grid.batch(
+          slow,
+          Array.from({ length: 40 }, () => []),
+        );
+        const last = ids[ids.length - 1] as string;
+        const reply = await grid.call('DELETE', `/task/${last}`);
+        expect(reply.status).to.equal(200);
+        expect(reply.body).to.deep.equal({ task_id: last, status: 'CANCELLED' });
+        expect((await grid.call('GET', `/status/${last}`)).body.status).to.equal('CANCELLED');
+        expect((await grid.call('DELETE', `/task/${last}`)).status).to.equal(409);
+        for (const id of ids) await grid.call('DELETE', `/task/${id}`);
+        const fn = await grid.register(DOUBLE);
+        const done = await grid.submit(fn, [1]);
+        await grid.wait(done);
+        expect((await grid.call('DELETE', `/task/${done}`)).status).to.equal(409);
+      });
+      it('DELETE of a RUNNING task ends it and keeps it CANCELLED', async () => {
+        const fn = await grid.register(
+          'async () => { await new Promise(r => setTimeout(r, 3000)); return 1 }',
+        );
+        const id = await grid.submit(fn, []);
+        for (
+          let i = 0;
+          i < 100 && (await grid.call('GET', `/status/${id}`)).body.status !== 'RUNNING';
+          i++
+        ) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        expect((await grid.call('DELETE', `/task/${id}`)).status).to.equal(200);
+        await new Promise((r) => setTimeout(r, 100));
+        expect((await grid.call('GET', `/result/${id}`)).body).to.deep.equal({
+          task_id: id,
+          status: 'CANCELLED',
+        });
+      });
+    });
+
+    describe('other routes', () => {
+      it('accepts a trailing slash on every path', async () => {
+        const reply = await grid.call('POST', '/register_function/', {
+          name: 'f',
+          payload: DOUBLE,
+        });
+        expect(reply.status).to.equal(201);
+        const id = await grid.submit(reply.body.function_id as string, [2]);
+        expect((await grid.call('GET', `/status/${id}/`)).status).to.equal(200);
+        expect((await grid.call('GET', `/result/${id}/?wait=5000`)).body.status).to.equal(
+          'COMPLETED',
+        );
+        expect((await grid.call('GET', '/healthz/')).status).to.equal(200);
+        expect((await grid.call('GET', '/workers/')).status).to.equal(200);
+      });
+      it('GET /healthz answers 200 with the store kind', async () => {
+        const reply = await grid.call('GET', '/healthz');
+        expect(reply.status).to.equal(200);
+        expect(reply.body).to.include({ status: 'ok', store });
+      });
+      it('GET /workers lists the local pool and its load', async () => {
+        const reply = await grid.call<Record<string, unknown>[]>('GET', '/workers');
+        expect(reply.status).to.equal(200);
+        expect(reply.body[0]).to.include({ id: 'local', threads: 2 });
+        expect(reply.body[0]).to.have.keys([
+          'id',
+          'address',
+          'threads',
+          'in_flight',
+          'completed',
+          'connected_since',
+          'last_heartbeat',
+          'draining',
+        ]);
+      });
+      it('404 JSON for an unknown route', async () => {
+        const reply = await grid.call('GET', '/nope');
+        expect(reply.status).to.equal(404);
+        expect(reply.body).to.have.property('error');
+      });
+    });
+  });
+}

@@ -1,0 +1,190 @@
+/** One suite, both stores: the TaskStore contract. */
+
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { MemoryStore } from '../server/store/memory-store.js';
+import { RedisStore } from '../server/store/redis-store.js';
+import type { NewTask, StoreEvent, TaskStore } from '../server/store/task-store.js';
+import type { TaskOutcome } from '../shared/types.js';
+import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
+
+function newTask(fn = 'f1', args = '[1]'): NewTask {
+  return { id: randomUUID(), function_id: fn, args, timeout_ms: 1000, created_at: Date.now() };
+}
+
+function done(id: string, attempt: number, value = '2'): TaskOutcome {
+  return { id, attempt, status: 'COMPLETED', value, run_ms: 1 };
+}
+
+const stores: [string, () => Promise<TaskStore>][] = [
+  ['MemoryStore', async () => new MemoryStore()],
+  [
+    'RedisStore',
+    async () => {
+      const store = new RedisStore({
+        url: testRedis().url,
+        prefix: uniquePrefix(),
+        instanceId: randomUUID(),
+      });
+      await store.connect();
+      return store;
+    },
+  ],
+];
+
+for (const [name, open] of stores) {
+  describe(`TaskStore contract: ${name}`, () => {
+    let store: TaskStore;
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('stores and reads functions', async () => {
+      const id = randomUUID();
+      await store.registerFunction({ id, name: 'double', source: 'n => n * 2', created_at: 5 });
+      const fn = await store.getFunction(id);
+      expect(fn).to.include({ id, name: 'double', source: 'n => n * 2' });
+      expect(await store.getFunction(randomUUID())).to.equal(undefined);
+    });
+
+    it('queues tasks in FIFO order and leases them with attempt counts', async () => {
+      const tasks = [newTask(), newTask(), newTask()];
+      await store.enqueue(tasks);
+      expect(await store.queueDepth()).to.equal(3);
+      const first = await store.claim(2, 'me/w1', 10_000);
+      expect(first.tasks.map((t) => t.id)).to.deep.equal([tasks[0]?.id, tasks[1]?.id]);
+      expect(first.tasks[0]).to.include({ fn: 'f1', args: '[1]', attempt: 1, timeout_ms: 1000 });
+      expect(first.drained).to.equal(false);
+      const second = await store.claim(5, 'me/w1', 10_000);
+      expect(second.tasks.map((t) => t.id)).to.deep.equal([tasks[2]?.id]);
+      expect(second.drained).to.equal(true);
+      const record = await store.getTask(tasks[0]?.id as string);
+      expect(record).to.include({ status: 'RUNNING', attempts: 1, owner: 'me/w1' });
+      expect(record?.started_at).to.be.a('number');
+    });
+
+    it('applies the first terminal outcome of the current attempt only', async () => {
+      const task = newTask();
+      await store.enqueue([task]);
+      await store.claim(1, 'me/w1', 10_000);
+      expect(await store.complete([done(task.id, 2)])).to.deep.equal([]);
+      expect(await store.complete([done(task.id, 1, '"first"')])).to.deep.equal([task.id]);
+      expect(await store.complete([done(task.id, 1, '"second"')])).to.deep.equal([]);
+      const record = await store.getTask(task.id);
+      expect(record).to.include({ status: 'COMPLETED', result: '"first"', run_ms: 1 });
+      expect(record?.finished_at).to.be.a('number');
+      expect(record?.owner).to.equal(undefined);
+    });
+
+    it('requeues lost tasks at the head, then fails them at the attempt cap', async () => {
+      const lost = newTask();
+      const other = newTask();
+      await store.enqueue([lost, other]);
+      await store.claim(1, 'me/w1', 10_000);
+      const back = await store.requeue([{ id: lost.id, attempt: 1 }], 2);
+      expect(back).to.deep.equal({ requeued: [lost.id], failed: [] });
+      const again = await store.claim(1, 'me/w2', 10_000);
+      expect(again.tasks[0]).to.include({ id: lost.id, attempt: 2 });
+      // A late result of attempt 1 is ignored now.
+      expect(await store.complete([done(lost.id, 1)])).to.deep.equal([]);
+      const capped = await store.requeue([{ id: lost.id, attempt: 2 }], 2);
+      expect(capped).to.deep.equal({ requeued: [], failed: [lost.id] });
+      const record = await store.getTask(lost.id);
+      expect(record?.status).to.equal('FAILED');
+      expect(JSON.parse(record?.result as string)).to.include({ name: 'WorkerLostError' });
+    });
+
+    it('cancels QUEUED and RUNNING tasks, and refuses finished ones', async () => {
+      const queued = newTask();
+      const running = newTask();
+      await store.enqueue([running, queued]);
+      await store.claim(1, 'me/w1', 10_000);
+      expect(await store.cancel(queued.id)).to.deep.include({ previous: 'QUEUED', changed: true });
+      expect(await store.queueDepth()).to.equal(0);
+      expect(await store.cancel(running.id)).to.deep.include({
+        previous: 'RUNNING',
+        owner: 'me/w1',
+        changed: true,
+      });
+      expect(await store.complete([done(running.id, 1)])).to.deep.equal([]);
+      expect((await store.getTask(running.id))?.status).to.equal('CANCELLED');
+      expect(await store.cancel(running.id)).to.deep.include({
+        previous: 'CANCELLED',
+        changed: false,
+      });
+      expect(await store.cancel(randomUUID())).to.equal(undefined);
+      expect((await store.claim(5, 'me/w1', 10_000)).tasks).to.deep.equal([]);
+    });
+
+    it('reports expired leases and keeps renewed ones', async () => {
+      const a = newTask();
+      const b = newTask();
+      await store.enqueue([a, b]);
+      await store.claim(2, 'me/w1', 50);
+      await store.renewLeases([b.id], 60_000);
+      await new Promise((r) => setTimeout(r, 80));
+      const expired = await store.expiredLeases(Date.now(), 10);
+      expect(expired).to.deep.equal([{ id: a.id, attempt: 1 }]);
+    });
+
+    it('emits queued and finished events', async () => {
+      const events: StoreEvent[] = [];
+      const off = store.subscribe((e) => events.push(e));
+      const task = newTask();
+      await store.enqueue([task]);
+      await store.claim(1, 'me/w1', 10_000);
+      await store.complete([done(task.id, 1)]);
+      off();
+      expect(events).to.deep.equal([{ type: 'queued' }, { type: 'finished', ids: [task.id] }]);
+    });
+
+    it('enqueues a large batch in order in one call', async () => {
+      const tasks = Array.from({ length: 1000 }, (_, i) => newTask('f1', `[${i}]`));
+      await store.enqueue(tasks);
+      const claimed = await store.claim(1000, 'me/w1', 10_000);
+      expect(claimed.tasks.map((t) => t.args)).to.deep.equal(tasks.map((t) => t.args));
+    });
+  });
+}
+
+describe('RedisStore across servers', () => {
+  it('delivers finish events published by another instance on the same prefix', async () => {
+    const prefix = uniquePrefix();
+    const a = new RedisStore({ url: testRedis().url, prefix, instanceId: 'a' });
+    const b = new RedisStore({ url: testRedis().url, prefix, instanceId: 'b' });
+    await a.connect();
+    await b.connect();
+    try {
+      const seen = new Promise<StoreEvent>((resolve) => {
+        b.subscribe((e) => {
+          if (e.type === 'finished') resolve(e);
+        });
+      });
+      const task = newTask();
+      await a.enqueue([task]);
+      await a.claim(1, 'a/w', 10_000);
+      await a.complete([done(task.id, 1)]);
+      expect(await seen).to.deep.equal({ type: 'finished', ids: [task.id] });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('rejects start-up with a clear error when Redis does not answer', async () => {
+    const store = new RedisStore({
+      url: 'redis://127.0.0.1:1',
+      instanceId: 'x',
+      connectTimeoutMs: 300,
+    });
+    let error: unknown;
+    await store.connect().catch((e: unknown) => {
+      error = e;
+    });
+    expect(error).to.be.instanceOf(Error);
+    expect((error as Error).message).to.match(/does not answer/);
+  });
+});
