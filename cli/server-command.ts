@@ -66,8 +66,10 @@ export function serverConfig(flags: ServerFlags): ServerConfig {
     if (flags.redis) throw new ConfigError('--redis and --store memory cannot be used together');
     config.store = { kind: 'memory' };
   } else {
-    const given = flags.redis ?? env.REDIS_URL;
-    const url = urlOption('--redis', given ?? 'redis://127.0.0.1:6379', ['redis:', 'rediss:', 'unix:']);
+    const given = flags.redis ?? (env.REDIS_URL || undefined);
+    // Where to look for a Redis when none was named; no answer there means the memory store.
+    const fallback = env.TASKGRID_DEFAULT_REDIS_URL || 'redis://127.0.0.1:6379';
+    const url = urlOption('--redis', given ?? fallback, ['redis:', 'rediss:']);
     const prefix = flags.prefix ?? env.TASKGRID_PREFIX ?? 'taskgrid:';
     config.store = { kind: 'redis', url, prefix, required: given !== undefined };
   }
@@ -95,12 +97,24 @@ export function addServerCommand(program: Command): void {
     .option('--store <kind>', 'redis or memory (env TASKGRID_STORE)')
     .option('--prefix <p>', 'Redis key prefix (env TASKGRID_PREFIX)', undefined)
     .option('--threads <n>', 'local mode: task threads (env TASKGRID_THREADS); default: cores')
-    .option('--prefetch <n>', 'tasks a worker may hold per thread (env TASKGRID_PREFETCH); default 16')
+    .option(
+      '--prefetch <n>',
+      'tasks a worker may hold per thread (env TASKGRID_PREFETCH); default 16',
+    )
     .option('--token <secret>', 'require this bearer token (env TASKGRID_TOKEN)')
     .option('--insecure', 'allow a non-loopback address without a token')
-    .option('--task-timeout <ms>', 'default task timeout (env TASKGRID_TASK_TIMEOUT_MS); default 60000')
-    .option('--max-attempts <n>', 'attempts before a lost task fails (env TASKGRID_MAX_ATTEMPTS); default 3')
-    .option('--heartbeat <ms>', 'worker heartbeat interval (env TASKGRID_HEARTBEAT_MS); default 5000')
+    .option(
+      '--task-timeout <ms>',
+      'default task timeout (env TASKGRID_TASK_TIMEOUT_MS); default 60000',
+    )
+    .option(
+      '--max-attempts <n>',
+      'attempts before a lost task fails (env TASKGRID_MAX_ATTEMPTS); default 3',
+    )
+    .option(
+      '--heartbeat <ms>',
+      'worker heartbeat interval (env TASKGRID_HEARTBEAT_MS); default 5000',
+    )
     .option('--heartbeat-tolerance <n>', 'missed heartbeats before a worker is lost; default 3')
     .option('--lease <ms>', 'lease length of a RUNNING task (env TASKGRID_LEASE_MS); default 30000')
     .option('--result-ttl <s>', 'forget finished tasks after s seconds, 0 keeps them; default 0')
@@ -108,7 +122,9 @@ export function addServerCommand(program: Command): void {
       const config = serverConfig(flags);
       const log = createLogger('taskgrid-server');
       if (config.insecure && !config.token && !isLoopback(config.host)) {
-        log.warn(`INSECURE: listening on ${config.host} with no token; anyone who reaches it can run code`);
+        log.warn(
+          `INSECURE: listening on ${config.host} with no token; anyone who reaches it can run code`,
+        );
       }
       const server = await GridServer.start(config, { log });
       const stop = (signal: string) => {

@@ -15,7 +15,8 @@ addWorkerCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) process.exit(error.exitCode);
-  const message = error instanceof TaskgridError || error instanceof Error ? error.message : String(error);
+  const message =
+    error instanceof TaskgridError || error instanceof Error ? error.message : String(error);
   process.stderr.write(`taskgrid: error: ${message}\n`);
   process.exit(2);
 });

@@ -1,0 +1,113 @@
+/** The `taskgrid` command: flags, environment, clear errors, and the no-Redis fallback. */
+
+import { expect } from 'chai';
+import { isLoopback, serverConfig } from '../cli/server-command.js';
+import { ConfigError } from '../shared/errors.js';
+import { GridClient } from './helpers/grid-client.js';
+import { killAll, runCli, startServer, stop, waitForOutput } from './helpers/processes.js';
+import { freePort } from './helpers/redis-server.js';
+import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
+
+describe('taskgrid CLI', () => {
+  afterEach(killAll);
+
+  describe('flag errors name the flag', () => {
+    const cases: [string[], RegExp][] = [
+      [['server', '--mode', 'turbo'], /--mode.*local.*push.*pull.*turbo/],
+      [['server', '--port', 'http'], /--port.*integer.*http/],
+      [['server', '--port', '70000'], /--port/],
+      [['server', '--threads', '0'], /--threads.*at least 1|--threads.*from 1/],
+      [['server', '--redis', 'localhost:6379'], /--redis.*redis:\/\//],
+      [['server', '--store', 'disk'], /--store.*redis.*memory/],
+      [
+        ['server', '--store', 'memory', '--redis', 'redis://127.0.0.1:1'],
+        /--redis and --store memory/,
+      ],
+      [['server', '--bogus'], /unknown option '--bogus'/],
+      [['worker', '--url', 'http://x'], /--url.*ws:\/\//],
+      [['worker', '--threads', 'many'], /--threads/],
+    ];
+    for (const [args, message] of cases) {
+      it(`taskgrid ${args.join(' ')}`, async () => {
+        const proc = runCli(args, { REDIS_URL: '' });
+        const code = await proc.exited;
+        expect(code).to.not.equal(0);
+        expect(proc.output()).to.match(message);
+      });
+    }
+  });
+
+  it('prints help for each command', async () => {
+    for (const command of ['server', 'worker']) {
+      const proc = runCli([command, '--help']);
+      expect(await proc.exited).to.equal(0);
+      expect(proc.output()).to.match(/Usage: taskgrid/);
+      expect(proc.output()).to.match(command === 'server' ? /--mode <mode>/ : /--url <ws-url>/);
+    }
+  });
+
+  it('refuses a public address without a token, saying how to set one', async () => {
+    const proc = runCli(['server', '--host', '0.0.0.0', '--store', 'memory', '--port', '0']);
+    expect(await proc.exited).to.equal(2);
+    expect(proc.output()).to.match(/TASKGRID_TOKEN|--token/);
+  });
+
+  it('reads PORT, REDIS_URL and TASKGRID_* from the environment', () => {
+    const saved = { ...process.env };
+    try {
+      process.env.PORT = '8123';
+      process.env.REDIS_URL = 'redis://127.0.0.1:7777';
+      process.env.TASKGRID_MODE = 'pull';
+      process.env.TASKGRID_THREADS = '3';
+      const config = serverConfig({});
+      expect(config).to.include({ port: 8123, mode: 'pull', threads: 3 });
+      expect(config.store).to.include({
+        kind: 'redis',
+        url: 'redis://127.0.0.1:7777',
+        required: true,
+      });
+      expect(() => serverConfig({ port: 'x' })).to.throw(ConfigError, /--port/);
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  it('knows loopback addresses', () => {
+    expect(isLoopback('127.0.0.1')).to.equal(true);
+    expect(isLoopback('::1')).to.equal(true);
+    expect(isLoopback('localhost')).to.equal(true);
+    expect(isLoopback('0.0.0.0')).to.equal(false);
+  });
+
+  it('falls back to the in-memory store, and says so, when no Redis answers and none was named', async () => {
+    const port = await freePort();
+    // Point the default at a port where nothing listens by giving it through the flag-less path.
+    const server = await startServer([], {
+      REDIS_URL: '',
+      TASKGRID_DEFAULT_REDIS_URL: `redis://127.0.0.1:${port}`,
+    });
+    expect(server.output()).to.match(
+      /in-memory store: tasks and results will not survive a restart/,
+    );
+    expect(server.output()).to.match(/REDIS_URL|--redis/);
+    const grid = new GridClient(server.url);
+    const fn = await grid.register('n => n * 2');
+    expect(await grid.value(await grid.submit(fn, [4]))).to.equal(8);
+    expect(await stop(server)).to.equal(0);
+  });
+
+  it('exits with a clear error when the Redis it was given does not answer', async () => {
+    const port = await freePort();
+    const proc = runCli(['server', '--port', '0'], { REDIS_URL: `redis://127.0.0.1:${port}` });
+    expect(await proc.exited).to.equal(2);
+    expect(proc.output()).to.match(/Redis at redis:\/\/127\.0\.0\.1:\d+ does not answer/);
+  });
+
+  it('serves with Redis and exits 0 on SIGTERM', async () => {
+    const server = await startServer(['--redis', testRedis().url, '--prefix', uniquePrefix()]);
+    await waitForOutput(server, /connected to redis/);
+    const grid = new GridClient(server.url);
+    expect((await grid.call('GET', '/healthz')).body).to.include({ store: 'redis' });
+    expect(await stop(server)).to.equal(0);
+  });
+});
