@@ -1,12 +1,12 @@
 /** `taskgrid server`: flags and environment → ServerConfig → a running GridServer. */
 
 import type { Command } from 'commander';
+import { GridServer } from '../server/grid-server.js';
+import { defaultConfig, type ServerConfig } from '../server/server-config.js';
 import { ConfigError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { choiceOption, intOption, urlOption } from '../shared/options.js';
 import { MODES } from '../shared/types.js';
-import { GridServer } from '../server/grid-server.js';
-import { defaultConfig, type ServerConfig } from '../server/server-config.js';
 
 export interface ServerFlags {
   mode?: string;

@@ -21,7 +21,8 @@ const DESCRIBE: Record<string, string> = {
 /** Returns the source to store (trimmed, trailing semicolons dropped). */
 export function checkFunctionSource(payload: string): string {
   const source = payload.trim().replace(/;+$/, '');
-  if (source === '') throw new BadPayloadError('`payload` is empty; send the source of one function');
+  if (source === '')
+    throw new BadPayloadError('`payload` is empty; send the source of one function');
   let expression: Expression;
   try {
     const program = parse(`(${source}\n)`, { ecmaVersion: 'latest', sourceType: 'script' });
@@ -38,7 +39,9 @@ export function checkFunctionSource(payload: string): string {
   }
   if (expression.type === 'FunctionExpression' || expression.type === 'ArrowFunctionExpression') {
     if (expression.generator) {
-      throw new BadPayloadError('`payload` is a generator function; send a plain or async function');
+      throw new BadPayloadError(
+        '`payload` is a generator function; send a plain or async function',
+      );
     }
     return source;
   }

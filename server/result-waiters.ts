@@ -27,7 +27,9 @@ export class ResultWaiters {
    */
   wait(id: string, ms: number): { promise: Promise<boolean>; cancel: () => void } {
     if (this.#count >= this.#max) {
-      throw new TooManyError(`Too many parked long-polls (limit ${this.#max}); retry without ?wait`);
+      throw new TooManyError(
+        `Too many parked long-polls (limit ${this.#max}); retry without ?wait`,
+      );
     }
     let wake: Wake = () => {};
     const promise = new Promise<boolean>((resolve) => {

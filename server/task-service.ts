@@ -4,7 +4,7 @@
  * layers over this.
  */
 
-import { v4 as uuidv4, validate as isUuid } from 'uuid';
+import { validate as isUuid, v4 as uuidv4 } from 'uuid';
 import {
   BadIdError,
   ConflictError,
@@ -68,15 +68,23 @@ export class TaskService {
     return id;
   }
 
-  async submit(functionId: string, payloads: readonly string[], timeoutMs?: number): Promise<string[]> {
+  async submit(
+    functionId: string,
+    payloads: readonly string[],
+    timeoutMs?: number,
+  ): Promise<string[]> {
     this.#checkAccepting();
     const { batchLength, argsBytes } = this.#config.limits;
     if (payloads.length > batchLength) {
-      throw new TooLargeError(`A batch holds at most ${batchLength} payloads, got ${payloads.length}`);
+      throw new TooLargeError(
+        `A batch holds at most ${batchLength} payloads, got ${payloads.length}`,
+      );
     }
     for (const payload of payloads) {
       if (payload.length > argsBytes && Buffer.byteLength(payload) > argsBytes) {
-        throw new TooLargeError(`An argument payload is larger than the limit of ${argsBytes} bytes`);
+        throw new TooLargeError(
+          `An argument payload is larger than the limit of ${argsBytes} bytes`,
+        );
       }
       checkArgsPayload(payload);
     }
@@ -119,7 +127,9 @@ export class TaskService {
     const result = await this.#store.cancel(id);
     if (!result) throw new NotFoundError(`No task with id ${id}`);
     if (!result.changed) {
-      throw new ConflictError(`Task ${id} already finished as ${result.previous}; nothing to cancel`);
+      throw new ConflictError(
+        `Task ${id} already finished as ${result.previous}; nothing to cancel`,
+      );
     }
     return { task_id: id, status: 'CANCELLED' };
   }
@@ -141,7 +151,8 @@ export class TaskService {
   }
 
   #checkAccepting(): void {
-    if (!this.#accepting) throw new UnavailableError('The server is shutting down; submit elsewhere');
+    if (!this.#accepting)
+      throw new UnavailableError('The server is shutting down; submit elsewhere');
   }
 }
 

@@ -10,7 +10,12 @@ function describe(value: unknown): string {
 }
 
 /** Parses an integer option given as text or number; `min` bounds it below. */
-export function intOption(name: string, value: unknown, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+export function intOption(
+  name: string,
+  value: unknown,
+  min = 1,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
@@ -19,8 +24,13 @@ export function intOption(name: string, value: unknown, min = 1, max = Number.MA
   return n;
 }
 
-export function choiceOption<T extends string>(name: string, value: unknown, choices: readonly T[]): T {
-  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
+export function choiceOption<T extends string>(
+  name: string,
+  value: unknown,
+  choices: readonly T[],
+): T {
+  if (typeof value === 'string' && (choices as readonly string[]).includes(value))
+    return value as T;
   throw new ConfigError(
     `Expected \`${name}\` to be one of ${choices.map((c) => `\`${c}\``).join(', ')}, got ${describe(value)}`,
   );

@@ -194,7 +194,10 @@ export class WorkerThreadPool implements ThreadPool {
 
   /** Tasks a thread may hold at once: about a millisecond of work, at least one. */
   #depth(): number {
-    return Math.max(1, Math.min(MAX_DEPTH, Math.floor(1 / Math.max(this.#avgRunMs, 1 / MAX_DEPTH))));
+    return Math.max(
+      1,
+      Math.min(MAX_DEPTH, Math.floor(1 / Math.max(this.#avgRunMs, 1 / MAX_DEPTH))),
+    );
   }
 
   #pump(): void {

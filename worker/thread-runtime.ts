@@ -84,7 +84,13 @@ async function drain(): Promise<void> {
     if (!entry) break;
     const { task, seq } = entry;
     if (skipped.delete(seq)) {
-      out.push({ id: task.id, attempt: task.attempt, status: 'CANCELLED', value: 'null', run_ms: 0 });
+      out.push({
+        id: task.id,
+        attempt: task.attempt,
+        status: 'CANCELLED',
+        value: 'null',
+        run_ms: 0,
+      });
       continue;
     }
     const started = performance.now();

@@ -58,7 +58,7 @@ export class TaskgridWorker {
   #watchdog: NodeJS.Timeout | undefined;
   #stopping = false;
   #fatal: ((error: Error) => void) | undefined;
-  #connectedOnce: ((value: void) => void) | undefined;
+  #connectedOnce: (() => void) | undefined;
 
   constructor(options: WorkerOptions) {
     this.#options = options;
@@ -83,7 +83,7 @@ export class TaskgridWorker {
    */
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#connectedOnce = resolve;
+      this.#connectedOnce = () => resolve();
       this.#fatal = reject;
       this.#connect();
     });

@@ -46,7 +46,8 @@ export class LocalDispatcher implements Dispatcher {
   async start(): Promise<void> {
     this.#unsubscribe = this.#ctx.store.subscribe((event) => {
       if (event.type === 'queued') this.#loop.wake();
-      else if (event.type === 'cancelled' && this.#inflight.has(event.id)) this.#pool.cancel(event.id);
+      else if (event.type === 'cancelled' && this.#inflight.has(event.id))
+        this.#pool.cancel(event.id);
     });
     this.#leases.start();
     this.#loop.wake();
@@ -85,7 +86,9 @@ export class LocalDispatcher implements Dispatcher {
     if (unfinished.length > 0) {
       await this.#ctx.store
         .requeue(unfinished, Number.MAX_SAFE_INTEGER)
-        .catch((error: unknown) => this.#ctx.log.warn({ err: error }, 'could not requeue on close'));
+        .catch((error: unknown) =>
+          this.#ctx.log.warn({ err: error }, 'could not requeue on close'),
+        );
     }
   }
 

@@ -93,7 +93,10 @@ export abstract class RemoteDispatcher implements Dispatcher, SessionHandler {
     const lost = [...session.inflight].map(([id, attempt]) => ({ id, attempt }));
     session.inflight.clear();
     if (lost.length === 0 || this.#closing) return;
-    this.ctx.log.warn({ worker: session.id, tasks: lost.length, reason }, 'worker lost; requeueing');
+    this.ctx.log.warn(
+      { worker: session.id, tasks: lost.length, reason },
+      'worker lost; requeueing',
+    );
     this.ctx.store.requeue(lost, this.ctx.config.maxAttempts).then(
       () => this.#loop.wake(),
       // The leases still end on their own, and the lease keeper requeues them then.

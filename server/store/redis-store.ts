@@ -73,7 +73,8 @@ export class RedisStore implements TaskStore {
   readonly #client: Client;
   readonly #subscriber: Client;
   readonly #events = new StoreEvents();
-  readonly #options: Required<Omit<RedisStoreOptions, 'onError'>> & Pick<RedisStoreOptions, 'onError'>;
+  readonly #options: Required<Omit<RedisStoreOptions, 'onError'>> &
+    Pick<RedisStoreOptions, 'onError'>;
   #connected = false;
   #closed = false;
 
@@ -139,7 +140,12 @@ export class RedisStore implements TaskStore {
     const raw = await this.#call(() => this.#client.hGetAll(this.keys.fn(id)));
     const record = raw as Record<string, string>;
     if (record.source === undefined) return undefined;
-    return { id, name: record.name ?? '', source: record.source, created_at: Number(record.created) };
+    return {
+      id,
+      name: record.name ?? '',
+      source: record.source,
+      created_at: Number(record.created),
+    };
   }
 
   async enqueue(tasks: readonly NewTask[]): Promise<void> {
@@ -184,7 +190,8 @@ export class RedisStore implements TaskStore {
       String(this.#options.resultTtlSeconds),
       this.#options.instanceId,
     ];
-    for (const o of outcomes) args.push(o.id, String(o.attempt), o.status, o.value, String(o.run_ms));
+    for (const o of outcomes)
+      args.push(o.id, String(o.attempt), o.status, o.value, String(o.run_ms));
     const applied = ((await this.#script(
       SCRIPTS.complete,
       [this.keys.leases, this.keys.events],
@@ -235,7 +242,9 @@ export class RedisStore implements TaskStore {
 
   async expiredLeases(now: number, limit: number): Promise<LeaseReturn[]> {
     const ids = await this.#call(() =>
-      this.#client.zRangeByScore(this.keys.leases, '-inf', now, { LIMIT: { offset: 0, count: limit } }),
+      this.#client.zRangeByScore(this.keys.leases, '-inf', now, {
+        LIMIT: { offset: 0, count: limit },
+      }),
     );
     if (ids.length === 0) return [];
     const multi = this.#client.multi();
@@ -303,7 +312,8 @@ export class RedisStore implements TaskStore {
     if (instance === this.#options.instanceId) return; // already emitted locally
     if (kind === 'q') this.#events.emit({ type: 'queued' });
     else if (kind === 'f') this.#events.emit({ type: 'finished', ids: rest.split(',') });
-    else if (kind === 'c') this.#events.emit({ type: 'cancelled', id: rest, owner: owner || undefined });
+    else if (kind === 'c')
+      this.#events.emit({ type: 'cancelled', id: rest, owner: owner || undefined });
   }
 
   async #script(s: Script, keys: string[], args: string[]): Promise<unknown> {
@@ -332,7 +342,9 @@ export class RedisStore implements TaskStore {
     } catch (error) {
       if (error instanceof UnavailableError) throw error;
       if (isConnectionError(error) || !this.#client.isReady) {
-        throw new UnavailableError(`Redis is unreachable (${(error as Error).message}); retry shortly`);
+        throw new UnavailableError(
+          `Redis is unreachable (${(error as Error).message}); retry shortly`,
+        );
       }
       throw error;
     } finally {
