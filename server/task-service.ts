@@ -33,8 +33,8 @@ export class TaskService {
   readonly #waiters: ResultWaiters;
   readonly #functions: FunctionCache;
   readonly #config: ServerConfig;
-  /** Function ids known to exist; registered functions never go away. */
-  readonly #known = new Set<string>();
+  /** Function id → its default timeout, for functions known to exist (they never go away). */
+  readonly #known = new Map<string, number | undefined>();
   #accepting = true;
 
   constructor(
@@ -54,7 +54,7 @@ export class TaskService {
     this.#accepting = false;
   }
 
-  async register(name: string, payload: string): Promise<string> {
+  async register(name: string, payload: string, timeoutMs?: number): Promise<string> {
     this.#checkAccepting();
     const limit = this.#config.limits.functionBytes;
     if (Buffer.byteLength(payload) > limit) {
@@ -62,8 +62,14 @@ export class TaskService {
     }
     const source = checkFunctionSource(payload);
     const id = uuidv4();
-    await this.#store.registerFunction({ id, name, source, created_at: Date.now() });
-    this.#known.add(id);
+    await this.#store.registerFunction({
+      id,
+      name,
+      source,
+      created_at: Date.now(),
+      timeout_ms: timeoutMs,
+    });
+    this.#known.set(id, timeoutMs);
     this.#functions.remember(id, source);
     return id;
   }
@@ -88,9 +94,9 @@ export class TaskService {
       }
       checkArgsPayload(payload);
     }
-    await this.#checkFunction(functionId);
+    const functionTimeout = await this.#checkFunction(functionId);
     const now = Date.now();
-    const timeout = timeoutMs ?? this.#config.taskTimeoutMs;
+    const timeout = timeoutMs ?? functionTimeout ?? this.#config.taskTimeoutMs;
     const tasks: NewTask[] = payloads.map((args) => ({
       id: uuidv4(),
       function_id: functionId,
@@ -141,11 +147,13 @@ export class TaskService {
     return task;
   }
 
-  async #checkFunction(id: string): Promise<void> {
-    if (this.#known.has(id)) return;
-    if (isUuid(id) && (await this.#store.getFunction(id))) {
-      this.#known.add(id);
-      return;
+  /** Throws NotFoundError for an unknown function; returns its default timeout. */
+  async #checkFunction(id: string): Promise<number | undefined> {
+    if (this.#known.has(id)) return this.#known.get(id);
+    const fn = isUuid(id) ? await this.#store.getFunction(id) : undefined;
+    if (fn) {
+      this.#known.set(id, fn.timeout_ms);
+      return fn.timeout_ms;
     }
     throw new NotFoundError(`No function with id ${id.slice(0, 64)}; register it first`);
   }

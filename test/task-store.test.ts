@@ -123,10 +123,11 @@ for (const [name, open] of stores) {
       const a = newTask();
       const b = newTask();
       await store.enqueue([a, b]);
+      await store.heartbeat('me', 60_000);
       await store.claim(2, 'me/w1', 50);
       await store.renewLeases([b.id], 60_000);
       await new Promise((r) => setTimeout(r, 80));
-      const expired = await store.expiredLeases(Date.now(), 10);
+      const expired = await store.staleLeases(Date.now(), 10);
       expect(expired).to.deep.equal([{ id: a.id, attempt: 1 }]);
     });
 
@@ -151,6 +152,28 @@ for (const [name, open] of stores) {
 }
 
 describe('RedisStore across servers', () => {
+  it('reports the leases of an instance that stopped renewing its liveness key as stale', async () => {
+    const prefix = uniquePrefix();
+    const store = new RedisStore({ url: testRedis().url, prefix, instanceId: 'a' });
+    await store.connect();
+    try {
+      const live = newTask();
+      const orphan = newTask();
+      await store.enqueue([live, orphan]);
+      await store.heartbeat('alive', 60_000);
+      await store.heartbeat('dying', 50);
+      await store.claim(1, 'alive/w', 60_000);
+      await store.claim(1, 'dying/w', 60_000);
+      expect(await store.staleLeases(Date.now(), 10)).to.deep.equal([]);
+      await new Promise((r) => setTimeout(r, 80));
+      expect(await store.staleLeases(Date.now(), 10)).to.deep.equal([
+        { id: orphan.id, attempt: 1 },
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('delivers finish events published by another instance on the same prefix', async () => {
     const prefix = uniquePrefix();
     const a = new RedisStore({ url: testRedis().url, prefix, instanceId: 'a' });

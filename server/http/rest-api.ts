@@ -33,7 +33,7 @@ export function restApi({ service, store, dispatcher }: RestDeps): Router {
 
   router.post('/register_function', async (req, res) => {
     const body = parseRegisterBody(req.body);
-    const functionId = await service.register(body.name, body.payload);
+    const functionId = await service.register(body.name, body.payload, body.timeout_ms);
     res.status(201).json({ function_id: functionId });
   });
 

@@ -17,6 +17,7 @@ const TimeoutMs = Type.Integer({
 export const RegisterBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 256 }),
   payload: Type.String({ description: 'Source text of one JavaScript function' }),
+  timeout_ms: Type.Optional(TimeoutMs),
 });
 export const ExecuteBody = Type.Object({
   function_id: Type.String(),

@@ -145,7 +145,11 @@ export class MemoryStore implements TaskStore {
     for (const id of ids) if (this.#leases.has(id)) this.#leases.set(id, until);
   }
 
-  async expiredLeases(now: number, limit: number): Promise<LeaseReturn[]> {
+  async heartbeat(): Promise<void> {
+    // One process, one instance: it is alive while this store exists.
+  }
+
+  async staleLeases(now: number, limit: number): Promise<LeaseReturn[]> {
     const out: LeaseReturn[] = [];
     for (const [id, until] of this.#leases) {
       if (out.length >= limit) break;

@@ -28,6 +28,11 @@ export class RedisKeys {
     return `${this.prefix}${TASK_PART}${id}`;
   }
 
+  /** STRING with a TTL while server instance `id` is alive. */
+  instance(id: string): string {
+    return `${this.prefix}instance:${id}`;
+  }
+
   /** HASH of one registered function: name, source, created. */
   fn(id: string): string {
     return `${this.prefix}${FUNCTION_PART}${id}`;

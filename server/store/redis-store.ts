@@ -14,6 +14,7 @@ import { CANCEL_LUA } from './lua/cancel.js';
 import { CLAIM_LUA } from './lua/claim.js';
 import { COMPLETE_LUA } from './lua/complete.js';
 import { REQUEUE_LUA } from './lua/requeue.js';
+import { STALE_LEASES_LUA } from './lua/stale-leases.js';
 import { RedisKeys } from './redis-keys.js';
 import { StoreEvents } from './store-events.js';
 import { newTaskFields, taskFromHash } from './task-hash.js';
@@ -58,6 +59,7 @@ const SCRIPTS = {
   complete: script(COMPLETE_LUA),
   requeue: script(REQUEUE_LUA),
   cancel: script(CANCEL_LUA),
+  staleLeases: script(STALE_LEASES_LUA),
 };
 
 function isConnectionError(error: unknown): boolean {
@@ -132,6 +134,7 @@ export class RedisStore implements TaskStore {
         name: fn.name,
         source: fn.source,
         created: String(fn.created_at),
+        ...(fn.timeout_ms ? { timeout: String(fn.timeout_ms) } : {}),
       }),
     );
   }
@@ -240,17 +243,21 @@ export class RedisStore implements TaskStore {
     );
   }
 
-  async expiredLeases(now: number, limit: number): Promise<LeaseReturn[]> {
-    const ids = await this.#call(() =>
-      this.#client.zRangeByScore(this.keys.leases, '-inf', now, {
-        LIMIT: { offset: 0, count: limit },
-      }),
-    );
-    if (ids.length === 0) return [];
-    const multi = this.#client.multi();
-    for (const id of ids) multi.hGet(this.keys.task(id), 'attempts');
-    const attempts = (await this.#call(() => multi.exec())) as unknown as (string | null)[];
-    return ids.map((id, i) => ({ id, attempt: Number(attempts[i] ?? 0) }));
+  async heartbeat(instanceId: string, ttlMs: number): Promise<void> {
+    await this.#call(() => this.#client.set(this.keys.instance(instanceId), '1', { PX: ttlMs }));
+  }
+
+  async staleLeases(now: number, limit: number): Promise<LeaseReturn[]> {
+    const reply = (await this.#script(
+      SCRIPTS.staleLeases,
+      [this.keys.leases],
+      [this.keys.prefix, String(now), String(limit)],
+    )) as string[];
+    const out: LeaseReturn[] = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      out.push({ id: String(reply[i]), attempt: Number(reply[i + 1]) });
+    }
+    return out;
   }
 
   async cancel(id: string): Promise<CancelResult | undefined> {

@@ -14,6 +14,8 @@ export interface FunctionRecord {
   name: string;
   source: string;
   created_at: number;
+  /** Default timeout of this function's tasks; the server's when absent. */
+  timeout_ms?: number | undefined;
 }
 
 export interface NewTask {
@@ -89,8 +91,10 @@ export interface TaskStore {
   requeue(tasks: readonly LeaseReturn[], maxAttempts: number): Promise<RequeueResult>;
   /** Extends the leases of RUNNING tasks. */
   renewLeases(ids: readonly string[], leaseMs: number): Promise<void>;
-  /** RUNNING tasks whose lease ended before `now`. */
-  expiredLeases(now: number, limit: number): Promise<LeaseReturn[]>;
+  /** Marks this server instance alive for `ttlMs`; leases of dead instances are stale. */
+  heartbeat(instanceId: string, ttlMs: number): Promise<void>;
+  /** RUNNING tasks whose lease ended before `now` or whose owner instance is gone. */
+  staleLeases(now: number, limit: number): Promise<LeaseReturn[]>;
   /** QUEUED or RUNNING → CANCELLED; undefined for an unknown id. */
   cancel(id: string): Promise<CancelResult | undefined>;
   getTask(id: string): Promise<TaskRecord | undefined>;

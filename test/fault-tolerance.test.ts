@@ -1,0 +1,229 @@
+/**
+ * Fault injection on real processes: kill -9 a worker, freeze one with
+ * SIGSTOP, kill -9 the server and restart it, stop Redis mid-run. Each case
+ * checks that every accepted task ends terminal with the right result, none
+ * is lost, and none is reported finished twice.
+ */
+
+import { expect } from 'chai';
+import { deserialize } from '../shared/serialize.js';
+import { FinishLog } from './helpers/finish-log.js';
+import { GridClient } from './helpers/grid-client.js';
+import { killAll, runCli, startServer, startWorker, waitForOutput } from './helpers/processes.js';
+import { freePort, TestRedis } from './helpers/redis-server.js';
+import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
+
+const SLEEP_5MS =
+  'async function sleepy(n) { await new Promise(r => setTimeout(r, 5)); return n * 2 }';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function submitMany(grid: GridClient, fn: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let start = 0; start < count; start += 1000) {
+    const args = Array.from({ length: Math.min(1000, count - start) }, (_, i) => [start + i]);
+    ids.push(...(await grid.batch(fn, args)));
+  }
+  return ids;
+}
+
+function expectAllDoubled(bodies: { status: string; result?: string }[]): void {
+  const bad = bodies.filter(
+    (b, i) => b.status !== 'COMPLETED' || deserialize(b.result as string) !== 2 * i,
+  );
+  expect(bad, `${bad.length} tasks did not complete correctly`).to.deep.equal([]);
+}
+
+describe('fault tolerance', function () {
+  this.timeout(180_000);
+  let finishes: FinishLog | undefined;
+  afterEach(async () => {
+    await killAll();
+    await finishes?.close();
+    finishes = undefined;
+  });
+
+  for (const mode of ['push', 'pull'] as const) {
+    it(`${mode}: kill -9 of one of two workers during 4,000 tasks still completes all, once`, async () => {
+      const prefix = uniquePrefix();
+      finishes = await FinishLog.start(testRedis().url, prefix);
+      const server = await startServer([
+        '--mode',
+        mode,
+        '--redis',
+        testRedis().url,
+        '--prefix',
+        prefix,
+      ]);
+      const grid = new GridClient(server.url);
+      const victim = await startWorker(server.wsUrl, ['--threads', '2']);
+      await startWorker(server.wsUrl, ['--threads', '2']);
+      const fn = await grid.register(SLEEP_5MS);
+      const ids = await submitMany(grid, fn, 4000);
+      await sleep(1000);
+      victim.child.kill('SIGKILL');
+      const bodies = await grid.waitAll(ids);
+      expectAllDoubled(bodies);
+      expect(finishes.duplicates()).to.deep.equal([]);
+      expect(finishes.counts.size).to.equal(4000);
+    });
+  }
+
+  it('a worker frozen with SIGSTOP is removed after missed heartbeats; its tasks run elsewhere; its late results are ignored', async () => {
+    const prefix = uniquePrefix();
+    finishes = await FinishLog.start(testRedis().url, prefix);
+    const server = await startServer([
+      '--mode',
+      'push',
+      '--redis',
+      testRedis().url,
+      '--prefix',
+      prefix,
+      '--heartbeat',
+      '200',
+      '--heartbeat-tolerance',
+      '2',
+    ]);
+    const grid = new GridClient(server.url);
+    const frozen = await startWorker(server.wsUrl, ['--threads', '2']);
+    const fn = await grid.register(
+      'async function slow(n) { await new Promise(r => setTimeout(r, 50)); return n * 2 }',
+    );
+    const ids = await submitMany(grid, fn, 200);
+    await sleep(300);
+    frozen.child.kill('SIGSTOP');
+    await waitForOutput(server, /missed heartbeats/);
+    await startWorker(server.wsUrl, ['--threads', '2']);
+    const bodies = await grid.waitAll(ids);
+    frozen.child.kill('SIGCONT');
+    await sleep(1000);
+    expectAllDoubled(bodies);
+    expect(finishes.duplicates()).to.deep.equal([]);
+  });
+
+  it('2,000 tasks accepted with no worker survive kill -9 of the server and finish after a restart', async () => {
+    const prefix = uniquePrefix();
+    const port = await freePort();
+    const args = [
+      '--mode',
+      'push',
+      '--redis',
+      testRedis().url,
+      '--prefix',
+      prefix,
+      '--port',
+      String(port),
+    ];
+    const first = await startServer(args);
+    const grid = new GridClient(first.url);
+    const fn = await grid.register(SLEEP_5MS);
+    const ids = await submitMany(grid, fn, 2000);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const second = await startServer(args);
+    expect(second.url).to.equal(first.url);
+    await startWorker(second.wsUrl, ['--threads', '2']);
+    await startWorker(second.wsUrl, ['--threads', '2']);
+    expectAllDoubled(await grid.waitAll(ids));
+  });
+
+  it('tasks RUNNING when the server is killed go back to the queue when it restarts', async () => {
+    const prefix = uniquePrefix();
+    finishes = await FinishLog.start(testRedis().url, prefix);
+    const port = await freePort();
+    const args = [
+      '--mode',
+      'pull',
+      '--redis',
+      testRedis().url,
+      '--prefix',
+      prefix,
+      '--port',
+      String(port),
+    ];
+    const first = await startServer(args);
+    const grid = new GridClient(first.url);
+    // The worker outlives the server and reconnects to the new one by itself.
+    await startWorker(first.wsUrl, ['--threads', '2']);
+    const fn = await grid.register(
+      'async function slow(n) { await new Promise(r => setTimeout(r, 20)); return n * 2 }',
+    );
+    const ids = await submitMany(grid, fn, 600);
+    await sleep(500);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await startServer(args);
+    expectAllDoubled(await grid.waitAll(ids));
+    expect(finishes.duplicates()).to.deep.equal([]);
+  });
+
+  it('Redis stopped mid-run: submits get 503 at once, /healthz 503, and every accepted task completes after it returns', async () => {
+    const redis = await TestRedis.start(['--appendonly', 'yes', '--appendfsync', 'always']);
+    try {
+      const server = await startServer(['--mode', 'push', '--redis', redis.url, '--lease', '3000']);
+      const grid = new GridClient(server.url);
+      await startWorker(server.wsUrl, ['--threads', '2']);
+      const fn = await grid.register(
+        'async function slow(n) { await new Promise(r => setTimeout(r, 5)); return n * 2 }',
+      );
+      const ids = await submitMany(grid, fn, 1000);
+      await sleep(300);
+      await redis.stop();
+      const started = Date.now();
+      const refused = await grid.call('POST', '/execute_function', {
+        function_id: fn,
+        payload: '[1]',
+      });
+      const tookMs = Date.now() - started;
+      expect(refused.status).to.equal(503);
+      // The contract is "answers, never hangs": a generous bound, not a speed check.
+      expect(tookMs).to.be.below(3000);
+      expect((await grid.call('GET', '/healthz')).status).to.equal(503);
+      await sleep(500);
+      await redis.run();
+      let healthy = 0;
+      for (let i = 0; i < 100 && healthy !== 200; i++) {
+        healthy = (await grid.call('GET', '/healthz')).status;
+        if (healthy !== 200) await sleep(100);
+      }
+      expect(healthy).to.equal(200);
+      expectAllDoubled(await grid.waitAll(ids));
+    } finally {
+      await killAll();
+      await redis.destroy();
+    }
+  });
+
+  it('SIGTERM on the server stops submissions and exits 0, handing work back', async () => {
+    const prefix = uniquePrefix();
+    const port = await freePort();
+    const args = [
+      '--mode',
+      'push',
+      '--redis',
+      testRedis().url,
+      '--prefix',
+      prefix,
+      '--port',
+      String(port),
+    ];
+    const server = await startServer(args);
+    const grid = new GridClient(server.url);
+    await startWorker(server.wsUrl, ['--threads', '2']);
+    const fn = await grid.register(
+      'async function slow(n) { await new Promise(r => setTimeout(r, 50)); return n * 2 }',
+    );
+    const ids = await submitMany(grid, fn, 100);
+    await sleep(200);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).to.equal(0);
+    await startServer(args);
+    expectAllDoubled(await grid.waitAll(ids));
+  });
+
+  it('a worker with a wrong protocol or token exits non-zero instead of retrying forever', async () => {
+    const server = await startServer(['--mode', 'push', '--store', 'memory', '--token', 's3cret']);
+    const worker = runCli(['worker', '--url', server.wsUrl, '--token', 'wrong']);
+    expect(await worker.exited).to.equal(2);
+    expect(worker.output()).to.match(/4401/);
+  });
+});

@@ -1,0 +1,42 @@
+/**
+ * Listens on a server's Redis events channel and records every task id the
+ * store reported as finished, so a test can check that no task finished twice.
+ */
+
+import { createClient } from 'redis';
+
+function connectClient(url: string) {
+  return createClient({ url });
+}
+type Client = ReturnType<typeof connectClient>;
+
+export class FinishLog {
+  readonly counts = new Map<string, number>();
+  readonly #client: Client;
+
+  private constructor(client: Client) {
+    this.#client = client;
+  }
+
+  static async start(url: string, prefix: string): Promise<FinishLog> {
+    const client = connectClient(url);
+    client.on('error', () => {});
+    await client.connect();
+    const log = new FinishLog(client);
+    await client.subscribe(`${prefix}events`, (message) => {
+      const [, kind, ids = ''] = message.split(' ');
+      if (kind !== 'f') return;
+      for (const id of ids.split(',')) log.counts.set(id, (log.counts.get(id) ?? 0) + 1);
+    });
+    return log;
+  }
+
+  /** Ids reported finished more than once. */
+  duplicates(): string[] {
+    return [...this.counts].filter(([, n]) => n > 1).map(([id]) => id);
+  }
+
+  async close(): Promise<void> {
+    await this.#client.close().catch(() => this.#client.destroy());
+  }
+}
