@@ -19,6 +19,7 @@ import { OutcomeWriter } from './dispatch/outcome-writer.js';
 import { PullDispatcher } from './dispatch/pull-dispatcher.js';
 import { PushDispatcher } from './dispatch/push-dispatcher.js';
 import { WORKER_PATH, WorkerGateway } from './gateway/worker-gateway.js';
+import { bearerAuth } from './http/auth.js';
 import { errorHandler } from './http/error-handler.js';
 import { restApi } from './http/rest-api.js';
 import { ResultWaiters } from './result-waiters.js';
@@ -80,6 +81,7 @@ export class GridServer {
     const app = express();
     app.disable('x-powered-by');
     app.set('strict routing', false);
+    app.use(bearerAuth(config.token));
     // Any content type is read as JSON: `curl -d '{...}'` works without a header.
     app.use(express.json({ limit: config.limits.bodyBytes, type: () => true, strict: false }));
     app.use(restApi({ service: this.#service, store, dispatcher: this.dispatcher }));

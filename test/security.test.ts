@@ -1,0 +1,60 @@
+/** Tokens on REST and on the worker handshake; the loopback default. */
+
+import { expect } from 'chai';
+import type { GridServer } from '../server/grid-server.js';
+import { GridClient } from './helpers/grid-client.js';
+import { startInProcess } from './helpers/in-process.js';
+import { killAll, runCli, startServer, startWorker } from './helpers/processes.js';
+
+describe('security', () => {
+  describe('REST with a token', () => {
+    let server: GridServer;
+    before(async () => {
+      server = await startInProcess('memory', { token: 'open-sesame' });
+    });
+    after(async () => {
+      await server.close();
+    });
+
+    it('401 without the token or with a wrong one, on every route but /healthz', async () => {
+      for (const grid of [new GridClient(server.url), new GridClient(server.url, 'wrong')]) {
+        for (const [method, path] of [
+          ['POST', '/register_function'],
+          ['POST', '/execute_function'],
+          ['POST', '/execute_batch'],
+          ['GET', '/status/00000000-0000-4000-8000-000000000000'],
+          ['GET', '/result/00000000-0000-4000-8000-000000000000'],
+          ['DELETE', '/task/00000000-0000-4000-8000-000000000000'],
+          ['GET', '/workers'],
+        ] as const) {
+          const reply = await grid.call(method, path, method === 'POST' ? {} : undefined);
+          expect(reply.status, `${method} ${path}`).to.equal(401);
+        }
+        expect((await grid.call('GET', '/healthz')).status).to.equal(200);
+      }
+    });
+
+    it('serves the right token', async () => {
+      const grid = new GridClient(server.url, 'open-sesame');
+      const fn = await grid.register('n => n + 1');
+      expect(await grid.value(await grid.submit(fn, [1]))).to.equal(2);
+    });
+  });
+
+  describe('worker handshake with a token', () => {
+    afterEach(killAll);
+
+    it('a worker with a wrong token is refused (4401) and never gets a task; the right one runs them', async () => {
+      const server = await startServer(['--mode', 'push', '--store', 'memory', '--token', 'tok']);
+      const grid = new GridClient(server.url, 'tok');
+      const fn = await grid.register('n => n * 2');
+      const id = await grid.submit(fn, [5]);
+      const wrong = runCli(['worker', '--url', server.wsUrl, '--token', 'nope']);
+      expect(await wrong.exited).to.equal(2);
+      expect(wrong.output()).to.match(/4401/);
+      expect((await grid.call('GET', `/status/${id}`)).body.status).to.equal('QUEUED');
+      await startWorker(server.wsUrl, ['--threads', '1'], { TASKGRID_TOKEN: 'tok' });
+      expect(await grid.value(id)).to.equal(10);
+    });
+  });
+});
