@@ -1,0 +1,215 @@
+/**
+ * Runs workloads on a real taskgrid cluster (a server process and worker
+ * processes) through the public REST API, and measures throughput and
+ * per-task latency from the timestamps the store keeps.
+ */
+
+import { createClient } from 'redis';
+import { deserialize } from '../shared/serialize.js';
+import { GridClient } from '../test/helpers/grid-client.js';
+import {
+  killAll,
+  type ServerProcess,
+  startServer,
+  startWorker,
+  stop,
+} from '../test/helpers/processes.js';
+import { CompletionWatcher } from './completion-watcher.js';
+import type { RunResult } from './result-types.js';
+import { summarize } from './stats.js';
+import type { Workload } from './workloads.js';
+
+export interface ClusterShape {
+  mode: 'push' | 'pull' | 'local';
+  workers: number;
+  threadsPerWorker: number;
+}
+
+export class GridCluster {
+  readonly shape: ClusterShape;
+  readonly server: ServerProcess;
+  readonly grid: GridClient;
+  readonly prefix: string;
+  readonly redisUrl: string;
+  readonly #functions = new Map<string, string>();
+
+  private constructor(
+    shape: ClusterShape,
+    server: ServerProcess,
+    prefix: string,
+    redisUrl: string,
+  ) {
+    this.shape = shape;
+    this.server = server;
+    this.grid = new GridClient(server.url);
+    this.prefix = prefix;
+    this.redisUrl = redisUrl;
+  }
+
+  static async start(
+    shape: ClusterShape,
+    redisUrl: string,
+    extra: string[] = [],
+  ): Promise<GridCluster> {
+    const prefix = `perf${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}:`;
+    const args = ['--mode', shape.mode, '--redis', redisUrl, '--prefix', prefix, ...extra];
+    // Local mode: "workers" are threads inside the server.
+    if (shape.mode === 'local')
+      args.push('--threads', String(shape.workers * shape.threadsPerWorker));
+    const server = await startServer(args, { TASKGRID_LOG_LEVEL: 'info' });
+    if (shape.mode !== 'local') {
+      await Promise.all(
+        Array.from({ length: shape.workers }, () =>
+          startWorker(server.wsUrl, ['--threads', String(shape.threadsPerWorker)]),
+        ),
+      );
+    }
+    return new GridCluster(shape, server, prefix, redisUrl);
+  }
+
+  async functionFor(workload: Workload): Promise<string> {
+    let id = this.#functions.get(workload.name);
+    if (!id) {
+      id = await this.grid.register(workload.source, workload.name);
+      this.#functions.set(workload.name, id);
+    }
+    return id;
+  }
+
+  async stop(): Promise<void> {
+    await stop(this.server);
+    await killAll();
+  }
+}
+
+interface Stamps {
+  created: number;
+  started: number;
+  finished: number;
+}
+
+async function readStamps(
+  redisUrl: string,
+  prefix: string,
+  ids: readonly string[],
+): Promise<Stamps[]> {
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  try {
+    const out: Stamps[] = [];
+    for (let i = 0; i < ids.length; i += 1000) {
+      const multi = client.multi();
+      for (const id of ids.slice(i, i + 1000)) {
+        multi.hmGet(`${prefix}task:${id}`, ['created', 'started', 'finished']);
+      }
+      const rows = (await multi.exec()) as unknown as (string | null)[][];
+      for (const [created, started, finished] of rows) {
+        out.push({
+          created: Number(created),
+          started: Number(started),
+          finished: Number(finished),
+        });
+      }
+    }
+    return out;
+  } finally {
+    await client.close();
+  }
+}
+
+async function verify(
+  grid: GridClient,
+  ids: readonly string[],
+  workload: Workload,
+  sample: number,
+): Promise<number> {
+  const step = Math.max(1, Math.floor(ids.length / sample));
+  const expected = JSON.stringify(workload.expected(workload.args()));
+  let ok = 0;
+  for (let i = 0; i < ids.length; i += step) {
+    const body = await grid.wait(ids[i] as string, 30_000);
+    if (
+      body.status !== 'COMPLETED' ||
+      JSON.stringify(deserialize(body.result as string)) !== expected
+    ) {
+      throw new Error(`task ${ids[i]} ended ${body.status} with ${body.result?.slice(0, 200)}`);
+    }
+    ok++;
+  }
+  return ok;
+}
+
+export interface RunSpec {
+  workload: Workload;
+  tasks: number;
+  submit: 'batch' | 'single';
+  scaling: RunResult['scaling'];
+  batchSize?: number;
+}
+
+export async function runOnGrid(cluster: GridCluster, spec: RunSpec): Promise<RunResult> {
+  const { workload, tasks, submit } = spec;
+  const fn = await cluster.functionFor(workload);
+  const payload = JSON.stringify(workload.args());
+  const watcher = await CompletionWatcher.start(cluster.redisUrl, cluster.prefix);
+  const clientLatency: number[] = [];
+  const ids: string[] = [];
+  let t0 = 0;
+  let t1 = 0;
+  try {
+    t0 = performance.now();
+    if (submit === 'batch') {
+      const size = spec.batchSize ?? 1000;
+      for (let i = 0; i < tasks; i += size) {
+        const n = Math.min(size, tasks - i);
+        const reply = await cluster.grid.call<{ task_ids: string[] }>('POST', '/execute_batch', {
+          function_id: fn,
+          payloads: Array.from({ length: n }, () => payload),
+        });
+        if (reply.status !== 201)
+          throw new Error(`batch submit failed: ${JSON.stringify(reply.body)}`);
+        ids.push(...reply.body.task_ids);
+      }
+      await watcher.waitFor(ids, 600_000);
+      t1 = Math.max(...ids.map((id) => watcher.finishedAt(id) ?? 0));
+    } else {
+      for (let i = 0; i < tasks; i++) {
+        const start = performance.now();
+        const reply = await cluster.grid.call<{ task_id: string }>('POST', '/execute_function', {
+          function_id: fn,
+          payload,
+        });
+        const id = reply.body.task_id;
+        const body = await cluster.grid.call<{ status: string }>('GET', `/result/${id}?wait=30000`);
+        if (body.body.status !== 'COMPLETED')
+          throw new Error(`task ${id} ended ${body.body.status}`);
+        clientLatency.push(performance.now() - start);
+        ids.push(id);
+      }
+      t1 = performance.now();
+    }
+  } finally {
+    await watcher.close();
+  }
+  const stamps = await readStamps(cluster.redisUrl, cluster.prefix, ids);
+  const verified = await verify(cluster.grid, ids, workload, submit === 'batch' ? 50 : 10);
+  const seconds = (t1 - t0) / 1000;
+  return {
+    system: 'taskgrid',
+    mode: cluster.shape.mode,
+    task: workload.name,
+    workers: cluster.shape.workers,
+    threads_per_worker: cluster.shape.threadsPerWorker,
+    scaling: spec.scaling,
+    submit,
+    tasks,
+    seconds,
+    throughput: tasks / seconds,
+    latency: summarize(
+      submit === 'single' ? clientLatency : stamps.map((s) => s.finished - s.created),
+    ),
+    queue_wait: summarize(stamps.map((s) => s.started - s.created)),
+    run_time: summarize(stamps.map((s) => s.finished - s.started)),
+    verified,
+  };
+}
