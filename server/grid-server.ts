@@ -57,7 +57,7 @@ export class GridServer {
     this.log = log;
     this.#waiters = new ResultWaiters(config.limits.parkedPolls);
     this.#unsubscribe = store.subscribe((event) => {
-      if (event.type === 'finished') this.#waiters.notify(event.ids);
+      if (event.type === 'finished') this.#waiters.notify(event.ids, event.outcomes);
     });
     const functions = new FunctionCache(store);
     this.#outcomes = new OutcomeWriter(store, config.outcomeBuffer, (error) =>
@@ -71,12 +71,12 @@ export class GridServer {
       functions,
       outcomes: this.#outcomes,
     };
-    this.#service = new TaskService(store, this.#waiters, functions, config);
 
     let remote: PushDispatcher | PullDispatcher | undefined;
     if (config.mode === 'push') remote = new PushDispatcher(ctx);
     else if (config.mode === 'pull') remote = new PullDispatcher(ctx);
     this.dispatcher = remote ?? new LocalDispatcher(ctx);
+    this.#service = new TaskService(store, this.#waiters, functions, this.dispatcher, config);
 
     const app = express();
     app.disable('x-powered-by');

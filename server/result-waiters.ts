@@ -5,8 +5,17 @@
  */
 
 import { TooManyError } from '../shared/errors.js';
+import type { TaskOutcome } from '../shared/types.js';
 
-type Wake = (finished: boolean) => void;
+/** How a wait ended: finished (with the outcome when this process applied it) or timed out. */
+export interface WaitEnd {
+  finished: boolean;
+  outcome?: TaskOutcome | undefined;
+}
+
+type Wake = (end: WaitEnd) => void;
+
+const TIMED_OUT: WaitEnd = { finished: false };
 
 export class ResultWaiters {
   readonly #byId = new Map<string, Set<Wake>>();
@@ -25,14 +34,14 @@ export class ResultWaiters {
    * Resolves true when `id` finishes, false after `ms`. Register before reading
    * the task so that a finish between the read and the wait is not missed.
    */
-  wait(id: string, ms: number): { promise: Promise<boolean>; cancel: () => void } {
+  wait(id: string, ms: number): { promise: Promise<WaitEnd>; cancel: () => void } {
     if (this.#count >= this.#max) {
       throw new TooManyError(
         `Too many parked long-polls (limit ${this.#max}); retry without ?wait`,
       );
     }
     let wake: Wake = () => {};
-    const promise = new Promise<boolean>((resolve) => {
+    const promise = new Promise<WaitEnd>((resolve) => {
       wake = resolve;
     });
     let set = this.#byId.get(id);
@@ -40,28 +49,31 @@ export class ResultWaiters {
       set = new Set();
       this.#byId.set(id, set);
     }
-    const entry: Wake = (finished) => {
+    const entry: Wake = (end) => {
       clearTimeout(timer);
       this.#remove(id, entry);
-      wake(finished);
+      wake(end);
     };
     set.add(entry);
     this.#count++;
-    const timer = setTimeout(entry, ms, false);
-    return { promise, cancel: () => entry(false) };
+    const timer = setTimeout(entry, ms, TIMED_OUT);
+    return { promise, cancel: () => entry(TIMED_OUT) };
   }
 
-  notify(ids: readonly string[]): void {
+  notify(ids: readonly string[], outcomes?: readonly TaskOutcome[]): void {
     if (this.#count === 0) return;
-    for (const id of ids) {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as string;
       const set = this.#byId.get(id);
       if (!set) continue;
-      for (const wake of [...set]) wake(true);
+      // Outcomes, when given, line up with ids (the store emits them together).
+      const outcome = outcomes?.[i]?.id === id ? outcomes[i] : undefined;
+      for (const wake of [...set]) wake({ finished: true, outcome });
     }
   }
 
   clear(): void {
-    for (const set of [...this.#byId.values()]) for (const wake of [...set]) wake(false);
+    for (const set of [...this.#byId.values()]) for (const wake of [...set]) wake(TIMED_OUT);
   }
 
   #remove(id: string, entry: Wake): void {

@@ -13,10 +13,11 @@ import {
   UnavailableError,
 } from '../shared/errors.js';
 import { checkArgsPayload } from '../shared/serialize.js';
-import { isTerminal, type TaskStatus } from '../shared/types.js';
+import { isTerminal, type TaskOutcome, type TaskStatus } from '../shared/types.js';
+import type { Dispatcher } from './dispatch/dispatcher.js';
 import type { FunctionCache } from './dispatch/function-cache.js';
 import { checkFunctionSource } from './function-source.js';
-import type { ResultWaiters } from './result-waiters.js';
+import type { ResultWaiters, WaitEnd } from './result-waiters.js';
 import type { ServerConfig } from './server-config.js';
 import type { NewTask, TaskRecord, TaskStore } from './store/task-store.js';
 
@@ -32,6 +33,7 @@ export class TaskService {
   readonly #store: TaskStore;
   readonly #waiters: ResultWaiters;
   readonly #functions: FunctionCache;
+  readonly #dispatcher: Dispatcher;
   readonly #config: ServerConfig;
   /** Function id → its default timeout, for functions known to exist (they never go away). */
   readonly #known = new Map<string, number | undefined>();
@@ -41,8 +43,10 @@ export class TaskService {
     store: TaskStore,
     waiters: ResultWaiters,
     functions: FunctionCache,
+    dispatcher: Dispatcher,
     config: ServerConfig,
   ) {
+    this.#dispatcher = dispatcher;
     this.#store = store;
     this.#waiters = waiters;
     this.#functions = functions;
@@ -104,7 +108,7 @@ export class TaskService {
       timeout_ms: timeout,
       created_at: now,
     }));
-    await this.#store.enqueue(tasks);
+    await this.#dispatcher.submit(tasks);
     return tasks.map((t) => t.id);
   }
 
@@ -118,13 +122,16 @@ export class TaskService {
     if (!isUuid(id)) throw new BadIdError('task_id', id);
     if (waitMs <= 0) return view(await this.#get(id));
     const waiter = this.#waiters.wait(id, Math.min(waitMs, MAX_WAIT_MS));
+    let end: WaitEnd;
     try {
       const task = await this.#get(id);
       if (isTerminal(task.status)) return view(task);
-      await waiter.promise;
+      end = await waiter.promise;
     } finally {
       waiter.cancel();
     }
+    // The outcome this process just stored is the answer: no need to read it back.
+    if (end.outcome) return outcomeView(end.outcome);
     return view(await this.#get(id));
   }
 
@@ -169,5 +176,11 @@ function view(task: TaskRecord): TaskView {
   if ((task.status === 'COMPLETED' || task.status === 'FAILED') && task.result !== undefined) {
     out.result = task.result;
   }
+  return out;
+}
+
+function outcomeView(outcome: TaskOutcome): TaskView {
+  const out: TaskView = { task_id: outcome.id, status: outcome.status };
+  if (outcome.status !== 'CANCELLED') out.result = outcome.value;
   return out;
 }

@@ -139,7 +139,10 @@ for (const [name, open] of stores) {
       await store.claim(1, 'me/w1', 10_000);
       await store.complete([done(task.id, 1)]);
       off();
-      expect(events).to.deep.equal([{ type: 'queued' }, { type: 'finished', ids: [task.id] }]);
+      expect(events).to.deep.equal([
+        { type: 'queued' },
+        { type: 'finished', ids: [task.id], outcomes: [done(task.id, 1)] },
+      ]);
     });
 
     it('enqueues a large batch in order in one call', async () => {

@@ -5,7 +5,7 @@
  */
 
 import type { TaskAssignment } from '../../shared/types.js';
-import type { TaskStore } from '../store/task-store.js';
+import type { ClaimResult, NewTask, TaskStore } from '../store/task-store.js';
 
 export interface Demand {
   max: number;
@@ -47,6 +47,46 @@ export class ClaimLoop {
       return;
     }
     void this.#run();
+  }
+
+  /**
+   * Stores new tasks. When someone has room and no claim is under way, the
+   * same round trip also leases tasks to them (enqueue-claim), which takes a
+   * Redis call and a wake-up off every submit. Resolves once the tasks are
+   * stored; handing them on happens after.
+   */
+  async submit(tasks: readonly NewTask[]): Promise<void> {
+    const demand = this.#running || this.#stopped ? undefined : this.#next();
+    if (!demand || demand.max <= 0) {
+      await this.#store.enqueue(tasks);
+      return;
+    }
+    this.#running = true;
+    let claimed: ClaimResult;
+    try {
+      claimed = await this.#store.enqueueAndClaim(
+        tasks,
+        Math.min(demand.max, MAX_CLAIM),
+        demand.owner,
+        this.#leaseMs,
+      );
+    } catch (error) {
+      this.#running = false;
+      throw error;
+    }
+    void this.#handOn(demand, claimed);
+  }
+
+  async #handOn(demand: Demand, claimed: ClaimResult): Promise<void> {
+    try {
+      if (claimed.tasks.length > 0) await demand.deliver(claimed.tasks);
+    } catch (error) {
+      // The tasks are stored and leased: if they never reach a thread, their lease ends and they run again.
+      this.#onError(error);
+    } finally {
+      this.#running = false;
+    }
+    this.wake();
   }
 
   stop(): void {

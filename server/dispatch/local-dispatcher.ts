@@ -2,6 +2,7 @@
 
 import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import { type ThreadPool, WorkerThreadPool } from '../../worker/thread-pool.js';
+import type { NewTask } from '../store/task-store.js';
 import { ClaimLoop, type Demand } from './claim-loop.js';
 import type { DispatchContext } from './dispatch-context.js';
 import type { Dispatcher, WorkerInfo } from './dispatcher.js';
@@ -51,6 +52,10 @@ export class LocalDispatcher implements Dispatcher {
     });
     this.#leases.start();
     this.#loop.wake();
+  }
+
+  submit(tasks: readonly NewTask[]): Promise<void> {
+    return this.#loop.submit(tasks);
   }
 
   workers(): WorkerInfo[] {

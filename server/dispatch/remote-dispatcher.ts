@@ -10,6 +10,7 @@ import type { WorkerMessage } from '../../shared/protocol.js';
 import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import type { SessionHandler } from '../gateway/worker-gateway.js';
 import type { WorkerSession } from '../gateway/worker-session.js';
+import type { NewTask } from '../store/task-store.js';
 import { ClaimLoop, type Demand } from './claim-loop.js';
 import type { DispatchContext } from './dispatch-context.js';
 import type { Dispatcher, WorkerInfo } from './dispatcher.js';
@@ -53,6 +54,10 @@ export abstract class RemoteDispatcher implements Dispatcher, SessionHandler {
     });
     this.#leases.start();
     this.#loop.wake();
+  }
+
+  submit(tasks: readonly NewTask[]): Promise<void> {
+    return this.#loop.submit(tasks);
   }
 
   workers(): WorkerInfo[] {

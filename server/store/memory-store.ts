@@ -67,6 +67,16 @@ export class MemoryStore implements TaskStore {
     if (tasks.length > 0) this.#events.emit({ type: 'queued' });
   }
 
+  async enqueueAndClaim(
+    tasks: readonly NewTask[],
+    max: number,
+    owner: string,
+    leaseMs: number,
+  ): Promise<ClaimResult> {
+    await this.enqueue(tasks);
+    return this.claim(max, owner, leaseMs);
+  }
+
   async claim(max: number, owner: string, leaseMs: number): Promise<ClaimResult> {
     const tasks: TaskAssignment[] = [];
     const now = Date.now();
@@ -100,15 +110,17 @@ export class MemoryStore implements TaskStore {
   async complete(outcomes: readonly TaskOutcome[]): Promise<string[]> {
     const applied: string[] = [];
     const now = Date.now();
+    const done: TaskOutcome[] = [];
     for (const outcome of outcomes) {
       const task = this.#tasks.get(outcome.id);
       if (!task || task.status !== 'RUNNING' || task.attempts !== outcome.attempt) continue;
+      done.push(outcome);
       this.#finish(task, outcome.status, now);
       task.result = outcome.status === 'CANCELLED' ? undefined : outcome.value;
       task.run_ms = outcome.run_ms;
       applied.push(outcome.id);
     }
-    if (applied.length > 0) this.#events.emit({ type: 'finished', ids: applied });
+    if (applied.length > 0) this.#events.emit({ type: 'finished', ids: applied, outcomes: done });
     return applied;
   }
 

@@ -11,7 +11,7 @@ import { createClient } from 'redis';
 import { ConfigError, UnavailableError, WorkerLostError } from '../../shared/errors.js';
 import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import { CANCEL_LUA } from './lua/cancel.js';
-import { CLAIM_LUA } from './lua/claim.js';
+import { CLAIM_LUA, ENQUEUE_CLAIM_LUA } from './lua/claim.js';
 import { COMPLETE_LUA } from './lua/complete.js';
 import { REQUEUE_LUA } from './lua/requeue.js';
 import { STALE_LEASES_LUA } from './lua/stale-leases.js';
@@ -56,6 +56,7 @@ function script(source: string): Script {
 
 const SCRIPTS = {
   claim: script(CLAIM_LUA),
+  enqueueClaim: script(ENQUEUE_CLAIM_LUA),
   complete: script(COMPLETE_LUA),
   requeue: script(REQUEUE_LUA),
   cancel: script(CANCEL_LUA),
@@ -67,6 +68,23 @@ function isConnectionError(error: unknown): boolean {
   return /closed|offline|socket|timeout|ECONN|EPIPE|not ready|reconnect/i.test(
     `${error.name} ${error.message}`,
   );
+}
+
+/** Parses the `{ popped, id, fn, args, attempt, timeout, ... }` reply of the claim scripts. */
+function claimReply(raw: unknown, max: number): ClaimResult {
+  const reply = raw as (string | number)[];
+  const popped = Number(reply[0]);
+  const tasks: TaskAssignment[] = [];
+  for (let i = 1; i + 4 < reply.length; i += 5) {
+    tasks.push({
+      id: String(reply[i]),
+      fn: String(reply[i + 1]),
+      args: String(reply[i + 2]),
+      attempt: Number(reply[i + 3]),
+      timeout_ms: Number(reply[i + 4]),
+    });
+  }
+  return { tasks, drained: popped < max };
 }
 
 export class RedisStore implements TaskStore {
@@ -164,25 +182,41 @@ export class RedisStore implements TaskStore {
     this.#events.emit({ type: 'queued' });
   }
 
+  async enqueueAndClaim(
+    tasks: readonly NewTask[],
+    max: number,
+    owner: string,
+    leaseMs: number,
+  ): Promise<ClaimResult> {
+    const now = Date.now();
+    const args = [
+      this.keys.prefix,
+      String(max),
+      owner,
+      String(now),
+      String(now + leaseMs),
+      this.#options.instanceId,
+    ];
+    for (const t of tasks) {
+      args.push(t.id, t.function_id, t.args, String(t.timeout_ms), String(t.created_at));
+    }
+    const reply = await this.#script(
+      SCRIPTS.enqueueClaim,
+      [this.keys.queue, this.keys.leases, this.keys.events],
+      args,
+    );
+    this.#events.emit({ type: 'queued' });
+    return claimReply(reply, max);
+  }
+
   async claim(max: number, owner: string, leaseMs: number): Promise<ClaimResult> {
     const now = Date.now();
-    const reply = (await this.#script(
+    const reply = await this.#script(
       SCRIPTS.claim,
       [this.keys.queue, this.keys.leases],
       [this.keys.prefix, String(max), owner, String(now), String(now + leaseMs)],
-    )) as (string | number)[];
-    const popped = Number(reply[0]);
-    const tasks: TaskAssignment[] = [];
-    for (let i = 1; i + 4 < reply.length; i += 5) {
-      tasks.push({
-        id: String(reply[i]),
-        fn: String(reply[i + 1]),
-        args: String(reply[i + 2]),
-        attempt: Number(reply[i + 3]),
-        timeout_ms: Number(reply[i + 4]),
-      });
-    }
-    return { tasks, drained: popped < max };
+    );
+    return claimReply(reply, max);
   }
 
   async complete(outcomes: readonly TaskOutcome[]): Promise<string[]> {
@@ -200,7 +234,15 @@ export class RedisStore implements TaskStore {
       [this.keys.leases, this.keys.events],
       args,
     )) ?? []) as string[];
-    if (applied.length > 0) this.#events.emit({ type: 'finished', ids: applied });
+    if (applied.length === 0) return applied;
+    // Usually every outcome applies; only then is the filter skipped.
+    const done =
+      applied.length === outcomes.length
+        ? outcomes
+        : outcomes.filter(function (this: Set<string>, o) {
+            return this.has(o.id);
+          }, new Set(applied));
+    this.#events.emit({ type: 'finished', ids: applied, outcomes: done });
     return applied;
   }
 

@@ -72,7 +72,12 @@ export interface RequeueResult {
 
 export type StoreEvent =
   | { type: 'queued' }
-  | { type: 'finished'; ids: readonly string[] }
+  | {
+      type: 'finished';
+      ids: readonly string[];
+      /** The outcomes this process applied, so local waiters need not read them back. */
+      outcomes?: readonly TaskOutcome[];
+    }
   | { type: 'cancelled'; id: string; owner: string | undefined };
 
 export type StoreListener = (event: StoreEvent) => void;
@@ -83,6 +88,16 @@ export interface TaskStore {
   getFunction(id: string): Promise<FunctionRecord | undefined>;
   /** Stores the tasks as QUEUED and appends them to the queue, all or nothing. */
   enqueue(tasks: readonly NewTask[]): Promise<void>;
+  /**
+   * enqueue, then claim: one atomic step for a dispatcher that has room the
+   * moment tasks arrive. Older queued tasks are claimed first.
+   */
+  enqueueAndClaim(
+    tasks: readonly NewTask[],
+    max: number,
+    owner: string,
+    leaseMs: number,
+  ): Promise<ClaimResult>;
   /** Takes up to `max` tasks from the head of the queue and leases them to `owner`. */
   claim(max: number, owner: string, leaseMs: number): Promise<ClaimResult>;
   /** Applies outcomes to RUNNING tasks of the same attempt; returns the ids applied. */

@@ -31,6 +31,14 @@ export class FinishLog {
     return log;
   }
 
+  /** Waits (bounded) until `n` distinct ids were reported: the announcements may trail the REST answers. */
+  async settle(n: number, timeoutMs = 5000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.counts.size < n && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    return this.counts.size;
+  }
+
   /** Ids reported finished more than once. */
   duplicates(): string[] {
     return [...this.counts].filter(([, n]) => n > 1).map(([id]) => id);
