@@ -99,7 +99,7 @@ export function addServerCommand(program: Command): void {
     .option('--threads <n>', 'local mode: task threads (env TASKGRID_THREADS); default: cores')
     .option(
       '--prefetch <n>',
-      'tasks a worker may hold per thread (env TASKGRID_PREFETCH); default 16',
+      'tasks a worker holds per thread at least; more for cheap tasks (env TASKGRID_PREFETCH); default 2',
     )
     .option('--token <secret>', 'require this bearer token (env TASKGRID_TOKEN)')
     .option('--insecure', 'allow a non-loopback address without a token')

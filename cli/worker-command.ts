@@ -21,7 +21,10 @@ export function addWorkerCommand(program: Command): void {
     .option('--url <ws-url>', 'server socket, e.g. ws://127.0.0.1:8000/ws (env TASKGRID_URL)')
     .option('--threads <n>', 'task threads (env TASKGRID_THREADS); default: cores')
     .option('--token <secret>', 'the server token (env TASKGRID_TOKEN)')
-    .option('--prefetch <n>', 'pull mode: tasks asked for per thread; default 16')
+    .option(
+      '--prefetch <n>',
+      'pull mode: tasks asked for per thread at least (more for cheap tasks); default 2',
+    )
     .option('--drain-timeout <ms>', 'on SIGTERM, wait this long for running tasks; default 30000')
     .action(async (flags: WorkerFlags) => {
       const env = process.env;
@@ -35,7 +38,7 @@ export function addWorkerCommand(program: Command): void {
         1,
         1024,
       );
-      const prefetch = intOption('--prefetch', flags.prefetch ?? '16', 1, 10_000);
+      const prefetch = intOption('--prefetch', flags.prefetch ?? '2', 1, 10_000);
       const drainTimeoutMs = intOption('--drain-timeout', flags.drainTimeout ?? '30000', 0);
       const token = flags.token ?? env.TASKGRID_TOKEN;
       const log = createLogger('taskgrid-worker');

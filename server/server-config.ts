@@ -58,7 +58,7 @@ export function defaultConfig(): ServerConfig {
     port: 8000,
     store: { kind: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'taskgrid:', required: false },
     threads: availableParallelism(),
-    prefetch: 16,
+    prefetch: 2,
     token: undefined,
     insecure: false,
     taskTimeoutMs: 60_000,

@@ -232,11 +232,16 @@ for (const store of ['memory', 'redis'] as StoreKind[]) {
         const slow = await grid.register(
           'async () => { await new Promise(r => setTimeout(r, 1000)); return 1 }',
         );
-        // Fill every thread and the prefetch so the last task stays QUEUED.
-        const ids = await grid.batch(
-          slow,
-          Array.from({ length: 40 }, () => []),
-        );
+        // Fill every thread and every credit so the last task stays QUEUED.
+        const ids: string[] = [];
+        for (let i = 0; i < 4; i++) {
+          ids.push(
+            ...(await grid.batch(
+              slow,
+              Array.from({ length: 50 }, () => []),
+            )),
+          );
+        }
         const last = ids[ids.length - 1] as string;
         const reply = await grid.call('DELETE', `/task/${last}`);
         expect(reply.status).to.equal(200);

@@ -8,6 +8,7 @@
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import WebSocket, { type RawData } from 'ws';
+import { creditsFor, RunTimeAverage } from '../shared/credits.js';
 import { ProtocolError } from '../shared/errors.js';
 import {
   encode,
@@ -23,7 +24,7 @@ export interface WorkerOptions {
   url: string;
   threads?: number;
   token?: string;
-  /** Tasks asked for per thread in pull mode. */
+  /** Pull mode: tasks asked for per thread at least (more for cheap tasks, see creditsFor). */
   prefetch?: number;
   maxResultBytes?: number;
   maxFrameBytes?: number;
@@ -52,6 +53,9 @@ export class TaskgridWorker {
   #workerId: string | undefined;
   #mode: 'push' | 'pull' | undefined;
   #outbox: TaskOutcome[] = [];
+  readonly #runTime = new RunTimeAverage();
+  /** Pull mode: tasks asked for and not yet received. */
+  #asked = 0;
   #flushScheduled = false;
   #retries = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
@@ -64,7 +68,7 @@ export class TaskgridWorker {
     this.#options = options;
     this.#log = options.log;
     this.threads = options.threads ?? availableParallelism();
-    this.#prefetch = options.prefetch ?? 16;
+    this.#prefetch = options.prefetch ?? 2;
     this.#pool = new WorkerThreadPool({
       threads: this.threads,
       maxResultBytes: options.maxResultBytes ?? 8 * 1024 * 1024,
@@ -162,12 +166,14 @@ export class TaskgridWorker {
           { worker: message.worker_id, mode: message.mode, url: this.#options.url },
           'connected to server',
         );
-        if (message.mode === 'pull') this.#request(this.threads * this.#prefetch);
+        this.#asked = 0;
+        if (message.mode === 'pull') this.#topUp();
         this.#connectedOnce?.();
         this.#connectedOnce = undefined;
         return;
       }
       case 'tasks':
+        this.#asked = Math.max(0, this.#asked - message.tasks.length);
         this.#pool.addFunctions(message.functions);
         for (const task of message.tasks) this.#held.set(task.id, generation);
         this.#pool.run(message.tasks);
@@ -218,6 +224,7 @@ export class TaskgridWorker {
 
   #onOutcomes(outcomes: TaskOutcome[]): void {
     let finished = 0;
+    this.#runTime.add(outcomes);
     for (const outcome of outcomes) {
       const generation = this.#held.get(outcome.id);
       this.#held.delete(outcome.id);
@@ -249,11 +256,16 @@ export class TaskgridWorker {
       }
     }
     if (batch.length > 0) this.#send({ type: 'results', results: batch });
-    if (this.#mode === 'pull' && !this.#stopping) this.#request(outcomes.length);
+    if (this.#mode === 'pull' && !this.#stopping) this.#topUp();
   }
 
-  #request(max: number): void {
-    if (max > 0) this.#send({ type: 'pull', max });
+  /** Pull mode: asks for as many tasks as it has room for and has not asked for yet. */
+  #topUp(): void {
+    const room = creditsFor(this.threads, this.#prefetch, this.#runTime.value);
+    const want = room - this.#held.size - this.#asked;
+    if (want <= 0) return;
+    this.#asked += want;
+    this.#send({ type: 'pull', max: want });
   }
 
   #send(message: WorkerMessage): void {

@@ -1,5 +1,6 @@
 /** local mode: tasks run on a pool of worker_threads inside the server process. */
 
+import { creditsFor, RunTimeAverage } from '../../shared/credits.js';
 import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import { type ThreadPool, WorkerThreadPool } from '../../worker/thread-pool.js';
 import type { NewTask } from '../store/task-store.js';
@@ -19,6 +20,7 @@ export class LocalDispatcher implements Dispatcher {
   readonly #owner: string;
   readonly #since = new Date().toISOString();
   #completed = 0;
+  readonly #runTime = new RunTimeAverage();
   #unsubscribe: (() => void) | undefined;
   #closing: Promise<void> | undefined;
 
@@ -99,7 +101,8 @@ export class LocalDispatcher implements Dispatcher {
 
   #demand(): Demand | undefined {
     if (this.#closing) return undefined;
-    const room = this.#pool.threads * this.#ctx.config.prefetch - this.#inflight.size;
+    const credits = creditsFor(this.#pool.threads, this.#ctx.config.prefetch, this.#runTime.value);
+    const room = credits - this.#inflight.size;
     if (room <= 0) return undefined;
     return { max: room, owner: this.#owner, deliver: (tasks) => this.#deliver(tasks) };
   }
@@ -113,6 +116,7 @@ export class LocalDispatcher implements Dispatcher {
   #onOutcomes(outcomes: TaskOutcome[]): void {
     for (const outcome of outcomes) this.#inflight.delete(outcome.id);
     this.#completed += outcomes.length;
+    this.#runTime.add(outcomes);
     this.#ctx.outcomes.add(outcomes);
     this.#loop.wake();
   }

@@ -15,7 +15,7 @@ export class PullDispatcher extends RemoteDispatcher {
     if (session.draining) return;
     if (session.requested === 0) session.requestedSince = Date.now();
     // Never more than the worker could hold under push credits.
-    const cap = session.threads * this.ctx.config.prefetch - session.inflight.size;
+    const cap = session.credits(this.ctx.config.prefetch) - session.inflight.size;
     session.requested = Math.max(0, Math.min(session.requested + max, cap));
   }
 

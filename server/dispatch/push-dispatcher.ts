@@ -1,6 +1,6 @@
 /**
  * push mode: the server sends tasks down each worker's socket while it has
- * credit (threads × prefetch tasks held at most), least-loaded worker first.
+ * credit (see creditsFor: at least threads × prefetch, more for cheap tasks), least-loaded worker first.
  */
 
 import type { WorkerSession } from '../gateway/worker-session.js';
@@ -15,7 +15,7 @@ export class PushDispatcher extends RemoteDispatcher {
     let bestLoad = Number.POSITIVE_INFINITY;
     for (const session of this.sessions.values()) {
       if (session.draining || session.closed) continue;
-      const credits = session.threads * this.ctx.config.prefetch;
+      const credits = session.credits(this.ctx.config.prefetch);
       if (session.inflight.size >= credits) continue;
       const load = session.inflight.size / session.threads;
       if (load < bestLoad) {
@@ -26,7 +26,7 @@ export class PushDispatcher extends RemoteDispatcher {
     if (!best) return undefined;
     const session = best;
     return {
-      max: session.threads * this.ctx.config.prefetch - session.inflight.size,
+      max: session.credits(this.ctx.config.prefetch) - session.inflight.size,
       owner: `${this.ctx.instanceId}/${session.id}`,
       deliver: (tasks) => this.deliver(session, tasks),
     };

@@ -162,6 +162,7 @@ export abstract class RemoteDispatcher implements Dispatcher, SessionHandler {
       );
     }
     session.completed += accepted.length;
+    session.runTime.add(accepted);
     this.ctx.outcomes.add(accepted);
     this.#loop.wake();
   }

@@ -1,6 +1,7 @@
 /** One connected worker: its socket, capacity, and the tasks it holds. */
 
 import type { WebSocket } from 'ws';
+import { creditsFor, RunTimeAverage } from '../../shared/credits.js';
 import { encode, type ServerMessage } from '../../shared/protocol.js';
 import type { WorkerInfo } from '../dispatch/dispatcher.js';
 
@@ -21,6 +22,7 @@ export class WorkerSession {
   /** Pull mode: when the oldest unanswered request came (FIFO among workers). */
   requestedSince = 0;
   completed = 0;
+  readonly runTime = new RunTimeAverage();
   draining = false;
   closed = false;
 
@@ -29,6 +31,11 @@ export class WorkerSession {
     this.address = address;
     this.threads = threads;
     this.socket = socket;
+  }
+
+  /** Tasks this worker may hold (see creditsFor). */
+  credits(prefetch: number): number {
+    return creditsFor(this.threads, prefetch, this.runTime.value);
   }
 
   send(message: ServerMessage): void {

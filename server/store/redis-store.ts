@@ -11,13 +11,13 @@ import { createClient } from 'redis';
 import { ConfigError, UnavailableError, WorkerLostError } from '../../shared/errors.js';
 import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import { CANCEL_LUA } from './lua/cancel.js';
-import { CLAIM_LUA, ENQUEUE_CLAIM_LUA } from './lua/claim.js';
+import { CLAIM_LUA, ENQUEUE_CLAIM_LUA, ENQUEUE_LUA } from './lua/claim.js';
 import { COMPLETE_LUA } from './lua/complete.js';
 import { REQUEUE_LUA } from './lua/requeue.js';
 import { STALE_LEASES_LUA } from './lua/stale-leases.js';
 import { RedisKeys } from './redis-keys.js';
 import { StoreEvents } from './store-events.js';
-import { newTaskFields, taskFromHash } from './task-hash.js';
+import { taskFromHash } from './task-hash.js';
 import type {
   CancelResult,
   ClaimResult,
@@ -56,6 +56,7 @@ function script(source: string): Script {
 
 const SCRIPTS = {
   claim: script(CLAIM_LUA),
+  enqueue: script(ENQUEUE_LUA),
   enqueueClaim: script(ENQUEUE_CLAIM_LUA),
   complete: script(COMPLETE_LUA),
   requeue: script(REQUEUE_LUA),
@@ -67,6 +68,13 @@ function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return /closed|offline|socket|timeout|ECONN|EPIPE|not ready|reconnect/i.test(
     `${error.name} ${error.message}`,
+  );
+}
+
+/** New tasks as the one JSON argument the enqueue scripts take. */
+function tasksJson(tasks: readonly NewTask[]): string {
+  return JSON.stringify(
+    tasks.map((t) => [t.id, t.function_id, t.args, String(t.timeout_ms), String(t.created_at)]),
   );
 }
 
@@ -171,14 +179,11 @@ export class RedisStore implements TaskStore {
 
   async enqueue(tasks: readonly NewTask[]): Promise<void> {
     if (tasks.length === 0) return;
-    const multi = this.#client.multi();
-    for (const task of tasks) multi.hSet(this.keys.task(task.id), newTaskFields(task));
-    multi.rPush(
-      this.keys.queue,
-      tasks.map((t) => t.id),
+    await this.#script(
+      SCRIPTS.enqueue,
+      [this.keys.queue, this.keys.events],
+      [this.keys.prefix, tasksJson(tasks), this.#options.instanceId],
     );
-    multi.publish(this.keys.events, `${this.#options.instanceId} q`);
-    await this.#call(() => multi.exec());
     this.#events.emit({ type: 'queued' });
   }
 
@@ -196,10 +201,8 @@ export class RedisStore implements TaskStore {
       String(now),
       String(now + leaseMs),
       this.#options.instanceId,
+      tasksJson(tasks),
     ];
-    for (const t of tasks) {
-      args.push(t.id, t.function_id, t.args, String(t.timeout_ms), String(t.created_at));
-    }
     const reply = await this.#script(
       SCRIPTS.enqueueClaim,
       [this.keys.queue, this.keys.leases, this.keys.events],
@@ -221,14 +224,14 @@ export class RedisStore implements TaskStore {
 
   async complete(outcomes: readonly TaskOutcome[]): Promise<string[]> {
     if (outcomes.length === 0) return [];
+    const rows = outcomes.map((o) => [o.id, o.attempt, o.status, o.value, String(o.run_ms)]);
     const args = [
       this.keys.prefix,
       String(Date.now()),
       String(this.#options.resultTtlSeconds),
       this.#options.instanceId,
+      JSON.stringify(rows),
     ];
-    for (const o of outcomes)
-      args.push(o.id, String(o.attempt), o.status, o.value, String(o.run_ms));
     const applied = ((await this.#script(
       SCRIPTS.complete,
       [this.keys.leases, this.keys.events],

@@ -5,7 +5,7 @@
  */
 
 import { TASK_STATUSES, type TaskStatus } from '../../shared/types.js';
-import type { NewTask, TaskRecord } from './task-store.js';
+import type { TaskRecord } from './task-store.js';
 
 /** Field names, shared with the Lua scripts. */
 export const F = {
@@ -21,17 +21,6 @@ export const F = {
   result: 'result',
   owner: 'owner',
 } as const;
-
-export function newTaskFields(task: NewTask): Record<string, string> {
-  return {
-    [F.fn]: task.function_id,
-    [F.args]: task.args,
-    [F.status]: 'QUEUED',
-    [F.attempts]: '0',
-    [F.timeout]: String(task.timeout_ms),
-    [F.created]: String(task.created_at),
-  };
-}
 
 function num(text: string | undefined): number | undefined {
   if (text === undefined || text === '') return undefined;

@@ -36,21 +36,48 @@ local prefix, max, owner, now, expiry = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV
 ${CLAIM_STEP}`;
 
 /**
+ * The enqueue step: new tasks arrive as ONE argument, JSON text of
+ * [[id, fn, args, timeout, created], ...]. One large argument instead of five
+ * per task keeps the client from writing thousands of small buffers per batch.
+ * Expects locals `queue`, `prefix`, `tasks_json`.
+ */
+const ENQUEUE_STEP = `
+local ids = {}
+for _, t in ipairs(cjson.decode(tasks_json)) do
+  redis.call('HSET', prefix .. 'task:' .. t[1], 'fn', t[2], 'args', t[3],
+    'status', 'QUEUED', 'attempts', '0', 'timeout', t[4], 'created', t[5])
+  ids[#ids + 1] = t[1]
+end
+for i = 1, #ids, 1000 do
+  redis.call('RPUSH', queue, unpack(ids, i, math.min(i + 999, #ids)))
+end
+`;
+
+/**
+ * enqueue: store new tasks as QUEUED at the tail of the queue.
+ *   KEYS[1] queue, KEYS[2] events channel
+ *   ARGV[1] key prefix, ARGV[2] tasks JSON (see ENQUEUE_STEP), ARGV[3] instance id
+ */
+export const ENQUEUE_LUA = `
+local queue, prefix, tasks_json = KEYS[1], ARGV[1], ARGV[2]
+${ENQUEUE_STEP}
+redis.call('PUBLISH', KEYS[2], ARGV[3] .. ' q')
+return #ids
+`;
+
+/**
  * enqueue-claim: store new tasks as QUEUED at the tail of the queue, then
  * claim from the head, in one round trip. Used when a dispatcher has room
  * the moment tasks arrive, so a submit and its lease cost one call, and FIFO
  * order still holds (older tasks are claimed first).
  *   KEYS[1] queue, KEYS[2] leases, KEYS[3] events channel
  *   ARGV[1] key prefix, ARGV[2] max, ARGV[3] owner, ARGV[4] now (ms), ARGV[5] lease expiry (ms),
- *   ARGV[6] instance id, ARGV[7..] groups of 5: id, fn, args, timeout, created
+ *   ARGV[6] instance id, ARGV[7] tasks JSON (see ENQUEUE_STEP)
  */
 export const ENQUEUE_CLAIM_LUA = `
 local queue, leases = KEYS[1], KEYS[2]
 local prefix, max, owner, now, expiry = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-for i = 7, #ARGV, 5 do
-  redis.call('HSET', prefix .. 'task:' .. ARGV[i], 'fn', ARGV[i + 1], 'args', ARGV[i + 2],
-    'status', 'QUEUED', 'attempts', '0', 'timeout', ARGV[i + 3], 'created', ARGV[i + 4])
-  redis.call('RPUSH', queue, ARGV[i])
-end
+local tasks_json = ARGV[7]
+${ENQUEUE_STEP}
 redis.call('PUBLISH', KEYS[3], ARGV[6] .. ' q')
 ${CLAIM_STEP}`;
