@@ -34,6 +34,15 @@ describe('security', () => {
       }
     });
 
+    it('answers a 30 MB body with 413', async () => {
+      const grid = new GridClient(server.url, 'open-sesame');
+      const reply = await grid.call('POST', '/execute_batch', {
+        function_id: '00000000-0000-4000-8000-000000000000',
+        payloads: ['x'.repeat(30 * 1024 * 1024)],
+      });
+      expect(reply.status).to.equal(413);
+    });
+
     it('serves the right token', async () => {
       const grid = new GridClient(server.url, 'open-sesame');
       const fn = await grid.register('n => n + 1');

@@ -43,7 +43,7 @@ export class OutcomeWriter {
       this.#buffer.splice(0, excess);
       this.#dropped += excess;
     }
-    if (!this.#writing && !this.#retry) this.#writing = this.#write();
+    this.#kick();
   }
 
   /** Resolves when everything buffered so far was written (or the store failed). */
@@ -54,6 +54,16 @@ export class OutcomeWriter {
   stop(): void {
     clearTimeout(this.#retry);
     this.#retry = undefined;
+  }
+
+  /** Starts a write unless one is running, a retry is pending, or there is nothing to write. */
+  #kick(): void {
+    if (this.#writing || this.#retry || this.#buffer.length === 0) return;
+    // Cleared in `finally`, which always runs after this assignment, even for a write that
+    // finishes at once.
+    this.#writing = this.#write().finally(() => {
+      this.#writing = undefined;
+    });
   }
 
   async #write(): Promise<void> {
@@ -68,13 +78,12 @@ export class OutcomeWriter {
         if (error instanceof UnavailableError) {
           this.#retry = setTimeout(() => {
             this.#retry = undefined;
-            if (!this.#writing) this.#writing = this.#write();
+            this.#kick();
           }, RETRY_MS);
           this.#retry.unref();
         }
         break;
       }
     }
-    this.#writing = undefined;
   }
 }
