@@ -3,12 +3,13 @@
 
 import { Command, CommanderError } from 'commander';
 import { TaskgridError } from '../shared/errors.js';
+import { VERSION } from '../shared/version.js';
 import { addServerCommand } from './server-command.js';
 import { addWorkerCommand } from './worker-command.js';
 
 const program = new Command('taskgrid')
   .description('A WebSocket-driven task grid: function-as-a-service for Node')
-  .version('0.1.0')
+  .version(VERSION)
   .showHelpAfterError('(run with --help for usage)');
 addServerCommand(program);
 addWorkerCommand(program);

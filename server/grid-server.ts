@@ -11,6 +11,8 @@ import express from 'express';
 import type { Logger } from 'pino';
 import { v4 as uuidv4 } from 'uuid';
 import { createLogger } from '../shared/logger.js';
+import type { StatsMessage } from '../shared/protocol.js';
+import { VERSION } from '../shared/version.js';
 import type { DispatchContext } from './dispatch/dispatch-context.js';
 import type { Dispatcher } from './dispatch/dispatcher.js';
 import { FunctionCache } from './dispatch/function-cache.js';
@@ -18,10 +20,12 @@ import { LocalDispatcher } from './dispatch/local-dispatcher.js';
 import { OutcomeWriter } from './dispatch/outcome-writer.js';
 import { PullDispatcher } from './dispatch/pull-dispatcher.js';
 import { PushDispatcher } from './dispatch/push-dispatcher.js';
+import { CLIENT_PATH, ClientGateway } from './gateway/client-gateway.js';
 import { WORKER_PATH, WorkerGateway } from './gateway/worker-gateway.js';
 import { bearerAuth } from './http/auth.js';
 import { errorHandler } from './http/error-handler.js';
 import { restApi } from './http/rest-api.js';
+import { GridMetrics } from './metrics.js';
 import { ResultWaiters } from './result-waiters.js';
 import type { ServerConfig } from './server-config.js';
 import { openStore } from './store/open-store.js';
@@ -42,11 +46,18 @@ export class GridServer {
   readonly store: TaskStore;
   readonly dispatcher: Dispatcher;
   readonly log: Logger;
+  readonly metrics: GridMetrics;
   readonly #http: Server;
   readonly #service: TaskService;
   readonly #waiters: ResultWaiters;
   readonly #outcomes: OutcomeWriter;
   readonly #gateway: WorkerGateway | undefined;
+  readonly #clients: ClientGateway;
+  #lastStats: { at: number; completed: number; message: StatsMessage | undefined } = {
+    at: Date.now(),
+    completed: 0,
+    message: undefined,
+  };
   readonly #unsubscribe: () => void;
   #closing: Promise<void> | undefined;
 
@@ -56,8 +67,13 @@ export class GridServer {
     this.instanceId = instanceId;
     this.log = log;
     this.#waiters = new ResultWaiters(config.limits.parkedPolls);
+    this.metrics = new GridMetrics(store, () => this.dispatcher);
     this.#unsubscribe = store.subscribe((event) => {
-      if (event.type === 'finished') this.#waiters.notify(event.ids, event.outcomes);
+      if (event.type !== 'finished') return;
+      this.#waiters.notify(event.ids, event.outcomes);
+      // Outcomes come only with what this server stored: those are the ones it counts.
+      if (event.outcomes) this.metrics.finished(event.outcomes);
+      this.#clients.notify(event.ids, event.outcomes);
     });
     const functions = new FunctionCache(store);
     this.#outcomes = new OutcomeWriter(store, config.outcomeBuffer, (error) =>
@@ -70,13 +86,21 @@ export class GridServer {
       log,
       functions,
       outcomes: this.#outcomes,
+      metrics: this.metrics,
     };
 
     let remote: PushDispatcher | PullDispatcher | undefined;
     if (config.mode === 'push') remote = new PushDispatcher(ctx);
     else if (config.mode === 'pull') remote = new PullDispatcher(ctx);
     this.dispatcher = remote ?? new LocalDispatcher(ctx);
-    this.#service = new TaskService(store, this.#waiters, functions, this.dispatcher, config);
+    this.#service = new TaskService(
+      store,
+      this.#waiters,
+      functions,
+      this.dispatcher,
+      config,
+      this.metrics,
+    );
 
     const app = express();
     app.disable('x-powered-by');
@@ -84,7 +108,15 @@ export class GridServer {
     app.use(bearerAuth(config.token));
     // Any content type is read as JSON: `curl -d '{...}'` works without a header.
     app.use(express.json({ limit: config.limits.bodyBytes, type: () => true, strict: false }));
-    app.use(restApi({ service: this.#service, store, dispatcher: this.dispatcher }));
+    app.use(
+      restApi({
+        service: this.#service,
+        store,
+        dispatcher: this.dispatcher,
+        metrics: this.metrics,
+        version: VERSION,
+      }),
+    );
     app.use((_req, res) => {
       res.status(404).json({ error: { code: 'TG_NOT_FOUND', message: 'No such route' } });
     });
@@ -102,9 +134,17 @@ export class GridServer {
         log,
       });
     }
+    this.#clients = new ClientGateway({
+      store,
+      token: config.token,
+      maxFrameBytes: config.limits.frameBytes,
+      log,
+      stats: () => this.#stats(),
+    });
     this.#http.on('upgrade', (req, socket, head) => {
       const path = (req.url ?? '').split('?')[0]?.replace(/\/+$/, '');
       if (path === WORKER_PATH && this.#gateway) this.#gateway.upgrade(req, socket, head);
+      else if (path === CLIENT_PATH) this.#clients.upgrade(req, socket, head);
       else socket.destroy();
     });
   }
@@ -122,6 +162,34 @@ export class GridServer {
       `taskgrid listening on ${server.url} (mode ${config.mode}, store ${store.kind})`,
     );
     return server;
+  }
+
+  /** One stats message a second at most, however many dashboards watch. */
+  async #stats(): Promise<StatsMessage> {
+    const now = Date.now();
+    const last = this.#lastStats;
+    if (last.message && now - last.at < 900) return last.message;
+    const completed = this.metrics.completedTotal;
+    const latency = this.metrics.recentLatency();
+    this.metrics.resetRecent();
+    const message: StatsMessage = {
+      type: 'stats',
+      at: now,
+      mode: this.config.mode,
+      queue_depth: await this.store.queueDepth(),
+      completed_per_s: ((completed - last.completed) * 1000) / Math.max(1, now - last.at),
+      latency_p50_ms: latency.p50,
+      latency_p95_ms: latency.p95,
+      workers: this.dispatcher.workers().map((w) => ({
+        id: w.id,
+        address: w.address,
+        threads: w.threads,
+        in_flight: w.in_flight,
+        completed: w.completed,
+      })),
+    };
+    this.#lastStats = { at: now, completed, message };
+    return message;
   }
 
   get url(): string {
@@ -146,6 +214,7 @@ export class GridServer {
     const work = (async () => {
       await this.dispatcher.close();
       await this.#gateway?.close();
+      await this.#clients.close();
       this.#waiters.clear();
       this.#outcomes.stop();
       this.#unsubscribe();

@@ -17,6 +17,7 @@ import { isTerminal, type TaskOutcome, type TaskStatus } from '../shared/types.j
 import type { Dispatcher } from './dispatch/dispatcher.js';
 import type { FunctionCache } from './dispatch/function-cache.js';
 import { checkFunctionSource } from './function-source.js';
+import type { GridMetrics } from './metrics.js';
 import type { ResultWaiters, WaitEnd } from './result-waiters.js';
 import type { ServerConfig } from './server-config.js';
 import type { NewTask, TaskRecord, TaskStore } from './store/task-store.js';
@@ -34,6 +35,7 @@ export class TaskService {
   readonly #waiters: ResultWaiters;
   readonly #functions: FunctionCache;
   readonly #dispatcher: Dispatcher;
+  readonly #metrics: GridMetrics;
   readonly #config: ServerConfig;
   /** Function id → its default timeout, for functions known to exist (they never go away). */
   readonly #known = new Map<string, number | undefined>();
@@ -45,7 +47,9 @@ export class TaskService {
     functions: FunctionCache,
     dispatcher: Dispatcher,
     config: ServerConfig,
+    metrics: GridMetrics,
   ) {
+    this.#metrics = metrics;
     this.#dispatcher = dispatcher;
     this.#store = store;
     this.#waiters = waiters;
@@ -109,6 +113,7 @@ export class TaskService {
       created_at: now,
     }));
     await this.#dispatcher.submit(tasks);
+    this.#metrics.submitted(tasks.length);
     return tasks.map((t) => t.id);
   }
 
@@ -144,6 +149,7 @@ export class TaskService {
         `Task ${id} already finished as ${result.previous}; nothing to cancel`,
       );
     }
+    this.#metrics.cancelled();
     return { task_id: id, status: 'CANCELLED' };
   }
 

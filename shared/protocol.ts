@@ -109,6 +109,77 @@ export function parseServerMessage(text: string): ServerMessage {
   return parseServerValue(parseJson(text));
 }
 
-export function encode(message: WorkerMessage | ServerMessage): string {
+// Client socket (`/ws/client`): a client subscribes to task ids and is sent
+// each one's result the moment it is stored (or at once if it already is).
+const Subscribe = Type.Object({
+  type: Type.Literal('subscribe'),
+  ids: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 10_000 }),
+});
+const Unsubscribe = Type.Object({
+  type: Type.Literal('unsubscribe'),
+  ids: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 10_000 }),
+});
+/** Dashboards ask for a stats message every second. */
+const Watch = Type.Object({ type: Type.Literal('watch') });
+
+export const ClientMessageSchema = Type.Union([Subscribe, Unsubscribe, Watch]);
+export type ClientMessage = Static<typeof ClientMessageSchema>;
+
+const TaskResult = Type.Object({
+  type: Type.Literal('result'),
+  task_id: Type.String(),
+  status: Type.Union([
+    Type.Literal('COMPLETED'),
+    Type.Literal('FAILED'),
+    Type.Literal('CANCELLED'),
+  ]),
+  result: Type.Optional(Type.String()),
+});
+const UnknownTask = Type.Object({ type: Type.Literal('unknown'), task_id: Type.String() });
+const Stats = Type.Object({
+  type: Type.Literal('stats'),
+  at: Type.Number(),
+  mode: Type.String(),
+  queue_depth: Type.Number(),
+  completed_per_s: Type.Number(),
+  latency_p50_ms: Type.Number(),
+  latency_p95_ms: Type.Number(),
+  workers: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      address: Type.String(),
+      threads: Type.Number(),
+      in_flight: Type.Number(),
+      completed: Type.Number(),
+    }),
+  ),
+});
+
+export const ClientServerMessageSchema = Type.Union([TaskResult, UnknownTask, Stats]);
+export type ClientServerMessage = Static<typeof ClientServerMessageSchema>;
+export type StatsMessage = Static<typeof Stats>;
+
+const parseClientValue = compileParser(
+  ClientMessageSchema,
+  (reason) => new ProtocolError(`Malformed client message: ${reason}`),
+);
+const parseClientServerValue = compileParser(
+  ClientServerMessageSchema,
+  (reason) => new ProtocolError(`Malformed server message: ${reason}`),
+);
+
+/** Parses a frame a client sent on /ws/client. Throws ProtocolError. */
+export function parseClientMessage(text: string): ClientMessage {
+  return parseClientValue(parseJson(text));
+}
+
+/** Parses a frame the server sent on /ws/client. Throws ProtocolError. */
+export function parseClientServerMessage(text: string): ClientServerMessage {
+  return parseClientServerValue(parseJson(text));
+}
+
+export function encode(
+  message: WorkerMessage | ServerMessage | ClientMessage | ClientServerMessage,
+): string {
   return JSON.stringify(message);
 }

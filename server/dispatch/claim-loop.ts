@@ -23,6 +23,7 @@ export class ClaimLoop {
   readonly #leaseMs: number;
   readonly #next: () => Demand | undefined;
   readonly #onError: (error: unknown) => void;
+  readonly #onClaimed: (claim: ClaimResult) => void;
   #running = false;
   #again = false;
   #stopped = false;
@@ -33,7 +34,9 @@ export class ClaimLoop {
     leaseMs: number,
     next: () => Demand | undefined,
     onError: (error: unknown) => void,
+    onClaimed: (claim: ClaimResult) => void = () => {},
   ) {
+    this.#onClaimed = onClaimed;
     this.#store = store;
     this.#leaseMs = leaseMs;
     this.#next = next;
@@ -79,7 +82,10 @@ export class ClaimLoop {
 
   async #handOn(demand: Demand, claimed: ClaimResult): Promise<void> {
     try {
-      if (claimed.tasks.length > 0) await demand.deliver(claimed.tasks);
+      if (claimed.tasks.length > 0) {
+        this.#onClaimed(claimed);
+        await demand.deliver(claimed.tasks);
+      }
     } catch (error) {
       // The tasks are stored and leased: if they never reach a thread, their lease ends and they run again.
       this.#onError(error);
@@ -101,12 +107,16 @@ export class ClaimLoop {
         this.#again = false;
         const demand = this.#next();
         if (!demand || demand.max <= 0) break;
-        const { tasks, drained } = await this.#store.claim(
+        const claim = await this.#store.claim(
           Math.min(demand.max, MAX_CLAIM),
           demand.owner,
           this.#leaseMs,
         );
-        if (tasks.length > 0) await demand.deliver(tasks);
+        const { tasks, drained } = claim;
+        if (tasks.length > 0) {
+          this.#onClaimed(claim);
+          await demand.deliver(tasks);
+        }
         // A wake that came in while we claimed may mean new tasks: look again.
         if (drained && !this.#again) break;
       }

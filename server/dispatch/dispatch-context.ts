@@ -1,6 +1,7 @@
 /** What every dispatcher shares: the store, this server's identity, and the write path. */
 
 import type { Logger } from 'pino';
+import type { GridMetrics } from '../metrics.js';
 import type { ServerConfig } from '../server-config.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { FunctionCache } from './function-cache.js';
@@ -14,4 +15,5 @@ export interface DispatchContext {
   log: Logger;
   functions: FunctionCache;
   outcomes: OutcomeWriter;
+  metrics: GridMetrics;
 }

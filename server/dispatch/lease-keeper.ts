@@ -41,7 +41,9 @@ export class LeaseKeeper {
       await store.renewLeases([...this.#held()], config.leaseMs);
       const stale = await store.staleLeases(Date.now(), 1000);
       if (stale.length > 0) {
-        const { requeued, failed } = await store.requeue(stale, config.maxAttempts);
+        const result = await store.requeue(stale, config.maxAttempts);
+        this.#ctx.metrics.requeued(result);
+        const { requeued, failed } = result;
         log.warn({ requeued: requeued.length, failed: failed.length }, 'recovered stale leases');
       }
     } catch (error) {

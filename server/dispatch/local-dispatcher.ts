@@ -38,6 +38,7 @@ export class LocalDispatcher implements Dispatcher {
       ctx.config.leaseMs,
       () => this.#demand(),
       (error) => ctx.log.warn({ err: error }, 'claiming tasks failed; retrying'),
+      (claim) => ctx.metrics.claimed(claim),
     );
     this.#leases = new LeaseKeeper(ctx, () => this.#inflight.keys());
   }

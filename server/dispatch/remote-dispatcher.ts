@@ -32,6 +32,7 @@ export abstract class RemoteDispatcher implements Dispatcher, SessionHandler {
       ctx.config.leaseMs,
       () => (this.#closing ? undefined : this.nextDemand()),
       (error) => ctx.log.warn({ err: error }, 'claiming tasks failed; retrying'),
+      (claim) => ctx.metrics.claimed(claim),
     );
     this.#leases = new LeaseKeeper(ctx, () => this.#heldIds());
   }
@@ -103,7 +104,10 @@ export abstract class RemoteDispatcher implements Dispatcher, SessionHandler {
       'worker lost; requeueing',
     );
     this.ctx.store.requeue(lost, this.ctx.config.maxAttempts).then(
-      () => this.#loop.wake(),
+      (result) => {
+        this.ctx.metrics.requeued(result);
+        this.#loop.wake();
+      },
       // The leases still end on their own, and the lease keeper requeues them then.
       (error: unknown) => this.ctx.log.warn({ err: error }, 'requeue after worker loss failed'),
     );

@@ -17,7 +17,12 @@ export function bearerAuth(token: string | undefined): RequestHandler {
       return;
     }
     const header = req.headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : undefined;
+    let given = header.startsWith('Bearer ') ? header.slice(7) : undefined;
+    // A browser cannot send a header when it opens the dashboard: it may carry ?token=.
+    if (given === undefined && req.method === 'GET' && req.path === '/') {
+      const query = req.query.token;
+      given = typeof query === 'string' ? query : undefined;
+    }
     next(tokenMatches(token, given) ? undefined : new UnauthorizedError());
   };
 }

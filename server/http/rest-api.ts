@@ -6,8 +6,11 @@
 import { Router } from 'express';
 import { BadPayloadError } from '../../shared/errors.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
+import type { GridMetrics } from '../metrics.js';
 import type { TaskStore } from '../store/task-store.js';
 import { MAX_WAIT_MS, type TaskService } from '../task-service.js';
+import { DASHBOARD_HTML } from './dashboard.js';
+import { openApiDocument } from './openapi.js';
 import { parseBatchBody, parseExecuteBody, parseRegisterBody } from './schemas.js';
 
 function waitParam(value: unknown): number {
@@ -25,9 +28,11 @@ export interface RestDeps {
   service: TaskService;
   store: TaskStore;
   dispatcher: Dispatcher;
+  metrics: GridMetrics;
+  version: string;
 }
 
-export function restApi({ service, store, dispatcher }: RestDeps): Router {
+export function restApi({ service, store, dispatcher, metrics, version }: RestDeps): Router {
   // Non-strict routing: every path also answers with a trailing slash.
   const router = Router({ strict: false });
 
@@ -65,10 +70,25 @@ export function restApi({ service, store, dispatcher }: RestDeps): Router {
     res.json(dispatcher.workers());
   });
 
+  router.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.end(await metrics.registry.metrics());
+  });
+
+  const openapi = JSON.stringify(openApiDocument(version));
+  router.get('/openapi.json', (_req, res) => {
+    res.type('application/json').send(openapi);
+  });
+
+  router.get('/', (_req, res) => {
+    res.type('html').send(DASHBOARD_HTML);
+  });
+
   router.get('/healthz', async (_req, res) => {
     try {
       await store.ping();
-      res.json({ status: 'ok', store: store.kind, mode: dispatcher.mode });
+      const depth = await store.queueDepth();
+      res.json({ status: 'ok', store: store.kind, mode: dispatcher.mode, queue_depth: depth });
     } catch (error) {
       res
         .status(503)

@@ -79,6 +79,7 @@ export class MemoryStore implements TaskStore {
 
   async claim(max: number, owner: string, leaseMs: number): Promise<ClaimResult> {
     const tasks: TaskAssignment[] = [];
+    const created: number[] = [];
     const now = Date.now();
     let popped = 0;
     while (popped < max && this.#head < this.#queue.length) {
@@ -98,13 +99,14 @@ export class MemoryStore implements TaskStore {
         attempt: task.attempts,
         timeout_ms: task.timeout_ms,
       });
+      created.push(task.created_at);
     }
     const drained = this.#head >= this.#queue.length;
     if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);
       this.#head = 0;
     }
-    return { tasks, drained };
+    return { tasks, created, drained };
   }
 
   async complete(outcomes: readonly TaskOutcome[]): Promise<string[]> {

@@ -78,12 +78,13 @@ function tasksJson(tasks: readonly NewTask[]): string {
   );
 }
 
-/** Parses the `{ popped, id, fn, args, attempt, timeout, ... }` reply of the claim scripts. */
+/** Parses the `{ popped, id, fn, args, attempt, timeout, created, ... }` reply of the claim scripts. */
 function claimReply(raw: unknown, max: number): ClaimResult {
   const reply = raw as (string | number)[];
   const popped = Number(reply[0]);
   const tasks: TaskAssignment[] = [];
-  for (let i = 1; i + 4 < reply.length; i += 5) {
+  const created: number[] = [];
+  for (let i = 1; i + 5 < reply.length; i += 6) {
     tasks.push({
       id: String(reply[i]),
       fn: String(reply[i + 1]),
@@ -91,8 +92,9 @@ function claimReply(raw: unknown, max: number): ClaimResult {
       attempt: Number(reply[i + 3]),
       timeout_ms: Number(reply[i + 4]),
     });
+    created.push(Number(reply[i + 5]));
   }
-  return { tasks, drained: popped < max };
+  return { tasks, created, drained: popped < max };
 }
 
 export class RedisStore implements TaskStore {

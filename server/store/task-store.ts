@@ -47,6 +47,8 @@ export interface TaskRecord {
 
 export interface ClaimResult {
   tasks: TaskAssignment[];
+  /** When each claimed task was submitted (ms since epoch), in the order of `tasks`. */
+  created: number[];
   /** True when the queue ran dry during this claim. */
   drained: boolean;
 }

@@ -2,7 +2,7 @@
  * The claim step, shared by two scripts: lease up to N tasks from the head
  * of the queue. Ids whose task is no longer QUEUED (cancelled, expired) are
  * dropped. Expects locals `queue`, `leases`, `prefix`, `max`, `owner`, `now`,
- * `expiry` and returns { popped, id1, fn1, args1, attempt1, timeout1, ... }.
+ * `expiry` and returns { popped, id1, fn1, args1, attempt1, timeout1, created1, ... }.
  */
 const CLAIM_STEP = `
 local ids = redis.call('LPOP', queue, max)
@@ -10,7 +10,7 @@ if not ids then return {0} end
 local out = {#ids}
 for _, id in ipairs(ids) do
   local key = prefix .. 'task:' .. id
-  local f = redis.call('HMGET', key, 'status', 'fn', 'args', 'timeout')
+  local f = redis.call('HMGET', key, 'status', 'fn', 'args', 'timeout', 'created')
   if f[1] == 'QUEUED' then
     local attempt = redis.call('HINCRBY', key, 'attempts', 1)
     redis.call('HSET', key, 'status', 'RUNNING', 'started', now, 'owner', owner)
@@ -20,6 +20,7 @@ for _, id in ipairs(ids) do
     out[#out + 1] = f[3]
     out[#out + 1] = attempt
     out[#out + 1] = f[4]
+    out[#out + 1] = f[5]
   end
 end
 return out

@@ -1,0 +1,118 @@
+/**
+ * The SDK's side of `/ws/client`: one socket, subscriptions coalesced per
+ * tick, each result handed to whoever waits for it. Reconnects and
+ * resubscribes what is still pending.
+ */
+
+import WebSocket from 'ws';
+import { type ClientServerMessage, encode, parseClientServerMessage } from '../shared/protocol.js';
+
+export type TaskResultMessage = Extract<ClientServerMessage, { type: 'result' }>;
+
+interface Pending {
+  resolve: (message: TaskResultMessage) => void;
+  reject: (error: Error) => void;
+}
+
+export class ResultStream {
+  readonly #url: string;
+  readonly #token: string | undefined;
+  readonly #pending = new Map<string, Pending[]>();
+  #toSubscribe: string[] = [];
+  #socket: WebSocket | undefined;
+  #open: Promise<WebSocket> | undefined;
+  #flushScheduled = false;
+  #closed = false;
+
+  constructor(httpUrl: string, token: string | undefined) {
+    this.#url = `${httpUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/ws/client`;
+    this.#token = token;
+  }
+
+  /** Resolves with the task's result message once it is stored. */
+  wait(taskId: string): Promise<TaskResultMessage> {
+    return new Promise((resolve, reject) => {
+      const list = this.#pending.get(taskId);
+      if (list) {
+        list.push({ resolve, reject });
+        return;
+      }
+      this.#pending.set(taskId, [{ resolve, reject }]);
+      this.#toSubscribe.push(taskId);
+      this.#scheduleFlush();
+    });
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#socket?.close(1000);
+    for (const [, list] of this.#pending) {
+      for (const p of list) p.reject(new Error('The TaskGrid client was closed'));
+    }
+    this.#pending.clear();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    // Every wait() of this tick goes out in one subscribe frame.
+    queueMicrotask(() => void this.#flush());
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushScheduled = false;
+    const ids = this.#toSubscribe;
+    this.#toSubscribe = [];
+    if (ids.length === 0) return;
+    try {
+      const socket = await this.#connect();
+      for (let i = 0; i < ids.length; i += 10_000) {
+        socket.send(encode({ type: 'subscribe', ids: ids.slice(i, i + 10_000) }));
+      }
+    } catch (error) {
+      for (const id of ids) this.#fail(id, error as Error);
+    }
+  }
+
+  #connect(): Promise<WebSocket> {
+    if (this.#open) return this.#open;
+    this.#open = new Promise((resolve, reject) => {
+      const headers: Record<string, string> = this.#token
+        ? { authorization: `Bearer ${this.#token}` }
+        : {};
+      const socket = new WebSocket(this.#url, { headers });
+      socket.once('open', () => {
+        this.#socket = socket;
+        resolve(socket);
+      });
+      socket.once('error', reject);
+      socket.on('message', (data) => this.#onMessage(data.toString()));
+      socket.once('close', () => {
+        this.#socket = undefined;
+        this.#open = undefined;
+        if (this.#closed || this.#pending.size === 0) return;
+        // Resubscribe what is still pending on a new socket.
+        this.#toSubscribe = [...this.#pending.keys()];
+        setTimeout(() => this.#scheduleFlush(), 200).unref();
+      });
+    });
+    return this.#open;
+  }
+
+  #onMessage(text: string): void {
+    const message = parseClientServerMessage(text);
+    if (message.type === 'result') {
+      const list = this.#pending.get(message.task_id);
+      this.#pending.delete(message.task_id);
+      for (const p of list ?? []) p.resolve(message);
+    } else if (message.type === 'unknown') {
+      this.#fail(message.task_id, new Error(`No task with id ${message.task_id}`));
+    }
+  }
+
+  #fail(id: string, error: Error): void {
+    const list = this.#pending.get(id);
+    this.#pending.delete(id);
+    for (const p of list ?? []) p.reject(error);
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * The typed client SDK.
+ *
+ *   const grid = new TaskGrid({ url: 'http://127.0.0.1:8000' });
+ *   const fib = await grid.register(function fib(n: number): number { ... });
+ *   console.log(await fib(30));
+ *
+ * Results arrive over `/ws/client` the moment they are stored; nothing polls.
+ */
+
+import type { ErrorData } from '../shared/errors.js';
+import { deserialize, serializeArgs } from '../shared/serialize.js';
+import type { TaskStatus } from '../shared/types.js';
+import { ResultStream, type TaskResultMessage } from './result-stream.js';
+
+export interface TaskGridOptions {
+  /** The server's HTTP address, e.g. http://127.0.0.1:8000. */
+  url: string;
+  token?: string;
+}
+
+/** A REST call answered with an error status. */
+export class TaskGridHttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = 'TaskGridHttpError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** A task that ended FAILED (or CANCELLED), carrying the remote error's name, message and stack. */
+export class RemoteTaskError extends Error {
+  readonly remoteName: string;
+  readonly code: string | undefined;
+  readonly remoteStack: string | undefined;
+  readonly taskId: string;
+  constructor(taskId: string, data: ErrorData) {
+    super(data.message);
+    this.name = data.name;
+    this.remoteName = data.name;
+    this.code = data.code;
+    this.remoteStack = data.stack;
+    this.taskId = taskId;
+    if (data.stack) this.stack = `${data.name}: ${data.message}\n    (remote) ${data.stack}`;
+  }
+}
+
+export interface TaskHandle<R> {
+  readonly id: string;
+  status(): Promise<TaskStatus>;
+  /** The return value; rejects with RemoteTaskError when the task failed or was cancelled. */
+  result(): Promise<R>;
+  cancel(): Promise<TaskStatus>;
+}
+
+export interface MapOptions {
+  /** Payloads per execute_batch call (default 1000). */
+  batchSize?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface RemoteFunction<A extends unknown[], R> {
+  (...args: A): Promise<R>;
+  readonly id: string;
+  submit(...args: A): Promise<TaskHandle<R>>;
+  /** Runs the function once per argument list (batch submission); yields results in input order. */
+  map(argLists: Iterable<A>, options?: MapOptions): AsyncGenerator<R>;
+}
+
+export interface RegisterOptions {
+  name?: string;
+  /** Default timeout of this function's tasks. */
+  timeoutMs?: number;
+}
+
+type AnyFunction = (...args: never[]) => unknown;
+
+export class TaskGrid {
+  readonly #base: string;
+  readonly #headers: Record<string, string>;
+  readonly #results: ResultStream;
+
+  constructor(options: TaskGridOptions) {
+    if (typeof options?.url !== 'string' || !/^https?:\/\//.test(options.url)) {
+      throw new TypeError(
+        `Expected \`url\` to be an http(s) URL such as http://127.0.0.1:8000, got \`${String(options?.url)}\``,
+      );
+    }
+    this.#base = options.url.replace(/\/$/, '');
+    this.#headers = { 'content-type': 'application/json' };
+    if (options.token) this.#headers.authorization = `Bearer ${options.token}`;
+    this.#results = new ResultStream(this.#base, options.token);
+  }
+
+  /** Registers a function (its source is taken from the function itself). */
+  async register<F extends AnyFunction>(
+    fn: F,
+    options: RegisterOptions = {},
+  ): Promise<RemoteFunction<Parameters<F>, Awaited<ReturnType<F>>>> {
+    if (typeof fn !== 'function') {
+      throw new TypeError(`Expected a function to register, got ${typeof fn}`);
+    }
+    const source = fn.toString();
+    if (source.includes('[native code]'))
+      throw new TypeError('A native function cannot be registered');
+    return this.registerSource(source, options.name ?? (fn.name || 'anonymous'), options);
+  }
+
+  /** Registers function source text. */
+  async registerSource<A extends unknown[] = unknown[], R = unknown>(
+    source: string,
+    name = 'anonymous',
+    options: RegisterOptions = {},
+  ): Promise<RemoteFunction<A, R>> {
+    const body: Record<string, unknown> = { name, payload: source };
+    if (options.timeoutMs) body.timeout_ms = options.timeoutMs;
+    const { function_id } = await this.#call<{ function_id: string }>(
+      'POST',
+      '/register_function',
+      body,
+    );
+    return this.function<A, R>(function_id);
+  }
+
+  /** A handle on an already registered function. */
+  function<A extends unknown[] = unknown[], R = unknown>(functionId: string): RemoteFunction<A, R> {
+    const submit = async (...args: A): Promise<TaskHandle<R>> => {
+      const { task_id } = await this.#call<{ task_id: string }>('POST', '/execute_function', {
+        function_id: functionId,
+        payload: serializeArgs(args),
+      });
+      return this.task<R>(task_id);
+    };
+    const call = async (...args: A): Promise<R> => (await submit(...args)).result();
+    const map = (argLists: Iterable<A>, options: MapOptions = {}) =>
+      this.#map<A, R>(functionId, argLists, options);
+    return Object.assign(call, { id: functionId, submit, map });
+  }
+
+  /** A handle on a task by id. */
+  task<R = unknown>(taskId: string): TaskHandle<R> {
+    return {
+      id: taskId,
+      status: async () =>
+        (await this.#call<{ status: TaskStatus }>('GET', `/status/${taskId}`)).status,
+      result: async () => unpack<R>(await this.#results.wait(taskId)),
+      cancel: async () =>
+        (await this.#call<{ status: TaskStatus }>('DELETE', `/task/${taskId}`)).status,
+    };
+  }
+
+  /** Closes the result socket; pending results reject. */
+  close(): void {
+    this.#results.close();
+  }
+
+  async *#map<A extends unknown[], R>(
+    functionId: string,
+    argLists: Iterable<A>,
+    options: MapOptions,
+  ): AsyncGenerator<R> {
+    const all = [...argLists];
+    const size = options.batchSize ?? 1000;
+    const waits: Promise<TaskResultMessage>[] = [];
+    for (let i = 0; i < all.length; i += size) {
+      const { task_ids } = await this.#call<{ task_ids: string[] }>('POST', '/execute_batch', {
+        function_id: functionId,
+        payloads: all.slice(i, i + size).map((args) => serializeArgs(args)),
+      });
+      for (const id of task_ids) {
+        const wait = this.#results.wait(id);
+        // Awaited in order below; a later failure must not count as unhandled meanwhile.
+        wait.catch(() => {});
+        waits.push(wait);
+      }
+    }
+    let done = 0;
+    for (const wait of waits) {
+      const value = unpack<R>(await wait);
+      options.onProgress?.(++done, all.length);
+      yield value;
+    }
+  }
+
+  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const init: RequestInit = { method, headers: this.#headers };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    const res = await fetch(this.#base + path, init);
+    const text = await res.text();
+    const parsed = text ? (JSON.parse(text) as unknown) : undefined;
+    if (!res.ok) {
+      const error = (parsed as { error?: { code?: string; message?: string } })?.error;
+      throw new TaskGridHttpError(
+        res.status,
+        error?.code ?? 'TG_HTTP',
+        error?.message ?? `${method} ${path} answered ${res.status}`,
+      );
+    }
+    return parsed as T;
+  }
+}
+
+function unpack<R>(message: TaskResultMessage): R {
+  if (message.status === 'COMPLETED') return deserialize(message.result ?? 'null') as R;
+  if (message.status === 'CANCELLED') {
+    throw new RemoteTaskError(message.task_id, {
+      name: 'CancelledError',
+      message: 'Task was cancelled',
+    });
+  }
+  throw new RemoteTaskError(message.task_id, deserialize(message.result ?? '{}') as ErrorData);
+}

@@ -1,0 +1,216 @@
+/**
+ * `/ws/client`: clients subscribe to task ids and are sent each result the
+ * moment it is stored (at once when it already is), so the SDK never polls.
+ * Dashboards `watch` and get a stats message every second.
+ */
+
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { TaskgridError } from '../../shared/errors.js';
+import {
+  type ClientServerMessage,
+  encode,
+  parseClientMessage,
+  type StatsMessage,
+} from '../../shared/protocol.js';
+import { tokenMatches } from '../../shared/token.js';
+import { isTerminal, type TaskOutcome } from '../../shared/types.js';
+import type { TaskRecord, TaskStore } from '../store/task-store.js';
+import { rawText } from './worker-gateway.js';
+
+export const CLIENT_PATH = '/ws/client';
+const MAX_SUBSCRIPTIONS = 100_000;
+const STATS_MS = 1000;
+
+export interface ClientGatewayOptions {
+  store: TaskStore;
+  token: string | undefined;
+  maxFrameBytes: number;
+  log: Logger;
+  stats: () => Promise<StatsMessage>;
+}
+
+class ClientConnection {
+  readonly ws: WebSocket;
+  readonly ids = new Set<string>();
+  watching = false;
+  constructor(ws: WebSocket) {
+    this.ws = ws;
+  }
+  send(message: ClientServerMessage): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(encode(message));
+  }
+}
+
+/** The token from `Authorization: Bearer …` or, for browsers, `?token=…`. */
+export function requestToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice(7);
+  const query = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
+  return query ?? undefined;
+}
+
+export class ClientGateway {
+  readonly #options: ClientGatewayOptions;
+  readonly #wss: WebSocketServer;
+  readonly #subscribers = new Map<string, Set<ClientConnection>>();
+  readonly #connections = new Set<ClientConnection>();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(options: ClientGatewayOptions) {
+    this.#options = options;
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes });
+    this.#timer = setInterval(() => void this.#broadcastStats(), STATS_MS);
+    this.#timer.unref();
+  }
+
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const { token } = this.#options;
+    if (token !== undefined && !tokenMatches(token, requestToken(req))) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws));
+  }
+
+  /** Called with every finished event; outcomes are present for what this server stored. */
+  notify(ids: readonly string[], outcomes: readonly TaskOutcome[] | undefined): void {
+    if (this.#subscribers.size === 0) return;
+    const toRead: string[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as string;
+      if (!this.#subscribers.has(id)) continue;
+      const outcome = outcomes?.[i]?.id === id ? outcomes[i] : undefined;
+      if (outcome) this.#deliver(id, outcomeMessage(outcome));
+      else toRead.push(id);
+    }
+    if (toRead.length > 0) void this.#readAndDeliver(toRead);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    for (const ws of this.#wss.clients) ws.terminate();
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+  }
+
+  #onConnection(ws: WebSocket): void {
+    const conn = new ClientConnection(ws);
+    this.#connections.add(conn);
+    ws.on('error', () => {});
+    ws.on('message', (data) => {
+      try {
+        const message = parseClientMessage(rawText(data));
+        switch (message.type) {
+          case 'subscribe':
+            this.#subscribe(conn, message.ids);
+            return;
+          case 'unsubscribe':
+            for (const id of message.ids) this.#unsubscribe(conn, id);
+            return;
+          case 'watch':
+            conn.watching = true;
+            void this.#sendStats([conn]);
+            return;
+          default: {
+            const never: never = message;
+            throw new Error(`Unhandled client message ${JSON.stringify(never)}`);
+          }
+        }
+      } catch (error) {
+        const code = error instanceof TaskgridError ? error.closeCode : 4400;
+        ws.close(code, (error as Error).message.slice(0, 120));
+      }
+    });
+    ws.once('close', () => {
+      this.#connections.delete(conn);
+      for (const id of conn.ids) this.#unsubscribe(conn, id);
+    });
+  }
+
+  #subscribe(conn: ClientConnection, ids: readonly string[]): void {
+    if (conn.ids.size + ids.length > MAX_SUBSCRIPTIONS) {
+      conn.ws.close(4429, `at most ${MAX_SUBSCRIPTIONS} subscriptions per socket`);
+      return;
+    }
+    // Subscribe first, then read: a result stored in between is not missed.
+    for (const id of ids) {
+      conn.ids.add(id);
+      let set = this.#subscribers.get(id);
+      if (!set) {
+        set = new Set();
+        this.#subscribers.set(id, set);
+      }
+      set.add(conn);
+    }
+    void this.#readAndDeliver(ids, conn);
+  }
+
+  #unsubscribe(conn: ClientConnection, id: string): void {
+    conn.ids.delete(id);
+    const set = this.#subscribers.get(id);
+    if (!set) return;
+    set.delete(conn);
+    if (set.size === 0) this.#subscribers.delete(id);
+  }
+
+  /** Reads tasks and sends the finished ones; `only` also learns of unknown ids. */
+  async #readAndDeliver(ids: readonly string[], only?: ClientConnection): Promise<void> {
+    let records: (TaskRecord | undefined)[];
+    try {
+      records = await Promise.all(ids.map((id) => this.#options.store.getTask(id)));
+    } catch (error) {
+      this.#options.log.warn({ err: error }, 'client subscription read failed');
+      return;
+    }
+    records.forEach((task, i) => {
+      const id = ids[i] as string;
+      if (!task) {
+        if (only) {
+          only.send({ type: 'unknown', task_id: id });
+          this.#unsubscribe(only, id);
+        }
+        return;
+      }
+      if (!isTerminal(task.status)) return;
+      const message: ClientServerMessage = { type: 'result', task_id: id, status: task.status };
+      if (task.status !== 'CANCELLED' && task.result !== undefined) message.result = task.result;
+      this.#deliver(id, message);
+    });
+  }
+
+  #deliver(id: string, message: ClientServerMessage): void {
+    const set = this.#subscribers.get(id);
+    if (!set) return;
+    this.#subscribers.delete(id);
+    for (const conn of set) {
+      conn.ids.delete(id);
+      conn.send(message);
+    }
+  }
+
+  async #broadcastStats(): Promise<void> {
+    const watchers = [...this.#connections].filter((c) => c.watching);
+    if (watchers.length > 0) await this.#sendStats(watchers);
+  }
+
+  async #sendStats(to: ClientConnection[]): Promise<void> {
+    try {
+      const stats = await this.#options.stats();
+      for (const conn of to) conn.send(stats);
+    } catch (error) {
+      this.#options.log.debug({ err: error }, 'stats unavailable');
+    }
+  }
+}
+
+function outcomeMessage(outcome: TaskOutcome): ClientServerMessage {
+  const message: ClientServerMessage = {
+    type: 'result',
+    task_id: outcome.id,
+    status: outcome.status,
+  };
+  if (outcome.status !== 'CANCELLED') message.result = outcome.value;
+  return message;
+}

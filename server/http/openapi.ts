@@ -1,0 +1,199 @@
+/**
+ * The OpenAPI 3 document, built from the same TypeBox schemas that validate
+ * requests, so the two cannot drift apart.
+ */
+
+import {
+  BatchBody,
+  BatchReply,
+  ErrorReply,
+  ExecuteBody,
+  ExecuteReply,
+  RegisterBody,
+  RegisterReply,
+  ResultReply,
+  StatusReply,
+} from './schemas.js';
+
+/** TypeBox schemas carry symbol keys; a JSON round trip leaves plain JSON Schema. */
+function plain(schema: object): object {
+  return JSON.parse(JSON.stringify(schema)) as object;
+}
+
+const json = (schema: object) => ({ 'application/json': { schema: plain(schema) } });
+const error = (description: string) => ({ description, content: json(ErrorReply) });
+const taskIdParam = {
+  name: 'task_id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', format: 'uuid' },
+};
+
+export function openApiDocument(version: string): object {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'taskgrid',
+      version,
+      description:
+        'Register a JavaScript function, run it on a task grid, read the results. Every path also accepts a trailing slash. With a token configured, every route but /healthz needs `Authorization: Bearer <token>`.',
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      '/register_function': {
+        post: {
+          summary: 'Register the source of one JavaScript function',
+          requestBody: { required: true, content: json(RegisterBody) },
+          responses: {
+            '201': { description: 'Registered', content: json(RegisterReply) },
+            '400': error('The payload is not exactly one function'),
+            '401': error('Token missing or wrong'),
+            '413': error('Source or body too large'),
+            '422': error('A field is missing or has the wrong type'),
+          },
+        },
+      },
+      '/execute_function': {
+        post: {
+          summary: 'Run a registered function once',
+          requestBody: { required: true, content: json(ExecuteBody) },
+          responses: {
+            '201': { description: 'Stored and queued', content: json(ExecuteReply) },
+            '400': error('The payload is not JSON text of an array'),
+            '401': error('Token missing or wrong'),
+            '404': error('Unknown function'),
+            '413': error('Payload too large'),
+            '422': error('Schema'),
+            '503': error('The store is unreachable or the server is draining'),
+          },
+        },
+      },
+      '/execute_batch': {
+        post: {
+          summary: 'Run a registered function many times, all or nothing',
+          requestBody: { required: true, content: json(BatchBody) },
+          responses: {
+            '201': { description: 'Stored and queued, ids in order', content: json(BatchReply) },
+            '400': error('A payload is not JSON text of an array'),
+            '401': error('Token missing or wrong'),
+            '404': error('Unknown function'),
+            '413': error('Too many payloads, or one too large'),
+            '422': error('Schema'),
+            '503': error('The store is unreachable or the server is draining'),
+          },
+        },
+      },
+      '/status/{task_id}': {
+        get: {
+          summary: "A task's status",
+          parameters: [taskIdParam],
+          responses: {
+            '200': { description: 'Status', content: json(StatusReply) },
+            '400': error('Malformed id'),
+            '401': error('Token missing or wrong'),
+            '404': error('Unknown task'),
+          },
+        },
+      },
+      '/result/{task_id}': {
+        get: {
+          summary: "A task's status and, once finished, its result",
+          parameters: [
+            taskIdParam,
+            {
+              name: 'wait',
+              in: 'query',
+              required: false,
+              description: 'Long-poll up to this many ms (at most 30000) for the task to finish',
+              schema: { type: 'integer', minimum: 0, maximum: 30000 },
+            },
+          ],
+          responses: {
+            '200': { description: 'At every status', content: json(ResultReply) },
+            '400': error('Malformed id or wait'),
+            '401': error('Token missing or wrong'),
+            '404': error('Unknown task'),
+            '429': error('Too many parked long-polls'),
+          },
+        },
+      },
+      '/task/{task_id}': {
+        delete: {
+          summary: 'Cancel a task that has not finished',
+          parameters: [taskIdParam],
+          responses: {
+            '200': { description: 'Cancelled', content: json(StatusReply) },
+            '400': error('Malformed id'),
+            '401': error('Token missing or wrong'),
+            '404': error('Unknown task'),
+            '409': error('Already finished'),
+          },
+        },
+      },
+      '/workers': {
+        get: {
+          summary: 'Connected workers and their load',
+          responses: {
+            '200': {
+              description: 'Workers',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      properties: {
+                        id: { type: 'string' },
+                        address: { type: 'string' },
+                        threads: { type: 'integer' },
+                        in_flight: { type: 'integer' },
+                        completed: { type: 'integer' },
+                        connected_since: { type: 'string', format: 'date-time' },
+                        last_heartbeat: { type: 'string', format: 'date-time' },
+                        draining: { type: 'boolean' },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+            '401': error('Token missing or wrong'),
+          },
+        },
+      },
+      '/healthz': {
+        get: {
+          summary: 'Whether the store answers',
+          security: [],
+          responses: {
+            '200': { description: 'The store answers' },
+            '503': { description: 'The store does not answer' },
+          },
+        },
+      },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics',
+          responses: {
+            '200': { description: 'Prometheus text format', content: { 'text/plain': {} } },
+          },
+        },
+      },
+      '/openapi.json': {
+        get: {
+          summary: 'This document',
+          responses: { '200': { description: 'OpenAPI 3 document' } },
+        },
+      },
+      '/': {
+        get: {
+          summary: 'The live dashboard (a token may be given as ?token=)',
+          responses: { '200': { description: 'HTML page', content: { 'text/html': {} } } },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * Prometheus metrics (prom-client), one registry per server so several
+ * servers in one process (tests) do not share counters. Latency histograms
+ * need each task's submit and lease times: they are kept here, keyed by id,
+ * only while the task is in flight on this server.
+ */
+
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { TaskOutcome } from '../shared/types.js';
+import type { Dispatcher } from './dispatch/dispatcher.js';
+import type { ClaimResult, RequeueResult, TaskStore } from './store/task-store.js';
+
+const BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
+/** Latency samples kept for the dashboard's recent percentiles. */
+const RECENT = 2048;
+
+export class GridMetrics {
+  readonly registry = new Registry();
+  readonly #submitted: Counter;
+  readonly #finished: Counter<'status'>;
+  readonly #retried: Counter;
+  readonly #queueWait: Histogram;
+  readonly #runTime: Histogram;
+  readonly #endToEnd: Histogram;
+  readonly #leased = new Map<string, { created: number; leased: number }>();
+  readonly #recent = new Float64Array(RECENT);
+  #recentCount = 0;
+  #completedTotal = 0;
+
+  constructor(store: TaskStore, dispatcher: () => Dispatcher) {
+    const registers = [this.registry];
+    this.#submitted = new Counter({
+      name: 'taskgrid_tasks_submitted_total',
+      help: 'Tasks accepted by this server',
+      registers,
+    });
+    this.#finished = new Counter({
+      name: 'taskgrid_tasks_finished_total',
+      help: 'Tasks that reached a terminal status through this server, by status',
+      labelNames: ['status'],
+      registers,
+    });
+    for (const status of ['COMPLETED', 'FAILED', 'CANCELLED']) this.#finished.inc({ status }, 0);
+    this.#retried = new Counter({
+      name: 'taskgrid_tasks_retried_total',
+      help: 'Tasks put back in the queue after their worker was lost or their lease ended',
+      registers,
+    });
+    new Gauge({
+      name: 'taskgrid_queue_depth',
+      help: 'Tasks waiting in the queue',
+      registers,
+      async collect() {
+        this.set(await store.queueDepth().catch(() => Number.NaN));
+      },
+    });
+    new Gauge({
+      name: 'taskgrid_workers_connected',
+      help: 'Workers connected to this server (local mode: the in-process pool)',
+      registers,
+      collect() {
+        this.set(dispatcher().workers().length);
+      },
+    });
+    new Gauge({
+      name: 'taskgrid_worker_in_flight',
+      help: 'Tasks held by each worker',
+      labelNames: ['worker'],
+      registers,
+      collect() {
+        this.reset();
+        for (const w of dispatcher().workers()) this.set({ worker: w.id }, w.in_flight);
+      },
+    });
+    const histogram = (name: string, help: string) =>
+      new Histogram({ name, help, buckets: BUCKETS, registers });
+    this.#queueWait = histogram('taskgrid_task_queue_wait_seconds', 'Submit → lease');
+    this.#runTime = histogram('taskgrid_task_run_seconds', 'Run time measured in the thread');
+    this.#endToEnd = histogram('taskgrid_task_end_to_end_seconds', 'Submit → result stored');
+  }
+
+  get completedTotal(): number {
+    return this.#completedTotal;
+  }
+
+  submitted(count: number): void {
+    this.#submitted.inc(count);
+  }
+
+  claimed(claim: ClaimResult): void {
+    const now = Date.now();
+    for (let i = 0; i < claim.tasks.length; i++) {
+      const created = claim.created[i] ?? now;
+      this.#leased.set((claim.tasks[i] as { id: string }).id, { created, leased: now });
+      this.#queueWait.observe((now - created) / 1000);
+    }
+  }
+
+  /** Outcomes this server stored. */
+  finished(outcomes: readonly TaskOutcome[]): void {
+    const now = Date.now();
+    for (const outcome of outcomes) {
+      this.#finished.inc({ status: outcome.status });
+      this.#runTime.observe(outcome.run_ms / 1000);
+      const times = this.#leased.get(outcome.id);
+      if (!times) continue;
+      this.#leased.delete(outcome.id);
+      const e2e = now - times.created;
+      this.#endToEnd.observe(e2e / 1000);
+      this.#recent[this.#recentCount++ % RECENT] = e2e;
+    }
+    this.#completedTotal += outcomes.length;
+  }
+
+  cancelled(): void {
+    this.#finished.inc({ status: 'CANCELLED' });
+  }
+
+  requeued(result: RequeueResult): void {
+    this.#retried.inc(result.requeued.length);
+    this.#finished.inc({ status: 'FAILED' }, result.failed.length);
+    for (const id of [...result.requeued, ...result.failed]) this.#leased.delete(id);
+  }
+
+  /** p50 and p95 of the most recent end-to-end latencies (ms). */
+  recentLatency(): { p50: number; p95: number } {
+    const n = Math.min(this.#recentCount, RECENT);
+    if (n === 0) return { p50: 0, p95: 0 };
+    const sorted = Array.from(this.#recent.subarray(0, n)).sort((a, b) => a - b);
+    return {
+      p50: sorted[Math.floor(n * 0.5)] ?? 0,
+      p95: sorted[Math.min(n - 1, Math.floor(n * 0.95))] ?? 0,
+    };
+  }
+
+  /** Forgets recent samples so the dashboard shows the last interval only. */
+  resetRecent(): void {
+    this.#recentCount = 0;
+  }
+}
