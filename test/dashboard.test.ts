@@ -1,0 +1,96 @@
+/**
+ * The dashboard in a real headless Chromium (Debian's package, driven by
+ * playwright-core): the page loads, lists a worker that connects, and its
+ * counters move when tasks run. Leaves a screenshot in test-artifacts/dashboard.png.
+ */
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { type Browser, chromium } from 'playwright-core';
+import { GridClient } from './helpers/grid-client.js';
+import { killAll, startServer, startWorker } from './helpers/processes.js';
+import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// The README's docs/dashboard.png is a copy of this file.
+const SCREENSHOT = fileURLToPath(new URL('../../test-artifacts/dashboard.png', import.meta.url));
+
+describe('dashboard in headless Chromium', function () {
+  this.timeout(60_000);
+  let browser: Browser;
+
+  before(async function () {
+    if (!existsSync(CHROMIUM)) {
+      // CI installs chromium (.ci/run) and must run this test; a developer machine may lack it.
+      if (process.env.CI)
+        throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium`);
+      this.skip();
+    }
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await killAll();
+  });
+
+  it('shows a worker that connects, and its counters move when tasks run', async () => {
+    const server = await startServer([
+      '--mode',
+      'push',
+      '--redis',
+      testRedis().url,
+      '--prefix',
+      uniquePrefix(),
+      '--token',
+      'dash',
+    ]);
+    const page = await browser.newPage({ viewport: { width: 1200, height: 760 } });
+    await page.goto(`${server.url}/?token=dash`);
+    await page.waitForSelector('#status:text("live")');
+    expect(await page.locator('#workers tr').count()).to.equal(0);
+
+    await startWorker(server.wsUrl, ['--threads', '2', '--token', 'dash']);
+    await page.waitForSelector('#workers tr', { timeout: 10_000 });
+    expect(await page.textContent('#workers-count')).to.equal('1');
+
+    const grid = new GridClient(server.url, 'dash');
+    const fn = await grid.register(
+      'async function work(n) { await new Promise(r => setTimeout(r, 2)); return n }',
+    );
+    for (let round = 0; round < 5; round++) {
+      await grid.batch(
+        fn,
+        Array.from({ length: 1000 }, (_, i) => [i]),
+      );
+    }
+    // A string runs in the page, where `document` exists.
+    await page.waitForFunction(
+      "Number(document.querySelector('#workers tr td:last-child')?.textContent) >= 5000",
+      undefined,
+      { timeout: 30_000 },
+    );
+    const rate = Number(await page.textContent('#rate'));
+    const completed = Number(await page.textContent('#workers tr td:last-child'));
+    expect(completed).to.equal(5000);
+    expect(Number.isFinite(rate)).to.equal(true);
+    // The throughput chart saw the run: its scale grew above zero.
+    const scale = await page.textContent('#chart-rate text');
+    expect(Number(scale?.replace('max ', ''))).to.be.greaterThan(0);
+    await page.waitForTimeout(1200);
+    await page.screenshot({ path: SCREENSHOT });
+    expect(existsSync(SCREENSHOT)).to.equal(true);
+  });
+});
