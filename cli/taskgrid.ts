@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { TaskgridError } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
+import { addClientCommands } from './client-commands.js';
 import { addServerCommand } from './server-command.js';
 import { addWorkerCommand } from './worker-command.js';
 
@@ -13,6 +14,7 @@ const program = new Command('taskgrid')
   .showHelpAfterError('(run with --help for usage)');
 addServerCommand(program);
 addWorkerCommand(program);
+addClientCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) process.exit(error.exitCode);

@@ -1,5 +1,8 @@
 /** The `taskgrid` command: flags, environment, clear errors, and the no-Redis fallback. */
 
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { isLoopback, serverConfig } from '../cli/server-command.js';
 import { ConfigError } from '../shared/errors.js';
@@ -101,6 +104,39 @@ describe('taskgrid CLI', () => {
     const proc = runCli(['server', '--port', '0'], { REDIS_URL: `redis://127.0.0.1:${port}` });
     expect(await proc.exited).to.equal(2);
     expect(proc.output()).to.match(/Redis at redis:\/\/127\.0\.0\.1:\d+ does not answer/);
+  });
+
+  it('submit runs the function a file exports and prints the result; status lists workers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'taskgrid-cli-'));
+    const file = join(dir, 'fib.mjs');
+    writeFileSync(
+      file,
+      'export default function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2) }\n',
+    );
+    const each = join(dir, 'each.json');
+    writeFileSync(each, '[[10], [11], [12]]');
+    const boom = join(dir, 'boom.mjs');
+    writeFileSync(boom, 'export function boom() { throw new RangeError("nope") }\n');
+    try {
+      const server = await startServer(['--store', 'memory']);
+      const one = runCli(['submit', file, '20', '--url', server.url]);
+      expect(await one.exited).to.equal(0);
+      expect(one.output().trim()).to.equal('6765');
+      const many = runCli(['submit', file, '--each', each, '--url', server.url]);
+      expect(await many.exited).to.equal(0);
+      expect(JSON.parse(many.output().slice(many.output().indexOf('[')))).to.deep.equal([
+        55, 89, 144,
+      ]);
+      const failing = runCli(['submit', boom, '--url', server.url]);
+      expect(await failing.exited).to.equal(1);
+      expect(failing.output()).to.match(/task failed: RangeError: nope/);
+      const status = runCli(['status', '--url', server.url]);
+      expect(await status.exited).to.equal(0);
+      expect(status.output()).to.match(/mode local, store memory, queue depth 0/);
+      expect(status.output()).to.match(/1 worker\(s\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('serves with Redis and exits 0 on SIGTERM', async () => {

@@ -1,0 +1,141 @@
+/** `taskgrid submit` and `taskgrid status`: the grid from a shell, through the SDK and REST. */
+
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { RemoteTaskError, TaskGrid } from '../client/task-grid.js';
+import { ConfigError } from '../shared/errors.js';
+import { urlOption } from '../shared/options.js';
+
+interface ClientFlags {
+  url?: string;
+  token?: string;
+}
+
+function grid(flags: ClientFlags): TaskGrid {
+  const url = urlOption('--url', flags.url ?? process.env.TASKGRID_URL ?? 'http://127.0.0.1:8000', [
+    'http:',
+    'https:',
+  ]);
+  const token = flags.token ?? process.env.TASKGRID_TOKEN;
+  return new TaskGrid({ url, ...(token ? { token } : {}) });
+}
+
+/** A command-line argument as JSON when it parses, else as a string. */
+function argValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+type Exported = (...args: unknown[]) => unknown;
+
+async function exportedFunction(file: string): Promise<Exported> {
+  const mod = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
+  const candidate =
+    typeof mod.default === 'function'
+      ? mod.default
+      : Object.values(mod).find((value) => typeof value === 'function');
+  if (typeof candidate !== 'function') {
+    throw new ConfigError(`${file} exports no function (expected a default export or a named one)`);
+  }
+  return candidate as Exported;
+}
+
+function printResult(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function reportFailure(error: unknown): never {
+  if (error instanceof RemoteTaskError) {
+    process.stderr.write(`task failed: ${error.remoteName}: ${error.message}\n`);
+    if (error.remoteStack) process.stderr.write(`${error.remoteStack}\n`);
+    process.exit(1);
+  }
+  throw error;
+}
+
+export function addClientCommands(program: Command): void {
+  program
+    .command('submit')
+    .description('register the function a file exports, run it, and print the result')
+    .argument('<file>', 'a .js/.mjs file that exports a function (default or named)')
+    .argument('[args...]', 'arguments, each read as JSON when it parses (else as a string)')
+    .option('--url <http-url>', 'server address (env TASKGRID_URL); default http://127.0.0.1:8000')
+    .option('--token <secret>', 'the server token (env TASKGRID_TOKEN)')
+    .option(
+      '--each <file.json>',
+      'run once per argument list in this JSON array, with a progress bar',
+    )
+    .action(async (file: string, args: string[], flags: ClientFlags & { each?: string }) => {
+      const client = grid(flags);
+      try {
+        const fn = await client.register(await exportedFunction(file));
+        if (!flags.each) {
+          printResult(await fn(...args.map(argValue)).catch(reportFailure));
+          return;
+        }
+        const lists = JSON.parse(await readFile(flags.each, 'utf8')) as unknown;
+        if (!Array.isArray(lists) || !lists.every(Array.isArray)) {
+          throw new ConfigError(
+            `Expected \`--each\` to be a JSON array of argument arrays, got ${flags.each}`,
+          );
+        }
+        const bar = new SingleBar({
+          format: 'tasks [{bar}] {value}/{total}',
+          stream: process.stderr,
+        });
+        bar.start(lists.length, 0);
+        const results: unknown[] = [];
+        try {
+          for await (const value of fn.map(lists as unknown[][], {
+            onProgress: (done) => bar.update(done),
+          })) {
+            results.push(value);
+          }
+        } catch (error) {
+          bar.stop();
+          reportFailure(error);
+        }
+        bar.stop();
+        printResult(results);
+      } finally {
+        client.close();
+      }
+    });
+
+  program
+    .command('status')
+    .description('print the connected workers and the queue depth')
+    .option('--url <http-url>', 'server address (env TASKGRID_URL); default http://127.0.0.1:8000')
+    .option('--token <secret>', 'the server token (env TASKGRID_TOKEN)')
+    .action(async (flags: ClientFlags) => {
+      const base = urlOption(
+        '--url',
+        flags.url ?? process.env.TASKGRID_URL ?? 'http://127.0.0.1:8000',
+        ['http:', 'https:'],
+      ).replace(/\/$/, '');
+      const token = flags.token ?? process.env.TASKGRID_TOKEN;
+      const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+      const health = (await (await fetch(`${base}/healthz`, { headers })).json()) as Record<
+        string,
+        unknown
+      >;
+      const res = await fetch(`${base}/workers`, { headers });
+      if (!res.ok) throw new ConfigError(`GET /workers answered ${res.status}: is --token right?`);
+      const workers = (await res.json()) as Record<string, unknown>[];
+      const lines = [
+        `server ${base}: ${String(health.status)}, mode ${String(health.mode)}, store ${String(health.store)}, queue depth ${String(health.queue_depth ?? '?')}`,
+        `${workers.length} worker(s)`,
+        ...workers.map(
+          (w) =>
+            `  ${String(w.id).slice(0, 8)}  ${String(w.address).padEnd(22)} threads ${String(w.threads).padStart(3)}  in flight ${String(w.in_flight).padStart(5)}  completed ${String(w.completed)}${w.draining ? '  (draining)' : ''}`,
+        ),
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+}
