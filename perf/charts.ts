@@ -81,6 +81,8 @@ function bars(rows: object[], title: string, y: string, yTitle: string): TopLeve
 export async function writeCharts(results: RunResult[], dir: string): Promise<string[]> {
   const files: string[] = [];
   const add = async (name: string, spec: TopLevelSpec) => {
+    const values = (spec as { data?: { values?: unknown[] } }).data?.values ?? [];
+    if (values.length === 0) return; // a sweep this run did not make
     await render(spec, join(dir, name));
     files.push(name);
   };

@@ -3,6 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import type { MemoryResult } from './memory-bench.js';
 import type { RunResult } from './result-types.js';
 import { round } from './stats.js';
 
@@ -131,8 +132,9 @@ export async function writeReport(
   meta: Meta,
   results: RunResult[],
   charts: string[],
+  memory?: MemoryResult,
 ): Promise<void> {
-  await writeFile(join(dir, 'results.json'), JSON.stringify({ meta, results }, null, 2));
+  await writeFile(join(dir, 'results.json'), JSON.stringify({ meta, results, memory }, null, 2));
   const csvHead =
     'system,mode,task,workers,threads_per_worker,scaling,submit,tasks,seconds,throughput,latency_mean,latency_p50,latency_p95,latency_p99,queue_p50,run_p50,verified';
   const csv = results.map((r) =>
@@ -159,6 +161,23 @@ export async function writeReport(
   await writeFile(join(dir, 'results.csv'), `${[csvHead, ...csv].join('\n')}\n`);
 
   const t = targets(results);
+  if (memory) {
+    t.push({
+      name: `server RSS with ${memory.queued_tasks} tasks queued (MB)`,
+      value: memory.rss_mb_with_queue,
+      goal: '< 200',
+      met: memory.rss_mb_with_queue < 200,
+    });
+    if (memory.soak_tasks > 0) {
+      const growth = memory.rss_mb_at_end / memory.rss_mb_after_100k;
+      t.push({
+        name: `server RSS after ${memory.soak_tasks} tasks ÷ after 100,000 (${memory.rss_mb_at_end} MB ÷ ${memory.rss_mb_after_100k} MB)`,
+        value: growth,
+        goal: '≤ 1.1',
+        met: growth <= 1.1,
+      });
+    }
+  }
   const cpu = cpus()[0]?.model ?? 'unknown';
   const sections = [
     '# taskgrid scaling study',

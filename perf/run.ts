@@ -13,6 +13,7 @@ import { createClient } from 'redis';
 import { TestRedis } from '../test/helpers/redis-server.js';
 import { runBullmq } from './bullmq-bench.js';
 import { writeCharts } from './charts.js';
+import { type MemoryResult, runMemory } from './memory-bench.js';
 import { runRawPools } from './pool-bench.js';
 import { writeReport } from './report.js';
 import type { RunResult } from './result-types.js';
@@ -27,16 +28,21 @@ interface Plan {
   perWorkerLarge: number;
   strongTotal: number | undefined;
   poolTasks: number;
+  soakTasks: number;
+  /** Only the headline runs and the memory check (npm run bench). */
+  headlineOnly: boolean;
 }
 
 const QUICK: Plan = {
-  headlineTasks: 10_000,
+  headlineTasks: 30_000,
   singleTasks: 300,
   workerCounts: [1, 2],
   sweepTasks: ['noop', 'fib3', 'fib25'],
-  perWorkerLarge: 1000,
+  perWorkerLarge: 2000,
   strongTotal: undefined,
   poolTasks: 50_000,
+  soakTasks: 200_000,
+  headlineOnly: false,
 };
 const FULL: Plan = {
   headlineTasks: 20_000,
@@ -46,6 +52,15 @@ const FULL: Plan = {
   perWorkerLarge: 2000,
   strongTotal: 8000,
   poolTasks: 200_000,
+  soakTasks: 1_000_000,
+  headlineOnly: false,
+};
+const BENCH: Plan = {
+  ...QUICK,
+  headlineTasks: 50_000,
+  singleTasks: 1000,
+  soakTasks: 1_000_000,
+  headlineOnly: true,
 };
 
 async function redisVersion(url: string): Promise<string> {
@@ -59,14 +74,15 @@ async function redisVersion(url: string): Promise<string> {
 async function main(): Promise<void> {
   const program = new Command('perf')
     .option('--quick', 'a reduced sweep that finishes in a few minutes')
+    .option('--bench', 'only the headline runs against BullMQ and the memory soak (npm run bench)')
     .option(
       '--out <dir>',
       'where to write the results',
       fileURLToPath(new URL('../../perf/results/latest/', import.meta.url)),
     )
     .parse(process.argv);
-  const opts = program.opts<{ quick?: boolean; out: string }>();
-  const plan = opts.quick ? QUICK : FULL;
+  const opts = program.opts<{ quick?: boolean; bench?: boolean; out: string }>();
+  const plan = opts.bench ? BENCH : opts.quick ? QUICK : FULL;
   const started = new Date().toISOString();
   const ownRedis = process.env.REDIS_URL ? undefined : await TestRedis.start();
   const redisUrl = process.env.REDIS_URL || (ownRedis as TestRedis).url;
@@ -143,7 +159,7 @@ async function main(): Promise<void> {
       }),
     ],
   });
-  for (const mode of modes) {
+  for (const mode of plan.headlineOnly ? [] : modes) {
     for (const workers of plan.workerCounts) {
       const specs: RunSpec[] = [];
       for (const task of plan.sweepTasks) {
@@ -165,7 +181,7 @@ async function main(): Promise<void> {
       steps.push(onCluster({ mode, workers, threadsPerWorker: 1 }, specs));
     }
   }
-  for (const workers of plan.workerCounts) {
+  for (const workers of plan.headlineOnly ? [] : plan.workerCounts) {
     steps.push({
       label: `bullmq sweep ${workers}`,
       run: async () => {
@@ -186,13 +202,22 @@ async function main(): Promise<void> {
       },
     });
   }
+  let memory: MemoryResult | undefined;
   steps.push({
-    label: 'raw pools',
-    run: async () => [
-      ...(await runRawPools(w('noop'), 2, plan.poolTasks)),
-      ...(await runRawPools(w('fib3'), 2, plan.poolTasks)),
-    ],
+    label: 'memory',
+    run: async () => {
+      memory = await runMemory(redisUrl, plan.soakTasks);
+      return [];
+    },
   });
+  if (!plan.headlineOnly)
+    steps.push({
+      label: 'raw pools',
+      run: async () => [
+        ...(await runRawPools(w('noop'), 2, plan.poolTasks)),
+        ...(await runRawPools(w('fib3'), 2, plan.poolTasks)),
+      ],
+    });
 
   const bar = new SingleBar({
     format: 'perf [{bar}] {value}/{total} {label}',
@@ -218,7 +243,7 @@ async function main(): Promise<void> {
   await writeReport(
     opts.out,
     {
-      command: `npm run perf${opts.quick ? ' -- --quick' : ''}`,
+      command: opts.bench ? 'npm run bench' : `npm run perf${opts.quick ? ' -- --quick' : ''}`,
       started,
       finished: new Date().toISOString(),
       node: process.version,
@@ -229,6 +254,7 @@ async function main(): Promise<void> {
     },
     results,
     charts,
+    memory,
   );
   process.stdout.write(
     `perf: wrote ${opts.out}report.md, results.json, results.csv and ${charts.length} charts\n`,

@@ -13,6 +13,11 @@ export function creditsFor(threads: number, prefetch: number, avgRunMs: number):
   return threads * Math.max(prefetch, Math.min(MAX_PER_THREAD, perThread));
 }
 
+/** The most a worker may ever hold, whatever it asks for. */
+export function maxCredits(threads: number): number {
+  return threads * MAX_PER_THREAD;
+}
+
 /** A moving average of task run time, fed with outcome batches. */
 export class RunTimeAverage {
   /** Until the first outcome, assume a millisecond. */

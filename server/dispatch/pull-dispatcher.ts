@@ -4,6 +4,7 @@
  * arrives (the claim loop wakes on every enqueue). Oldest request first.
  */
 
+import { maxCredits } from '../../shared/credits.js';
 import type { WorkerSession } from '../gateway/worker-session.js';
 import type { Demand } from './claim-loop.js';
 import { RemoteDispatcher } from './remote-dispatcher.js';
@@ -14,8 +15,9 @@ export class PullDispatcher extends RemoteDispatcher {
   protected onPull(session: WorkerSession, max: number): void {
     if (session.draining) return;
     if (session.requested === 0) session.requestedSince = Date.now();
-    // Never more than the worker could hold under push credits.
-    const cap = session.credits(this.ctx.config.prefetch) - session.inflight.size;
+    // The worker sizes its own requests (it sees its run times); the server only
+    // bounds them, so a request it answers in part is never silently forgotten.
+    const cap = maxCredits(session.threads) - session.inflight.size;
     session.requested = Math.max(0, Math.min(session.requested + max, cap));
   }
 
