@@ -3,29 +3,24 @@
 import { creditsFor, RunTimeAverage } from '../../shared/credits.js';
 import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import { type ThreadPool, WorkerThreadPool } from '../../worker/thread-pool.js';
-import type { NewTask } from '../store/task-store.js';
-import { ClaimLoop, type Demand } from './claim-loop.js';
+import type { LeaseReturn } from '../store/task-store.js';
+import { BaseDispatcher } from './base-dispatcher.js';
+import type { Demand } from './claim-loop.js';
 import type { DispatchContext } from './dispatch-context.js';
-import type { Dispatcher, WorkerInfo } from './dispatcher.js';
-import { LeaseKeeper } from './lease-keeper.js';
+import type { WorkerInfo } from './dispatcher.js';
 
-export class LocalDispatcher implements Dispatcher {
+export class LocalDispatcher extends BaseDispatcher {
   readonly mode = 'local';
-  readonly #ctx: DispatchContext;
   readonly #pool: ThreadPool;
-  readonly #loop: ClaimLoop;
-  readonly #leases: LeaseKeeper;
   /** Task id → attempt, for every task handed to the pool and not yet finished. */
   readonly #inflight = new Map<string, number>();
   readonly #owner: string;
   readonly #since = new Date().toISOString();
-  #completed = 0;
   readonly #runTime = new RunTimeAverage();
-  #unsubscribe: (() => void) | undefined;
-  #closing: Promise<void> | undefined;
+  #completed = 0;
 
   constructor(ctx: DispatchContext) {
-    this.#ctx = ctx;
+    super(ctx);
     this.#owner = `${ctx.instanceId}/local`;
     this.#pool = new WorkerThreadPool({
       threads: ctx.config.threads,
@@ -33,32 +28,10 @@ export class LocalDispatcher implements Dispatcher {
       resourceLimits: { maxOldGenerationSizeMb: ctx.config.threadMemoryMb },
       onOutcomes: (outcomes) => this.#onOutcomes(outcomes),
     });
-    this.#loop = new ClaimLoop(
-      ctx.store,
-      ctx.config.leaseMs,
-      () => this.#demand(),
-      (error) => ctx.log.warn({ err: error }, 'claiming tasks failed; retrying'),
-      (claim) => ctx.metrics.claimed(claim),
-    );
-    this.#leases = new LeaseKeeper(ctx, () => this.#inflight.keys());
   }
 
   get inFlight(): number {
     return this.#inflight.size;
-  }
-
-  async start(): Promise<void> {
-    this.#unsubscribe = this.#ctx.store.subscribe((event) => {
-      if (event.type === 'queued') this.#loop.wake();
-      else if (event.type === 'cancelled' && this.#inflight.has(event.id))
-        this.#pool.cancel(event.id);
-    });
-    this.#leases.start();
-    this.#loop.wake();
-  }
-
-  submit(tasks: readonly NewTask[]): Promise<void> {
-    return this.#loop.submit(tasks);
   }
 
   workers(): WorkerInfo[] {
@@ -72,45 +45,36 @@ export class LocalDispatcher implements Dispatcher {
         completed: this.#completed,
         connected_since: this.#since,
         last_heartbeat: now,
-        draining: this.#closing !== undefined,
+        draining: this.closing,
       },
     ];
   }
 
-  close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
-  }
-
-  async #close(): Promise<void> {
-    this.#loop.stop();
-    this.#leases.stop();
-    this.#unsubscribe?.();
-    await this.#pool.close();
-    // What the pool still held goes back to the head of the queue for the next server.
-    const unfinished = [...this.#inflight].map(([id, attempt]) => ({ id, attempt }));
-    this.#inflight.clear();
-    await this.#ctx.outcomes.flush();
-    if (unfinished.length > 0) {
-      await this.#ctx.store
-        .requeue(unfinished, Number.MAX_SAFE_INTEGER)
-        .catch((error: unknown) =>
-          this.#ctx.log.warn({ err: error }, 'could not requeue on close'),
-        );
-    }
-  }
-
-  #demand(): Demand | undefined {
-    if (this.#closing) return undefined;
-    const credits = creditsFor(this.#pool.threads, this.#ctx.config.prefetch, this.#runTime.value);
+  protected nextDemand(): Demand | undefined {
+    const credits = creditsFor(this.#pool.threads, this.ctx.config.prefetch, this.#runTime.value);
     const room = credits - this.#inflight.size;
     if (room <= 0) return undefined;
     return { max: room, owner: this.#owner, deliver: (tasks) => this.#deliver(tasks) };
   }
 
+  protected heldIds(): Iterable<string> {
+    return this.#inflight.keys();
+  }
+
+  protected cancelHeld(taskId: string): void {
+    if (this.#inflight.has(taskId)) this.#pool.cancel(taskId);
+  }
+
+  protected async stopWork(): Promise<LeaseReturn[]> {
+    await this.#pool.close();
+    const unfinished = [...this.#inflight].map(([id, attempt]) => ({ id, attempt }));
+    this.#inflight.clear();
+    return unfinished;
+  }
+
   async #deliver(tasks: TaskAssignment[]): Promise<void> {
     for (const task of tasks) this.#inflight.set(task.id, task.attempt);
-    this.#pool.addFunctions(await this.#ctx.functions.forTasks(tasks));
+    this.#pool.addFunctions(await this.ctx.functions.forTasks(tasks));
     this.#pool.run(tasks);
   }
 
@@ -118,7 +82,7 @@ export class LocalDispatcher implements Dispatcher {
     for (const outcome of outcomes) this.#inflight.delete(outcome.id);
     this.#completed += outcomes.length;
     this.#runTime.add(outcomes);
-    this.#ctx.outcomes.add(outcomes);
-    this.#loop.wake();
+    this.ctx.outcomes.add(outcomes);
+    this.wake();
   }
 }

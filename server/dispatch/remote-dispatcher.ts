@@ -10,35 +10,14 @@ import type { WorkerMessage } from '../../shared/protocol.js';
 import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import type { SessionHandler } from '../gateway/worker-gateway.js';
 import type { WorkerSession } from '../gateway/worker-session.js';
-import type { NewTask } from '../store/task-store.js';
-import { ClaimLoop, type Demand } from './claim-loop.js';
-import type { DispatchContext } from './dispatch-context.js';
-import type { Dispatcher, WorkerInfo } from './dispatcher.js';
-import { LeaseKeeper } from './lease-keeper.js';
+import type { LeaseReturn } from '../store/task-store.js';
+import { BaseDispatcher } from './base-dispatcher.js';
+import type { WorkerInfo } from './dispatcher.js';
 
-export abstract class RemoteDispatcher implements Dispatcher, SessionHandler {
-  abstract readonly mode: 'push' | 'pull';
-  protected readonly ctx: DispatchContext;
+export abstract class RemoteDispatcher extends BaseDispatcher implements SessionHandler {
+  abstract override readonly mode: 'push' | 'pull';
   protected readonly sessions = new Map<string, WorkerSession>();
-  readonly #loop: ClaimLoop;
-  readonly #leases: LeaseKeeper;
-  #unsubscribe: (() => void) | undefined;
-  #closing: Promise<void> | undefined;
 
-  constructor(ctx: DispatchContext) {
-    this.ctx = ctx;
-    this.#loop = new ClaimLoop(
-      ctx.store,
-      ctx.config.leaseMs,
-      () => (this.#closing ? undefined : this.nextDemand()),
-      (error) => ctx.log.warn({ err: error }, 'claiming tasks failed; retrying'),
-      (claim) => ctx.metrics.claimed(claim),
-    );
-    this.#leases = new LeaseKeeper(ctx, () => this.#heldIds());
-  }
-
-  /** The next worker to claim tasks for, and how many; undefined when nobody has room. */
-  protected abstract nextDemand(): Demand | undefined;
   /** A pull request arrived. */
   protected abstract onPull(session: WorkerSession, max: number): void;
 
@@ -46,19 +25,6 @@ export abstract class RemoteDispatcher implements Dispatcher, SessionHandler {
     let n = 0;
     for (const session of this.sessions.values()) n += session.inflight.size;
     return n;
-  }
-
-  async start(): Promise<void> {
-    this.#unsubscribe = this.ctx.store.subscribe((event) => {
-      if (event.type === 'queued') this.#loop.wake();
-      else if (event.type === 'cancelled') this.#cancel(event.id);
-    });
-    this.#leases.start();
-    this.#loop.wake();
-  }
-
-  submit(tasks: readonly NewTask[]): Promise<void> {
-    return this.#loop.submit(tasks);
   }
 
   workers(): WorkerInfo[] {
@@ -69,7 +35,7 @@ export abstract class RemoteDispatcher implements Dispatcher, SessionHandler {
     const previous = this.sessions.get(session.id);
     if (previous) previous.socket.close(4409, 'replaced by a newer connection');
     this.sessions.set(session.id, session);
-    this.#loop.wake();
+    this.wake();
   }
 
   handle(session: WorkerSession, message: WorkerMessage): void {
@@ -79,7 +45,7 @@ export abstract class RemoteDispatcher implements Dispatcher, SessionHandler {
         return;
       case 'pull':
         this.onPull(session, message.max);
-        this.#loop.wake();
+        this.wake();
         return;
       case 'draining':
         session.draining = true;
@@ -98,7 +64,7 @@ export abstract class RemoteDispatcher implements Dispatcher, SessionHandler {
     if (this.sessions.get(session.id) === session) this.sessions.delete(session.id);
     const lost = [...session.inflight].map(([id, attempt]) => ({ id, attempt }));
     session.inflight.clear();
-    if (lost.length === 0 || this.#closing) return;
+    if (lost.length === 0 || this.closing) return;
     this.ctx.log.warn(
       { worker: session.id, tasks: lost.length, reason },
       'worker lost; requeueing',
@@ -106,34 +72,20 @@ export abstract class RemoteDispatcher implements Dispatcher, SessionHandler {
     this.ctx.store.requeue(lost, this.ctx.config.maxAttempts).then(
       (result) => {
         this.ctx.metrics.requeued(result);
-        this.#loop.wake();
+        this.wake();
       },
       // The leases still end on their own, and the lease keeper requeues them then.
       (error: unknown) => this.ctx.log.warn({ err: error }, 'requeue after worker loss failed'),
     );
   }
 
-  close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
-  }
-
-  async #close(): Promise<void> {
-    this.#loop.stop();
-    this.#leases.stop();
-    this.#unsubscribe?.();
-    const unfinished: { id: string; attempt: number }[] = [];
+  protected async stopWork(): Promise<LeaseReturn[]> {
+    const unfinished: LeaseReturn[] = [];
     for (const session of this.sessions.values()) {
       for (const [id, attempt] of session.inflight) unfinished.push({ id, attempt });
       session.inflight.clear();
     }
-    await this.ctx.outcomes.flush();
-    if (unfinished.length > 0) {
-      // A shutdown is not the worker's fault: it does not count against the retry cap.
-      await this.ctx.store
-        .requeue(unfinished, Number.MAX_SAFE_INTEGER)
-        .catch((error: unknown) => this.ctx.log.warn({ err: error }, 'could not requeue on close'));
-    }
+    return unfinished;
   }
 
   /** Sends claimed tasks to a worker, with the sources it does not have yet. */
@@ -168,10 +120,10 @@ export abstract class RemoteDispatcher implements Dispatcher, SessionHandler {
     session.completed += accepted.length;
     session.runTime.add(accepted);
     this.ctx.outcomes.add(accepted);
-    this.#loop.wake();
+    this.wake();
   }
 
-  #cancel(taskId: string): void {
+  protected cancelHeld(taskId: string): void {
     for (const session of this.sessions.values()) {
       if (session.inflight.has(taskId)) {
         session.send({ type: 'cancel', ids: [taskId] });
@@ -180,7 +132,7 @@ export abstract class RemoteDispatcher implements Dispatcher, SessionHandler {
     }
   }
 
-  *#heldIds(): Iterable<string> {
+  protected *heldIds(): Iterable<string> {
     for (const session of this.sessions.values()) yield* session.inflight.keys();
   }
 }
