@@ -149,10 +149,11 @@ export class RedisStore implements TaskStore {
       await this.#subscriber.subscribe(this.keys.events, (message) => this.#onMessage(message));
     } catch (error) {
       await this.close();
-      if (error instanceof ConfigError) throw error;
-      throw new ConfigError(
-        `Redis at ${this.#options.url} does not answer: ${(error as Error).message}`,
-      );
+      const message = (error as Error).message;
+      if (error instanceof ConfigError || message.startsWith('Redis at ')) {
+        throw new ConfigError(message);
+      }
+      throw new ConfigError(`Redis at ${this.#options.url} does not answer: ${message}`);
     }
   }
 
