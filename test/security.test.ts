@@ -1,7 +1,9 @@
 /** Tokens on REST and on the worker handshake; the loopback default. */
 
 import { expect } from 'chai';
+import WebSocket from 'ws';
 import type { GridServer } from '../server/grid-server.js';
+import { defaultConfig } from '../server/server-config.js';
 import { GridClient } from './helpers/grid-client.js';
 import { startInProcess } from './helpers/in-process.js';
 import { killAll, runCli, startServer, startWorker } from './helpers/processes.js';
@@ -47,6 +49,70 @@ describe('security', () => {
       const grid = new GridClient(server.url, 'open-sesame');
       const fn = await grid.register('n => n + 1');
       expect(await grid.value(await grid.submit(fn, [1]))).to.equal(2);
+    });
+  });
+
+  describe('limits', () => {
+    let server: GridServer;
+    let grid: GridClient;
+    before(async () => {
+      const limits = {
+        ...defaultConfig().limits,
+        resultBytes: 1000,
+        frameBytes: 4096,
+        parkedPolls: 2,
+        argsBytes: 100,
+      };
+      server = await startInProcess('memory', { mode: 'push', limits });
+      grid = new GridClient(server.url);
+    });
+    after(async () => {
+      await server.close();
+    });
+
+    it('fails a task whose result is over the limit with ResultTooLargeError', async () => {
+      const local = await startInProcess('memory', {
+        limits: { ...defaultConfig().limits, resultBytes: 1000 },
+      });
+      try {
+        const g = new GridClient(local.url);
+        const fn = await g.register('n => "x".repeat(n)');
+        expect(await g.value(await g.submit(fn, [10]))).to.equal('xxxxxxxxxx');
+        const body = await g.wait(await g.submit(fn, [5000]));
+        expect(body.status).to.equal('FAILED');
+        expect(JSON.parse(body.result as string)).to.include({ name: 'ResultTooLargeError' });
+      } finally {
+        await local.close();
+      }
+    });
+
+    it('answers an argument payload over the limit with 413', async () => {
+      const fn = await grid.register('n => n');
+      const reply = await grid.call('POST', '/execute_function', {
+        function_id: fn,
+        payload: JSON.stringify(['y'.repeat(200)]),
+      });
+      expect(reply.status).to.equal(413);
+    });
+
+    it('answers long-polls past the parked limit with 429', async () => {
+      const fn = await grid.register('n => n');
+      // No worker: these stay QUEUED, so each long-poll parks.
+      const ids = await grid.batch(fn, [[1], [2], [3]]);
+      const parked = ids.slice(0, 2).map((id) => grid.call('GET', `/result/${id}?wait=1500`));
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await grid.call('GET', `/result/${ids[2]}?wait=1500`)).status).to.equal(429);
+      for (const reply of await Promise.all(parked)) expect(reply.status).to.equal(200);
+    });
+
+    it('closes a worker socket that sends a frame over the limit with 1009', async () => {
+      const code = await new Promise<number>((resolve) => {
+        const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws`);
+        ws.on('open', () => ws.send('x'.repeat(10_000)));
+        ws.on('close', (c) => resolve(c));
+        ws.on('error', () => {});
+      });
+      expect(code).to.equal(1009);
     });
   });
 
