@@ -72,7 +72,10 @@ export class GridServer {
       if (event.type !== 'finished') return;
       this.#waiters.notify(event.ids, event.outcomes);
       // Outcomes come only with what this server stored: those are the ones it counts.
-      if (event.outcomes) this.metrics.finished(event.outcomes);
+      if (event.outcomes) {
+        this.metrics.finished(event.outcomes);
+        this.#service.remember(event.outcomes);
+      }
       this.#clients.notify(event.ids, event.outcomes);
     });
     const functions = new FunctionCache(store);

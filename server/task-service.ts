@@ -23,6 +23,9 @@ import type { ServerConfig } from './server-config.js';
 import type { NewTask, TaskRecord, TaskStore } from './store/task-store.js';
 
 export const MAX_WAIT_MS = 30_000;
+/** Outcomes this server stored lately, answered without a store read (terminal results never change). */
+const RECENT_OUTCOMES = 10_000;
+const RECENT_VALUE_BYTES = 16 * 1024;
 
 export interface TaskView {
   task_id: string;
@@ -39,6 +42,7 @@ export class TaskService {
   readonly #config: ServerConfig;
   /** Function id → its default timeout, for functions known to exist (they never go away). */
   readonly #known = new Map<string, number | undefined>();
+  readonly #recent = new Map<string, TaskOutcome>();
   #accepting = true;
 
   constructor(
@@ -55,6 +59,21 @@ export class TaskService {
     this.#waiters = waiters;
     this.#functions = functions;
     this.#config = config;
+  }
+
+  /**
+   * Remembers outcomes this server just stored, so the long-poll that usually
+   * follows a submit can answer without a store round trip. Small values only.
+   */
+  remember(outcomes: readonly TaskOutcome[]): void {
+    for (const outcome of outcomes) {
+      if (outcome.value.length > RECENT_VALUE_BYTES) continue;
+      this.#recent.set(outcome.id, outcome);
+      if (this.#recent.size > RECENT_OUTCOMES) {
+        const oldest = this.#recent.keys().next().value;
+        if (oldest !== undefined) this.#recent.delete(oldest);
+      }
+    }
   }
 
   /** After this, submits answer 503 (the server is draining). */
@@ -125,6 +144,8 @@ export class TaskService {
   /** The task's view; with `waitMs`, waits (woken, not polling) until it is terminal. */
   async result(id: string, waitMs = 0): Promise<TaskView> {
     if (!isUuid(id)) throw new BadIdError('task_id', id);
+    const known = this.#recent.get(id);
+    if (known) return outcomeView(known);
     if (waitMs <= 0) return view(await this.#get(id));
     const waiter = this.#waiters.wait(id, Math.min(waitMs, MAX_WAIT_MS));
     let end: WaitEnd;

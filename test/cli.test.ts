@@ -9,7 +9,7 @@ import { ConfigError } from '../shared/errors.js';
 import { GridClient } from './helpers/grid-client.js';
 import { killAll, runCli, startServer, stop, waitForOutput } from './helpers/processes.js';
 import { freePort } from './helpers/redis-server.js';
-import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
+import { redisFlags } from './helpers/root-hooks.js';
 
 describe('taskgrid CLI', () => {
   afterEach(killAll);
@@ -140,7 +140,7 @@ describe('taskgrid CLI', () => {
   });
 
   it('serves with Redis and exits 0 on SIGTERM', async () => {
-    const server = await startServer(['--redis', testRedis().url, '--prefix', uniquePrefix()]);
+    const server = await startServer([...redisFlags()]);
     await waitForOutput(server, /connected to redis/);
     const grid = new GridClient(server.url);
     expect((await grid.call('GET', '/healthz')).body).to.include({ store: 'redis' });

@@ -6,7 +6,7 @@ import { RemoteTaskError, TaskGrid } from '../client/task-grid.js';
 import type { GridServer } from '../server/grid-server.js';
 import { startInProcess } from './helpers/in-process.js';
 import { killAll, startServer, startWorker } from './helpers/processes.js';
-import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
+import { redisFlags } from './helpers/root-hooks.js';
 
 function fib(n: number): number {
   return n < 2 ? n : fib(n - 1) + fib(n - 2);
@@ -146,14 +146,7 @@ describe('client SDK', function () {
     describe(`${mode} mode`, () => {
       afterEach(killAll);
       it('maps fib over 1,000 inputs with every result in order', async () => {
-        const server = await startServer([
-          '--mode',
-          mode,
-          '--redis',
-          testRedis().url,
-          '--prefix',
-          uniquePrefix(),
-        ]);
+        const server = await startServer(['--mode', mode, ...redisFlags()]);
         await startWorker(server.wsUrl, ['--threads', '2']);
         const grid = new TaskGrid({ url: server.url });
         try {

@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { type Browser, chromium } from 'playwright-core';
 import { GridClient } from './helpers/grid-client.js';
 import { killAll, startServer, startWorker } from './helpers/processes.js';
-import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
+import { redisFlags } from './helpers/root-hooks.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // The README's docs/dashboard.png is a copy of this file.
@@ -47,16 +47,7 @@ describe('dashboard in headless Chromium', function () {
   });
 
   it('shows a worker that connects, and its counters move when tasks run', async () => {
-    const server = await startServer([
-      '--mode',
-      'push',
-      '--redis',
-      testRedis().url,
-      '--prefix',
-      uniquePrefix(),
-      '--token',
-      'dash',
-    ]);
+    const server = await startServer(['--mode', 'push', ...redisFlags(), '--token', 'dash']);
     const page = await browser.newPage({ viewport: { width: 1200, height: 760 } });
     await page.goto(`${server.url}/?token=dash`);
     await page.waitForSelector('#status:text("live")');

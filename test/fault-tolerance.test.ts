@@ -11,7 +11,7 @@ import { FinishLog } from './helpers/finish-log.js';
 import { GridClient } from './helpers/grid-client.js';
 import { killAll, runCli, startServer, startWorker, waitForOutput } from './helpers/processes.js';
 import { freePort, TestRedis } from './helpers/redis-server.js';
-import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
+import { redisFlags, testRedis, uniquePrefix } from './helpers/root-hooks.js';
 
 const SLEEP_5MS =
   'async function sleepy(n) { await new Promise(r => setTimeout(r, 5)); return n * 2 }';
@@ -46,14 +46,7 @@ describe('fault tolerance', function () {
     it(`${mode}: kill -9 of one of two workers during 4,000 tasks still completes all, once`, async () => {
       const prefix = uniquePrefix();
       finishes = await FinishLog.start(testRedis().url, prefix);
-      const server = await startServer([
-        '--mode',
-        mode,
-        '--redis',
-        testRedis().url,
-        '--prefix',
-        prefix,
-      ]);
+      const server = await startServer(['--mode', mode, ...redisFlags(prefix)]);
       const grid = new GridClient(server.url);
       const victim = await startWorker(server.wsUrl, ['--threads', '2']);
       await startWorker(server.wsUrl, ['--threads', '2']);
@@ -74,10 +67,7 @@ describe('fault tolerance', function () {
     const server = await startServer([
       '--mode',
       'push',
-      '--redis',
-      testRedis().url,
-      '--prefix',
-      prefix,
+      ...redisFlags(prefix),
       '--heartbeat',
       '200',
       '--heartbeat-tolerance',
@@ -103,16 +93,7 @@ describe('fault tolerance', function () {
   it('2,000 tasks accepted with no worker survive kill -9 of the server and finish after a restart', async () => {
     const prefix = uniquePrefix();
     const port = await freePort();
-    const args = [
-      '--mode',
-      'push',
-      '--redis',
-      testRedis().url,
-      '--prefix',
-      prefix,
-      '--port',
-      String(port),
-    ];
+    const args = ['--mode', 'push', ...redisFlags(prefix), '--port', String(port)];
     const first = await startServer(args);
     const grid = new GridClient(first.url);
     const fn = await grid.register(SLEEP_5MS);
@@ -130,16 +111,7 @@ describe('fault tolerance', function () {
     const prefix = uniquePrefix();
     finishes = await FinishLog.start(testRedis().url, prefix);
     const port = await freePort();
-    const args = [
-      '--mode',
-      'pull',
-      '--redis',
-      testRedis().url,
-      '--prefix',
-      prefix,
-      '--port',
-      String(port),
-    ];
+    const args = ['--mode', 'pull', ...redisFlags(prefix), '--port', String(port)];
     const first = await startServer(args);
     const grid = new GridClient(first.url);
     // The worker outlives the server and reconnects to the new one by itself.
@@ -196,16 +168,7 @@ describe('fault tolerance', function () {
   it('SIGTERM on the server stops submissions and exits 0, handing work back', async () => {
     const prefix = uniquePrefix();
     const port = await freePort();
-    const args = [
-      '--mode',
-      'push',
-      '--redis',
-      testRedis().url,
-      '--prefix',
-      prefix,
-      '--port',
-      String(port),
-    ];
+    const args = ['--mode', 'push', ...redisFlags(prefix), '--port', String(port)];
     const server = await startServer(args);
     const grid = new GridClient(server.url);
     await startWorker(server.wsUrl, ['--threads', '2']);

@@ -16,7 +16,7 @@ import {
   startWorker,
   stop,
 } from './helpers/processes.js';
-import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
+import { redisFlags } from './helpers/root-hooks.js';
 
 const SLEEP_5MS =
   'async function sleepy(n) { await new Promise(r => setTimeout(r, 5)); return n * 2 }';
@@ -44,14 +44,7 @@ for (const mode of ['push', 'pull'] as const) {
     let grid: GridClient;
 
     beforeEach(async () => {
-      server = await startServer([
-        '--mode',
-        mode,
-        '--redis',
-        testRedis().url,
-        '--prefix',
-        uniquePrefix(),
-      ]);
+      server = await startServer(['--mode', mode, ...redisFlags()]);
       grid = new GridClient(server.url);
     });
     afterEach(killAll);

@@ -14,6 +14,11 @@ export function uniquePrefix(): string {
   return `t${randomUUID().slice(0, 8)}:`;
 }
 
+/** CLI flags that point a server at the test Redis under its own prefix. */
+export function redisFlags(prefix = uniquePrefix()): string[] {
+  return ['--redis', testRedis().url, '--prefix', prefix];
+}
+
 export const mochaHooks = {
   async beforeAll(this: Mocha.Context) {
     this.timeout(20_000);
