@@ -159,7 +159,9 @@ export async function runOnGrid(cluster: GridCluster, spec: RunSpec): Promise<Ru
   try {
     t0 = performance.now();
     if (submit === 'batch') {
-      const size = spec.batchSize ?? 1000;
+      // Keep each request under the server's 10 MiB body limit (64 KiB payloads: 128 a batch).
+      const fit = Math.floor((8 * 1024 * 1024) / (JSON.stringify(payload).length + 8));
+      const size = Math.max(1, Math.min(spec.batchSize ?? 1000, fit));
       for (let i = 0; i < tasks; i += size) {
         const n = Math.min(size, tasks - i);
         const reply = await cluster.grid.call<{ task_ids: string[] }>('POST', '/execute_batch', {
