@@ -61,6 +61,8 @@ export class TaskgridWorker {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #watchdog: NodeJS.Timeout | undefined;
   #stopping = false;
+  /** From the server's welcome; the watchdog allows four intervals. */
+  #heartbeatMs = 5000;
   #fatal: ((error: Error) => void) | undefined;
   #connectedOnce: (() => void) | undefined;
 
@@ -187,8 +189,6 @@ export class TaskgridWorker {
       }
     }
   }
-
-  #heartbeatMs = 5000;
 
   /** A server that stops pinging is gone even if TCP has not noticed: reconnect. */
   #armWatchdog(): void {

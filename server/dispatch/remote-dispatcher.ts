@@ -6,6 +6,7 @@
  * the server (push, credits) or the worker (pull, requests).
  */
 
+import { ResultTooLargeError } from '../../shared/errors.js';
 import type { WorkerMessage } from '../../shared/protocol.js';
 import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import type { SessionHandler } from '../gateway/worker-gateway.js';
@@ -109,7 +110,7 @@ export abstract class RemoteDispatcher extends BaseDispatcher implements Session
       // A worker may only report tasks it holds, for the attempt it was given.
       if (session.inflight.get(outcome.id) !== outcome.attempt) continue;
       session.inflight.delete(outcome.id);
-      accepted.push(outcome);
+      accepted.push(this.#withinLimit(outcome));
     }
     if (accepted.length < results.length) {
       this.ctx.log.warn(
@@ -121,6 +122,14 @@ export abstract class RemoteDispatcher extends BaseDispatcher implements Session
     session.runTime.add(accepted);
     this.ctx.outcomes.add(accepted);
     this.wake();
+  }
+
+  /** The server's result limit holds whatever limit a worker runs with. */
+  #withinLimit(outcome: TaskOutcome): TaskOutcome {
+    const limit = this.ctx.config.limits.resultBytes;
+    if (outcome.status !== 'COMPLETED' || outcome.value.length <= limit) return outcome;
+    const error = new ResultTooLargeError(outcome.value.length, limit);
+    return { ...outcome, status: 'FAILED', value: JSON.stringify(error.toData()) };
   }
 
   protected cancelHeld(taskId: string): void {
