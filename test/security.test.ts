@@ -86,6 +86,24 @@ describe('security', () => {
       }
     });
 
+    it('holds the result limit for results that come from a worker process', async () => {
+      const remote = await startInProcess('memory', {
+        mode: 'push',
+        limits: { ...defaultConfig().limits, resultBytes: 1000 },
+      });
+      try {
+        await startWorker(`${remote.url.replace('http', 'ws')}/ws`, ['--threads', '1']);
+        const g = new GridClient(remote.url);
+        const fn = await g.register('n => "x".repeat(n)');
+        const body = await g.wait(await g.submit(fn, [5000]));
+        expect(body.status).to.equal('FAILED');
+        expect(JSON.parse(body.result as string)).to.include({ name: 'ResultTooLargeError' });
+      } finally {
+        await killAll();
+        await remote.close();
+      }
+    });
+
     it('answers an argument payload over the limit with 413', async () => {
       const fn = await grid.register('n => n');
       const reply = await grid.call('POST', '/execute_function', {
