@@ -75,6 +75,8 @@ export class ClaimLoop {
       );
     } catch (error) {
       this.#running = false;
+      // Wakes that came while this call was under way were meant for the loop: run it.
+      if (this.#again) this.wake();
       throw error;
     }
     void this.#handOn(demand, claimed);
