@@ -5,6 +5,7 @@
  */
 
 import { createClient } from 'redis';
+import { parseEventMessage } from '../server/store/redis-keys.js';
 
 function connect(url: string) {
   return createClient({ url });
@@ -57,10 +58,10 @@ export class CompletionWatcher {
   }
 
   #onMessage(message: string): void {
-    const [, kind, ids = ''] = message.split(' ');
-    if (kind !== 'f') return;
+    const event = parseEventMessage(message);
+    if (event?.kind !== 'finished') return;
     const now = performance.now();
-    for (const id of ids.split(',')) this.#finishedAt.set(id, now);
+    for (const id of event.ids) this.#finishedAt.set(id, now);
     if (this.#waiting && this.#allDone(this.#waiting.ids)) {
       const { resolve } = this.#waiting;
       this.#waiting = undefined;

@@ -7,6 +7,23 @@
 export const TASK_PART = 'task:';
 export const FUNCTION_PART = 'fn:';
 
+/**
+ * A message on the events channel, as the Lua scripts publish it:
+ * `<instance> q`, `<instance> f <id,id,...>` or `<instance> c <id> <owner>`.
+ */
+export type EventMessage =
+  | { instance: string; kind: 'queued' }
+  | { instance: string; kind: 'finished'; ids: string[] }
+  | { instance: string; kind: 'cancelled'; id: string; owner: string | undefined };
+
+export function parseEventMessage(message: string): EventMessage | undefined {
+  const [instance = '', kind, rest = '', owner = ''] = message.split(' ');
+  if (kind === 'q') return { instance, kind: 'queued' };
+  if (kind === 'f') return { instance, kind: 'finished', ids: rest.split(',') };
+  if (kind === 'c') return { instance, kind: 'cancelled', id: rest, owner: owner || undefined };
+  return undefined;
+}
+
 export class RedisKeys {
   readonly prefix: string;
   /** LIST of QUEUED task ids, FIFO: RPUSH to submit, LPOP to claim. */

@@ -15,7 +15,7 @@ import { CLAIM_LUA, ENQUEUE_CLAIM_LUA, ENQUEUE_LUA } from './lua/claim.js';
 import { COMPLETE_LUA } from './lua/complete.js';
 import { REQUEUE_LUA } from './lua/requeue.js';
 import { STALE_LEASES_LUA } from './lua/stale-leases.js';
-import { RedisKeys } from './redis-keys.js';
+import { parseEventMessage, RedisKeys } from './redis-keys.js';
 import { StoreEvents } from './store-events.js';
 import { taskFromHash } from './task-hash.js';
 import type {
@@ -70,6 +70,16 @@ function isConnectionError(error: unknown): boolean {
     `${error.name} ${error.message}`,
   );
 }
+
+/**
+ * The FAILED result of a task that reached the retry cap; requeue.lua puts the
+ * attempt count in for %d. No stack: it would be the server's, not the task's.
+ */
+const WORKER_LOST_TEMPLATE = JSON.stringify({
+  ...new WorkerLostError(0).toData(),
+  message: new WorkerLostError(0).message.replace('lost 0 time(s)', 'lost %d time(s)'),
+  stack: '',
+});
 
 /** New tasks as the one JSON argument the enqueue scripts take. */
 function tasksJson(tasks: readonly NewTask[]): string {
@@ -242,29 +252,22 @@ export class RedisStore implements TaskStore {
     )) ?? []) as string[];
     if (applied.length === 0) return applied;
     // Usually every outcome applies; only then is the filter skipped.
+    const appliedIds = new Set(applied);
     const done =
-      applied.length === outcomes.length
-        ? outcomes
-        : outcomes.filter(function (this: Set<string>, o) {
-            return this.has(o.id);
-          }, new Set(applied));
+      applied.length === outcomes.length ? outcomes : outcomes.filter((o) => appliedIds.has(o.id));
     this.#events.emit({ type: 'finished', ids: applied, outcomes: done });
     return applied;
   }
 
   async requeue(tasks: readonly LeaseReturn[], maxAttempts: number): Promise<RequeueResult> {
     if (tasks.length === 0) return { requeued: [], failed: [] };
-    const template = JSON.stringify(new WorkerLostError(0).toData()).replace(
-      'lost 0 time(s)',
-      'lost %d time(s)',
-    );
     const args = [
       this.keys.prefix,
       String(Date.now()),
       String(maxAttempts),
       this.#options.instanceId,
       String(this.#options.resultTtlSeconds),
-      template,
+      WORKER_LOST_TEMPLATE,
     ];
     for (const t of tasks) args.push(t.id, String(t.attempt));
     const reply = (await this.#script(
@@ -363,12 +366,12 @@ export class RedisStore implements TaskStore {
 
   /** Events published by other servers on the same Redis and prefix. */
   #onMessage(message: string): void {
-    const [instance, kind, rest = '', owner = ''] = message.split(' ');
-    if (instance === this.#options.instanceId) return; // already emitted locally
-    if (kind === 'q') this.#events.emit({ type: 'queued' });
-    else if (kind === 'f') this.#events.emit({ type: 'finished', ids: rest.split(',') });
-    else if (kind === 'c')
-      this.#events.emit({ type: 'cancelled', id: rest, owner: owner || undefined });
+    const event = parseEventMessage(message);
+    // This server's own events were already emitted locally, with their outcomes.
+    if (!event || event.instance === this.#options.instanceId) return;
+    if (event.kind === 'queued') this.#events.emit({ type: 'queued' });
+    else if (event.kind === 'finished') this.#events.emit({ type: 'finished', ids: event.ids });
+    else this.#events.emit({ type: 'cancelled', id: event.id, owner: event.owner });
   }
 
   async #script(s: Script, keys: string[], args: string[]): Promise<unknown> {

@@ -4,6 +4,7 @@
  */
 
 import { createClient } from 'redis';
+import { parseEventMessage } from '../../server/store/redis-keys.js';
 
 function connectClient(url: string) {
   return createClient({ url });
@@ -24,9 +25,9 @@ export class FinishLog {
     await client.connect();
     const log = new FinishLog(client);
     await client.subscribe(`${prefix}events`, (message) => {
-      const [, kind, ids = ''] = message.split(' ');
-      if (kind !== 'f') return;
-      for (const id of ids.split(',')) log.counts.set(id, (log.counts.get(id) ?? 0) + 1);
+      const event = parseEventMessage(message);
+      if (event?.kind !== 'finished') return;
+      for (const id of event.ids) log.counts.set(id, (log.counts.get(id) ?? 0) + 1);
     });
     return log;
   }
