@@ -134,6 +134,7 @@ export class GridServer {
         maxFrameBytes: config.limits.frameBytes,
         heartbeatMs: config.heartbeatMs,
         heartbeatTolerance: config.heartbeatTolerance,
+        deadlineGraceMs: config.deadlineGraceMs,
         log,
       });
     }

@@ -42,10 +42,19 @@ export interface ServerConfig {
   /** Heartbeats a worker may miss before it is declared lost. */
   heartbeatTolerance: number;
   resultTtlSeconds: number;
+  /** How long an idempotency key maps to the task first stored under it. */
+  idempotencyTtlSeconds: number;
+  /**
+   * The server fails a task whose holder sent no result this long after its
+   * timeout (plus its wait behind tasks handed out before it).
+   */
+  deadlineGraceMs: number;
   /** Memory limit of each task thread (MB of old generation). */
   threadMemoryMb: number;
   /** Outcomes held while the store is unreachable. */
   outcomeBuffer: number;
+  /** Bytes of outcome values held while the store is unreachable. */
+  outcomeBufferBytes: number;
   limits: Limits;
 }
 
@@ -67,8 +76,11 @@ export function defaultConfig(): ServerConfig {
     heartbeatMs: 5_000,
     heartbeatTolerance: 3,
     resultTtlSeconds: 0,
+    idempotencyTtlSeconds: 86_400,
+    deadlineGraceMs: 5_000,
     threadMemoryMb: 256,
     outcomeBuffer: 100_000,
+    outcomeBufferBytes: 512 * MiB,
     limits: {
       bodyBytes: 10 * MiB,
       functionBytes: 1 * MiB,

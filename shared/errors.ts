@@ -31,6 +31,7 @@ export const ERROR_TABLE = {
   TG_THREAD_EXIT: { http: 500, close: 1011 },
   TG_RESULT_TOO_LARGE: { http: 500, close: 1011 },
   TG_CANCELLED: { http: 500, close: 1011 },
+  TG_BAD_RESULT: { http: 500, close: 1011 },
   TG_INTERNAL: { http: 500, close: 1011 },
 } as const satisfies Record<string, { http: number; close: number }>;
 
@@ -141,6 +142,11 @@ export class ThreadExitError extends TaskgridError {
 export class ResultTooLargeError extends TaskgridError {
   constructor(size: number, limit: number) {
     super('TG_RESULT_TOO_LARGE', `Result is ${size} bytes of JSON; the limit is ${limit}`);
+  }
+}
+export class BadResultError extends TaskgridError {
+  constructor(message: string) {
+    super('TG_BAD_RESULT', message);
   }
 }
 export class CancelledError extends TaskgridError {

@@ -17,6 +17,8 @@ import { ProtocolError } from './errors.js';
 import { compileParser } from './validate.js';
 
 export const PROTOCOL_VERSION = 1;
+/** No peer may ask for frames smaller than this. */
+export const MIN_FRAME_BYTES = 64 * 1024;
 
 const Id = Type.String({ minLength: 1, maxLength: 64 });
 const Status = Type.Union([
@@ -41,6 +43,8 @@ const Hello = Type.Object({
   worker_id: Type.Optional(Id),
   token: Type.Optional(Type.String({ maxLength: 4096 })),
   name: Type.Optional(Type.String({ maxLength: 256 })),
+  /** Largest frame this worker takes; the server cuts its tasks frames to fit. */
+  max_frame: Type.Optional(Type.Integer({ minimum: MIN_FRAME_BYTES })),
 });
 const Pull = Type.Object({
   type: Type.Literal('pull'),
@@ -63,6 +67,8 @@ const Welcome = Type.Object({
   worker_id: Id,
   mode: Type.Union([Type.Literal('push'), Type.Literal('pull')]),
   heartbeat_ms: Type.Integer({ minimum: 1 }),
+  /** Largest frame the server takes; the worker cuts its results frames to fit. */
+  max_frame: Type.Optional(Type.Integer({ minimum: MIN_FRAME_BYTES })),
 });
 const Tasks = Type.Object({
   type: Type.Literal('tasks'),
@@ -77,7 +83,12 @@ const Tasks = Type.Object({
     }),
   ),
 });
-const Cancel = Type.Object({ type: Type.Literal('cancel'), ids: Type.Array(Id) });
+const Cancel = Type.Object({
+  type: Type.Literal('cancel'),
+  ids: Type.Array(Id),
+  /** The attempt of each id, when given: only that attempt is stopped. */
+  attempts: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }))),
+});
 
 export const ServerMessageSchema = Type.Union([Welcome, Tasks, Cancel]);
 export type ServerMessage = Static<typeof ServerMessageSchema>;

@@ -12,6 +12,14 @@ export function serialize(value: unknown): string {
   return text === undefined ? 'null' : text;
 }
 
+/**
+ * True when the text has no lone surrogate: it can be written as UTF-8 and
+ * read back by any JSON parser (Redis's cjson rejects a lone surrogate).
+ */
+export function isWellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
 /** The value a payload string holds. */
 export function deserialize(text: string): unknown {
   return JSON.parse(text);
@@ -30,6 +38,11 @@ export function checkArgsPayload(text: string): string {
   } catch (error) {
     throw new BadPayloadError(
       `Expected \`payload\` to be JSON text of an argument array, got text that is not JSON (${(error as Error).message})`,
+    );
+  }
+  if (!isWellFormed(text)) {
+    throw new BadPayloadError(
+      'Expected `payload` to be well-formed Unicode text (it has a lone surrogate)',
     );
   }
   if (!Array.isArray(parsed)) {

@@ -125,10 +125,67 @@ for (const [name, open] of stores) {
       await store.enqueue([a, b]);
       await store.heartbeat('me', 60_000);
       await store.claim(2, 'me/w1', 50);
-      await store.renewLeases([b.id], 60_000);
+      expect(await store.renewLeases([{ id: b.id, attempt: 1 }], 60_000)).to.deep.equal([]);
       await new Promise((r) => setTimeout(r, 80));
       const expired = await store.staleLeases(Date.now(), 10);
       expect(expired).to.deep.equal([{ id: a.id, attempt: 1 }]);
+    });
+
+    it('renews a lease only for the attempt that holds it', async () => {
+      const task = newTask();
+      await store.enqueue([task]);
+      await store.claim(1, 'me/w1', 10_000);
+      // A peer took it over: requeued and leased again (attempt 2).
+      await store.requeue([{ id: task.id, attempt: 1 }], 5);
+      await store.claim(1, 'peer/w2', 10_000);
+      expect(await store.renewLeases([{ id: task.id, attempt: 1 }], 60_000)).to.deep.equal([
+        task.id,
+      ]);
+      expect(await store.renewLeases([{ id: task.id, attempt: 2 }], 60_000)).to.deep.equal([]);
+    });
+
+    it('releases a lease without counting it against the retry cap', async () => {
+      const task = newTask();
+      await store.enqueue([task]);
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        await store.claim(1, 'me/w1', 10_000);
+        await store.release([{ id: task.id, attempt }]);
+      }
+      await store.claim(1, 'me/w1', 10_000);
+      // Three releases and one loss: under a cap of 2 losses it goes back to the queue.
+      expect(await store.requeue([{ id: task.id, attempt: 4 }], 2)).to.deep.equal({
+        requeued: [task.id],
+        failed: [],
+      });
+      await store.claim(1, 'me/w1', 10_000);
+      const capped = await store.requeue([{ id: task.id, attempt: 5 }], 2);
+      expect(capped.failed).to.deep.equal([task.id]);
+      const record = await store.getTask(task.id);
+      expect(record?.status).to.equal('FAILED');
+      expect(record?.result).to.contain('lost 2 time(s)');
+    });
+
+    it('stores a task once per idempotency key', async () => {
+      const first = { ...newTask(), idempotency_key: 'k1' };
+      const again = { ...newTask(), idempotency_key: 'k1' };
+      const other = { ...newTask(), idempotency_key: 'k2' };
+      expect((await store.enqueue([first])).duplicates.size).to.equal(0);
+      const result = await store.enqueue([other, again]);
+      expect([...result.duplicates]).to.deep.equal([[1, first.id]]);
+      expect(await store.getTask(again.id)).to.equal(undefined);
+      expect(await store.queueDepth()).to.equal(2);
+    });
+
+    it('reads many tasks in one call, in order', async () => {
+      const tasks = [newTask(), newTask()];
+      await store.enqueue(tasks);
+      const missing = randomUUID();
+      const records = await store.getTasks([
+        tasks[1]?.id as string,
+        missing,
+        tasks[0]?.id as string,
+      ]);
+      expect(records.map((r) => r?.id)).to.deep.equal([tasks[1]?.id, undefined, tasks[0]?.id]);
     });
 
     it('emits queued and finished events', async () => {

@@ -1,23 +1,29 @@
 /**
  * The lifecycle every mode shares: a claim loop woken by queue events, lease
- * upkeep for the tasks held, and a close that stops claiming and hands what
- * is still held back to the queue (not counted as an attempt: a shutdown is
- * not the task's fault). A mode supplies who has room (`nextDemand`), which
- * tasks it holds, how to end a cancelled one, and how to stop its workers.
+ * upkeep and the server's own deadlines for the tasks held, and a close that
+ * stops claiming and hands what is still held back to the queue. Handing a
+ * task back because of us (a shutdown, a claim that could not be handed on)
+ * is a release, never counted against the task. A mode supplies who has room
+ * (`nextDemand`), its task holders, and how to stop its workers.
  */
 
-import type { Mode } from '../../shared/types.js';
-import type { LeaseReturn, NewTask } from '../store/task-store.js';
+import { TimeoutError } from '../../shared/errors.js';
+import type { Mode, TaskAssignment, TaskOutcome } from '../../shared/types.js';
+import type { EnqueueResult, LeaseReturn, NewTask } from '../store/task-store.js';
 import { ClaimLoop, type Demand } from './claim-loop.js';
 import type { DispatchContext } from './dispatch-context.js';
 import type { Dispatcher, WorkerInfo } from './dispatcher.js';
+import type { HeldTask } from './in-flight.js';
 import { LeaseKeeper } from './lease-keeper.js';
+import type { TaskHolder } from './task-holder.js';
 
 export abstract class BaseDispatcher implements Dispatcher {
   abstract readonly mode: Mode;
   protected readonly ctx: DispatchContext;
   readonly #loop: ClaimLoop;
   readonly #leases: LeaseKeeper;
+  /** Leases to hand back that the store did not take yet (it was unreachable). */
+  #toRelease: LeaseReturn[] = [];
   #unsubscribe: (() => void) | undefined;
   #closing: Promise<void> | undefined;
 
@@ -30,19 +36,22 @@ export abstract class BaseDispatcher implements Dispatcher {
       (error) => ctx.log.warn({ err: error }, 'claiming tasks failed; retrying'),
       (claim) => ctx.metrics.claimed(claim),
     );
-    this.#leases = new LeaseKeeper(ctx, () => this.heldIds());
+    this.#leases = new LeaseKeeper(ctx, this);
   }
 
   /** Who to claim tasks for next, and how many; undefined when nobody has room. */
   protected abstract nextDemand(): Demand | undefined;
-  /** Ids of the tasks this dispatcher holds (for lease renewal). */
-  protected abstract heldIds(): Iterable<string>;
-  /** Ends a task this dispatcher holds, if it does. */
-  protected abstract cancelHeld(taskId: string): void;
-  /** Stops running tasks; returns those still held. */
-  protected abstract stopWork(): Promise<LeaseReturn[]>;
-  abstract readonly inFlight: number;
+  /** Everyone this dispatcher hands tasks to. */
+  protected abstract holders(): Iterable<TaskHolder>;
+  /** Stops running tasks (what is still held is then handed back). */
+  protected abstract stopWork(): Promise<void>;
   abstract workers(): WorkerInfo[];
+
+  get inFlight(): number {
+    let n = 0;
+    for (const holder of this.holders()) n += holder.inflight.size;
+    return n;
+  }
 
   protected get closing(): boolean {
     return this.#closing !== undefined;
@@ -55,14 +64,15 @@ export abstract class BaseDispatcher implements Dispatcher {
 
   async start(): Promise<void> {
     this.#unsubscribe = this.ctx.store.subscribe((event) => {
-      if (event.type === 'queued') this.#loop.wake();
-      else if (event.type === 'cancelled') this.cancelHeld(event.id);
+      // A resync means queue events may have been missed: look at the queue.
+      if (event.type === 'queued' || event.type === 'resync') this.#loop.wake();
+      else if (event.type === 'cancelled') this.#cancelHeld(event.id);
     });
     this.#leases.start();
     this.#loop.wake();
   }
 
-  submit(tasks: readonly NewTask[]): Promise<void> {
+  submit(tasks: readonly NewTask[]): Promise<EnqueueResult> {
     return this.#loop.submit(tasks);
   }
 
@@ -71,15 +81,137 @@ export abstract class BaseDispatcher implements Dispatcher {
     return this.#closing;
   }
 
+  /** Leases of every task held, for renewal. */
+  heldLeases(): LeaseReturn[] {
+    const out: LeaseReturn[] = [];
+    for (const holder of this.holders()) out.push(...holder.inflight.leases());
+    return out;
+  }
+
+  /**
+   * These tasks are no longer ours (a peer requeued them while this server
+   * was frozen or cut off): forget them and stop them where they run.
+   */
+  letGo(ids: readonly string[]): void {
+    if (ids.length === 0) return;
+    for (const holder of this.holders()) {
+      const gone = holder.inflight.remove(ids);
+      if (gone.length > 0) holder.cancel(gone);
+    }
+    this.ctx.log.warn({ tasks: ids.length }, 'tasks were taken over by another server; let go');
+    this.wake();
+  }
+
+  /**
+   * The server owns every deadline: a task held past it fails with a
+   * TimeoutError here, whatever its worker does or says.
+   */
+  expireOverdue(now: number): void {
+    const outcomes: TaskOutcome[] = [];
+    for (const holder of this.holders()) {
+      const overdue = holder.inflight.takeOverdue(now);
+      if (overdue.length === 0) continue;
+      holder.cancel(overdue);
+      for (const held of overdue) outcomes.push(overdueOutcome(held));
+    }
+    if (outcomes.length === 0) return;
+    this.ctx.log.warn({ tasks: outcomes.length }, 'tasks passed their deadline; failing them');
+    this.ctx.outcomes.add(outcomes);
+    this.wake();
+  }
+
+  /** Hands back leases that could not be handed back earlier. */
+  async retryReleases(): Promise<void> {
+    if (this.#toRelease.length === 0) return;
+    const leases = this.#toRelease;
+    this.#toRelease = [];
+    await this.#release(leases);
+  }
+
+  /**
+   * Gives claimed tasks to a holder: their function sources first (a failed
+   * read releases the claim at once, not counted), then the ledger, then the
+   * holder. A holder that went away meanwhile gets nothing.
+   */
+  protected async handOff(holder: TaskHolder, tasks: TaskAssignment[]): Promise<void> {
+    let functions: Awaited<ReturnType<DispatchContext['functions']['forTasks']>>;
+    try {
+      functions = await this.ctx.functions.forTasks(tasks, holder.knownFunctions);
+    } catch (error) {
+      await this.#release(leasesOf(tasks));
+      throw error;
+    }
+    if (!holder.open || this.closing) {
+      await this.#release(leasesOf(tasks));
+      return;
+    }
+    const replaced = holder.inflight.add(tasks);
+    if (replaced.length > 0) holder.cancel(replaced);
+    let refused: TaskOutcome[];
+    try {
+      refused = holder.run(tasks, functions);
+    } catch (error) {
+      holder.inflight.remove(tasks.map((t) => t.id));
+      await this.#release(leasesOf(tasks));
+      throw error;
+    }
+    if (refused.length === 0) return;
+    for (const outcome of refused) holder.inflight.settle(outcome.id, outcome.attempt);
+    this.ctx.outcomes.add(refused);
+  }
+
   async #close(): Promise<void> {
     this.#loop.stop();
     this.#leases.stop();
     this.#unsubscribe?.();
-    const unfinished = await this.stopWork();
+    await this.stopWork();
+    const unfinished: LeaseReturn[] = [...this.#toRelease];
+    for (const holder of this.holders()) unfinished.push(...holder.inflight.takeAll());
     await this.ctx.outcomes.flush();
     if (unfinished.length === 0) return;
     await this.ctx.store
-      .requeue(unfinished, Number.MAX_SAFE_INTEGER)
-      .catch((error: unknown) => this.ctx.log.warn({ err: error }, 'could not requeue on close'));
+      .release(unfinished)
+      .catch((error: unknown) =>
+        this.ctx.log.warn({ err: error }, 'could not hand tasks back on close'),
+      );
   }
+
+  #cancelHeld(taskId: string): void {
+    for (const holder of this.holders()) {
+      const held = holder.inflight.get(taskId);
+      if (held) holder.cancel([held]);
+    }
+  }
+
+  async #release(leases: LeaseReturn[]): Promise<void> {
+    if (leases.length === 0) return;
+    try {
+      await this.ctx.store.release(leases);
+      this.wake();
+    } catch (error) {
+      // Tried again on every lease upkeep tick, well before the leases end.
+      this.#toRelease.push(...leases);
+      this.ctx.log.warn({ err: error, tasks: leases.length }, 'could not hand tasks back yet');
+    }
+  }
+}
+
+function leasesOf(tasks: readonly TaskAssignment[]): LeaseReturn[] {
+  return tasks.map((t) => ({ id: t.id, attempt: t.attempt }));
+}
+
+function overdueOutcome(held: HeldTask): TaskOutcome {
+  const error = new TimeoutError(held.timeout_ms);
+  const data = {
+    ...error.toData(),
+    message: `Task got no result within its timeout of ${held.timeout_ms} ms and the grace after it; the server ended it`,
+    stack: '',
+  };
+  return {
+    id: held.id,
+    attempt: held.attempt,
+    status: 'FAILED',
+    value: JSON.stringify(data),
+    run_ms: 0,
+  };
 }

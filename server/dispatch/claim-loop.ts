@@ -5,7 +5,7 @@
  */
 
 import type { TaskAssignment } from '../../shared/types.js';
-import type { ClaimResult, NewTask, TaskStore } from '../store/task-store.js';
+import type { ClaimResult, EnqueueResult, NewTask, TaskStore } from '../store/task-store.js';
 
 export interface Demand {
   max: number;
@@ -58,14 +58,11 @@ export class ClaimLoop {
    * Redis call and a wake-up off every submit. Resolves once the tasks are
    * stored; handing them on happens after.
    */
-  async submit(tasks: readonly NewTask[]): Promise<void> {
+  async submit(tasks: readonly NewTask[]): Promise<EnqueueResult> {
     const demand = this.#running || this.#stopped ? undefined : this.#next();
-    if (!demand || demand.max <= 0) {
-      await this.#store.enqueue(tasks);
-      return;
-    }
+    if (!demand || demand.max <= 0) return this.#store.enqueue(tasks);
     this.#running = true;
-    let claimed: ClaimResult;
+    let claimed: ClaimResult & EnqueueResult;
     try {
       claimed = await this.#store.enqueueAndClaim(
         tasks,
@@ -80,6 +77,7 @@ export class ClaimLoop {
       throw error;
     }
     void this.#handOn(demand, claimed);
+    return { duplicates: claimed.duplicates };
   }
 
   async #handOn(demand: Demand, claimed: ClaimResult): Promise<void> {
@@ -89,7 +87,7 @@ export class ClaimLoop {
         await demand.deliver(claimed.tasks);
       }
     } catch (error) {
-      // The tasks are stored and leased: if they never reach a thread, their lease ends and they run again.
+      // deliver hands back what it could not hand on; this is only reported.
       this.#onError(error);
     } finally {
       this.#running = false;

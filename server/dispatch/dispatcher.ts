@@ -5,7 +5,7 @@
  */
 
 import type { Mode } from '../../shared/types.js';
-import type { NewTask } from '../store/task-store.js';
+import type { EnqueueResult, NewTask } from '../store/task-store.js';
 
 export interface WorkerInfo {
   id: string;
@@ -21,8 +21,11 @@ export interface WorkerInfo {
 export interface Dispatcher {
   readonly mode: Mode;
   start(): Promise<void>;
-  /** Stores new tasks (resolved means stored), leasing some at once when there is room. */
-  submit(tasks: readonly NewTask[]): Promise<void>;
+  /**
+   * Stores new tasks (resolved means stored), leasing some at once when there
+   * is room. Tasks whose idempotency key is known are not stored again.
+   */
+  submit(tasks: readonly NewTask[]): Promise<EnqueueResult>;
   /** Tasks leased by this server and not yet finished. */
   readonly inFlight: number;
   /** Connected workers and their load. */

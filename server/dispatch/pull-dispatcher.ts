@@ -35,7 +35,7 @@ export class PullDispatcher extends RemoteDispatcher {
       deliver: (tasks) => {
         session.requested = Math.max(0, session.requested - tasks.length);
         // A partly answered request keeps its place in line.
-        return this.deliver(session, tasks);
+        return this.handOff(session, tasks);
       },
     };
   }

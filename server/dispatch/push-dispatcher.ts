@@ -28,7 +28,7 @@ export class PushDispatcher extends RemoteDispatcher {
     return {
       max: session.credits(this.ctx.config.prefetch) - session.inflight.size,
       owner: `${this.ctx.instanceId}/${session.id}`,
-      deliver: (tasks) => this.deliver(session, tasks),
+      deliver: (tasks) => this.handOff(session, tasks),
     };
   }
 

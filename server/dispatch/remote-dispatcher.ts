@@ -1,19 +1,21 @@
 /**
  * What push and pull share: connected worker sessions, sending tasks with
  * each function's source once per worker, taking result batches (only for
- * tasks this worker holds), and handing a lost worker's tasks back to the
- * queue. The two modes differ only in who decides how much a worker gets:
- * the server (push, credits) or the worker (pull, requests).
+ * the attempts a worker holds, each value checked), and handing a lost
+ * worker's tasks back to the queue. The two modes differ only in who
+ * decides how much a worker gets: the server (push, credits) or the worker
+ * (pull, requests).
  */
 
-import { ResultTooLargeError } from '../../shared/errors.js';
+import { BadResultError, ResultTooLargeError, type TaskgridError } from '../../shared/errors.js';
 import type { WorkerMessage } from '../../shared/protocol.js';
-import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
+import { isWellFormed } from '../../shared/serialize.js';
+import type { TaskOutcome } from '../../shared/types.js';
 import type { SessionHandler } from '../gateway/worker-gateway.js';
 import type { WorkerSession } from '../gateway/worker-session.js';
-import type { LeaseReturn } from '../store/task-store.js';
 import { BaseDispatcher } from './base-dispatcher.js';
 import type { WorkerInfo } from './dispatcher.js';
+import type { TaskHolder } from './task-holder.js';
 
 export abstract class RemoteDispatcher extends BaseDispatcher implements SessionHandler {
   abstract override readonly mode: 'push' | 'pull';
@@ -21,12 +23,6 @@ export abstract class RemoteDispatcher extends BaseDispatcher implements Session
 
   /** A pull request arrived. */
   protected abstract onPull(session: WorkerSession, max: number): void;
-
-  get inFlight(): number {
-    let n = 0;
-    for (const session of this.sessions.values()) n += session.inflight.size;
-    return n;
-  }
 
   workers(): WorkerInfo[] {
     return [...this.sessions.values()].map((s) => s.info());
@@ -63,8 +59,7 @@ export abstract class RemoteDispatcher extends BaseDispatcher implements Session
 
   detach(session: WorkerSession, reason: string): void {
     if (this.sessions.get(session.id) === session) this.sessions.delete(session.id);
-    const lost = [...session.inflight].map(([id, attempt]) => ({ id, attempt }));
-    session.inflight.clear();
+    const lost = session.inflight.takeAll();
     if (lost.length === 0 || this.closing) return;
     this.ctx.log.warn(
       { worker: session.id, tasks: lost.length, reason },
@@ -80,37 +75,20 @@ export abstract class RemoteDispatcher extends BaseDispatcher implements Session
     );
   }
 
-  protected async stopWork(): Promise<LeaseReturn[]> {
-    const unfinished: LeaseReturn[] = [];
-    for (const session of this.sessions.values()) {
-      for (const [id, attempt] of session.inflight) unfinished.push({ id, attempt });
-      session.inflight.clear();
-    }
-    return unfinished;
+  protected async stopWork(): Promise<void> {
+    // Remote workers stop on their own when the gateway closes their sockets.
   }
 
-  /** Sends claimed tasks to a worker, with the sources it does not have yet. */
-  protected async deliver(session: WorkerSession, tasks: TaskAssignment[]): Promise<void> {
-    for (const task of tasks) session.inflight.set(task.id, task.attempt);
-    const functions = await this.ctx.functions.forTasks(tasks, session.knownFunctions);
-    if (session.closed) {
-      // It went away while we claimed: its detach already ran, so return these here.
-      const back = tasks.map((t) => ({ id: t.id, attempt: t.attempt }));
-      for (const task of tasks) session.inflight.delete(task.id);
-      await this.ctx.store.requeue(back, Number.MAX_SAFE_INTEGER);
-      return;
-    }
-    for (const fn of functions) session.knownFunctions.add(fn.id);
-    session.send({ type: 'tasks', functions, tasks });
+  protected *holders(): Iterable<TaskHolder> {
+    yield* this.sessions.values();
   }
 
   #onResults(session: WorkerSession, results: TaskOutcome[]): void {
     const accepted: TaskOutcome[] = [];
     for (const outcome of results) {
       // A worker may only report tasks it holds, for the attempt it was given.
-      if (session.inflight.get(outcome.id) !== outcome.attempt) continue;
-      session.inflight.delete(outcome.id);
-      accepted.push(this.#withinLimit(outcome));
+      if (!session.inflight.settle(outcome.id, outcome.attempt)) continue;
+      accepted.push(this.#checked(outcome));
     }
     if (accepted.length < results.length) {
       this.ctx.log.warn(
@@ -124,24 +102,24 @@ export abstract class RemoteDispatcher extends BaseDispatcher implements Session
     this.wake();
   }
 
-  /** The server's result limit holds whatever limit a worker runs with. */
-  #withinLimit(outcome: TaskOutcome): TaskOutcome {
+  /**
+   * A value from a worker is checked before it goes near the store: within
+   * the server's result limit, whatever limit the worker runs with, and
+   * well-formed text (a lone surrogate would make every later write fail).
+   * A bad value fails its own task only.
+   */
+  #checked(outcome: TaskOutcome): TaskOutcome {
     const limit = this.ctx.config.limits.resultBytes;
-    if (outcome.status !== 'COMPLETED' || outcome.value.length <= limit) return outcome;
-    const error = new ResultTooLargeError(outcome.value.length, limit);
-    return { ...outcome, status: 'FAILED', value: JSON.stringify(error.toData()) };
-  }
-
-  protected cancelHeld(taskId: string): void {
-    for (const session of this.sessions.values()) {
-      if (session.inflight.has(taskId)) {
-        session.send({ type: 'cancel', ids: [taskId] });
-        return;
-      }
+    let error: TaskgridError | undefined;
+    if (outcome.value.length > limit) error = new ResultTooLargeError(outcome.value.length, limit);
+    else if (!isWellFormed(outcome.value)) {
+      error = new BadResultError('The worker sent a result that is not well-formed Unicode text');
     }
-  }
-
-  protected *heldIds(): Iterable<string> {
-    for (const session of this.sessions.values()) yield* session.inflight.keys();
+    if (!error) return outcome;
+    return {
+      ...outcome,
+      status: 'FAILED',
+      value: JSON.stringify({ ...error.toData(), stack: '' }),
+    };
   }
 }

@@ -27,6 +27,8 @@ import { WorkerSession } from './worker-session.js';
 
 export const WORKER_PATH = '/ws';
 const HELLO_TIMEOUT_MS = 5000;
+/** What workers took before they said: ws's default maxPayload in worker-client. */
+const DEFAULT_WORKER_FRAME_BYTES = 64 * 1024 * 1024;
 
 /** What the gateway needs from a remote dispatcher. */
 export interface SessionHandler {
@@ -42,6 +44,7 @@ export interface GatewayOptions {
   maxFrameBytes: number;
   heartbeatMs: number;
   heartbeatTolerance: number;
+  deadlineGraceMs: number;
   log: Logger;
 }
 
@@ -103,7 +106,15 @@ export class WorkerGateway {
     if (token !== undefined && !tokenMatches(token, hello.token)) {
       throw new UnauthorizedError('The worker handshake needs the server token (--token)');
     }
-    const session = new WorkerSession(hello.worker_id ?? uuidv4(), address, hello.threads, ws);
+    const session = new WorkerSession({
+      id: hello.worker_id ?? uuidv4(),
+      address,
+      threads: hello.threads,
+      socket: ws,
+      // A worker that does not say takes the default frame limit of older workers.
+      maxFrameBytes: hello.max_frame ?? DEFAULT_WORKER_FRAME_BYTES,
+      deadlineGraceMs: this.#options.deadlineGraceMs,
+    });
     this.#sessions.add(session);
     ws.on('pong', () => {
       session.lastHeartbeat = Date.now();
@@ -133,6 +144,7 @@ export class WorkerGateway {
         worker_id: session.id,
         mode: handler.mode,
         heartbeat_ms: this.#options.heartbeatMs,
+        max_frame: this.#options.maxFrameBytes,
       }),
     );
     log.info({ worker: session.id, address, threads: session.threads }, 'worker connected');

@@ -9,6 +9,7 @@ import { StoreEvents } from './store-events.js';
 import type {
   CancelResult,
   ClaimResult,
+  EnqueueResult,
   FunctionRecord,
   LeaseReturn,
   NewTask,
@@ -21,6 +22,8 @@ import type {
 export interface MemoryStoreOptions {
   /** Finished tasks are forgotten after this many seconds (0: kept). */
   resultTtlSeconds?: number;
+  /** How long an idempotency key maps to its task. */
+  idempotencyTtlSeconds?: number;
 }
 
 export class MemoryStore implements TaskStore {
@@ -30,12 +33,18 @@ export class MemoryStore implements TaskStore {
   readonly #leases = new Map<string, number>();
   readonly #events = new StoreEvents();
   readonly #ttlMs: number;
+  readonly #idempotencyTtlMs: number;
+  /** Idempotency key → the task stored under it, and until when. */
+  readonly #idempotency = new Map<string, { id: string; until: number }>();
+  /** Task id → leases handed back without counting against it. */
+  readonly #released = new Map<string, number>();
   // A queue as an array with a moving head: O(1) take, compacted now and then.
   #queue: string[] = [];
   #head = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#ttlMs = (options.resultTtlSeconds ?? 0) * 1000;
+    this.#idempotencyTtlMs = (options.idempotencyTtlSeconds ?? 86_400) * 1000;
   }
 
   async registerFunction(fn: FunctionRecord): Promise<void> {
@@ -46,8 +55,21 @@ export class MemoryStore implements TaskStore {
     return this.#functions.get(id);
   }
 
-  async enqueue(tasks: readonly NewTask[]): Promise<void> {
-    for (const task of tasks) {
+  async enqueue(tasks: readonly NewTask[]): Promise<EnqueueResult> {
+    const duplicates = new Map<number, string>();
+    const now = Date.now();
+    let stored = 0;
+    tasks.forEach((task, position) => {
+      const key = task.idempotency_key;
+      if (key !== undefined) {
+        const known = this.#idempotency.get(key);
+        if (known && known.until > now) {
+          duplicates.set(position, known.id);
+          return;
+        }
+        this.#idempotency.set(key, { id: task.id, until: now + this.#idempotencyTtlMs });
+      }
+      stored++;
       this.#tasks.set(task.id, {
         id: task.id,
         function_id: task.function_id,
@@ -63,8 +85,9 @@ export class MemoryStore implements TaskStore {
         owner: undefined,
       });
       this.#queue.push(task.id);
-    }
-    if (tasks.length > 0) this.#events.emit({ type: 'queued' });
+    });
+    if (stored > 0) this.#events.emit({ type: 'queued' });
+    return { duplicates };
   }
 
   async enqueueAndClaim(
@@ -72,9 +95,9 @@ export class MemoryStore implements TaskStore {
     max: number,
     owner: string,
     leaseMs: number,
-  ): Promise<ClaimResult> {
-    await this.enqueue(tasks);
-    return this.claim(max, owner, leaseMs);
+  ): Promise<ClaimResult & EnqueueResult> {
+    const { duplicates } = await this.enqueue(tasks);
+    return { duplicates, ...(await this.claim(max, owner, leaseMs)) };
   }
 
   async claim(max: number, owner: string, leaseMs: number): Promise<ClaimResult> {
@@ -126,16 +149,29 @@ export class MemoryStore implements TaskStore {
     return applied;
   }
 
-  async requeue(tasks: readonly LeaseReturn[], maxAttempts: number): Promise<RequeueResult> {
+  requeue(tasks: readonly LeaseReturn[], maxAttempts: number): Promise<RequeueResult> {
+    return this.#requeue(tasks, Math.max(1, maxAttempts));
+  }
+
+  async release(tasks: readonly LeaseReturn[]): Promise<void> {
+    await this.#requeue(tasks, 0);
+  }
+
+  /** cap 0: a release, not counted against the task (see requeue.ts for the Redis twin). */
+  async #requeue(tasks: readonly LeaseReturn[], cap: number): Promise<RequeueResult> {
     const requeued: string[] = [];
     const failed: string[] = [];
     const now = Date.now();
     for (const { id, attempt } of tasks) {
       const task = this.#tasks.get(id);
       if (!task || task.status !== 'RUNNING' || task.attempts !== attempt) continue;
-      if (task.attempts >= maxAttempts) {
+      const released = this.#released.get(id) ?? 0;
+      const lost = task.attempts - released;
+      if (cap === 0) this.#released.set(id, released + 1);
+      if (cap > 0 && lost >= cap) {
         this.#finish(task, 'FAILED', now);
-        task.result = JSON.stringify(new WorkerLostError(task.attempts).toData());
+        const error = new WorkerLostError(lost).toData();
+        task.result = JSON.stringify({ ...error, stack: '' });
         failed.push(id);
       } else {
         task.status = 'QUEUED';
@@ -154,9 +190,15 @@ export class MemoryStore implements TaskStore {
     return { requeued, failed };
   }
 
-  async renewLeases(ids: readonly string[], leaseMs: number): Promise<void> {
+  async renewLeases(tasks: readonly LeaseReturn[], leaseMs: number): Promise<string[]> {
     const until = Date.now() + leaseMs;
-    for (const id of ids) if (this.#leases.has(id)) this.#leases.set(id, until);
+    const gone: string[] = [];
+    for (const { id, attempt } of tasks) {
+      const task = this.#tasks.get(id);
+      if (task?.status === 'RUNNING' && task.attempts === attempt) this.#leases.set(id, until);
+      else gone.push(id);
+    }
+    return gone;
   }
 
   async heartbeat(): Promise<void> {
@@ -194,6 +236,10 @@ export class MemoryStore implements TaskStore {
     return task ? { ...task } : undefined;
   }
 
+  async getTasks(ids: readonly string[]): Promise<(TaskRecord | undefined)[]> {
+    return Promise.all(ids.map((id) => this.getTask(id)));
+  }
+
   async queueDepth(): Promise<number> {
     return this.#queue.length - this.#head;
   }
@@ -213,6 +259,7 @@ export class MemoryStore implements TaskStore {
     task.finished_at = now;
     task.owner = undefined;
     this.#leases.delete(task.id);
+    this.#released.delete(task.id);
     if (this.#ttlMs > 0) {
       setTimeout(() => this.#tasks.delete(task.id), this.#ttlMs).unref();
     }

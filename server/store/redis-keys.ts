@@ -50,6 +50,11 @@ export class RedisKeys {
     return `${this.prefix}instance:${id}`;
   }
 
+  /** STRING: id of the task stored under an idempotency key (with a TTL). */
+  idempotency(key: string): string {
+    return `${this.prefix}idem:${key}`;
+  }
+
   /** HASH of one registered function: name, source, created. */
   fn(id: string): string {
     return `${this.prefix}${FUNCTION_PART}${id}`;

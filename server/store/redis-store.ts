@@ -13,14 +13,18 @@ import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import { CANCEL_LUA } from './lua/cancel.js';
 import { CLAIM_LUA, ENQUEUE_CLAIM_LUA, ENQUEUE_LUA } from './lua/claim.js';
 import { COMPLETE_LUA } from './lua/complete.js';
+import { DISCARD_LUA } from './lua/discard.js';
+import { RENEW_LUA } from './lua/renew.js';
 import { REQUEUE_LUA } from './lua/requeue.js';
 import { STALE_LEASES_LUA } from './lua/stale-leases.js';
 import { parseEventMessage, RedisKeys } from './redis-keys.js';
+import { hash, int, stringArray } from './redis-reply.js';
 import { StoreEvents } from './store-events.js';
-import { taskFromHash } from './task-hash.js';
+import { taskFromHash, taskStatus } from './task-hash.js';
 import type {
   CancelResult,
   ClaimResult,
+  EnqueueResult,
   FunctionRecord,
   LeaseReturn,
   NewTask,
@@ -36,6 +40,8 @@ export interface RedisStoreOptions {
   /** Identifies this server in published events and lease owners. */
   instanceId: string;
   resultTtlSeconds?: number;
+  /** How long an idempotency key maps to its task. */
+  idempotencyTtlSeconds?: number;
   /** A command that takes longer rejects with UnavailableError. */
   commandTimeoutMs?: number;
   /** How long the first connection may take before start-up fails. */
@@ -59,7 +65,9 @@ const SCRIPTS = {
   enqueue: script(ENQUEUE_LUA),
   enqueueClaim: script(ENQUEUE_CLAIM_LUA),
   complete: script(COMPLETE_LUA),
+  discard: script(DISCARD_LUA),
   requeue: script(REQUEUE_LUA),
+  renew: script(RENEW_LUA),
   cancel: script(CANCEL_LUA),
   staleLeases: script(STALE_LEASES_LUA),
 };
@@ -84,27 +92,60 @@ const WORKER_LOST_TEMPLATE = JSON.stringify({
 /** New tasks as the one JSON argument the enqueue scripts take. */
 function tasksJson(tasks: readonly NewTask[]): string {
   return JSON.stringify(
-    tasks.map((t) => [t.id, t.function_id, t.args, String(t.timeout_ms), String(t.created_at)]),
+    tasks.map((t) => [
+      t.id,
+      t.function_id,
+      t.args,
+      String(t.timeout_ms),
+      String(t.created_at),
+      t.idempotency_key ?? '',
+    ]),
   );
 }
 
-/** Parses the `{ popped, id, fn, args, attempt, timeout, created, ... }` reply of the claim scripts. */
-function claimReply(raw: unknown, max: number): ClaimResult {
-  const reply = raw as (string | number)[];
-  const popped = Number(reply[0]);
+/** How long before the server gives up on a command the enqueue scripts stop storing. */
+const DEADLINE_MARGIN_MS = 250;
+
+/**
+ * Reads the `{ #dups, position, id, ... }` head of the enqueue scripts' reply;
+ * returns the duplicates and where the rest of the reply starts.
+ */
+function enqueueReply(reply: string[]): EnqueueResult & { rest: number } {
+  const count = int(reply[0], 'enqueue');
+  if (count < 0) {
+    // Redis ran the script after we had given up on it: it stored nothing.
+    throw new UnavailableError('Redis answered too late; the task was not stored; retry');
+  }
+  const duplicates = new Map<number, string>();
+  for (let i = 0; i < count; i++) {
+    duplicates.set(int(reply[1 + 2 * i], 'enqueue') - 1, reply[2 + 2 * i] ?? '');
+  }
+  return { duplicates, rest: 1 + 2 * count };
+}
+
+/** Parses the `{ popped, id, fn, args, attempt, timeout, created, ... }` reply of the claim step. */
+function claimReply(reply: string[], start: number, max: number): ClaimResult {
+  const popped = int(reply[start], 'claim');
   const tasks: TaskAssignment[] = [];
   const created: number[] = [];
-  for (let i = 1; i + 5 < reply.length; i += 6) {
+  for (let i = start + 1; i + 5 < reply.length; i += 6) {
     tasks.push({
-      id: String(reply[i]),
-      fn: String(reply[i + 1]),
-      args: String(reply[i + 2]),
-      attempt: Number(reply[i + 3]),
-      timeout_ms: Number(reply[i + 4]),
+      id: reply[i] as string,
+      fn: reply[i + 1] as string,
+      args: reply[i + 2] as string,
+      attempt: int(reply[i + 3], 'claim'),
+      timeout_ms: int(reply[i + 4], 'claim'),
     });
-    created.push(Number(reply[i + 5]));
+    created.push(int(reply[i + 5], 'claim'));
   }
   return { tasks, created, drained: popped < max };
+}
+
+/** Splits the `{ requeued..., '|', failed... }` reply of the requeue script. */
+function requeueReply(raw: unknown): RequeueResult {
+  const reply = stringArray(raw, 'requeue');
+  const split = reply.indexOf('|');
+  return { requeued: reply.slice(0, split), failed: reply.slice(split + 1) };
 }
 
 export class RedisStore implements TaskStore {
@@ -117,11 +158,18 @@ export class RedisStore implements TaskStore {
     Pick<RedisStoreOptions, 'onError'>;
   #connected = false;
   #closed = false;
+  /** Redis's clock minus ours (ms), so script deadlines are set in Redis's clock. */
+  #clockOffsetMs = 0;
+  /** Where the next dead-owner scan of the lease set starts. */
+  #leaseCursor = 0;
+  /** The event connection was lost since it last subscribed: events may have been missed. */
+  #eventsLost = false;
 
   constructor(options: RedisStoreOptions) {
     this.#options = {
       prefix: 'taskgrid:',
       resultTtlSeconds: 0,
+      idempotencyTtlSeconds: 86_400,
       commandTimeoutMs: 2000,
       connectTimeoutMs: 3000,
       ...options,
@@ -140,14 +188,32 @@ export class RedisStore implements TaskStore {
           if (!this.#connected && Date.now() - started > this.#options.connectTimeoutMs) {
             return new ConfigError(`Redis at ${options.url} does not answer: ${cause.message}`);
           }
-          // Exponential backoff with jitter, capped at 2 s.
-          return Math.min(2000, 50 * 2 ** Math.min(retries, 6)) + Math.floor(Math.random() * 50);
+          return reconnectDelay(retries);
         },
       },
     });
     this.#client.on('error', (error: Error) => this.#options.onError?.(error));
-    this.#subscriber = this.#client.duplicate();
+    this.#subscriber = this.#client.duplicate({
+      socket: {
+        connectTimeout: this.#options.connectTimeoutMs,
+        reconnectStrategy: (retries) => (this.#closed ? false : reconnectDelay(retries)),
+      },
+    });
     this.#subscriber.on('error', () => {});
+    // Pub/sub is fire and forget: what was published while this connection was
+    // down is gone. Listeners are told to look again once it is back.
+    this.#subscriber.on('end', () => {
+      this.#eventsLost = true;
+    });
+    this.#subscriber.on('reconnecting', () => {
+      this.#eventsLost = true;
+    });
+    this.#subscriber.on('ready', () => {
+      if (!this.#eventsLost) return;
+      this.#eventsLost = false;
+      // node-redis subscribes again on its own; give it a moment, then resync.
+      setTimeout(() => this.#events.emit({ type: 'resync' }), 100).unref();
+    });
   }
 
   /** Connects both clients; rejects with ConfigError when Redis does not answer. */
@@ -157,6 +223,7 @@ export class RedisStore implements TaskStore {
       this.#connected = true;
       await this.#subscriber.connect();
       await this.#subscriber.subscribe(this.keys.events, (message) => this.#onMessage(message));
+      await this.#measureClock();
     } catch (error) {
       await this.close();
       const message = (error as Error).message;
@@ -180,24 +247,38 @@ export class RedisStore implements TaskStore {
 
   async getFunction(id: string): Promise<FunctionRecord | undefined> {
     const raw = await this.#call(() => this.#client.hGetAll(this.keys.fn(id)));
-    const record = raw as Record<string, string>;
+    const record = hash(raw, 'function');
     if (record.source === undefined) return undefined;
+    const timeout = Number(record.timeout);
     return {
       id,
       name: record.name ?? '',
       source: record.source,
       created_at: Number(record.created),
+      ...(Number.isSafeInteger(timeout) && timeout > 0 ? { timeout_ms: timeout } : {}),
     };
   }
 
-  async enqueue(tasks: readonly NewTask[]): Promise<void> {
-    if (tasks.length === 0) return;
-    await this.#script(
-      SCRIPTS.enqueue,
-      [this.keys.queue, this.keys.events],
-      [this.keys.prefix, tasksJson(tasks), this.#options.instanceId],
+  async enqueue(tasks: readonly NewTask[]): Promise<EnqueueResult> {
+    if (tasks.length === 0) return { duplicates: new Map() };
+    const reply = stringArray(
+      await this.#script(
+        SCRIPTS.enqueue,
+        [this.keys.queue, this.keys.events],
+        [
+          this.keys.prefix,
+          tasksJson(tasks),
+          this.#options.instanceId,
+          this.#deadline(),
+          String(this.#options.idempotencyTtlSeconds),
+        ],
+        (late) => this.#discardLate(late, tasks),
+      ),
+      'enqueue',
     );
-    this.#events.emit({ type: 'queued' });
+    const { duplicates } = enqueueReply(reply);
+    if (duplicates.size < tasks.length) this.#events.emit({ type: 'queued' });
+    return { duplicates };
   }
 
   async enqueueAndClaim(
@@ -205,7 +286,7 @@ export class RedisStore implements TaskStore {
     max: number,
     owner: string,
     leaseMs: number,
-  ): Promise<ClaimResult> {
+  ): Promise<ClaimResult & EnqueueResult> {
     const now = Date.now();
     const args = [
       this.keys.prefix,
@@ -215,14 +296,21 @@ export class RedisStore implements TaskStore {
       String(now + leaseMs),
       this.#options.instanceId,
       tasksJson(tasks),
+      this.#deadline(),
+      String(this.#options.idempotencyTtlSeconds),
     ];
-    const reply = await this.#script(
-      SCRIPTS.enqueueClaim,
-      [this.keys.queue, this.keys.leases, this.keys.events],
-      args,
+    const reply = stringArray(
+      await this.#script(
+        SCRIPTS.enqueueClaim,
+        [this.keys.queue, this.keys.leases, this.keys.events],
+        args,
+        (late) => this.#discardLate(late, tasks),
+      ),
+      'enqueue-claim',
     );
-    this.#events.emit({ type: 'queued' });
-    return claimReply(reply, max);
+    const { duplicates, rest } = enqueueReply(reply);
+    if (duplicates.size < tasks.length) this.#events.emit({ type: 'queued' });
+    return { duplicates, ...claimReply(reply, rest, max) };
   }
 
   async claim(max: number, owner: string, leaseMs: number): Promise<ClaimResult> {
@@ -231,8 +319,9 @@ export class RedisStore implements TaskStore {
       SCRIPTS.claim,
       [this.keys.queue, this.keys.leases],
       [this.keys.prefix, String(max), owner, String(now), String(now + leaseMs)],
+      (late) => this.#releaseLate(late, max),
     );
-    return claimReply(reply, max);
+    return claimReply(stringArray(reply, 'claim'), 0, max);
   }
 
   async complete(outcomes: readonly TaskOutcome[]): Promise<string[]> {
@@ -245,74 +334,108 @@ export class RedisStore implements TaskStore {
       this.#options.instanceId,
       JSON.stringify(rows),
     ];
-    const applied = ((await this.#script(
+    // A call that Redis runs after we gave up still stored outcomes: announce them
+    // when its reply comes (the retry will find them applied and announce nothing).
+    const announce = (raw: unknown): string[] => {
+      const applied = stringArray(raw, 'complete');
+      if (applied.length === 0) return applied;
+      // Usually every outcome applies; only then is the filter skipped.
+      const appliedIds = new Set(applied);
+      const done =
+        applied.length === outcomes.length
+          ? outcomes
+          : outcomes.filter((o) => appliedIds.has(o.id));
+      this.#events.emit({ type: 'finished', ids: applied, outcomes: done });
+      return applied;
+    };
+    const raw = await this.#script(
       SCRIPTS.complete,
       [this.keys.leases, this.keys.events],
       args,
-    )) ?? []) as string[];
-    if (applied.length === 0) return applied;
-    // Usually every outcome applies; only then is the filter skipped.
-    const appliedIds = new Set(applied);
-    const done =
-      applied.length === outcomes.length ? outcomes : outcomes.filter((o) => appliedIds.has(o.id));
-    this.#events.emit({ type: 'finished', ids: applied, outcomes: done });
-    return applied;
+      announce,
+    );
+    return announce(raw);
   }
 
-  async requeue(tasks: readonly LeaseReturn[], maxAttempts: number): Promise<RequeueResult> {
+  requeue(tasks: readonly LeaseReturn[], maxAttempts: number): Promise<RequeueResult> {
+    return this.#requeue(tasks, Math.max(1, maxAttempts));
+  }
+
+  async release(tasks: readonly LeaseReturn[]): Promise<void> {
+    await this.#requeue(tasks, 0);
+  }
+
+  async #requeue(tasks: readonly LeaseReturn[], cap: number): Promise<RequeueResult> {
     if (tasks.length === 0) return { requeued: [], failed: [] };
     const args = [
       this.keys.prefix,
       String(Date.now()),
-      String(maxAttempts),
+      String(cap),
       this.#options.instanceId,
       String(this.#options.resultTtlSeconds),
       WORKER_LOST_TEMPLATE,
     ];
     for (const t of tasks) args.push(t.id, String(t.attempt));
-    const reply = (await this.#script(
+    const announce = (raw: unknown): RequeueResult => {
+      const result = requeueReply(raw);
+      if (result.requeued.length > 0) this.#events.emit({ type: 'queued' });
+      if (result.failed.length > 0) this.#events.emit({ type: 'finished', ids: result.failed });
+      return result;
+    };
+    const raw = await this.#script(
       SCRIPTS.requeue,
       [this.keys.queue, this.keys.leases, this.keys.events],
       args,
-    )) as string[];
-    const split = reply.indexOf('|');
-    const result = { requeued: reply.slice(0, split), failed: reply.slice(split + 1) };
-    if (result.requeued.length > 0) this.#events.emit({ type: 'queued' });
-    if (result.failed.length > 0) this.#events.emit({ type: 'finished', ids: result.failed });
-    return result;
+      announce,
+    );
+    return announce(raw);
   }
 
-  async renewLeases(ids: readonly string[], leaseMs: number): Promise<void> {
-    if (ids.length === 0) return;
-    const until = Date.now() + leaseMs;
-    await this.#call(() =>
-      this.#client.zAdd(
-        this.keys.leases,
-        ids.map((id) => ({ score: until, value: id })),
-        { XX: true },
-      ),
-    );
+  async renewLeases(tasks: readonly LeaseReturn[], leaseMs: number): Promise<string[]> {
+    if (tasks.length === 0) return [];
+    const args = [this.keys.prefix, String(Date.now() + leaseMs)];
+    for (const t of tasks) args.push(t.id, String(t.attempt));
+    return stringArray(await this.#script(SCRIPTS.renew, [this.keys.leases], args), 'renew');
   }
 
   async heartbeat(instanceId: string, ttlMs: number): Promise<void> {
     await this.#call(() => this.#client.set(this.keys.instance(instanceId), '1', { PX: ttlMs }));
+    await this.#measureClock();
   }
 
   async staleLeases(now: number, limit: number): Promise<LeaseReturn[]> {
-    const reply = (await this.#script(
-      SCRIPTS.staleLeases,
-      [this.keys.leases],
-      [this.keys.prefix, String(now), String(limit)],
-    )) as string[];
+    const reply = stringArray(
+      await this.#script(
+        SCRIPTS.staleLeases,
+        [this.keys.leases],
+        [this.keys.prefix, String(now), String(limit), String(this.#leaseCursor)],
+      ),
+      'stale-leases',
+    );
+    this.#leaseCursor = int(reply[0], 'stale-leases');
     const out: LeaseReturn[] = [];
-    for (let i = 0; i + 1 < reply.length; i += 2) {
-      out.push({ id: String(reply[i]), attempt: Number(reply[i + 1]) });
+    for (let i = 1; i + 1 < reply.length; i += 2) {
+      out.push({ id: reply[i] as string, attempt: int(reply[i + 1], 'stale-leases') });
     }
     return out;
   }
 
   async cancel(id: string): Promise<CancelResult | undefined> {
-    const reply = (await this.#script(
+    const announce = (raw: unknown): CancelResult | undefined => {
+      if (raw === null || raw === undefined) return undefined;
+      const [previous, owner = '', changed] = stringArray(raw, 'cancel');
+      const result: CancelResult = {
+        previous: taskStatus(previous),
+        owner: owner || undefined,
+        changed: changed === '1',
+      };
+      if (result.changed) {
+        this.#events.emit({ type: 'cancelled', id, owner: result.owner });
+        this.#events.emit({ type: 'finished', ids: [id] });
+      }
+      return result;
+    };
+    const raw = await this.#script(
       SCRIPTS.cancel,
       [this.keys.queue, this.keys.leases, this.keys.events],
       [
@@ -322,24 +445,24 @@ export class RedisStore implements TaskStore {
         this.#options.instanceId,
         String(this.#options.resultTtlSeconds),
       ],
-    )) as [string, string, number] | null;
-    if (!reply) return undefined;
-    const owner = reply[1] || undefined;
-    const result: CancelResult = {
-      previous: reply[0] as CancelResult['previous'],
-      owner,
-      changed: Number(reply[2]) === 1,
-    };
-    if (result.changed) {
-      this.#events.emit({ type: 'cancelled', id, owner });
-      this.#events.emit({ type: 'finished', ids: [id] });
-    }
-    return result;
+      announce,
+    );
+    return announce(raw);
   }
 
   async getTask(id: string): Promise<TaskRecord | undefined> {
     const raw = await this.#call(() => this.#client.hGetAll(this.keys.task(id)));
-    return taskFromHash(id, raw as Record<string, string>);
+    return taskFromHash(id, hash(raw, 'task'));
+  }
+
+  async getTasks(ids: readonly string[]): Promise<(TaskRecord | undefined)[]> {
+    if (ids.length === 0) return [];
+    const replies = await this.#call(() => {
+      const batch = this.#client.multi();
+      for (const id of ids) batch.hGetAll(this.keys.task(id));
+      return batch.execAsPipeline();
+    });
+    return ids.map((id, i) => taskFromHash(id, hash(replies[i], 'task')));
   }
 
   async queueDepth(): Promise<number> {
@@ -367,14 +490,62 @@ export class RedisStore implements TaskStore {
   /** Events published by other servers on the same Redis and prefix. */
   #onMessage(message: string): void {
     const event = parseEventMessage(message);
-    // This server's own events were already emitted locally, with their outcomes.
+    // This server's own events were already emitted locally, with their outcomes
+    // (or, for a call that outlived its timeout, when its reply came).
     if (!event || event.instance === this.#options.instanceId) return;
     if (event.kind === 'queued') this.#events.emit({ type: 'queued' });
     else if (event.kind === 'finished') this.#events.emit({ type: 'finished', ids: event.ids });
     else this.#events.emit({ type: 'cancelled', id: event.id, owner: event.owner });
   }
 
-  async #script(s: Script, keys: string[], args: string[]): Promise<unknown> {
+  /** The last moment (Redis's clock) a script may store tasks this call submits. */
+  #deadline(): string {
+    return String(
+      Date.now() + this.#clockOffsetMs + this.#options.commandTimeoutMs - DEADLINE_MARGIN_MS,
+    );
+  }
+
+  async #measureClock(): Promise<void> {
+    const before = Date.now();
+    const [seconds, micros] = stringArray(await this.#call(() => this.#client.time()), 'TIME');
+    const after = Date.now();
+    const redisNow = int(seconds, 'TIME') * 1000 + Math.floor(int(micros, 'TIME') / 1000);
+    this.#clockOffsetMs = redisNow - Math.round((before + after) / 2);
+  }
+
+  /** Leases a claim took after we gave up on it go straight back, not counted. */
+  #releaseLate(raw: unknown, max: number): void {
+    const { tasks } = claimReply(stringArray(raw, 'claim'), 0, max);
+    if (tasks.length === 0) return;
+    this.release(tasks.map((t) => ({ id: t.id, attempt: t.attempt }))).catch(() => {
+      // Their leases end and the lease keeper requeues them.
+    });
+  }
+
+  /**
+   * An enqueue that Redis ran in time but whose reply came after we answered
+   * 503: the caller believes nothing was stored, so remove what was.
+   */
+  #discardLate(raw: unknown, tasks: readonly NewTask[]): void {
+    const reply = stringArray(raw, 'enqueue');
+    if (int(reply[0], 'enqueue') < 0) return; // stored nothing
+    const { duplicates } = enqueueReply(reply);
+    const args = [this.keys.prefix];
+    tasks.forEach((t, i) => {
+      if (!duplicates.has(i)) args.push(t.id, t.idempotency_key ?? '');
+    });
+    if (args.length === 1) return;
+    this.#script(SCRIPTS.discard, [this.keys.queue, this.keys.leases], args).catch(
+      (error: unknown) => this.#options.onError?.(error as Error),
+    );
+  }
+
+  async #script(
+    s: Script,
+    keys: string[],
+    args: string[],
+    onLate?: (reply: unknown) => void,
+  ): Promise<unknown> {
     return this.#call(async () => {
       try {
         return await this.#client.evalSha(s.sha, { keys, arguments: args });
@@ -382,21 +553,33 @@ export class RedisStore implements TaskStore {
         if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
         return this.#client.eval(s.source, { keys, arguments: args });
       }
-    });
+    }, onLate);
   }
 
-  /** Runs a command, bounded in time; connection trouble becomes UnavailableError. */
-  async #call<T>(run: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a command, bounded in time; connection trouble becomes UnavailableError.
+   * When the bound passes first, the command may still run later: `onLate`
+   * gets its reply if it ever comes.
+   */
+  async #call<T>(run: () => Promise<T>, onLate?: (reply: T) => void): Promise<T> {
     if (!this.#client.isReady) throw new UnavailableError('Redis is unreachable; retry shortly');
     let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new UnavailableError('Redis did not answer in time; retry shortly')),
-        this.#options.commandTimeoutMs,
-      );
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(new UnavailableError('Redis did not answer in time; retry shortly'));
+      }, this.#options.commandTimeoutMs);
     });
+    const running = run();
+    running.then(
+      (reply) => {
+        if (timedOut) onLate?.(reply);
+      },
+      () => {},
+    );
     try {
-      return await Promise.race([run(), timeout]);
+      return await Promise.race([running, timeout]);
     } catch (error) {
       if (error instanceof UnavailableError) throw error;
       if (isConnectionError(error) || !this.#client.isReady) {
@@ -409,4 +592,9 @@ export class RedisStore implements TaskStore {
       clearTimeout(timer);
     }
   }
+}
+
+/** Exponential backoff with jitter, capped at 2 s. */
+function reconnectDelay(retries: number): number {
+  return Math.min(2000, 50 * 2 ** Math.min(retries, 6)) + Math.floor(Math.random() * 50);
 }

@@ -20,6 +20,8 @@ export const F = {
   runMs: 'run_ms',
   result: 'result',
   owner: 'owner',
+  /** Leases handed back without counting against the task (shutdowns, failed hand-offs). */
+  released: 'released',
 } as const;
 
 function num(text: string | undefined): number | undefined {
@@ -28,7 +30,8 @@ function num(text: string | undefined): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-function status(text: string | undefined): TaskStatus {
+/** A stored status, checked. */
+export function taskStatus(text: string | undefined): TaskStatus {
   if (text && (TASK_STATUSES as readonly string[]).includes(text)) return text as TaskStatus;
   throw new Error(`Stored task has an unknown status \`${String(text)}\``);
 }
@@ -39,7 +42,7 @@ export function taskFromHash(id: string, raw: Record<string, string>): TaskRecor
   return {
     id,
     function_id: raw[F.fn] ?? '',
-    status: status(raw[F.status]),
+    status: taskStatus(raw[F.status]),
     args: raw[F.args] ?? '[]',
     result: raw[F.result],
     attempts: num(raw[F.attempts]) ?? 0,

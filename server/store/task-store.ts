@@ -24,6 +24,13 @@ export interface NewTask {
   args: string;
   timeout_ms: number;
   created_at: number;
+  /** A retried submit with the same key gets the task stored the first time. */
+  idempotency_key?: string | undefined;
+}
+
+export interface EnqueueResult {
+  /** Position in the batch → id of the task stored earlier under the same idempotency key. */
+  duplicates: Map<number, string>;
 }
 
 export interface TaskRecord {
@@ -80,7 +87,12 @@ export type StoreEvent =
       /** The outcomes this process applied, so local waiters need not read them back. */
       outcomes?: readonly TaskOutcome[];
     }
-  | { type: 'cancelled'; id: string; owner: string | undefined };
+  | { type: 'cancelled'; id: string; owner: string | undefined }
+  /**
+   * Events may have been missed (the store's event connection was down): every
+   * listener should look again at what it waits for.
+   */
+  | { type: 'resync' };
 
 export type StoreListener = (event: StoreEvent) => void;
 
@@ -88,8 +100,12 @@ export interface TaskStore {
   readonly kind: 'redis' | 'memory';
   registerFunction(fn: FunctionRecord): Promise<void>;
   getFunction(id: string): Promise<FunctionRecord | undefined>;
-  /** Stores the tasks as QUEUED and appends them to the queue, all or nothing. */
-  enqueue(tasks: readonly NewTask[]): Promise<void>;
+  /**
+   * Stores the tasks as QUEUED and appends them to the queue, all or nothing;
+   * tasks whose idempotency key is known are not stored again. Rejects with
+   * UnavailableError only when nothing was stored.
+   */
+  enqueue(tasks: readonly NewTask[]): Promise<EnqueueResult>;
   /**
    * enqueue, then claim: one atomic step for a dispatcher that has room the
    * moment tasks arrive. Older queued tasks are claimed first.
@@ -99,15 +115,23 @@ export interface TaskStore {
     max: number,
     owner: string,
     leaseMs: number,
-  ): Promise<ClaimResult>;
+  ): Promise<ClaimResult & EnqueueResult>;
   /** Takes up to `max` tasks from the head of the queue and leases them to `owner`. */
   claim(max: number, owner: string, leaseMs: number): Promise<ClaimResult>;
   /** Applies outcomes to RUNNING tasks of the same attempt; returns the ids applied. */
   complete(outcomes: readonly TaskOutcome[]): Promise<string[]>;
-  /** Returns leased tasks to the head of the queue, or fails them at the attempt cap. */
+  /**
+   * Returns leased tasks whose holder was lost to the head of the queue, or
+   * fails them once they were lost `maxAttempts` times.
+   */
   requeue(tasks: readonly LeaseReturn[], maxAttempts: number): Promise<RequeueResult>;
-  /** Extends the leases of RUNNING tasks. */
-  renewLeases(ids: readonly string[], leaseMs: number): Promise<void>;
+  /** Returns leased tasks to the head of the queue without counting it against them. */
+  release(tasks: readonly LeaseReturn[]): Promise<void>;
+  /**
+   * Extends the leases of tasks still RUNNING under the given attempt; returns
+   * the ids that are not (requeued by a peer, finished, cancelled).
+   */
+  renewLeases(tasks: readonly LeaseReturn[], leaseMs: number): Promise<string[]>;
   /** Marks this server instance alive for `ttlMs`; leases of dead instances are stale. */
   heartbeat(instanceId: string, ttlMs: number): Promise<void>;
   /** RUNNING tasks whose lease ended before `now` or whose owner instance is gone. */
@@ -115,6 +139,8 @@ export interface TaskStore {
   /** QUEUED or RUNNING → CANCELLED; undefined for an unknown id. */
   cancel(id: string): Promise<CancelResult | undefined>;
   getTask(id: string): Promise<TaskRecord | undefined>;
+  /** Many tasks in one round trip, in the order of `ids`. */
+  getTasks(ids: readonly string[]): Promise<(TaskRecord | undefined)[]>;
   queueDepth(): Promise<number>;
   /** Resolves when the store answers; rejects (UnavailableError) when it does not. */
   ping(): Promise<void>;

@@ -1,9 +1,13 @@
 /**
- * requeue: return leased tasks to the head of the queue, or fail them with
- * the given error once they reached the attempt cap.
+ * requeue: return leased tasks to the head of the queue. A counted return
+ * (the task's worker or server was lost) fails the task with the given error
+ * once it was lost `cap` times; a release (a shutdown, a claim that could not
+ * be handed on) is not the task's fault and is never counted. `attempts`
+ * keeps growing either way: it is the fencing token of each lease, so a late
+ * result of an earlier lease can never be taken for the current one.
  *   KEYS[1] queue, KEYS[2] leases, KEYS[3] events channel
- *   ARGV[1] key prefix, ARGV[2] now (ms), ARGV[3] max attempts, ARGV[4] instance id,
- *   ARGV[5] result TTL (s), ARGV[6] error JSON template with %d for attempts
+ *   ARGV[1] key prefix, ARGV[2] now (ms), ARGV[3] max losses (0 = release, not counted),
+ *   ARGV[4] instance id, ARGV[5] result TTL (s), ARGV[6] error JSON template with %d for losses
  *   ARGV[7..] pairs: id, attempt
  *   returns { requeued ids..., '|', failed ids... }
  */
@@ -15,12 +19,17 @@ local ttl = tonumber(ARGV[5])
 for i = 7, #ARGV, 2 do
   local id = ARGV[i]
   local key = ARGV[1] .. 'task:' .. id
-  local f = redis.call('HMGET', key, 'status', 'attempts')
+  local f = redis.call('HMGET', key, 'status', 'attempts', 'released')
   if f[1] == 'RUNNING' and f[2] == ARGV[i + 1] then
     redis.call('ZREM', KEYS[2], id)
     redis.call('HDEL', key, 'owner')
-    if tonumber(f[2]) >= cap then
-      local err = string.gsub(ARGV[6], '%%d', f[2])
+    local lost = tonumber(f[2]) - (tonumber(f[3]) or 0)
+    if cap == 0 then
+      redis.call('HINCRBY', key, 'released', 1)
+      redis.call('HSET', key, 'status', 'QUEUED')
+      requeued[#requeued + 1] = id
+    elseif lost >= cap then
+      local err = string.gsub(ARGV[6], '%%d', tostring(lost))
       redis.call('HSET', key, 'status', 'FAILED', 'result', err, 'finished', ARGV[2])
       if ttl > 0 then redis.call('EXPIRE', key, ttl) end
       failed[#failed + 1] = id

@@ -1,22 +1,34 @@
 /**
  * stale-leases: RUNNING tasks whose lease ran out, or whose owner instance
  * stopped renewing its liveness key (a server that died), so they can be
- * requeued.
+ * requeued. Expired leases are found by score, oldest first, however many
+ * leases there are; dead owners are looked for in a window of the set that
+ * moves on each call (the cursor), so every lease is looked at in turn.
+ * Entries whose task is gone or no longer RUNNING are removed.
  *   KEYS[1] leases
- *   ARGV[1] key prefix, ARGV[2] now (ms), ARGV[3] limit
- *   returns { id1, attempt1, id2, attempt2, ... }
+ *   ARGV[1] key prefix, ARGV[2] now (ms), ARGV[3] limit, ARGV[4] cursor
+ *   returns { next cursor, id1, attempt1, id2, attempt2, ... }
  */
 export const STALE_LEASES_LUA = `
-local out = {}
-local rows = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[3]) - 1, 'WITHSCORES')
+local now, limit, cursor = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, limit)
+local window = redis.call('ZRANGE', KEYS[1], cursor, cursor + limit - 1)
+local next_cursor = 0
+if #window == limit then next_cursor = cursor + limit end
+local out = { next_cursor }
+local seen = {}
 local alive = {}
-for i = 1, #rows, 2 do
-  local id = rows[i]
-  local key = ARGV[1] .. 'task:' .. id
-  local f = redis.call('HMGET', key, 'owner', 'attempts')
-  local stale = tonumber(rows[i + 1]) < tonumber(ARGV[2])
-  if not stale and f[1] then
-    local instance = string.match(f[1], '^[^/]+')
+local function look(id, is_expired)
+  if seen[id] then return end
+  seen[id] = true
+  local f = redis.call('HMGET', ARGV[1] .. 'task:' .. id, 'status', 'owner', 'attempts')
+  if f[1] ~= 'RUNNING' then
+    redis.call('ZREM', KEYS[1], id)
+    return
+  end
+  local stale = is_expired
+  if not stale then
+    local instance = string.match(f[2] or '', '^[^/]+') or ''
     if alive[instance] == nil then
       alive[instance] = redis.call('EXISTS', ARGV[1] .. 'instance:' .. instance) == 1
     end
@@ -24,8 +36,10 @@ for i = 1, #rows, 2 do
   end
   if stale then
     out[#out + 1] = id
-    out[#out + 1] = f[2] or '0'
+    out[#out + 1] = f[3] or '0'
   end
 end
+for _, id in ipairs(expired) do look(id, true) end
+for _, id in ipairs(window) do look(id, false) end
 return out
 `;
