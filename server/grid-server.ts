@@ -79,7 +79,8 @@ export class GridServer {
       this.#clients.notify(event.ids, event.outcomes);
     });
     const functions = new FunctionCache(store);
-    this.#outcomes = new OutcomeWriter(store, config.outcomeBuffer, (error) =>
+    const bufferLimits = { count: config.outcomeBuffer, bytes: config.outcomeBufferBytes };
+    this.#outcomes = new OutcomeWriter(store, bufferLimits, (error) =>
       log.warn({ err: error }, 'writing results failed; holding them for retry'),
     );
     const ctx: DispatchContext = {

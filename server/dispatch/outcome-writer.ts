@@ -1,30 +1,50 @@
 /**
  * Writes task outcomes to the store in batches: everything that arrived
- * while the previous write was in flight goes in the next one, so one
- * round trip carries many results. While the store is unreachable, outcomes
- * wait in a bounded buffer and are written when it returns; past the bound
- * the oldest are dropped and their tasks run again when their lease ends
- * (at-least-once).
+ * while the previous write was in flight goes in the next one (bounded in
+ * count and bytes), so one round trip carries many results.
+ *
+ * While the store is unreachable, outcomes wait in a buffer bounded in count
+ * and bytes and are written on a timer until it returns; past the bound the
+ * oldest are dropped and their tasks run again when their lease ends
+ * (at-least-once). A batch the store rejects for what it holds is split
+ * until the one outcome at fault is found; that task alone fails, with the
+ * store's reason, so one bad value never holds up anyone else's.
  */
 
-import { UnavailableError } from '../../shared/errors.js';
+import { BadResultError, UnavailableError } from '../../shared/errors.js';
 import type { TaskOutcome } from '../../shared/types.js';
 import type { TaskStore } from '../store/task-store.js';
 
 const RETRY_MS = 200;
+/** One write carries at most this much: a store call builds one argument of it. */
+const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+const MAX_BATCH = 10_000;
+/** What an outcome costs beyond its value (id, attempt, status, framing). */
+const OUTCOME_OVERHEAD = 96;
+
+export interface OutcomeWriterLimits {
+  /** Outcomes held at most. */
+  count: number;
+  /** Bytes of values held at most. */
+  bytes: number;
+}
+
+const weight = (o: TaskOutcome): number => o.value.length + OUTCOME_OVERHEAD;
 
 export class OutcomeWriter {
   readonly #store: TaskStore;
-  readonly #maxBuffered: number;
+  readonly #limits: OutcomeWriterLimits;
   readonly #onError: (error: unknown) => void;
   #buffer: TaskOutcome[] = [];
+  #bytes = 0;
   #writing: Promise<void> | undefined;
   #retry: NodeJS.Timeout | undefined;
   #dropped = 0;
+  #rejected = 0;
 
-  constructor(store: TaskStore, maxBuffered: number, onError: (error: unknown) => void) {
+  constructor(store: TaskStore, limits: OutcomeWriterLimits, onError: (error: unknown) => void) {
     this.#store = store;
-    this.#maxBuffered = maxBuffered;
+    this.#limits = limits;
     this.#onError = onError;
   }
 
@@ -32,17 +52,22 @@ export class OutcomeWriter {
     return this.#buffer.length;
   }
 
+  /** Outcomes dropped past the buffer's bound. */
   get dropped(): number {
     return this.#dropped;
   }
 
+  /** Outcomes the store would not take even as a plain failure. */
+  get rejected(): number {
+    return this.#rejected;
+  }
+
   add(outcomes: readonly TaskOutcome[]): void {
-    for (const outcome of outcomes) this.#buffer.push(outcome);
-    const excess = this.#buffer.length - this.#maxBuffered;
-    if (excess > 0) {
-      this.#buffer.splice(0, excess);
-      this.#dropped += excess;
+    for (const outcome of outcomes) {
+      this.#buffer.push(outcome);
+      this.#bytes += weight(outcome);
     }
+    this.#trim();
     this.#kick();
   }
 
@@ -54,6 +79,20 @@ export class OutcomeWriter {
   stop(): void {
     clearTimeout(this.#retry);
     this.#retry = undefined;
+  }
+
+  #trim(): void {
+    let excess = 0;
+    while (
+      excess < this.#buffer.length &&
+      (this.#buffer.length - excess > this.#limits.count || this.#bytes > this.#limits.bytes)
+    ) {
+      this.#bytes -= weight(this.#buffer[excess] as TaskOutcome);
+      excess++;
+    }
+    if (excess === 0) return;
+    this.#buffer.splice(0, excess);
+    this.#dropped += excess;
   }
 
   /** Starts a write unless one is running, a retry is pending, or there is nothing to write. */
@@ -68,22 +107,72 @@ export class OutcomeWriter {
 
   async #write(): Promise<void> {
     while (this.#buffer.length > 0) {
-      const batch = this.#buffer;
-      this.#buffer = [];
-      try {
-        await this.#store.complete(batch);
-      } catch (error) {
-        this.#buffer = batch.concat(this.#buffer);
-        this.#onError(error);
-        if (error instanceof UnavailableError) {
-          this.#retry = setTimeout(() => {
-            this.#retry = undefined;
-            this.#kick();
-          }, RETRY_MS);
-          this.#retry.unref();
-        }
-        break;
-      }
+      const batch = this.#take();
+      const unwritten = await this.#writeIsolating(batch);
+      if (unwritten.length === 0) continue;
+      // The store is unreachable: keep the rest, oldest first, and try again soon.
+      this.#buffer = unwritten.concat(this.#buffer);
+      for (const outcome of unwritten) this.#bytes += weight(outcome);
+      this.#trim();
+      this.#retry = setTimeout(() => {
+        this.#retry = undefined;
+        this.#kick();
+      }, RETRY_MS);
+      this.#retry.unref();
+      return;
     }
   }
+
+  /** The oldest outcomes, up to one batch's bound. */
+  #take(): TaskOutcome[] {
+    let n = 0;
+    let bytes = 0;
+    while (n < this.#buffer.length && n < MAX_BATCH) {
+      const w = weight(this.#buffer[n] as TaskOutcome);
+      if (n > 0 && bytes + w > MAX_BATCH_BYTES) break;
+      bytes += w;
+      n++;
+    }
+    this.#bytes -= bytes;
+    return this.#buffer.splice(0, n);
+  }
+
+  /**
+   * Writes a batch; a part the store rejects is split in two until the bad
+   * outcome is alone, which is then replaced by a failure naming the reason.
+   * Returns what is left unwritten when the store became unreachable.
+   */
+  async #writeIsolating(batch: TaskOutcome[]): Promise<TaskOutcome[]> {
+    const parts: TaskOutcome[][] = [batch];
+    while (parts.length > 0) {
+      const part = parts.pop() as TaskOutcome[];
+      try {
+        await this.#store.complete(part);
+      } catch (error) {
+        this.#onError(error);
+        if (error instanceof UnavailableError) return [part, ...parts.reverse()].flat();
+        if (part.length > 1) {
+          const half = Math.ceil(part.length / 2);
+          parts.push(part.slice(half), part.slice(0, half));
+        } else if (part[0] && !isReplacement(part[0])) {
+          parts.push([replacement(part[0], error)]);
+        } else {
+          this.#rejected++;
+        }
+      }
+    }
+    return [];
+  }
+}
+
+const REJECTED_PREFIX = 'The store would not take this result: ';
+
+function replacement(outcome: TaskOutcome, error: unknown): TaskOutcome {
+  const reason = error instanceof Error ? error.message : String(error);
+  const data = new BadResultError(`${REJECTED_PREFIX}${reason.slice(0, 500)}`).toData();
+  return { ...outcome, status: 'FAILED', value: JSON.stringify({ ...data, stack: '' }) };
+}
+
+function isReplacement(outcome: TaskOutcome): boolean {
+  return outcome.status === 'FAILED' && outcome.value.includes(REJECTED_PREFIX);
 }

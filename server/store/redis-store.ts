@@ -72,8 +72,18 @@ const SCRIPTS = {
   staleLeases: script(STALE_LEASES_LUA),
 };
 
-function isConnectionError(error: unknown): boolean {
+/**
+ * Errors that say Redis cannot serve right now, whatever was asked: a lost
+ * connection, or Redis busy, loading, out of memory or read-only. Retrying
+ * later helps; they are answered 503 and outcomes wait for them to pass.
+ */
+function isTransient(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
+  if (
+    /^(OOM|LOADING|BUSY|READONLY|MASTERDOWN|NOREPLICAS|TRYAGAIN|CLUSTERDOWN)\b/.test(error.message)
+  ) {
+    return true;
+  }
   return /closed|offline|socket|timeout|ECONN|EPIPE|not ready|reconnect/i.test(
     `${error.name} ${error.message}`,
   );
@@ -582,7 +592,7 @@ export class RedisStore implements TaskStore {
       return await Promise.race([running, timeout]);
     } catch (error) {
       if (error instanceof UnavailableError) throw error;
-      if (isConnectionError(error) || !this.#client.isReady) {
+      if (isTransient(error) || !this.#client.isReady) {
         throw new UnavailableError(
           `Redis is unreachable (${(error as Error).message}); retry shortly`,
         );
