@@ -1,7 +1,10 @@
 /**
  * The SDK's side of `/ws/client`: one socket, subscriptions coalesced per
  * tick, each result handed to whoever waits for it. Reconnects and
- * resubscribes what is still pending.
+ * resubscribes what is still pending. A result the server should have
+ * pushed but did not (events lost in a store outage) is never waited for
+ * forever: a task still pending after a while is subscribed again, which
+ * makes the server read it, at growing intervals.
  */
 
 import WebSocket from 'ws';
@@ -14,10 +17,18 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
+/** First re-check of a pending task after this long; the interval doubles up to the cap. */
+const RECHECK_FIRST_MS = 5_000;
+const RECHECK_MAX_MS = 60_000;
+const SWEEP_MS = 1_000;
+
 export class ResultStream {
   readonly #url: string;
   readonly #token: string | undefined;
   readonly #pending = new Map<string, Pending[]>();
+  /** When each pending task is next subscribed again, and the interval after that. */
+  readonly #recheck = new Map<string, { at: number; every: number }>();
+  #sweeper: NodeJS.Timeout | undefined;
   #toSubscribe: string[] = [];
   #socket: WebSocket | undefined;
   #open: Promise<WebSocket> | undefined;
@@ -38,18 +49,43 @@ export class ResultStream {
         return;
       }
       this.#pending.set(taskId, [{ resolve, reject }]);
+      this.#recheck.set(taskId, { at: Date.now() + RECHECK_FIRST_MS, every: RECHECK_FIRST_MS });
       this.#toSubscribe.push(taskId);
       this.#scheduleFlush();
+      this.#startSweeper();
     });
   }
 
   close(): void {
     this.#closed = true;
+    clearInterval(this.#sweeper);
+    this.#recheck.clear();
     this.#socket?.close(1000);
     for (const [, list] of this.#pending) {
       for (const p of list) p.reject(new Error('The TaskGrid client was closed'));
     }
     this.#pending.clear();
+  }
+
+  #startSweeper(): void {
+    if (this.#sweeper) return;
+    this.#sweeper = setInterval(() => this.#recheckDue(), SWEEP_MS);
+    this.#sweeper.unref();
+  }
+
+  #recheckDue(): void {
+    const now = Date.now();
+    for (const [id, next] of this.#recheck) {
+      if (next.at > now) continue;
+      const every = Math.min(RECHECK_MAX_MS, next.every * 2);
+      this.#recheck.set(id, { at: now + every, every });
+      this.#toSubscribe.push(id);
+    }
+    if (this.#toSubscribe.length > 0) this.#scheduleFlush();
+    if (this.#pending.size === 0) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    }
   }
 
   #scheduleFlush(): void {
@@ -104,6 +140,7 @@ export class ResultStream {
     if (message.type === 'result') {
       const list = this.#pending.get(message.task_id);
       this.#pending.delete(message.task_id);
+      this.#recheck.delete(message.task_id);
       for (const p of list ?? []) p.resolve(message);
     } else if (message.type === 'unknown') {
       this.#fail(message.task_id, new Error(`No task with id ${message.task_id}`));
@@ -113,6 +150,7 @@ export class ResultStream {
   #fail(id: string, error: Error): void {
     const list = this.#pending.get(id);
     this.#pending.delete(id);
+    this.#recheck.delete(id);
     for (const p of list ?? []) p.reject(error);
   }
 }

@@ -69,6 +69,12 @@ export class GridServer {
     this.#waiters = new ResultWaiters(config.limits.parkedPolls);
     this.metrics = new GridMetrics(store, () => this.dispatcher);
     this.#unsubscribe = store.subscribe((event) => {
+      if (event.type === 'resync') {
+        this.#waiters.resync();
+        this.#clients.resync();
+        return;
+      }
+      if (event.type === 'cancelled') this.metrics.forget(event.id);
       if (event.type !== 'finished') return;
       this.#waiters.notify(event.ids, event.outcomes);
       // Outcomes come only with what this server stored: those are the ones it counts.

@@ -16,6 +16,9 @@ const BUCKETS = [
 /** Latency samples kept for the dashboard's recent percentiles. */
 const RECENT = 2048;
 
+/** Leased tasks tracked for latency at most (oldest forgotten first). */
+const MAX_TRACKED = 500_000;
+
 export class GridMetrics {
   readonly registry = new Registry();
   readonly #submitted: Counter;
@@ -94,6 +97,11 @@ export class GridMetrics {
     for (let i = 0; i < claim.tasks.length; i++) {
       const created = claim.created[i] ?? now;
       this.#leased.set((claim.tasks[i] as { id: string }).id, { created, leased: now });
+      // Tasks that end elsewhere (taken over by a peer) never come back here: stay bounded.
+      if (this.#leased.size > MAX_TRACKED) {
+        const oldest = this.#leased.keys().next().value;
+        if (oldest !== undefined) this.#leased.delete(oldest);
+      }
       this.#queueWait.observe((now - created) / 1000);
     }
   }
@@ -116,6 +124,11 @@ export class GridMetrics {
 
   cancelled(): void {
     this.#finished.inc({ status: 'CANCELLED' });
+  }
+
+  /** A task this server leased ended elsewhere (cancelled): stop tracking it. */
+  forget(id: string): void {
+    this.#leased.delete(id);
   }
 
   requeued(result: RequeueResult): void {

@@ -72,6 +72,13 @@ export class ResultWaiters {
     }
   }
 
+  /** Events may have been missed: every waiter looks at its task again. */
+  resync(): void {
+    for (const set of [...this.#byId.values()]) {
+      for (const wake of [...set]) wake({ finished: true });
+    }
+  }
+
   clear(): void {
     for (const set of [...this.#byId.values()]) for (const wake of [...set]) wake(TIMED_OUT);
   }

@@ -7,12 +7,13 @@
 import { validate as isUuid, v4 as uuidv4 } from 'uuid';
 import {
   BadIdError,
+  BadPayloadError,
   ConflictError,
   NotFoundError,
   TooLargeError,
   UnavailableError,
 } from '../shared/errors.js';
-import { checkArgsPayload } from '../shared/serialize.js';
+import { checkArgsPayload, isWellFormed } from '../shared/serialize.js';
 import { isTerminal, type TaskOutcome, type TaskStatus } from '../shared/types.js';
 import type { Dispatcher } from './dispatch/dispatcher.js';
 import type { FunctionCache } from './dispatch/function-cache.js';
@@ -23,9 +24,24 @@ import type { ServerConfig } from './server-config.js';
 import type { NewTask, TaskRecord, TaskStore } from './store/task-store.js';
 
 export const MAX_WAIT_MS = 30_000;
+/** A long-poll whose read fails tries again this often while its wait lasts. */
+const READ_RETRY_MS = 200;
 /** Outcomes this server stored lately, answered without a store read (terminal results never change). */
 const RECENT_OUTCOMES = 10_000;
 const RECENT_VALUE_BYTES = 16 * 1024;
+
+export interface SubmitOptions {
+  timeoutMs?: number | undefined;
+  /** One per payload: a key seen before returns the task stored under it. */
+  idempotencyKeys?: readonly string[] | undefined;
+}
+
+export interface Submitted {
+  /** Task ids in the order of the payloads. */
+  ids: string[];
+  /** False when every payload repeated an idempotency key (nothing new was stored). */
+  stored: boolean;
+}
 
 export interface TaskView {
   task_id: string;
@@ -104,9 +120,11 @@ export class TaskService {
   async submit(
     functionId: string,
     payloads: readonly string[],
-    timeoutMs?: number,
-  ): Promise<string[]> {
+    options: SubmitOptions = {},
+  ): Promise<Submitted> {
     this.#checkAccepting();
+    const keys = options.idempotencyKeys;
+    if (keys) checkIdempotencyKeys(keys, payloads.length);
     const { batchLength, argsBytes } = this.#config.limits;
     if (payloads.length > batchLength) {
       throw new TooLargeError(
@@ -123,17 +141,21 @@ export class TaskService {
     }
     const functionTimeout = await this.#checkFunction(functionId);
     const now = Date.now();
-    const timeout = timeoutMs ?? functionTimeout ?? this.#config.taskTimeoutMs;
-    const tasks: NewTask[] = payloads.map((args) => ({
+    const timeout = options.timeoutMs ?? functionTimeout ?? this.#config.taskTimeoutMs;
+    const tasks: NewTask[] = payloads.map((args, i) => ({
       id: uuidv4(),
       function_id: functionId,
       args,
       timeout_ms: timeout,
       created_at: now,
+      idempotency_key: keys?.[i],
     }));
-    await this.#dispatcher.submit(tasks);
-    this.#metrics.submitted(tasks.length);
-    return tasks.map((t) => t.id);
+    const { duplicates } = await this.#dispatcher.submit(tasks);
+    this.#metrics.submitted(tasks.length - duplicates.size);
+    return {
+      ids: tasks.map((t, i) => duplicates.get(i) ?? t.id),
+      stored: duplicates.size < tasks.length,
+    };
   }
 
   async status(id: string): Promise<TaskView> {
@@ -141,24 +163,32 @@ export class TaskService {
     return { task_id: id, status: task.status };
   }
 
-  /** The task's view; with `waitMs`, waits (woken, not polling) until it is terminal. */
+  /**
+   * The task's view; with `waitMs`, waits (woken, not polling) until it is
+   * terminal. A wake without the outcome (another server stored it, or events
+   * may have been missed) reads the task again, and waits on if it is not
+   * finished; a read the store cannot answer is tried again until the wait ends.
+   */
   async result(id: string, waitMs = 0): Promise<TaskView> {
     if (!isUuid(id)) throw new BadIdError('task_id', id);
     const known = this.#recent.get(id);
     if (known) return outcomeView(known);
     if (waitMs <= 0) return view(await this.#get(id));
-    const waiter = this.#waiters.wait(id, Math.min(waitMs, MAX_WAIT_MS));
-    let end: WaitEnd;
-    try {
-      const task = await this.#get(id);
-      if (isTerminal(task.status)) return view(task);
-      end = await waiter.promise;
-    } finally {
-      waiter.cancel();
+    const deadline = Date.now() + Math.min(waitMs, MAX_WAIT_MS);
+    for (;;) {
+      const waiter = this.#waiters.wait(id, Math.max(0, deadline - Date.now()));
+      let end: WaitEnd;
+      try {
+        const task = await this.#getUntil(id, deadline);
+        if (isTerminal(task.status) || Date.now() >= deadline) return view(task);
+        end = await waiter.promise;
+      } finally {
+        waiter.cancel();
+      }
+      // The outcome this process just stored is the answer: no need to read it back.
+      if (end.outcome) return outcomeView(end.outcome);
+      if (!end.finished) return view(await this.#getUntil(id, deadline + READ_RETRY_MS * 5));
     }
-    // The outcome this process just stored is the answer: no need to read it back.
-    if (end.outcome) return outcomeView(end.outcome);
-    return view(await this.#get(id));
   }
 
   async cancel(id: string): Promise<TaskView> {
@@ -172,6 +202,20 @@ export class TaskService {
     }
     this.#metrics.cancelled();
     return { task_id: id, status: 'CANCELLED' };
+  }
+
+  /** #get, tried again while the store is unreachable and the deadline is ahead. */
+  async #getUntil(id: string, deadline: number): Promise<TaskRecord> {
+    for (;;) {
+      try {
+        return await this.#get(id);
+      } catch (error) {
+        if (!(error instanceof UnavailableError) || Date.now() + READ_RETRY_MS > deadline) {
+          throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, READ_RETRY_MS));
+      }
+    }
   }
 
   async #get(id: string): Promise<TaskRecord> {
@@ -195,6 +239,22 @@ export class TaskService {
   #checkAccepting(): void {
     if (!this.#accepting)
       throw new UnavailableError('The server is shutting down; submit elsewhere');
+  }
+}
+
+function checkIdempotencyKeys(keys: readonly string[], count: number): void {
+  if (keys.length !== count) {
+    throw new BadPayloadError(
+      `Expected one idempotency key per payload (${count}), got ${keys.length}`,
+    );
+  }
+  if (new Set(keys).size !== keys.length) {
+    throw new BadPayloadError('Expected each idempotency key of a batch to be different');
+  }
+  for (const key of keys) {
+    if (!isWellFormed(key)) {
+      throw new BadPayloadError('Expected an idempotency key of well-formed Unicode text');
+    }
   }
 }
 

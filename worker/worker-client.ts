@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import WebSocket, { type RawData } from 'ws';
 import { creditsFor, RunTimeAverage } from '../shared/credits.js';
-import { ProtocolError } from '../shared/errors.js';
+import { ProtocolError, ResultTooLargeError } from '../shared/errors.js';
 import {
   encode,
   PROTOCOL_VERSION,
@@ -39,6 +39,12 @@ const FATAL_CLOSE = new Set([4401, 4406]);
 const MAX_BACKOFF_MS = 10_000;
 /** Results frames are cut at about this size so one frame never nears the limit. */
 const FRAME_TARGET_BYTES = 1024 * 1024;
+/** What servers took before they said, and what this worker takes by default. */
+const DEFAULT_SERVER_FRAME_BYTES = 64 * 1024 * 1024;
+/** Room kept in a frame for the envelope around one result. */
+const FRAME_ENVELOPE = 64 * 1024;
+
+const heldKey = (id: string, attempt: number): string => `${id}:${attempt}`;
 
 export class TaskgridWorker {
   readonly threads: number;
@@ -46,8 +52,15 @@ export class TaskgridWorker {
   readonly #log: Logger;
   readonly #pool: ThreadPool;
   readonly #prefetch: number;
-  /** Task id → the connection generation it came on; results of older ones are dropped. */
+  /**
+   * `id:attempt` → the connection generation it came on. Keyed by attempt: the
+   * same task may come again (a peer server requeued it) while the earlier
+   * attempt still runs here, and each attempt's result must find its own entry.
+   * Results of older generations are dropped.
+   */
   readonly #held = new Map<string, number>();
+  /** Largest frame the server takes (from its welcome). */
+  #serverMaxFrame = DEFAULT_SERVER_FRAME_BYTES;
   #socket: WebSocket | undefined;
   #generation = 0;
   #workerId: string | undefined;
@@ -126,8 +139,9 @@ export class TaskgridWorker {
 
   #connect(): void {
     const generation = ++this.#generation;
+    const maxFrame = this.#options.maxFrameBytes ?? DEFAULT_SERVER_FRAME_BYTES;
     const socket = new WebSocket(this.#options.url, {
-      maxPayload: this.#options.maxFrameBytes ?? 64 * 1024 * 1024,
+      maxPayload: maxFrame,
       perMessageDeflate: false,
     });
     this.#socket = socket;
@@ -136,6 +150,7 @@ export class TaskgridWorker {
         type: 'hello',
         version: PROTOCOL_VERSION,
         threads: this.threads,
+        max_frame: maxFrame,
         ...(this.#workerId ? { worker_id: this.#workerId } : {}),
         ...(this.#options.token ? { token: this.#options.token } : {}),
       };
@@ -163,6 +178,7 @@ export class TaskgridWorker {
         this.#workerId = message.worker_id;
         this.#mode = message.mode;
         this.#heartbeatMs = message.heartbeat_ms;
+        this.#serverMaxFrame = message.max_frame ?? DEFAULT_SERVER_FRAME_BYTES;
         this.#armWatchdog();
         this.#log.info(
           { worker: message.worker_id, mode: message.mode, url: this.#options.url },
@@ -177,11 +193,16 @@ export class TaskgridWorker {
       case 'tasks':
         this.#asked = Math.max(0, this.#asked - message.tasks.length);
         this.#pool.addFunctions(message.functions);
-        for (const task of message.tasks) this.#held.set(task.id, generation);
+        for (const task of message.tasks)
+          this.#held.set(heldKey(task.id, task.attempt), generation);
         this.#pool.run(message.tasks);
         return;
       case 'cancel':
-        for (const id of message.ids) this.#pool.cancel(id);
+        message.ids.forEach((id, i) => {
+          const attempt = message.attempts?.[i];
+          // Only the named attempt: a newer one of the same task may be running here too.
+          if (attempt === undefined || this.#held.has(heldKey(id, attempt))) this.#pool.cancel(id);
+        });
         return;
       default: {
         const never: never = message;
@@ -205,7 +226,9 @@ export class TaskgridWorker {
     clearTimeout(this.#watchdog);
     this.#socket = undefined;
     // The server put everything we held back in the queue: stop running it here.
-    for (const [id, gen] of this.#held) if (gen === generation) this.#pool.cancel(id);
+    for (const [key, gen] of this.#held) {
+      if (gen === generation) this.#pool.cancel(key.slice(0, key.lastIndexOf(':')));
+    }
     this.#outbox = [];
     if (this.#stopping) return;
     if (FATAL_CLOSE.has(code)) {
@@ -226,10 +249,11 @@ export class TaskgridWorker {
     let finished = 0;
     this.#runTime.add(outcomes);
     for (const outcome of outcomes) {
-      const generation = this.#held.get(outcome.id);
-      this.#held.delete(outcome.id);
+      const key = heldKey(outcome.id, outcome.attempt);
+      const generation = this.#held.get(key);
+      this.#held.delete(key);
       if (generation !== this.#generation) continue;
-      this.#outbox.push(outcome);
+      this.#outbox.push(this.#fitting(outcome));
       finished++;
     }
     if (finished > 0 && !this.#flushScheduled) {
@@ -239,17 +263,38 @@ export class TaskgridWorker {
     }
   }
 
+  /** A result that cannot fit in a frame the server takes fails its task instead. */
+  #fitting(outcome: TaskOutcome): TaskOutcome {
+    const limit = this.#serverMaxFrame - FRAME_ENVELOPE;
+    // JSON escaping at most doubles plain text; measure exactly only when it may matter.
+    if (outcome.value.length * 2 <= limit) return outcome;
+    const size = Buffer.byteLength(JSON.stringify(outcome.value));
+    if (size <= limit) return outcome;
+    const error = new ResultTooLargeError(size, limit);
+    return {
+      ...outcome,
+      status: 'FAILED',
+      value: JSON.stringify({ ...error.toData(), stack: '' }),
+    };
+  }
+
   #flush(): void {
     this.#flushScheduled = false;
     if (this.#outbox.length === 0) return;
     const outcomes = this.#outbox;
     this.#outbox = [];
+    const target = Math.min(FRAME_TARGET_BYTES, this.#serverMaxFrame / 4);
     let batch: TaskOutcome[] = [];
     let bytes = 0;
     for (const outcome of outcomes) {
+      if (batch.length > 0 && bytes + outcome.value.length * 2 + 96 > target) {
+        this.#send({ type: 'results', results: batch });
+        batch = [];
+        bytes = 0;
+      }
       batch.push(outcome);
-      bytes += outcome.value.length + 96;
-      if (bytes >= FRAME_TARGET_BYTES) {
+      bytes += outcome.value.length * 2 + 96;
+      if (bytes >= target) {
         this.#send({ type: 'results', results: batch });
         batch = [];
         bytes = 0;

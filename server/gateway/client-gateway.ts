@@ -23,6 +23,10 @@ import { rawText } from './worker-gateway.js';
 export const CLIENT_PATH = '/ws/client';
 const MAX_SUBSCRIPTIONS = 100_000;
 const STATS_MS = 1000;
+/** Tasks read per store round trip. */
+const READ_CHUNK = 500;
+/** A read the store could not answer is tried again after this long, while anyone waits. */
+const READ_RETRY_MS = 500;
 
 export interface ClientGatewayOptions {
   store: TaskStore;
@@ -58,6 +62,9 @@ export class ClientGateway {
   readonly #subscribers = new Map<string, Set<ClientConnection>>();
   readonly #connections = new Set<ClientConnection>();
   readonly #timer: NodeJS.Timeout;
+  /** Ids whose read failed, read again on a timer. */
+  #toRetry = new Set<string>();
+  #retry: NodeJS.Timeout | undefined;
 
   constructor(options: ClientGatewayOptions) {
     this.#options = options;
@@ -89,8 +96,14 @@ export class ClientGateway {
     if (toRead.length > 0) void this.#readAndDeliver(toRead);
   }
 
+  /** Events may have been missed: read every subscribed task again. */
+  resync(): void {
+    if (this.#subscribers.size > 0) void this.#readAndDeliver([...this.#subscribers.keys()]);
+  }
+
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    clearTimeout(this.#retry);
     for (const ws of this.#wss.clients) ws.terminate();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
@@ -155,29 +168,49 @@ export class ClientGateway {
     if (set.size === 0) this.#subscribers.delete(id);
   }
 
-  /** Reads tasks and sends the finished ones; `only` also learns of unknown ids. */
+  /**
+   * Reads tasks (a chunk per round trip) and sends the finished ones; `only`
+   * also learns of unknown ids. Ids whose read failed are read again later,
+   * for as long as someone is subscribed to them.
+   */
   async #readAndDeliver(ids: readonly string[], only?: ClientConnection): Promise<void> {
-    let records: (TaskRecord | undefined)[];
-    try {
-      records = await Promise.all(ids.map((id) => this.#options.store.getTask(id)));
-    } catch (error) {
-      this.#options.log.warn({ err: error }, 'client subscription read failed');
-      return;
-    }
-    records.forEach((task, i) => {
-      const id = ids[i] as string;
-      if (!task) {
-        if (only) {
-          only.send({ type: 'unknown', task_id: id });
-          this.#unsubscribe(only, id);
-        }
+    for (let start = 0; start < ids.length; start += READ_CHUNK) {
+      const chunk = ids.slice(start, start + READ_CHUNK);
+      let records: (TaskRecord | undefined)[];
+      try {
+        records = await this.#options.store.getTasks(chunk);
+      } catch (error) {
+        this.#options.log.warn({ err: error }, 'client subscription read failed; will retry');
+        this.#retryLater(ids.slice(start));
         return;
       }
-      if (!isTerminal(task.status)) return;
-      const message: ClientServerMessage = { type: 'result', task_id: id, status: task.status };
-      if (task.status !== 'CANCELLED' && task.result !== undefined) message.result = task.result;
-      this.#deliver(id, message);
-    });
+      records.forEach((task, i) => {
+        const id = chunk[i] as string;
+        if (!task) {
+          if (only) {
+            only.send({ type: 'unknown', task_id: id });
+            this.#unsubscribe(only, id);
+          }
+          return;
+        }
+        if (!isTerminal(task.status)) return;
+        const message: ClientServerMessage = { type: 'result', task_id: id, status: task.status };
+        if (task.status !== 'CANCELLED' && task.result !== undefined) message.result = task.result;
+        this.#deliver(id, message);
+      });
+    }
+  }
+
+  #retryLater(ids: readonly string[]): void {
+    for (const id of ids) this.#toRetry.add(id);
+    if (this.#retry) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      const again = [...this.#toRetry].filter((id) => this.#subscribers.has(id));
+      this.#toRetry = new Set();
+      if (again.length > 0) void this.#readAndDeliver(again);
+    }, READ_RETRY_MS);
+    this.#retry.unref();
   }
 
   #deliver(id: string, message: ClientServerMessage): void {

@@ -61,13 +61,19 @@ export function openApiDocument(version: string): object {
           summary: 'Run a registered function once',
           requestBody: { required: true, content: json(ExecuteBody) },
           responses: {
+            '200': {
+              description: 'A repeat of an idempotency key: the task stored the first time',
+              content: json(ExecuteReply),
+            },
             '201': { description: 'Stored and queued', content: json(ExecuteReply) },
             '400': error('The payload is not JSON text of an array'),
             '401': error('Token missing or wrong'),
             '404': error('Unknown function'),
             '413': error('Payload too large'),
             '422': error('Schema'),
-            '503': error('The store is unreachable or the server is draining'),
+            '503': error(
+              'The store is unreachable or the server is draining; nothing was stored, retry (with an idempotency key to be safe)',
+            ),
           },
         },
       },
@@ -76,13 +82,19 @@ export function openApiDocument(version: string): object {
           summary: 'Run a registered function many times, all or nothing',
           requestBody: { required: true, content: json(BatchBody) },
           responses: {
+            '200': {
+              description: 'Every idempotency key was a repeat: the tasks stored the first time',
+              content: json(BatchReply),
+            },
             '201': { description: 'Stored and queued, ids in order', content: json(BatchReply) },
             '400': error('A payload is not JSON text of an array'),
             '401': error('Token missing or wrong'),
             '404': error('Unknown function'),
             '413': error('Too many payloads, or one too large'),
             '422': error('Schema'),
-            '503': error('The store is unreachable or the server is draining'),
+            '503': error(
+              'The store is unreachable or the server is draining; nothing was stored, retry (with an idempotency key to be safe)',
+            ),
           },
         },
       },

@@ -44,14 +44,20 @@ export function restApi({ service, store, dispatcher, metrics, version }: RestDe
 
   router.post('/execute_function', async (req, res) => {
     const body = parseExecuteBody(req.body);
-    const [taskId] = await service.submit(body.function_id, [body.payload], body.timeout_ms);
-    res.status(201).json({ task_id: taskId });
+    const { ids, stored } = await service.submit(body.function_id, [body.payload], {
+      timeoutMs: body.timeout_ms,
+      idempotencyKeys: body.idempotency_key === undefined ? undefined : [body.idempotency_key],
+    });
+    res.status(stored ? 201 : 200).json({ task_id: ids[0] });
   });
 
   router.post('/execute_batch', async (req, res) => {
     const body = parseBatchBody(req.body);
-    const taskIds = await service.submit(body.function_id, body.payloads, body.timeout_ms);
-    res.status(201).json({ task_ids: taskIds });
+    const { ids, stored } = await service.submit(body.function_id, body.payloads, {
+      timeoutMs: body.timeout_ms,
+      idempotencyKeys: body.idempotency_keys,
+    });
+    res.status(stored ? 201 : 200).json({ task_ids: ids });
   });
 
   router.get('/status/:task_id', async (req, res) => {

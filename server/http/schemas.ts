@@ -14,6 +14,13 @@ const TimeoutMs = Type.Integer({
   description: 'Per-task timeout in ms; defaults to the server setting',
 });
 
+const IdempotencyKey = Type.String({
+  minLength: 1,
+  maxLength: 256,
+  description:
+    'A retried submit with the same key answers 200 with the task stored the first time, instead of storing another',
+});
+
 export const RegisterBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 256 }),
   payload: Type.String({ description: 'Source text of one JavaScript function' }),
@@ -23,11 +30,15 @@ export const ExecuteBody = Type.Object({
   function_id: Type.String(),
   payload: Type.String({ description: 'JSON text of the argument array, e.g. "[2]"' }),
   timeout_ms: Type.Optional(TimeoutMs),
+  idempotency_key: Type.Optional(IdempotencyKey),
 });
 export const BatchBody = Type.Object({
   function_id: Type.String(),
   payloads: Type.Array(Type.String()),
   timeout_ms: Type.Optional(TimeoutMs),
+  idempotency_keys: Type.Optional(
+    Type.Array(IdempotencyKey, { description: 'One key per payload, in the same order' }),
+  ),
 });
 
 export const Status = Type.Union(TASK_STATUSES.map((s) => Type.Literal(s)));
