@@ -8,6 +8,7 @@
  * Results arrive over `/ws/client` the moment they are stored; nothing polls.
  */
 
+import { randomUUID } from 'node:crypto';
 import type { ErrorData } from '../shared/errors.js';
 import { deserialize, serializeArgs } from '../shared/serialize.js';
 import type { TaskStatus } from '../shared/types.js';
@@ -78,6 +79,9 @@ export interface RegisterOptions {
 
 type AnyFunction = (...args: never[]) => unknown;
 
+/** How long a submit is retried while the server answers 503. */
+const SUBMIT_RETRY_MS = 15_000;
+
 export class TaskGrid {
   readonly #base: string;
   readonly #headers: Record<string, string>;
@@ -128,9 +132,10 @@ export class TaskGrid {
   /** A handle on an already registered function. */
   function<A extends unknown[] = unknown[], R = unknown>(functionId: string): RemoteFunction<A, R> {
     const submit = async (...args: A): Promise<TaskHandle<R>> => {
-      const { task_id } = await this.#call<{ task_id: string }>('POST', '/execute_function', {
+      const { task_id } = await this.#submit<{ task_id: string }>('/execute_function', {
         function_id: functionId,
         payload: serializeArgs(args),
+        idempotency_key: randomUUID(),
       });
       return this.task<R>(task_id);
     };
@@ -166,9 +171,11 @@ export class TaskGrid {
     const size = options.batchSize ?? 1000;
     const waits: Promise<TaskResultMessage>[] = [];
     for (let i = 0; i < all.length; i += size) {
-      const { task_ids } = await this.#call<{ task_ids: string[] }>('POST', '/execute_batch', {
+      const payloads = all.slice(i, i + size).map((args) => serializeArgs(args));
+      const { task_ids } = await this.#submit<{ task_ids: string[] }>('/execute_batch', {
         function_id: functionId,
-        payloads: all.slice(i, i + size).map((args) => serializeArgs(args)),
+        payloads,
+        idempotency_keys: payloads.map(() => randomUUID()),
       });
       for (const id of task_ids) {
         const wait = this.#results.wait(id);
@@ -182,6 +189,27 @@ export class TaskGrid {
       const value = unpack<R>(await wait);
       options.onProgress?.(++done, all.length);
       yield value;
+    }
+  }
+
+  /**
+   * A submit, retried while the server answers 503 (the store is away, or the
+   * server is draining) or cannot be reached. The body carries idempotency keys, so a retry of a
+   * submit that was stored after all returns the same task instead of a copy.
+   */
+  async #submit<T>(path: string, body: unknown): Promise<T> {
+    const giveUp = Date.now() + SUBMIT_RETRY_MS;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        return await this.#call<T>('POST', path, body);
+      } catch (error) {
+        // 503, or no answer at all (a server restarting): with the keys, both are safe to retry.
+        const retriable =
+          (error instanceof TaskGridHttpError && error.status === 503) ||
+          (error instanceof TypeError && error.message === 'fetch failed');
+        if (!retriable || Date.now() + delay > giveUp) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random() / 2)));
+      }
     }
   }
 
