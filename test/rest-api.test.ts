@@ -178,6 +178,48 @@ for (const store of ['memory', 'redis'] as StoreKind[]) {
       });
     });
 
+    describe('idempotency keys', () => {
+      it('a repeat of idempotency_key answers 200 with the task stored the first time', async () => {
+        const fn = await grid.register(DOUBLE);
+        const key = randomUUID();
+        const body = { function_id: fn, payload: '[21]', idempotency_key: key };
+        const first = await grid.call<{ task_id: string }>('POST', '/execute_function', body);
+        const again = await grid.call<{ task_id: string }>('POST', '/execute_function', body);
+        expect(first.status).to.equal(201);
+        expect(again.status).to.equal(200);
+        expect(again.body.task_id).to.equal(first.body.task_id);
+        expect(await grid.value(first.body.task_id)).to.equal(42);
+      });
+      it('idempotency_keys in a batch: 200 when every key repeats, 201 when one is new', async () => {
+        const fn = await grid.register(DOUBLE);
+        const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+        const batch = (keys: string[], payloads: string[]) =>
+          grid.call<{ task_ids: string[] }>('POST', '/execute_batch', {
+            function_id: fn,
+            payloads,
+            idempotency_keys: keys,
+          });
+        const first = await batch([a, b], ['[1]', '[2]']);
+        const repeat = await batch([a, b], ['[1]', '[2]']);
+        const mixed = await batch([b, c], ['[2]', '[3]']);
+        expect([first.status, repeat.status, mixed.status]).to.deep.equal([201, 200, 201]);
+        expect(repeat.body.task_ids).to.deep.equal(first.body.task_ids);
+        expect(mixed.body.task_ids[0]).to.equal(first.body.task_ids[1]);
+        expect(await grid.value(mixed.body.task_ids[1] as string)).to.equal(6);
+      });
+      it('400 for a batch whose keys do not match its payloads or repeat within it', async () => {
+        const fn = await grid.register(DOUBLE);
+        for (const keys of [['k'], ['k', 'k']]) {
+          const reply = await grid.call('POST', '/execute_batch', {
+            function_id: fn,
+            payloads: ['[1]', '[2]'],
+            idempotency_keys: keys,
+          });
+          expect(reply.status, JSON.stringify(keys)).to.equal(400);
+        }
+      });
+    });
+
     describe('POST /execute_batch', () => {
       it('201 with task_ids in the same order as the payloads', async () => {
         const fn = await grid.register(DOUBLE);

@@ -36,6 +36,7 @@ export class MemoryStore implements TaskStore {
   readonly #idempotencyTtlMs: number;
   /** Idempotency key → the task stored under it, and until when. */
   readonly #idempotency = new Map<string, { id: string; until: number }>();
+  #sweepAt = 1024;
   /** Task id → leases handed back without counting against it. */
   readonly #released = new Map<string, number>();
   // A queue as an array with a moving head: O(1) take, compacted now and then.
@@ -58,6 +59,7 @@ export class MemoryStore implements TaskStore {
   async enqueue(tasks: readonly NewTask[]): Promise<EnqueueResult> {
     const duplicates = new Map<number, string>();
     const now = Date.now();
+    this.#forgetExpiredKeys(now);
     let stored = 0;
     tasks.forEach((task, position) => {
       const key = task.idempotency_key;
@@ -252,6 +254,14 @@ export class MemoryStore implements TaskStore {
 
   async close(): Promise<void> {
     this.#events.clear();
+  }
+
+  /** Expired idempotency keys are swept whenever the map doubled since the last sweep. */
+  #forgetExpiredKeys(now: number): void {
+    if (this.#idempotency.size < this.#sweepAt) return;
+    for (const [key, entry] of this.#idempotency)
+      if (entry.until <= now) this.#idempotency.delete(key);
+    this.#sweepAt = Math.max(1024, this.#idempotency.size * 2);
   }
 
   #finish(task: TaskRecord, status: TaskRecord['status'], now: number): void {
