@@ -25,6 +25,8 @@ export interface ServerFlags {
   heartbeatTolerance?: string;
   lease?: string;
   resultTtl?: string;
+  idempotencyTtl?: string;
+  deadlineGrace?: string;
 }
 
 const env = process.env;
@@ -57,6 +59,12 @@ export function serverConfig(flags: ServerFlags): ServerConfig {
   if (lease !== undefined) config.leaseMs = intOption('--lease', lease, 100);
   const ttl = flags.resultTtl ?? env.TASKGRID_RESULT_TTL;
   if (ttl !== undefined) config.resultTtlSeconds = intOption('--result-ttl', ttl, 0);
+  const idemTtl = flags.idempotencyTtl ?? env.TASKGRID_IDEMPOTENCY_TTL;
+  if (idemTtl !== undefined) {
+    config.idempotencyTtlSeconds = intOption('--idempotency-ttl', idemTtl, 1);
+  }
+  const grace = flags.deadlineGrace ?? env.TASKGRID_DEADLINE_GRACE_MS;
+  if (grace !== undefined) config.deadlineGraceMs = intOption('--deadline-grace', grace, 0);
 
   const storeKind = choiceOption('--store', flags.store ?? env.TASKGRID_STORE ?? 'redis', [
     'redis',
@@ -118,6 +126,14 @@ export function addServerCommand(program: Command): void {
     .option('--heartbeat-tolerance <n>', 'missed heartbeats before a worker is lost; default 3')
     .option('--lease <ms>', 'lease length of a RUNNING task (env TASKGRID_LEASE_MS); default 30000')
     .option('--result-ttl <s>', 'forget finished tasks after s seconds, 0 keeps them; default 0')
+    .option(
+      '--idempotency-ttl <s>',
+      'seconds an idempotency key maps to its task (env TASKGRID_IDEMPOTENCY_TTL); default 86400',
+    )
+    .option(
+      '--deadline-grace <ms>',
+      'a task with no result this long past its timeout is failed by the server (env TASKGRID_DEADLINE_GRACE_MS); default 5000',
+    )
     .action(async (flags: ServerFlags) => {
       const config = serverConfig(flags);
       const log = createLogger('taskgrid-server');

@@ -18,7 +18,10 @@ export async function openStore(
 ): Promise<TaskStore> {
   if (store.kind === 'memory') {
     log.warn('using the in-memory store: tasks and results will not survive a restart');
-    return new MemoryStore({ resultTtlSeconds: config.resultTtlSeconds });
+    return new MemoryStore({
+      resultTtlSeconds: config.resultTtlSeconds,
+      idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+    });
   }
   let lastError = '';
   const redis = new RedisStore({
@@ -26,6 +29,7 @@ export async function openStore(
     prefix: store.prefix,
     instanceId,
     resultTtlSeconds: config.resultTtlSeconds,
+    idempotencyTtlSeconds: config.idempotencyTtlSeconds,
     connectTimeoutMs: store.required ? 3000 : 500,
     onError: (error) => {
       if (error.message !== lastError) log.warn({ err: error.message }, 'redis connection trouble');
@@ -42,6 +46,9 @@ export async function openStore(
       `no Redis answered at ${store.url}; using the in-memory store: tasks and results will not survive a restart. ` +
         'Start redis-server, or point taskgrid at one with REDIS_URL or --redis <url>.',
     );
-    return new MemoryStore({ resultTtlSeconds: config.resultTtlSeconds });
+    return new MemoryStore({
+      resultTtlSeconds: config.resultTtlSeconds,
+      idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+    });
   }
 }
