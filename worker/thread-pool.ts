@@ -28,8 +28,11 @@ export interface ThreadPool {
   /** Makes function sources known; a thread receives each once, with its first task. */
   addFunctions(functions: readonly FunctionSource[]): void;
   run(tasks: readonly TaskAssignment[]): void;
-  /** Ends a task the pool holds (CANCELLED outcome). False when it holds no such task. */
-  cancel(taskId: string): boolean;
+  /**
+   * Ends a task the pool holds (CANCELLED outcome); with `attempt`, only that
+   * attempt of it. False when it holds no such task.
+   */
+  cancel(taskId: string, attempt?: number): boolean;
   /** Resolves when no task is held. */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -140,17 +143,19 @@ export class WorkerThreadPool implements ThreadPool {
     this.#pump();
   }
 
-  cancel(taskId: string): boolean {
+  cancel(taskId: string, attempt?: number): boolean {
+    const matches = (task: TaskAssignment | undefined): task is TaskAssignment =>
+      task?.id === taskId && (attempt === undefined || task.attempt === attempt);
     for (let i = this.#pendingHead; i < this.#pending.length; i++) {
       const task = this.#pending[i];
-      if (task?.id === taskId) {
+      if (matches(task)) {
         this.#pending.splice(i, 1);
         this.#finish([outcomeOf(task, 'CANCELLED', new CancelledError(), 0)]);
         return true;
       }
     }
     for (const slot of this.#slots) {
-      const held = slot.held.find((h) => h.task.id === taskId);
+      const held = slot.held.find((h) => matches(h.task));
       if (!held) continue;
       if (slot.runningSeq() === held.seq) {
         this.#end(slot, {

@@ -201,7 +201,8 @@ export class TaskgridWorker {
         message.ids.forEach((id, i) => {
           const attempt = message.attempts?.[i];
           // Only the named attempt: a newer one of the same task may be running here too.
-          if (attempt === undefined || this.#held.has(heldKey(id, attempt))) this.#pool.cancel(id);
+          if (attempt === undefined) this.#pool.cancel(id);
+          else if (this.#held.has(heldKey(id, attempt))) this.#pool.cancel(id, attempt);
         });
         return;
       default: {
@@ -227,7 +228,9 @@ export class TaskgridWorker {
     this.#socket = undefined;
     // The server put everything we held back in the queue: stop running it here.
     for (const [key, gen] of this.#held) {
-      if (gen === generation) this.#pool.cancel(key.slice(0, key.lastIndexOf(':')));
+      if (gen !== generation) continue;
+      const at = key.lastIndexOf(':');
+      this.#pool.cancel(key.slice(0, at), Number(key.slice(at + 1)));
     }
     this.#outbox = [];
     if (this.#stopping) return;

@@ -39,7 +39,7 @@ export class LocalDispatcher extends BaseDispatcher {
         return [];
       },
       cancel(tasks) {
-        for (const task of tasks) pool.cancel(task.id);
+        for (const task of tasks) pool.cancel(task.id, task.attempt);
       },
     };
   }
