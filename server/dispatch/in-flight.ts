@@ -44,7 +44,7 @@ export class InFlight {
     const replaced: HeldTask[] = [];
     for (const task of tasks) {
       if (this.#tasks.size === 0) this.#longest = 0;
-      const wait = Math.ceil(this.#tasks.size / this.#threads) * this.#longest;
+      const wait = Math.floor(this.#tasks.size / this.#threads) * this.#longest;
       const previous = this.#tasks.get(task.id);
       if (previous) replaced.push(previous);
       this.#tasks.set(task.id, {
