@@ -25,6 +25,9 @@ export interface ServerFlags {
   heartbeatTolerance?: string;
   lease?: string;
   resultTtl?: string;
+  maxConnections?: string;
+  maxConnectionsPerIp?: string;
+  functionCacheMb?: string;
 }
 
 const env = process.env;
@@ -57,6 +60,18 @@ export function serverConfig(flags: ServerFlags): ServerConfig {
   if (lease !== undefined) config.leaseMs = intOption('--lease', lease, 100);
   const ttl = flags.resultTtl ?? env.TASKGRID_RESULT_TTL;
   if (ttl !== undefined) config.resultTtlSeconds = intOption('--result-ttl', ttl, 0);
+  const connections = flags.maxConnections ?? env.TASKGRID_MAX_CONNECTIONS;
+  if (connections !== undefined) {
+    config.limits.connections = intOption('--max-connections', connections, 1);
+  }
+  const perIp = flags.maxConnectionsPerIp ?? env.TASKGRID_MAX_CONNECTIONS_PER_IP;
+  if (perIp !== undefined) {
+    config.limits.connectionsPerIp = intOption('--max-connections-per-ip', perIp, 1);
+  }
+  const cacheMb = flags.functionCacheMb ?? env.TASKGRID_FUNCTION_CACHE_MB;
+  if (cacheMb !== undefined) {
+    config.functionCacheBytes = intOption('--function-cache-mb', cacheMb, 0) * 1024 * 1024;
+  }
 
   const storeKind = choiceOption('--store', flags.store ?? env.TASKGRID_STORE ?? 'redis', [
     'redis',
@@ -118,6 +133,18 @@ export function addServerCommand(program: Command): void {
     .option('--heartbeat-tolerance <n>', 'missed heartbeats before a worker is lost; default 3')
     .option('--lease <ms>', 'lease length of a RUNNING task (env TASKGRID_LEASE_MS); default 30000')
     .option('--result-ttl <s>', 'forget finished tasks after s seconds, 0 keeps them; default 0')
+    .option(
+      '--max-connections <n>',
+      'open sockets on /ws and /ws/client together; more get HTTP 503 (env TASKGRID_MAX_CONNECTIONS); default 20000',
+    )
+    .option(
+      '--max-connections-per-ip <n>',
+      'open sockets from one address; more get HTTP 429 (env TASKGRID_MAX_CONNECTIONS_PER_IP); default 12000',
+    )
+    .option(
+      '--function-cache-mb <n>',
+      'function sources kept in memory, least recently used dropped (env TASKGRID_FUNCTION_CACHE_MB); default 64',
+    )
     .action(async (flags: ServerFlags) => {
       const config = serverConfig(flags);
       const log = createLogger('taskgrid-server');
