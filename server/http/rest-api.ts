@@ -54,6 +54,11 @@ export function restApi({ service, store, dispatcher, metrics, version }: RestDe
     res.status(201).json({ task_ids: taskIds });
   });
 
+  router.delete('/function/:function_id', async (req, res) => {
+    await service.deleteFunction(req.params.function_id);
+    res.json({ function_id: req.params.function_id, deleted: true });
+  });
+
   router.get('/status/:task_id', async (req, res) => {
     res.json(await service.status(req.params.task_id));
   });

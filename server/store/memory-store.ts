@@ -46,6 +46,10 @@ export class MemoryStore implements TaskStore {
     return this.#functions.get(id);
   }
 
+  async deleteFunction(id: string): Promise<boolean> {
+    return this.#functions.delete(id);
+  }
+
   async enqueue(tasks: readonly NewTask[]): Promise<void> {
     for (const task of tasks) {
       this.#tasks.set(task.id, {

@@ -190,6 +190,10 @@ export class RedisStore implements TaskStore {
     };
   }
 
+  async deleteFunction(id: string): Promise<boolean> {
+    return (await this.#call(() => this.#client.del(this.keys.fn(id)))) > 0;
+  }
+
   async enqueue(tasks: readonly NewTask[]): Promise<void> {
     if (tasks.length === 0) return;
     await this.#script(
