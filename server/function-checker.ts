@@ -9,7 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import { BadPayloadError, TooManyError, UnavailableError } from '../shared/errors.js';
 import type { CheckReply, CheckRequest } from './function-checker-thread.js';
-import { checkFunctionSource } from './function-source.js';
+import { checkFunctionSource, trimSource } from './function-source.js';
 
 /** Up to this many UTF-16 units a payload is checked inline (worst case measured ~4 ms). */
 export const INLINE_CHECK_CHARS = 16 * 1024;
@@ -18,7 +18,7 @@ const MAX_PENDING = 64;
 const THREAD_URL = new URL('./function-checker-thread.js', import.meta.url);
 
 interface Pending {
-  resolve: (source: string) => void;
+  resolve: () => void;
   reject: (error: Error) => void;
 }
 
@@ -38,7 +38,7 @@ export class FunctionChecker {
     const worker = this.#thread();
     const id = this.#nextId++;
     const done = new Promise<string>((resolve, reject) =>
-      this.#pending.set(id, { resolve, reject }),
+      this.#pending.set(id, { resolve: () => resolve(trimSource(payload)), reject }),
     );
     if (this.#pending.size === 1) worker.ref();
     worker.postMessage({ id, payload } satisfies CheckRequest);
@@ -55,9 +55,9 @@ export class FunctionChecker {
 
   #thread(): Worker {
     if (this.#worker) return this.#worker;
-    // A generous heap: acorn's tree for 1 MiB of dense source is ~100 MB. Past it the
+    // acorn's tree for 1 MiB of the densest source found is ~95 MB; past this limit the
     // thread dies, the checks in flight answer 400, and the next one starts a new thread.
-    const worker = new Worker(THREAD_URL, { resourceLimits: { maxOldGenerationSizeMb: 512 } });
+    const worker = new Worker(THREAD_URL, { resourceLimits: { maxOldGenerationSizeMb: 256 } });
     worker.unref();
     worker.on('message', (reply: CheckReply) => this.#settle(reply));
     worker.on('error', (error) => {
@@ -77,7 +77,7 @@ export class FunctionChecker {
     if (!pending) return;
     this.#pending.delete(reply.id);
     if (this.#pending.size === 0) this.#worker?.unref();
-    if ('source' in reply) pending.resolve(reply.source);
+    if (reply.error === undefined) pending.resolve();
     else pending.reject(new BadPayloadError(reply.error));
   }
 
