@@ -27,6 +27,9 @@ export interface ServerFlags {
   resultTtl?: string;
   idempotencyTtl?: string;
   deadlineGrace?: string;
+  maxConnections?: string;
+  maxConnectionsPerIp?: string;
+  functionCacheMb?: string;
 }
 
 const env = process.env;
@@ -65,6 +68,18 @@ export function serverConfig(flags: ServerFlags): ServerConfig {
   }
   const grace = flags.deadlineGrace ?? env.TASKGRID_DEADLINE_GRACE_MS;
   if (grace !== undefined) config.deadlineGraceMs = intOption('--deadline-grace', grace, 0);
+  const connections = flags.maxConnections ?? env.TASKGRID_MAX_CONNECTIONS;
+  if (connections !== undefined) {
+    config.limits.connections = intOption('--max-connections', connections, 1);
+  }
+  const perIp = flags.maxConnectionsPerIp ?? env.TASKGRID_MAX_CONNECTIONS_PER_IP;
+  if (perIp !== undefined) {
+    config.limits.connectionsPerIp = intOption('--max-connections-per-ip', perIp, 1);
+  }
+  const cacheMb = flags.functionCacheMb ?? env.TASKGRID_FUNCTION_CACHE_MB;
+  if (cacheMb !== undefined) {
+    config.functionCacheBytes = intOption('--function-cache-mb', cacheMb, 0) * 1024 * 1024;
+  }
 
   const storeKind = choiceOption('--store', flags.store ?? env.TASKGRID_STORE ?? 'redis', [
     'redis',
@@ -133,6 +148,18 @@ export function addServerCommand(program: Command): void {
     .option(
       '--deadline-grace <ms>',
       'a task with no result this long past its timeout is failed by the server (env TASKGRID_DEADLINE_GRACE_MS); default 5000',
+    )
+    .option(
+      '--max-connections <n>',
+      'open sockets on /ws and /ws/client together; more get HTTP 503 (env TASKGRID_MAX_CONNECTIONS); default 20000',
+    )
+    .option(
+      '--max-connections-per-ip <n>',
+      'open sockets from one address; more get HTTP 429 (env TASKGRID_MAX_CONNECTIONS_PER_IP); default 12000',
+    )
+    .option(
+      '--function-cache-mb <n>',
+      'function sources kept in memory, least recently used dropped (env TASKGRID_FUNCTION_CACHE_MB); default 64',
     )
     .action(async (flags: ServerFlags) => {
       const config = serverConfig(flags);

@@ -21,8 +21,11 @@ import { OutcomeWriter } from './dispatch/outcome-writer.js';
 import { PullDispatcher } from './dispatch/pull-dispatcher.js';
 import { PushDispatcher } from './dispatch/push-dispatcher.js';
 import { CLIENT_PATH, ClientGateway } from './gateway/client-gateway.js';
+import { ConnectionLimiter } from './gateway/connection-limiter.js';
+import { refuseUpgrade } from './gateway/upgrade-refusal.js';
 import { WORKER_PATH, WorkerGateway } from './gateway/worker-gateway.js';
 import { bearerAuth } from './http/auth.js';
+import { BrowserGuard, requireJsonBody } from './http/browser-guard.js';
 import { errorHandler } from './http/error-handler.js';
 import { restApi } from './http/rest-api.js';
 import { GridMetrics } from './metrics.js';
@@ -33,6 +36,8 @@ import type { TaskStore } from './store/task-store.js';
 import { TaskService } from './task-service.js';
 
 const CLOSE_TIMEOUT_MS = 10_000;
+/** Client sockets carry subscribe/unsubscribe/watch only: 10,000 ids is ~400 KB. */
+const CLIENT_FRAME_BYTES = 1024 * 1024;
 
 export interface StartOptions {
   log?: Logger;
@@ -84,7 +89,7 @@ export class GridServer {
       }
       this.#clients.notify(event.ids, event.outcomes);
     });
-    const functions = new FunctionCache(store);
+    const functions = new FunctionCache(store, config.functionCacheBytes);
     const bufferLimits = { count: config.outcomeBuffer, bytes: config.outcomeBufferBytes };
     this.#outcomes = new OutcomeWriter(store, bufferLimits, (error) =>
       log.warn({ err: error }, 'writing results failed; holding them for retry'),
@@ -115,9 +120,13 @@ export class GridServer {
     const app = express();
     app.disable('x-powered-by');
     app.set('strict routing', false);
+    // Without a token, what a web page could send is refused first (browser-guard.ts).
+    const guard = config.token === undefined ? new BrowserGuard(config.host) : undefined;
+    if (guard) app.use(guard.middleware());
     app.use(bearerAuth(config.token));
-    // Any content type is read as JSON: `curl -d '{...}'` works without a header.
-    app.use(express.json({ limit: config.limits.bodyBytes, type: () => true, strict: false }));
+    // Bodies are JSON and say so (415 otherwise): a page cannot send that cross-origin unasked.
+    app.use(requireJsonBody());
+    app.use(express.json({ limit: config.limits.bodyBytes, strict: false }));
     app.use(
       restApi({
         service: this.#service,
@@ -139,6 +148,7 @@ export class GridServer {
         handler: remote,
         token: config.token,
         maxFrameBytes: config.limits.frameBytes,
+        helloBytes: config.limits.helloBytes,
         heartbeatMs: config.heartbeatMs,
         heartbeatTolerance: config.heartbeatTolerance,
         deadlineGraceMs: config.deadlineGraceMs,
@@ -148,15 +158,27 @@ export class GridServer {
     this.#clients = new ClientGateway({
       store,
       token: config.token,
-      maxFrameBytes: config.limits.frameBytes,
+      maxFrameBytes: Math.min(config.limits.frameBytes, CLIENT_FRAME_BYTES),
       log,
       stats: () => this.#stats(),
     });
+    const limiter = new ConnectionLimiter(
+      config.limits.connections,
+      config.limits.connectionsPerIp,
+    );
     this.#http.on('upgrade', (req, socket, head) => {
+      socket.on('error', () => {});
       const path = (req.url ?? '').split('?')[0]?.replace(/\/+$/, '');
-      if (path === WORKER_PATH && this.#gateway) this.#gateway.upgrade(req, socket, head);
-      else if (path === CLIENT_PATH) this.#clients.upgrade(req, socket, head);
-      else socket.destroy();
+      const gateway =
+        path === WORKER_PATH ? this.#gateway : path === CLIENT_PATH ? this.#clients : undefined;
+      if (!gateway) {
+        socket.destroy();
+        return;
+      }
+      // Origin and caps before the gateway sees it; the gateway checks the token next.
+      const refusal = guard?.refusal(req) ?? limiter.admit(req, socket);
+      if (refusal) refuseUpgrade(socket, refusal);
+      else gateway.upgrade(req, socket, head);
     });
   }
 

@@ -18,6 +18,15 @@ export interface Limits {
   frameBytes: number;
   /** Most long-polls parked at once (429 past it). */
   parkedPolls: number;
+  /**
+   * Bytes a worker socket may send before its hello is accepted (close 1009,
+   * connection dropped): nothing larger is read from a peer not yet authenticated.
+   */
+  helloBytes: number;
+  /** Open sockets on /ws and /ws/client together (HTTP 503 at the upgrade past it). */
+  connections: number;
+  /** Open sockets from one IP address (HTTP 429 at the upgrade past it). */
+  connectionsPerIp: number;
 }
 
 export type StoreConfig =
@@ -55,6 +64,8 @@ export interface ServerConfig {
   outcomeBuffer: number;
   /** Bytes of outcome values held while the store is unreachable. */
   outcomeBufferBytes: number;
+  /** Function sources kept in memory, least recently used dropped first (re-read on a miss). */
+  functionCacheBytes: number;
   limits: Limits;
 }
 
@@ -81,6 +92,7 @@ export function defaultConfig(): ServerConfig {
     threadMemoryMb: 256,
     outcomeBuffer: 100_000,
     outcomeBufferBytes: 512 * MiB,
+    functionCacheBytes: 64 * MiB,
     limits: {
       bodyBytes: 10 * MiB,
       functionBytes: 1 * MiB,
@@ -89,6 +101,10 @@ export function defaultConfig(): ServerConfig {
       resultBytes: 8 * MiB,
       frameBytes: 64 * MiB,
       parkedPolls: 10_000,
+      helloBytes: 64 * 1024,
+      // Room for the 10,000-worker benchmark from one host, plus its clients.
+      connections: 20_000,
+      connectionsPerIp: 12_000,
     },
   };
 }

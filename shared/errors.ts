@@ -16,9 +16,11 @@ export const ERROR_TABLE = {
   TG_BAD_PAYLOAD: { http: 400, close: 4400 },
   TG_BAD_ID: { http: 400, close: 4400 },
   TG_UNAUTHORIZED: { http: 401, close: 4401 },
+  TG_FORBIDDEN_ORIGIN: { http: 403, close: 4403 },
   TG_NOT_FOUND: { http: 404, close: 4404 },
   TG_CONFLICT: { http: 409, close: 4409 },
   TG_TOO_LARGE: { http: 413, close: 1009 },
+  TG_UNSUPPORTED_MEDIA_TYPE: { http: 415, close: 4415 },
   TG_SCHEMA: { http: 422, close: 4400 },
   TG_TOO_MANY: { http: 429, close: 4429 },
   TG_UNAVAILABLE: { http: 503, close: 1013 },
@@ -72,6 +74,15 @@ export class UnauthorizedError extends TaskgridError {
     super('TG_UNAUTHORIZED', message);
   }
 }
+/**
+ * 403: a request or socket a web page may have made (a foreign `Origin`, or a
+ * `Host` that is not loopback on a loopback server) while no token is set.
+ */
+export class ForbiddenOriginError extends TaskgridError {
+  constructor(message: string) {
+    super('TG_FORBIDDEN_ORIGIN', message);
+  }
+}
 export class NotFoundError extends TaskgridError {
   constructor(message: string) {
     super('TG_NOT_FOUND', message);
@@ -85,6 +96,15 @@ export class ConflictError extends TaskgridError {
 export class TooLargeError extends TaskgridError {
   constructor(message: string) {
     super('TG_TOO_LARGE', message);
+  }
+}
+/** 415: a request body that is not `Content-Type: application/json`. */
+export class UnsupportedMediaTypeError extends TaskgridError {
+  constructor(got: string | undefined) {
+    super(
+      'TG_UNSUPPORTED_MEDIA_TYPE',
+      `Expected \`Content-Type: application/json\`, got \`${(got ?? '(none)').slice(0, 64)}\``,
+    );
   }
 }
 /** 422: a field is missing or has the wrong type. */

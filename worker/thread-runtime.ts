@@ -44,7 +44,10 @@ function compile(fnId: string): UserFunction {
   const cached = compiled.get(fnId);
   if (cached) return cached;
   const source = sources.get(fnId);
-  if (source === undefined) throw new Error(`Function ${fnId} was never sent to this thread`);
+  if (source === undefined) {
+    // The server sends no source for a function its store no longer has.
+    throw new Error(`Function ${fnId} is unknown or was deleted; register it again`);
+  }
   // The newline keeps a trailing line comment in the source from eating the paren.
   const fn = new Function(`return (${source}\n);`)() as UserFunction;
   compiled.set(fnId, fn);

@@ -140,11 +140,20 @@ export class TaskgridWorker {
   #connect(): void {
     const generation = ++this.#generation;
     const maxFrame = this.#options.maxFrameBytes ?? DEFAULT_SERVER_FRAME_BYTES;
+    const token = this.#options.token;
     const socket = new WebSocket(this.#options.url, {
       maxPayload: maxFrame,
       perMessageDeflate: false,
+      // The server checks this at the upgrade, before it reads a frame; the hello carries it too.
+      ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
     });
     this.#socket = socket;
+    // A refusal at the upgrade: 401 is as final as close 4401; 429/503 (connection caps) are retried.
+    let refusedWith: number | undefined;
+    socket.once('unexpected-response', (_req, res) => {
+      refusedWith = res.statusCode;
+      socket.terminate();
+    });
     socket.on('open', () => {
       const hello: WorkerMessage = {
         type: 'hello',
@@ -159,7 +168,11 @@ export class TaskgridWorker {
     socket.on('ping', () => this.#armWatchdog());
     socket.on('message', (data: RawData) => this.#onMessage(generation, data));
     socket.on('error', (error) => this.#log.debug({ err: error.message }, 'socket error'));
-    socket.on('close', (code, reason) => this.#onClose(generation, code, reason.toString()));
+    socket.on('close', (code, reason) =>
+      refusedWith === 401
+        ? this.#onClose(generation, 4401, 'HTTP 401 at the upgrade: the token is wrong')
+        : this.#onClose(generation, code, reason.toString()),
+    );
   }
 
   #onMessage(generation: number, data: RawData): void {

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { TaskgridError } from '../../shared/errors.js';
+import { TaskgridError, UnauthorizedError } from '../../shared/errors.js';
 import {
   type ClientServerMessage,
   encode,
@@ -18,6 +18,7 @@ import {
 import { tokenMatches } from '../../shared/token.js';
 import { isTerminal, type TaskOutcome } from '../../shared/types.js';
 import type { TaskRecord, TaskStore } from '../store/task-store.js';
+import { refuseUpgrade } from './upgrade-refusal.js';
 import { rawText } from './worker-gateway.js';
 
 export const CLIENT_PATH = '/ws/client';
@@ -73,10 +74,15 @@ export class ClientGateway {
     this.#timer.unref();
   }
 
+  /**
+   * Takes an HTTP upgrade for `/ws/client`; the token (header or `?token=`)
+   * is checked here, so no frame is read from a peer without it. Origin and
+   * connection caps were checked by the server before (browser-guard.ts).
+   */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const { token } = this.#options;
     if (token !== undefined && !tokenMatches(token, requestToken(req))) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      refuseUpgrade(socket, new UnauthorizedError());
       return;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws));

@@ -2,6 +2,14 @@
  * The `/ws` endpoint for workers: handshake (protocol version, token),
  * heartbeats from the server side, and frame parsing. Everything past the
  * handshake is handed to the remote dispatcher as typed messages.
+ *
+ * Nothing large is read from a peer that has not authenticated: a token in
+ * `Authorization: Bearer` is checked at the HTTP upgrade (401, no socket),
+ * and until its hello is accepted a socket may send at most
+ * `limits.helloBytes` (64 KiB) in all, counted on the TCP stream as it
+ * arrives, whatever frame length it announces; past that it is dropped
+ * (close 1009) before ws could gather a large frame. `ws` has one maxPayload
+ * per server, fixed when a socket opens, hence the count on the stream.
  */
 
 import type { IncomingMessage } from 'node:http';
@@ -23,6 +31,8 @@ import {
   type WorkerMessage,
 } from '../../shared/protocol.js';
 import { tokenMatches } from '../../shared/token.js';
+import { jsonShapeProblem } from './json-shape.js';
+import { refuseUpgrade } from './upgrade-refusal.js';
 import { WorkerSession } from './worker-session.js';
 
 export const WORKER_PATH = '/ws';
@@ -45,12 +55,30 @@ export interface GatewayOptions {
   heartbeatMs: number;
   heartbeatTolerance: number;
   deadlineGraceMs: number;
+  /** Bytes a socket may send before its hello is accepted. */
+  helloBytes: number;
   log: Logger;
 }
 
+/**
+ * A frame's text, once its JSON shape is known to be cheap to parse
+ * (json-shape.ts). Throws ProtocolError (close 4400) otherwise.
+ */
 export function rawText(data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data as ArrayBuffer).toString('utf8');
+  const bytes = Array.isArray(data)
+    ? Buffer.concat(data)
+    : Buffer.isBuffer(data)
+      ? data
+      : Buffer.from(data as ArrayBuffer);
+  const problem = jsonShapeProblem(bytes);
+  if (problem !== undefined) throw new ProtocolError(`Frame refused unparsed: ${problem}`);
+  return bytes.toString('utf8');
+}
+
+/** The bearer token of an upgrade request, if it carries one. */
+function bearerToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  return header?.startsWith('Bearer ') ? header.slice(7) : undefined;
 }
 
 export class WorkerGateway {
@@ -66,9 +94,24 @@ export class WorkerGateway {
     this.#timer.unref();
   }
 
-  /** Takes an HTTP upgrade for `/ws`. */
+  /**
+   * Takes an HTTP upgrade for `/ws`. A bearer token, when sent, is checked
+   * here (401 before any WebSocket); without one the hello must carry it.
+   */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req));
+    const { token } = this.#options;
+    const given = bearerToken(req);
+    let authenticated = token === undefined;
+    if (token !== undefined && given !== undefined) {
+      if (!tokenMatches(token, given)) {
+        refuseUpgrade(socket, new UnauthorizedError('The worker token (--token) is wrong'));
+        return;
+      }
+      authenticated = true;
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) =>
+      this.#onConnection(ws, req, socket, authenticated),
+    );
   }
 
   async close(): Promise<void> {
@@ -78,19 +121,37 @@ export class WorkerGateway {
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
 
-  #onConnection(ws: WebSocket, req: IncomingMessage): void {
+  #onConnection(ws: WebSocket, req: IncomingMessage, socket: Duplex, authenticated: boolean): void {
     const address = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     const helloTimer = setTimeout(
       () => ws.close(4400, 'expected hello within 5 s'),
       HELLO_TIMEOUT_MS,
     );
+    // Registered after ws's own data listener, so a chunk that completes the hello
+    // has been handled (and `welcomed` set) before it is counted here.
+    let welcomed = false;
+    let received = 0;
+    const limit = this.#options.helloBytes;
+    const countPreHello = (chunk: Buffer) => {
+      if (welcomed) return;
+      received += chunk.length;
+      if (received <= limit) return;
+      socket.off('data', countPreHello);
+      this.#options.log.warn({ address, received }, 'worker socket sent too much before hello');
+      ws.close(1009, `at most ${limit} bytes before the hello is accepted`);
+      // Stop reading at once: closing politely would let ws keep gathering the frame.
+      socket.destroy();
+    };
+    socket.on('data', countPreHello);
     ws.on('error', () => {});
     ws.once('message', (data) => {
       clearTimeout(helloTimer);
       try {
         const message = parseWorkerMessage(rawText(data));
         if (message.type !== 'hello') throw new ProtocolError('The first message must be hello');
-        this.#start(ws, address, message);
+        this.#start(ws, address, message, authenticated);
+        welcomed = true;
+        socket.off('data', countPreHello);
       } catch (error) {
         this.#reject(ws, error, address);
       }
@@ -98,12 +159,12 @@ export class WorkerGateway {
     ws.once('close', () => clearTimeout(helloTimer));
   }
 
-  #start(ws: WebSocket, address: string, hello: HelloMessage): void {
+  #start(ws: WebSocket, address: string, hello: HelloMessage, authenticated: boolean): void {
     const { handler, token, log } = this.#options;
     if (hello.version !== PROTOCOL_VERSION) {
       throw new ProtocolVersionError(PROTOCOL_VERSION, hello.version);
     }
-    if (token !== undefined && !tokenMatches(token, hello.token)) {
+    if (!authenticated && (token === undefined || !tokenMatches(token, hello.token))) {
       throw new UnauthorizedError('The worker handshake needs the server token (--token)');
     }
     const session = new WorkerSession({

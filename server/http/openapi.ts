@@ -6,6 +6,7 @@
 import {
   BatchBody,
   BatchReply,
+  DeleteFunctionReply,
   ErrorReply,
   ExecuteBody,
   ExecuteReply,
@@ -22,6 +23,23 @@ function plain(schema: object): object {
 
 const json = (schema: object) => ({ 'application/json': { schema: plain(schema) } });
 const error = (description: string) => ({ description, content: json(ErrorReply) });
+const functionIdParam = {
+  name: 'function_id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', format: 'uuid' },
+};
+/** Answers every route may give, from the checks in front of all of them. */
+const guards = {
+  '403': error(
+    'No token is set and the request came from a web page of another origin, or by a Host name that is not loopback (DNS rebinding)',
+  ),
+};
+/** And those of every route with a request body. */
+const bodyGuards = {
+  ...guards,
+  '415': error('The body is not `Content-Type: application/json`'),
+};
 const taskIdParam = {
   name: 'task_id',
   in: 'path',
@@ -36,7 +54,7 @@ export function openApiDocument(version: string): object {
       title: 'taskgrid',
       version,
       description:
-        'Register a JavaScript function, run it on a task grid, read the results. Every path also accepts a trailing slash. With a token configured, every route but /healthz needs `Authorization: Bearer <token>`.',
+        'Register a JavaScript function, run it on a task grid, read the results. Every path also accepts a trailing slash. With a token configured, every route but /healthz needs `Authorization: Bearer <token>`. Without one, requests from a web page of another origin (a foreign `Origin`) or by a non-loopback `Host` name are refused with 403. Request bodies must be `Content-Type: application/json` (415).',
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
@@ -53,6 +71,8 @@ export function openApiDocument(version: string): object {
             '401': error('Token missing or wrong'),
             '413': error('Source or body too large'),
             '422': error('A field is missing or has the wrong type'),
+            '429': error('Too many large sources being checked at once'),
+            ...bodyGuards,
           },
         },
       },
@@ -74,6 +94,7 @@ export function openApiDocument(version: string): object {
             '503': error(
               'The store is unreachable or the server is draining; nothing was stored, retry (with an idempotency key to be safe)',
             ),
+            ...bodyGuards,
           },
         },
       },
@@ -95,6 +116,21 @@ export function openApiDocument(version: string): object {
             '503': error(
               'The store is unreachable or the server is draining; nothing was stored, retry (with an idempotency key to be safe)',
             ),
+            ...bodyGuards,
+          },
+        },
+      },
+      '/function/{function_id}': {
+        delete: {
+          summary:
+            'Delete a function; new submits answer 404, and its tasks not yet started fail when claimed',
+          parameters: [functionIdParam],
+          responses: {
+            '200': { description: 'Deleted', content: json(DeleteFunctionReply) },
+            '400': error('Malformed id'),
+            '401': error('Token missing or wrong'),
+            '404': error('Unknown function'),
+            ...guards,
           },
         },
       },
@@ -142,6 +178,7 @@ export function openApiDocument(version: string): object {
             '401': error('Token missing or wrong'),
             '404': error('Unknown task'),
             '409': error('Already finished'),
+            ...guards,
           },
         },
       },

@@ -60,6 +60,11 @@ export function restApi({ service, store, dispatcher, metrics, version }: RestDe
     res.status(stored ? 201 : 200).json({ task_ids: ids });
   });
 
+  router.delete('/function/:function_id', async (req, res) => {
+    await service.deleteFunction(req.params.function_id);
+    res.json({ function_id: req.params.function_id, deleted: true });
+  });
+
   router.get('/status/:task_id', async (req, res) => {
     res.json(await service.status(req.params.task_id));
   });

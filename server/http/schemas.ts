@@ -56,6 +56,10 @@ export const ResultReply = Type.Object({
     }),
   ),
 });
+export const DeleteFunctionReply = Type.Object({
+  function_id: Type.String({ format: 'uuid' }),
+  deleted: Type.Literal(true),
+});
 export const ErrorReply = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String() }),
 });

@@ -56,6 +56,10 @@ export class MemoryStore implements TaskStore {
     return this.#functions.get(id);
   }
 
+  async deleteFunction(id: string): Promise<boolean> {
+    return this.#functions.delete(id);
+  }
+
   async enqueue(tasks: readonly NewTask[]): Promise<EnqueueResult> {
     const duplicates = new Map<number, string>();
     const now = Date.now();

@@ -269,6 +269,10 @@ export class RedisStore implements TaskStore {
     };
   }
 
+  async deleteFunction(id: string): Promise<boolean> {
+    return (await this.#call(() => this.#client.del(this.keys.fn(id)))) > 0;
+  }
+
   async enqueue(tasks: readonly NewTask[]): Promise<EnqueueResult> {
     if (tasks.length === 0) return { duplicates: new Map() };
     const reply = stringArray(

@@ -100,6 +100,8 @@ export interface TaskStore {
   readonly kind: 'redis' | 'memory';
   registerFunction(fn: FunctionRecord): Promise<void>;
   getFunction(id: string): Promise<FunctionRecord | undefined>;
+  /** Removes a function's record; false when there was none. Its tasks are left as they are. */
+  deleteFunction(id: string): Promise<boolean>;
   /**
    * Stores the tasks as QUEUED and appends them to the queue, all or nothing;
    * tasks whose idempotency key is known are not stored again. Rejects with
