@@ -35,6 +35,12 @@ export class RedisAdmin {
     return Number(await this.#client.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']));
   }
 
+  /** How many pub/sub connections there are now. */
+  async pubsubClients(): Promise<number> {
+    const list = String(await this.#client.sendCommand(['CLIENT', 'LIST', 'TYPE', 'pubsub']));
+    return list.split('\n').filter((line) => line.trim() !== '').length;
+  }
+
   async connectedClients(): Promise<number> {
     const info = String(await this.#client.sendCommand(['INFO', 'clients']));
     return Number(/connected_clients:(\d+)/.exec(info)?.[1] ?? Number.NaN);
