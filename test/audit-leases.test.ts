@@ -55,7 +55,8 @@ describe('audit: leases and deadlines', function () {
   });
   afterEach(killAll);
 
-  it('defect 1: a server frozen past its liveness TTL while a peer requeues its task still ends the task, and frees its worker', async () => {
+  it('defect 1: a server frozen past its liveness TTL while a peer requeues its task still ends the task, and frees its worker', async function () {
+    this.timeout(75_000);
     const prefix = uniquePrefix();
     const args = ['--mode', 'push', ...redisFlags(prefix), '--lease', '5000'];
     const a = await startServer(args);
@@ -66,7 +67,9 @@ describe('audit: leases and deadlines', function () {
     const fn = await viaA.register(
       "async () => { await new Promise(r => setTimeout(r, 12000)); return 'done' }",
     );
-    const id = await viaA.submit(fn, [], 20_000);
+    // The second attempt may wait for the first on the worker's one thread (about 24 s in
+    // all): a 30 s timeout leaves COMPLETED as the only right ending.
+    const id = await viaA.submit(fn, [], 30_000);
     expect(
       await until(
         () => statusOf(viaA, id),
@@ -78,8 +81,8 @@ describe('audit: leases and deadlines', function () {
     a.child.kill('SIGSTOP');
     await sleep(5000);
     a.child.kill('SIGCONT');
-    // Bound: timeout 20 s + lease 5 s + a generous grace, from the submit.
-    const body = await viaB.wait(id, 40_000);
+    // Bound: timeout 30 s + lease 5 s + a grace, from the submit.
+    const body = await viaB.wait(id, 45_000);
     expect(body.status, `task ${id} after the freeze`).to.equal('COMPLETED');
     expect(deserialize(body.result as string)).to.equal('done');
     const rows = await until(
