@@ -216,9 +216,12 @@ export function toErrorData(error: unknown, hidden: readonly string[] = []): Err
       if (typeof message === 'string') {
         const name = textOf(read(error, 'name'), MAX_NAME) ?? 'Error';
         const stack = read(error, 'stack');
+        // Node's own codes (ENOENT, ERR_ACCESS_DENIED) say what failed; keep a short one.
+        const code = read(error, 'code');
         return {
           name,
           message: hide(textOf(message, MAX_MESSAGE) ?? '', hidden),
+          ...(typeof code === 'string' && code.length <= 64 ? { code } : {}),
           stack: typeof stack === 'string' ? taskStack(stack, hidden) : '',
         };
       }

@@ -143,9 +143,25 @@ function compile(fnId: string): UserFunction {
   return fn as UserFunction;
 }
 
+/**
+ * The permission model's error says only "Access to this API has been
+ * restricted"; its `permission` and `resource` say what was denied.
+ */
+function sandboxMessage(error: unknown, message: string): string {
+  const { permission, resource } = error as { permission?: unknown; resource?: unknown };
+  const what = [permission, resource].filter((v) => typeof v === 'string').join(' ');
+  return `${message}${what ? ` (${what})` : ''}: the worker runs with --sandbox`;
+}
+
 /** JSON of error data, from its string fields only: never runs task code. */
 function errorJson(error: unknown): string {
   const data = toErrorData(error, hidden);
+  if (
+    data.code === 'ERR_ACCESS_DENIED' &&
+    data.message === 'Access to this API has been restricted'
+  ) {
+    data.message = sandboxMessage(error, data.message);
+  }
   const field = (value: unknown) => (typeof value === 'string' ? JSONStringify(value) : '""');
   const code = typeof data.code === 'string' ? `,"code":${JSONStringify(data.code)}` : '';
   return `{"name":${field(data.name)},"message":${field(data.message)}${code},"stack":${field(data.stack)}}`;
