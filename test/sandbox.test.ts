@@ -178,7 +178,7 @@ describe('worker --sandbox', function () {
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).to.include('--experimental-permission');
     // The launcher's /proc (which holds the token on its command line) is out of reach too.
     const error = await failure(
-      'async (ppid) => (await import("node:fs")).readFileSync(`/proc/${ppid}/cmdline`, "utf8")',
+      'async (ppid) => (await import("node:fs")).readFileSync("/proc/" + ppid + "/cmdline", "utf8")',
       [worker.child.pid],
     );
     expect(error.code).to.equal('ERR_ACCESS_DENIED');
