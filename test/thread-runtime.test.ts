@@ -129,4 +129,17 @@ describe('thread runtime', () => {
     }
     expect(harness.reported).to.have.length(3);
   });
+
+  it('documents a gap: ArrayBuffers are outside the thread memory limit (README: use OS limits)', async () => {
+    const small = new PoolHarness({ resourceLimits: { maxOldGenerationSizeMb: 32 } });
+    try {
+      const outcome = await small.run(
+        '() => { const held = []; for (let i = 0; i < 8; i++) held.push(new Uint8Array(16 * 1024 * 1024).fill(1)); return held.reduce((n, b) => n + b.length, 0) }',
+      );
+      expect(outcome.status).to.equal('COMPLETED');
+      expect(JSON.parse(outcome.value)).to.equal(128 * 1024 * 1024);
+    } finally {
+      await small.close();
+    }
+  });
 });
