@@ -14,27 +14,34 @@
  *
  * - globalThis: added, removed or changed properties are undone (accidental
  *   globals of sloppy code are common, and removing them is cheap);
- * - recorded objects: properties added to them (say `Object.prototype.then`)
- *   are deleted; a replaced method (`JSON.parse = …`, `fs.readFileSync = …`),
- *   a deleted one, a changed prototype, or a frozen / sealed object cannot be
- *   undone safely, so `verify()` reports it and the runtime hands the thread
- *   back to the pool for a fresh one.
+ * - recorded objects: a property added by assignment to one of the core
+ *   prototypes and namespaces (CORE in sandbox-realm-record.ts, say
+ *   `Object.prototype.then`), or added by a define to any recorded object,
+ *   is deleted; a replaced method (`JSON.parse = …`, `fs.readFileSync = …`),
+ *   a deleted one, a redefined one, a changed prototype, or a frozen /
+ *   sealed object cannot be undone safely, so `verify()` reports it and the
+ *   runtime hands the thread back to the pool for a fresh one.
  *
  * How it stays cheap: a replacement by assignment is seen by reading each
  * recorded property (and looking up each recorded getter) and comparing
- * identities, with no allocation; an addition by assignment is seen by a
- * count of enumerable and symbol keys (built-in methods are not enumerable,
- * so those counts are small). Everything else that can reshape an object
- * (define, change the prototype, freeze) goes through the wrappers of
- * sandbox-realm-watch.ts, which tell the guard. Attributes of built-ins are
- * never changed: that would turn off V8's fast paths (for-of, RegExp).
+ * identities, with no allocation; an addition by assignment to a core
+ * object is seen by a count of its enumerable and symbol keys (built-in
+ * methods are not enumerable, so those counts are small). Everything else
+ * that can reshape an object (define, change the prototype, freeze) goes
+ * through the wrappers of sandbox-realm-watch.ts, which tell the guard.
+ * Attributes of built-ins are never changed: that would turn off V8's fast
+ * paths (for-of, RegExp). A check costs about 0.1 ms, so the runtime runs a
+ * function's queued tasks together and checks only when it switches.
  *
  * Not covered (documented in README): primitive settings such as
- * `Error.stackTraceLimit`, objects deeper than the ones listed (for example
- * `http.globalAgent`'s options, a module's internal state), modules outside
- * the list, and timers or callbacks that a task leaves behind: they run with
- * whatever task is on the thread when they fire, and what they change is only
- * seen at the next switch.
+ * `Error.stackTraceLimit`; properties added by assignment to recorded objects
+ * outside CORE (say `fs.extra = …`); Node's accessors (`process.stdout`);
+ * objects deeper than the ones recorded (`http.globalAgent`'s options, a
+ * module's internal state, `util.inspect.defaultOptions`); modules outside
+ * GUARDED_MODULES; and callbacks a task leaves behind that fire later than
+ * the one event-loop turn the runtime gives them before a check: they run
+ * during whatever task is on the thread then, and what they change is seen
+ * at the next switch.
  */
 
 import {

@@ -22,6 +22,7 @@ import {
   type ThreadData,
   type ToThread,
 } from './thread-messages.js';
+import { PendingTasks } from './thread-pending.js';
 
 export interface ThreadPool {
   readonly threads: number;
@@ -70,6 +71,12 @@ const MAX_DEPTH = 256;
 const STALL_MS = 3000;
 /** The same for a thread that never became ready (its start-up hangs). */
 const STARTUP_STALL_MS = 30_000;
+/**
+ * A thread is fed its current function's tasks first (so it seldom switches
+ * functions, see thread-pending.ts) for at most this long; then it takes the
+ * oldest task again, whichever function it belongs to.
+ */
+const STICKY_MS = 10;
 
 interface Held {
   seq: number;
@@ -95,6 +102,9 @@ class ThreadSlot {
   nextSeq = 0;
   /** Last time tasks were sent or outcomes came back (stall detection). */
   progressAt = Date.now();
+  /** The function this thread is fed first, and since when. */
+  fn: string | undefined;
+  fnSince = 0;
   endReason: EndReason | undefined;
   retired = false;
   lastError: unknown;
@@ -149,8 +159,7 @@ export class WorkerThreadPool implements ThreadPool {
   readonly #options: ThreadPoolOptions;
   readonly #functions = new Map<string, string>();
   readonly #slots: ThreadSlot[] = [];
-  #pending: TaskAssignment[] = [];
-  #pendingHead = 0;
+  readonly #pending = new PendingTasks();
   #active = 0;
   #avgRunMs = 1;
   #idleWaiters: (() => void)[] = [];
@@ -180,19 +189,16 @@ export class WorkerThreadPool implements ThreadPool {
 
   run(tasks: readonly TaskAssignment[]): void {
     if (this.#closed) throw new Error('The thread pool is closed');
-    for (const task of tasks) this.#pending.push(task);
+    this.#pending.push(tasks);
     this.#active += tasks.length;
     this.#pump();
   }
 
   cancel(taskId: string): boolean {
-    for (let i = this.#pendingHead; i < this.#pending.length; i++) {
-      const task = this.#pending[i];
-      if (task?.id === taskId) {
-        this.#pending.splice(i, 1);
-        this.#finish([outcomeOf(task, 'CANCELLED', new CancelledError(), 0)]);
-        return true;
-      }
+    const queued = this.#pending.remove(taskId);
+    if (queued) {
+      this.#finish([outcomeOf(queued, 'CANCELLED', new CancelledError(), 0)]);
+      return true;
     }
     for (const slot of this.#slots) {
       let found: Held | undefined;
@@ -257,21 +263,21 @@ export class WorkerThreadPool implements ThreadPool {
 
   #pump(): void {
     const depth = this.#depth();
-    while (this.#pendingHead < this.#pending.length) {
+    const now = Date.now();
+    while (this.#pending.size > 0) {
       let best: ThreadSlot | undefined;
       for (const slot of this.#slots) {
         if (slot.held.size < depth && (!best || slot.held.size < best.held.size)) best = slot;
       }
       if (!best) break;
-      const room = depth - best.held.size;
-      const end = Math.min(this.#pending.length, this.#pendingHead + room);
-      const batch = this.#pending.slice(this.#pendingHead, end);
-      this.#pendingHead = end;
+      const sticky = best.fn !== undefined && now - best.fnSince < STICKY_MS;
+      const fn = sticky ? best.fn : this.#pending.frontFn();
+      const batch = this.#pending.take(depth - best.held.size, fn);
+      if (!sticky || batch[0]?.fn !== fn) {
+        best.fn = batch[0]?.fn;
+        best.fnSince = now;
+      }
       this.#send(best, batch);
-    }
-    if (this.#pendingHead === this.#pending.length) {
-      this.#pending = [];
-      this.#pendingHead = 0;
     }
   }
 
@@ -389,8 +395,7 @@ export class WorkerThreadPool implements ThreadPool {
     slot.held.clear();
     slot.port.close();
     void slot.worker.terminate();
-    this.#pending = [...retry, ...this.#pending.slice(this.#pendingHead)];
-    this.#pendingHead = 0;
+    this.#pending.unshift(retry);
     this.#pump();
   }
 
@@ -420,8 +425,7 @@ export class WorkerThreadPool implements ThreadPool {
     slot.port.close();
     this.#slots[index] = this.#spawn();
     // Tasks the dead thread held but had not finished run again, first in line.
-    this.#pending = [...retry, ...this.#pending.slice(this.#pendingHead)];
-    this.#pendingHead = 0;
+    this.#pending.unshift(retry);
     if (failed.length > 0) this.#finish(failed);
     this.#pump();
   }
