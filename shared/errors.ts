@@ -201,7 +201,8 @@ export function taskStack(stack: string, hidden: readonly string[] = []): string
  * Turns anything thrown into error data that survives JSON. Total: it never
  * throws, whatever was thrown (a null-prototype object, a proxy that throws
  * on every trap, getters that throw, a Symbol). `hidden`: strings (the
- * install path) to replace with `<taskgrid>` in the message and stack.
+ * install path, ending in `/`) to replace with `<taskgrid>` in the message
+ * and stack.
  */
 export function toErrorData(error: unknown, hidden: readonly string[] = []): ErrorData {
   try {
@@ -242,7 +243,9 @@ export function toErrorData(error: unknown, hidden: readonly string[] = []): Err
 
 function hide(text: string, hidden: readonly string[]): string {
   let out = text;
-  for (const path of hidden) if (path) out = out.split(path).join('<taskgrid>');
+  for (const path of hidden) {
+    if (path) out = out.split(path).join(path.endsWith('/') ? '<taskgrid>/' : '<taskgrid>');
+  }
   return out;
 }
 

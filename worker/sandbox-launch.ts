@@ -75,7 +75,10 @@ export function sandboxFlags(): string[] {
     '--experimental-permission',
     '--allow-worker',
     ...readableDirs().map((dir) => `--allow-fs-read=${dir}${sep}`),
-    '--disable-warning=ExperimentalWarning',
+    // "Permission is an experimental feature" on every start says nothing new (Node 20.11+).
+    ...(process.allowedNodeEnvironmentFlags.has('--disable-warning')
+      ? ['--disable-warning=ExperimentalWarning']
+      : []),
   ];
 }
 

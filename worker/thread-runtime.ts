@@ -95,7 +95,7 @@ const builtin =
 const guard = guardRealm((name) => builtin(name));
 
 /** Where the grid is installed, replaced by `<taskgrid>` in error messages. */
-const installRoot = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+const installRoot = fileURLToPath(new URL('../..', import.meta.url));
 const hidden = [`file://${installRoot}`, installRoot];
 /** When even the total error builder fails (it runs task getters), this is the outcome. */
 const FALLBACK_ERROR =
