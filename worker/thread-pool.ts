@@ -9,7 +9,13 @@
  * kept as a perf baseline (perf/) while this pool runs the grid.
  */
 
-import { MessageChannel, type MessagePort, type ResourceLimits, Worker } from 'node:worker_threads';
+import {
+  MessageChannel,
+  type MessagePort,
+  type ResourceLimits,
+  receiveMessageOnPort,
+  Worker,
+} from 'node:worker_threads';
 import { CancelledError, ThreadExitError, TimeoutError, toErrorData } from '../shared/errors.js';
 import type { FunctionSource, TaskAssignment, TaskOutcome } from '../shared/types.js';
 import {
@@ -356,7 +362,16 @@ export class WorkerThreadPool implements ThreadPool {
       const seq = slot.runningSeq();
       if (seq < 0) {
         const limit = slot.ready() ? STALL_MS : STARTUP_STALL_MS;
-        if (slot.held.size > 0 && now - slot.progressAt > limit) {
+        if (slot.held.size === 0 || now - slot.progressAt <= limit) continue;
+        // If this thread (the pool's) was the one held up, the outcomes may be waiting here.
+        for (
+          let got = receiveMessageOnPort(slot.port);
+          got;
+          got = receiveMessageOnPort(slot.port)
+        ) {
+          this.#onMessage(slot, got.message as FromThread);
+        }
+        if (slot.held.size > 0 && now - slot.progressAt > limit && !slot.retired) {
           this.#replace(slot, 'stalled', `held ${slot.held.size} task(s) without running them`);
         }
         continue;
