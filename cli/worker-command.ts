@@ -1,10 +1,20 @@
 /** `taskgrid worker`: connect to a server's /ws and run its tasks on threads. */
 
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { createLogger } from '../shared/logger.js';
 import { intOption, urlOption } from '../shared/options.js';
+import {
+  checkSandbox,
+  launchSandboxed,
+  TOKEN_ON_STDIN,
+  tokenFromStdin,
+  underPermissionModel,
+} from '../worker/sandbox-launch.js';
 import { TaskgridWorker } from '../worker/worker-client.js';
+
+const CLI = fileURLToPath(new URL('./taskgrid.js', import.meta.url));
 
 interface WorkerFlags {
   url?: string;
@@ -12,6 +22,7 @@ interface WorkerFlags {
   token?: string;
   prefetch?: string;
   drainTimeout?: string;
+  sandbox?: boolean;
 }
 
 export function addWorkerCommand(program: Command): void {
@@ -26,8 +37,27 @@ export function addWorkerCommand(program: Command): void {
       'pull mode: tasks asked for per thread at least (more for cheap tasks); default 2',
     )
     .option('--drain-timeout <ms>', 'on SIGTERM, wait this long for running tasks; default 30000')
+    .option(
+      '--sandbox',
+      "run under Node's permission model: tasks cannot write files, start processes, load addons, read files outside the install (so not the token), or kill the worker; see README",
+    )
     .action(async (flags: WorkerFlags) => {
       const env = process.env;
+      if (flags.sandbox && !underPermissionModel()) {
+        // Re-run this command as a child under the permission model; the token goes on its stdin.
+        const token = flags.token ?? env.TASKGRID_TOKEN;
+        process.exit(await launchSandboxed(CLI, process.argv.slice(2), token));
+      }
+      let token = flags.token ?? env.TASKGRID_TOKEN;
+      if (flags.sandbox) {
+        checkSandbox();
+        if (env[TOKEN_ON_STDIN] === '1') {
+          // The launcher died: nobody forwards signals any more, so stop as a killed worker would.
+          token = await tokenFromStdin(() => process.exit(1));
+        }
+        delete env.TASKGRID_TOKEN;
+        delete env[TOKEN_ON_STDIN];
+      }
       const url = urlOption('--url', flags.url ?? env.TASKGRID_URL ?? 'ws://127.0.0.1:8000/ws', [
         'ws:',
         'wss:',
@@ -40,7 +70,6 @@ export function addWorkerCommand(program: Command): void {
       );
       const prefetch = intOption('--prefetch', flags.prefetch ?? '2', 1, 10_000);
       const drainTimeoutMs = intOption('--drain-timeout', flags.drainTimeout ?? '30000', 0);
-      const token = flags.token ?? env.TASKGRID_TOKEN;
       const log = createLogger('taskgrid-worker');
       const worker = new TaskgridWorker({
         url,
@@ -48,6 +77,7 @@ export function addWorkerCommand(program: Command): void {
         prefetch,
         drainTimeoutMs,
         log,
+        sandbox: flags.sandbox === true,
         ...(token ? { token } : {}),
       });
       const stop = (signal: string) => {

@@ -52,8 +52,9 @@ export class TaskgridError extends Error {
   get closeCode(): number {
     return ERROR_TABLE[this.code].close;
   }
+  /** No stack: it would show the grid's own code and paths, never the task's. */
   toData(): ErrorData {
-    return { name: this.name, message: this.message, code: this.code, stack: this.stack ?? '' };
+    return { name: this.name, message: this.message, code: this.code, stack: '' };
   }
 }
 
@@ -175,11 +176,110 @@ export class CancelledError extends TaskgridError {
   }
 }
 
-/** Turns anything thrown into error data that survives JSON. */
-export function toErrorData(error: unknown): ErrorData {
-  if (error instanceof TaskgridError) return error.toData();
-  if (error instanceof Error) {
-    return { name: error.name, message: error.message, stack: error.stack ?? '' };
+/** Longest name, message and stack kept: error data is for people, not for bulk data. */
+const MAX_NAME = 256;
+const MAX_MESSAGE = 16 * 1024;
+const MAX_STACK = 32 * 1024;
+
+/** A property of a thrown value, or undefined when reading it throws (a getter, a proxy). */
+function read(value: object, key: string): unknown {
+  try {
+    return (value as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
   }
-  return { name: 'Error', message: String(error), stack: '' };
+}
+
+/** Text of a value, or undefined when it has none (String() throws: no toString, a proxy). */
+function textOf(value: unknown, max: number): string | undefined {
+  let text: string;
+  try {
+    text = typeof value === 'string' ? value : String(value);
+  } catch {
+    return undefined;
+  }
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** `(eval at compile (file:///…/thread-runtime.js:48:12), <anonymous>:3:9)` → `(<anonymous>:3:9)` */
+const EVAL_ORIGIN = /\(eval at .*, (<anonymous>:\d+:\d+)\)$/;
+/** A frame in a file: the grid's own code or the server's modules, never task code. */
+const FILE_FRAME = /^\s*at (?:.*\()?(?:file:\/\/|\/|[A-Za-z]:\\)/;
+
+/**
+ * A task's stack with the task's own frames (`<anonymous>`, the function's
+ * code) and Node's (`node:fs`) kept, and every frame in a file dropped: those
+ * are the grid's runtime and would show where the server is installed.
+ */
+export function taskStack(stack: string, hidden: readonly string[] = []): string {
+  const lines = stack.split('\n');
+  const kept: string[] = [];
+  for (const line of lines) {
+    const frame = line.replace(EVAL_ORIGIN, '($1)');
+    if (FILE_FRAME.test(frame)) continue;
+    kept.push(frame);
+  }
+  const text = hide(kept.join('\n'), hidden);
+  return text.length > MAX_STACK ? `${text.slice(0, MAX_STACK)}…` : text;
+}
+
+/**
+ * Turns anything thrown into error data that survives JSON. Total: it never
+ * throws, whatever was thrown (a null-prototype object, a proxy that throws
+ * on every trap, getters that throw, a Symbol). `hidden`: strings (the
+ * install path, ending in `/`) to replace with `<taskgrid>` in the message
+ * and stack.
+ */
+export function toErrorData(error: unknown, hidden: readonly string[] = []): ErrorData {
+  try {
+    if (error instanceof TaskgridError) return error.toData();
+  } catch {
+    // A proxy whose getPrototypeOf trap throws: described below.
+  }
+  try {
+    if (typeof error === 'object' && error !== null) {
+      // An Error of this realm or another (vm), or anything shaped like one.
+      const message = read(error, 'message');
+      if (typeof message === 'string') {
+        const name = textOf(read(error, 'name'), MAX_NAME) ?? 'Error';
+        const stack = read(error, 'stack');
+        // Node's own codes (ENOENT, ERR_ACCESS_DENIED) say what failed; keep a short one.
+        const code = read(error, 'code');
+        return {
+          name,
+          message: hide(textOf(message, MAX_MESSAGE) ?? '', hidden),
+          ...(typeof code === 'string' && code.length <= 64 ? { code } : {}),
+          stack: typeof stack === 'string' ? taskStack(stack, hidden) : '',
+        };
+      }
+    }
+    const text = textOf(error, MAX_MESSAGE);
+    return {
+      name: 'Error',
+      message:
+        text === undefined
+          ? `The task threw a value that is not an Error and has no text (${kindOf(error)})`
+          : hide(text, hidden),
+      stack: '',
+    };
+  } catch {
+    return { name: 'Error', message: 'The task threw a value that cannot be described', stack: '' };
+  }
+}
+
+function hide(text: string, hidden: readonly string[]): string {
+  let out = text;
+  for (const path of hidden) {
+    if (path) out = out.split(path).join(path.endsWith('/') ? '<taskgrid>/' : '<taskgrid>');
+  }
+  return out;
+}
+
+function kindOf(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return typeof value;
+  try {
+    return Object.getPrototypeOf(value) === null ? 'an object with a null prototype' : 'an object';
+  } catch {
+    return 'a proxy';
+  }
 }

@@ -61,6 +61,20 @@ describe('local mode', () => {
     }
   });
 
+  it('returns FAILED stacks with the task frames and none of the server files', async () => {
+    const thrower = await grid.register(
+      'function f() { return (() => { throw new Error("x") })() }',
+    );
+    const body = await grid.wait(await grid.submit(thrower, []));
+    const error = deserialize(body.result as string) as { stack: string };
+    expect(error.stack).to.match(/at f \(<anonymous>:\d+:\d+\)/);
+    expect(error.stack).not.to.match(/file:|\/dist\/|thread-runtime/);
+    const spin = await grid.register('function spin() { for (;;) {} }');
+    const timedOut = await grid.wait(await grid.submit(spin, [], 200));
+    // Errors the grid makes carry no stack: it would be the server's own.
+    expect(deserialize(timedOut.result as string)).to.include({ name: 'TimeoutError', stack: '' });
+  });
+
   it('ends a task that passes its timeout with TimeoutError, and keeps serving', async () => {
     const spin = await grid.register('function spin() { for (;;) {} }');
     const body = await grid.wait(await grid.submit(spin, [], 300));

@@ -9,17 +9,26 @@
  * kept as a perf baseline (perf/) while this pool runs the grid.
  */
 
-import { type ResourceLimits, Worker } from 'node:worker_threads';
+import {
+  MessageChannel,
+  type MessagePort,
+  type ResourceLimits,
+  receiveMessageOnPort,
+  Worker,
+} from 'node:worker_threads';
 import { CancelledError, ThreadExitError, TimeoutError, toErrorData } from '../shared/errors.js';
 import type { FunctionSource, TaskAssignment, TaskOutcome } from '../shared/types.js';
 import {
+  DOORBELL_INDEX,
   type FromThread,
+  READY_INDEX,
   SEQ_INDEX,
   STARTED_INDEX,
   STATE_BYTES,
   type ThreadData,
   type ToThread,
 } from './thread-messages.js';
+import { PendingTasks } from './thread-pending.js';
 
 export interface ThreadPool {
   readonly threads: number;
@@ -42,12 +51,41 @@ export interface ThreadPoolOptions {
   threads: number;
   maxResultBytes: number;
   resourceLimits?: ResourceLimits;
+  /** `taskgrid worker --sandbox`: threads lock process.kill, exit, new Worker… (sandbox-process.ts). */
+  sandbox?: boolean;
   onOutcomes: (outcomes: TaskOutcome[]) => void;
+  /**
+   * A thread was replaced although no task of it failed: its realm was
+   * changed by task code (`retired`), or it sat on tasks without running
+   * them (`stalled`). Its unstarted tasks run again on other threads.
+   */
+  onReplaced?: (why: 'retired' | 'stalled', detail: string) => void;
 }
 
 const RUNTIME_URL = new URL('./thread-runtime.js', import.meta.url);
 const SWEEP_MS = 25;
-const MAX_DEPTH = 64;
+/**
+ * At most this many tasks per thread. Cheap tasks need a deep queue: the
+ * runtime groups a function's queued tasks, and each switch between
+ * functions costs a realm check (~0.1 ms), so a deeper queue means fewer
+ * switches per task when functions interleave (measured in the branch notes).
+ */
+const MAX_DEPTH = 256;
+/**
+ * A ready thread that holds tasks, runs none and reports nothing for this
+ * long is stuck (task code broke something the runtime relies on, or a
+ * stray callback spins between tasks): it is ended and its tasks run again.
+ * A running task is never "stuck": it has its own timeout.
+ */
+const STALL_MS = 3000;
+/** The same for a thread that never became ready (its start-up hangs). */
+const STARTUP_STALL_MS = 30_000;
+/**
+ * A thread is fed its current function's tasks first (so it seldom switches
+ * functions, see thread-pending.ts) for at most this long; then it takes the
+ * oldest task again, whichever function it belongs to.
+ */
+const STICKY_MS = 10;
 
 interface Held {
   seq: number;
@@ -56,34 +94,57 @@ interface Held {
 
 /** Why the pool ended a thread, so the exit handler knows what to report. */
 interface EndReason {
+  /** The task to fail with `outcome`; -1: fail none, every held task runs again. */
   seq: number;
   outcome: (task: TaskAssignment, runMs: number) => TaskOutcome;
 }
 
 class ThreadSlot {
   readonly worker: Worker;
-  readonly seqView: Int32Array;
+  readonly port: MessagePort;
+  readonly ints: Int32Array;
   readonly startedView: Float64Array;
   readonly known = new Set<string>();
-  held: Held[] = [];
+  readonly spawnedAt = Date.now();
+  /** Tasks sent and not yet reported, by sequence number, in the order sent. */
+  held = new Map<number, Held>();
   nextSeq = 0;
+  /** Last time tasks were sent or outcomes came back (stall detection). */
+  progressAt = Date.now();
+  /** The function this thread is fed first, and since when. */
+  fn: string | undefined;
+  fnSince = 0;
   endReason: EndReason | undefined;
+  retired = false;
   lastError: unknown;
 
-  constructor(data: ThreadData, limits: ResourceLimits | undefined) {
-    this.seqView = new Int32Array(data.state, 0, 1);
+  constructor(data: ThreadData, port: MessagePort, limits: ResourceLimits | undefined) {
+    this.port = port;
+    this.ints = new Int32Array(data.state, 0, 4);
     this.startedView = new Float64Array(data.state, 8 * STARTED_INDEX, 1);
-    Atomics.store(this.seqView, SEQ_INDEX, -1);
+    Atomics.store(this.ints, SEQ_INDEX, -1);
     // env: {} gives the thread an empty process.env: tasks see none of our variables.
     this.worker = new Worker(RUNTIME_URL, {
       workerData: data,
+      transferList: [data.port],
       env: {},
       ...(limits ? { resourceLimits: limits } : {}),
     });
   }
 
   runningSeq(): number {
-    return Atomics.load(this.seqView, SEQ_INDEX);
+    return Atomics.load(this.ints, SEQ_INDEX);
+  }
+
+  ready(): boolean {
+    return Atomics.load(this.ints, READY_INDEX) === 1;
+  }
+
+  /** Posts a message, then rings the doorbell an idle thread sleeps on. */
+  send(message: ToThread): void {
+    this.port.postMessage(message);
+    Atomics.add(this.ints, DOORBELL_INDEX, 1);
+    Atomics.notify(this.ints, DOORBELL_INDEX);
   }
 }
 
@@ -107,8 +168,7 @@ export class WorkerThreadPool implements ThreadPool {
   readonly #options: ThreadPoolOptions;
   readonly #functions = new Map<string, string>();
   readonly #slots: ThreadSlot[] = [];
-  #pending: TaskAssignment[] = [];
-  #pendingHead = 0;
+  readonly #pending = new PendingTasks();
   #active = 0;
   #avgRunMs = 1;
   #idleWaiters: (() => void)[] = [];
@@ -138,33 +198,33 @@ export class WorkerThreadPool implements ThreadPool {
 
   run(tasks: readonly TaskAssignment[]): void {
     if (this.#closed) throw new Error('The thread pool is closed');
-    for (const task of tasks) this.#pending.push(task);
+    this.#pending.push(tasks);
     this.#active += tasks.length;
     this.#pump();
   }
 
   cancel(taskId: string, attempt?: number): boolean {
-    const matches = (task: TaskAssignment | undefined): task is TaskAssignment =>
-      task?.id === taskId && (attempt === undefined || task.attempt === attempt);
-    for (let i = this.#pendingHead; i < this.#pending.length; i++) {
-      const task = this.#pending[i];
-      if (matches(task)) {
-        this.#pending.splice(i, 1);
-        this.#finish([outcomeOf(task, 'CANCELLED', new CancelledError(), 0)]);
-        return true;
-      }
+    const queued = this.#pending.remove(taskId, attempt);
+    if (queued) {
+      this.#finish([outcomeOf(queued, 'CANCELLED', new CancelledError(), 0)]);
+      return true;
     }
     for (const slot of this.#slots) {
-      const held = slot.held.find((h) => matches(h.task));
-      if (!held) continue;
-      if (slot.runningSeq() === held.seq) {
+      let found: Held | undefined;
+      for (const held of slot.held.values()) {
+        if (held.task.id === taskId && (attempt === undefined || held.task.attempt === attempt)) {
+          found = held;
+          break;
+        }
+      }
+      if (!found) continue;
+      if (slot.runningSeq() === found.seq) {
         this.#end(slot, {
-          seq: held.seq,
+          seq: found.seq,
           outcome: (task, runMs) => outcomeOf(task, 'CANCELLED', new CancelledError(), runMs),
         });
       } else {
-        const message: ToThread = { type: 'skip', seq: held.seq };
-        slot.worker.postMessage(message);
+        slot.send({ type: 'skip', seq: found.seq });
       }
       return true;
     }
@@ -184,12 +244,17 @@ export class WorkerThreadPool implements ThreadPool {
   }
 
   #spawn(): ThreadSlot {
+    const channel = new MessageChannel();
     const data: ThreadData = {
       state: new SharedArrayBuffer(STATE_BYTES),
+      port: channel.port2,
       maxResultBytes: this.#options.maxResultBytes,
+      sandbox: this.#options.sandbox === true,
     };
-    const slot = new ThreadSlot(data, this.#options.resourceLimits);
-    slot.worker.on('message', (message: FromThread) => this.#onDone(slot, message.outcomes));
+    const slot = new ThreadSlot(data, channel.port1, this.#options.resourceLimits);
+    slot.port.on('message', (message: FromThread) => this.#onMessage(slot, message));
+    // The thread's end keeps the loop alive while it lives; this end must not.
+    slot.port.unref();
     slot.worker.on('error', (error) => {
       slot.lastError = error;
     });
@@ -207,21 +272,21 @@ export class WorkerThreadPool implements ThreadPool {
 
   #pump(): void {
     const depth = this.#depth();
-    while (this.#pendingHead < this.#pending.length) {
+    const now = Date.now();
+    while (this.#pending.size > 0) {
       let best: ThreadSlot | undefined;
       for (const slot of this.#slots) {
-        if (slot.held.length < depth && (!best || slot.held.length < best.held.length)) best = slot;
+        if (slot.held.size < depth && (!best || slot.held.size < best.held.size)) best = slot;
       }
       if (!best) break;
-      const room = depth - best.held.length;
-      const end = Math.min(this.#pending.length, this.#pendingHead + room);
-      const batch = this.#pending.slice(this.#pendingHead, end);
-      this.#pendingHead = end;
+      const sticky = best.fn !== undefined && now - best.fnSince < STICKY_MS;
+      const fn = sticky ? best.fn : this.#pending.frontFn();
+      const batch = this.#pending.take(depth - best.held.size, fn);
+      if (!sticky || batch[0]?.fn !== fn) {
+        best.fn = batch[0]?.fn;
+        best.fnSince = now;
+      }
       this.#send(best, batch);
-    }
-    if (this.#pendingHead === this.#pending.length) {
-      this.#pending = [];
-      this.#pendingHead = 0;
     }
   }
 
@@ -235,19 +300,51 @@ export class WorkerThreadPool implements ThreadPool {
       functions.push({ id: task.fn, source });
     }
     const firstSeq = slot.nextSeq;
-    for (const task of tasks) slot.held.push({ seq: slot.nextSeq++, task });
-    const message: ToThread = { type: 'run', functions, tasks, firstSeq };
-    slot.worker.postMessage(message);
+    for (const task of tasks) {
+      const seq = slot.nextSeq++;
+      slot.held.set(seq, { seq, task });
+    }
+    if (slot.held.size === tasks.length) slot.progressAt = Date.now();
+    slot.send({ type: 'run', functions, tasks, firstSeq });
   }
 
-  #onDone(slot: ThreadSlot, outcomes: TaskOutcome[]): void {
-    // A thread runs its tasks in order, so outcomes match the front of `held`.
-    slot.held.splice(0, outcomes.length);
+  #onMessage(slot: ThreadSlot, message: FromThread): void {
+    if (slot.retired || slot.endReason) return;
+    switch (message.type) {
+      case 'done':
+        this.#onDone(slot, message.count, message.outcomes, message.seqs);
+        return;
+      case 'retire':
+        this.#replace(slot, 'retired', message.reason);
+        return;
+      default: {
+        const never: never = message;
+        throw new Error(`Unknown thread message ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  #onDone(
+    slot: ThreadSlot,
+    count: number,
+    outcomes: (TaskOutcome | undefined)[],
+    seqs: number[],
+  ): void {
+    slot.progressAt = Date.now();
+    const finished: TaskOutcome[] = [];
     let total = 0;
-    for (const outcome of outcomes) total += outcome.run_ms;
+    for (let i = 0; i < count; i++) {
+      const seq = seqs[i] as number;
+      const outcome = outcomes[i];
+      // The thread runs only tasks it was sent, each once: anything else is ignored.
+      if (!outcome || !slot.held.delete(seq)) continue;
+      finished.push(outcome);
+      total += outcome.run_ms;
+    }
+    if (finished.length === 0) return;
     // Moving average of run time sizes the batches: many cheap tasks per message, one slow one.
-    this.#avgRunMs = this.#avgRunMs * 0.8 + (total / outcomes.length) * 0.2;
-    this.#finish(outcomes);
+    this.#avgRunMs = this.#avgRunMs * 0.8 + (total / finished.length) * 0.2;
+    this.#finish(finished);
     this.#pump();
   }
 
@@ -264,10 +361,25 @@ export class WorkerThreadPool implements ThreadPool {
   #sweep(): void {
     const now = Date.now();
     for (const slot of this.#slots) {
-      if (slot.endReason) continue;
+      if (slot.endReason || slot.retired) continue;
       const seq = slot.runningSeq();
-      if (seq < 0) continue;
-      const held = slot.held.find((h) => h.seq === seq);
+      if (seq < 0) {
+        const limit = slot.ready() ? STALL_MS : STARTUP_STALL_MS;
+        if (slot.held.size === 0 || now - slot.progressAt <= limit) continue;
+        // If this thread (the pool's) was the one held up, the outcomes may be waiting here.
+        for (
+          let got = receiveMessageOnPort(slot.port);
+          got;
+          got = receiveMessageOnPort(slot.port)
+        ) {
+          this.#onMessage(slot, got.message as FromThread);
+        }
+        if (slot.held.size > 0 && now - slot.progressAt > limit && !slot.retired) {
+          this.#replace(slot, 'stalled', `held ${slot.held.size} task(s) without running them`);
+        }
+        continue;
+      }
+      const held = slot.held.get(seq);
       if (!held) continue;
       const timeout = held.task.timeout_ms;
       if (now - (slot.startedView[0] ?? now) > timeout) {
@@ -280,20 +392,40 @@ export class WorkerThreadPool implements ThreadPool {
   }
 
   #end(slot: ThreadSlot, reason: EndReason): void {
-    if (slot.endReason) return;
+    if (slot.endReason || slot.retired) return;
     slot.endReason = reason;
     void slot.worker.terminate();
   }
 
+  /**
+   * Replaces a thread none of whose held tasks has started (it said so by
+   * retiring, or it stalled): a fresh thread takes its place at once and its
+   * tasks go back to the front of the line. Nothing fails, nothing counts
+   * as an attempt: the tasks never ran.
+   */
+  #replace(slot: ThreadSlot, why: 'retired' | 'stalled', detail: string): void {
+    const index = this.#slots.indexOf(slot);
+    if (index < 0 || slot.retired) return;
+    slot.retired = true;
+    this.#options.onReplaced?.(why, detail);
+    this.#slots[index] = this.#spawn();
+    const retry = [...slot.held.values()].map((held) => held.task);
+    slot.held.clear();
+    slot.port.close();
+    void slot.worker.terminate();
+    this.#pending.unshift(retry);
+    this.#pump();
+  }
+
   #onExit(slot: ThreadSlot, code: number): void {
-    if (this.#closed) return;
+    if (this.#closed || slot.retired) return;
     const index = this.#slots.indexOf(slot);
     if (index < 0) return;
     const runningSeq = slot.endReason?.seq ?? slot.runningSeq();
     const runMs = Math.max(0, Date.now() - (slot.startedView[0] ?? Date.now()));
     const failed: TaskOutcome[] = [];
     const retry: TaskAssignment[] = [];
-    for (const held of slot.held) {
+    for (const held of slot.held.values()) {
       if (held.seq !== runningSeq) {
         retry.push(held.task);
       } else if (slot.endReason) {
@@ -308,10 +440,10 @@ export class WorkerThreadPool implements ThreadPool {
         failed.push(outcomeOf(held.task, 'FAILED', error, runMs));
       }
     }
+    slot.port.close();
     this.#slots[index] = this.#spawn();
     // Tasks the dead thread held but had not finished run again, first in line.
-    this.#pending = [...retry, ...this.#pending.slice(this.#pendingHead)];
-    this.#pendingHead = 0;
+    this.#pending.unshift(retry);
     if (failed.length > 0) this.#finish(failed);
     this.#pump();
   }

@@ -31,6 +31,8 @@ export interface WorkerOptions {
   threadMemoryMb?: number;
   /** How long a drain waits for running tasks. */
   drainTimeoutMs?: number;
+  /** Task threads lock process.kill, exit, new Worker… (`taskgrid worker --sandbox`). */
+  sandbox?: boolean;
   log: Logger;
 }
 
@@ -88,7 +90,9 @@ export class TaskgridWorker {
       threads: this.threads,
       maxResultBytes: options.maxResultBytes ?? 8 * 1024 * 1024,
       resourceLimits: { maxOldGenerationSizeMb: options.threadMemoryMb ?? 256 },
+      sandbox: options.sandbox === true,
       onOutcomes: (outcomes) => this.#onOutcomes(outcomes),
+      onReplaced: (why, detail) => this.#log.warn({ why, detail }, 'replaced a task thread'),
     });
   }
 
