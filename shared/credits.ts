@@ -18,15 +18,33 @@ export function maxCredits(threads: number): number {
   return threads * MAX_PER_THREAD;
 }
 
-/** A moving average of task run time, fed with outcome batches. */
-export class RunTimeAverage {
-  /** Until the first outcome, assume a millisecond. */
-  value = 1;
+/** How fast old run times fade from the average (ms): about this long of history counts. */
+const HALF_LIFE_MS = 1000;
 
-  add(outcomes: readonly { run_ms: number }[]): void {
+/**
+ * The mean run time of recent tasks: total run time over task count, both
+ * fading with time. A ratio of sums, not an average of batch means: many
+ * small batches of cheap tasks must not hide the slow ones finishing among
+ * them, or a worker would take (and queue behind slow tasks) far more cheap
+ * work than it can start. Until the first outcome it assumes a task takes
+ * PIPELINE_MS, so a new worker starts with `prefetch` tasks per thread.
+ */
+export class RunTimeAverage {
+  #totalMs = 0;
+  #count = 0;
+  #at = 0;
+
+  get value(): number {
+    return this.#count > 0 ? this.#totalMs / this.#count : PIPELINE_MS;
+  }
+
+  add(outcomes: readonly { run_ms: number }[], now = Date.now()): void {
     if (outcomes.length === 0) return;
     let total = 0;
     for (const o of outcomes) total += o.run_ms;
-    this.value = this.value * 0.7 + (total / outcomes.length) * 0.3;
+    const fade = this.#count > 0 ? 0.5 ** (Math.max(0, now - this.#at) / HALF_LIFE_MS) : 0;
+    this.#totalMs = this.#totalMs * fade + total;
+    this.#count = this.#count * fade + outcomes.length;
+    this.#at = now;
   }
 }

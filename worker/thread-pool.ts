@@ -16,6 +16,7 @@ import {
   receiveMessageOnPort,
   Worker,
 } from 'node:worker_threads';
+import { RunTimeAverage } from '../shared/credits.js';
 import { CancelledError, ThreadExitError, TimeoutError, toErrorData } from '../shared/errors.js';
 import type { FunctionSource, TaskAssignment, TaskOutcome } from '../shared/types.js';
 import {
@@ -170,7 +171,7 @@ export class WorkerThreadPool implements ThreadPool {
   readonly #slots: ThreadSlot[] = [];
   readonly #pending = new PendingTasks();
   #active = 0;
-  #avgRunMs = 1;
+  readonly #runTime = new RunTimeAverage();
   #idleWaiters: (() => void)[] = [];
   #closed = false;
   readonly #sweeper: NodeJS.Timeout;
@@ -266,7 +267,7 @@ export class WorkerThreadPool implements ThreadPool {
   #depth(): number {
     return Math.max(
       1,
-      Math.min(MAX_DEPTH, Math.floor(1 / Math.max(this.#avgRunMs, 1 / MAX_DEPTH))),
+      Math.min(MAX_DEPTH, Math.floor(1 / Math.max(this.#runTime.value, 1 / MAX_DEPTH))),
     );
   }
 
@@ -332,18 +333,16 @@ export class WorkerThreadPool implements ThreadPool {
   ): void {
     slot.progressAt = Date.now();
     const finished: TaskOutcome[] = [];
-    let total = 0;
     for (let i = 0; i < count; i++) {
       const seq = seqs[i] as number;
       const outcome = outcomes[i];
       // The thread runs only tasks it was sent, each once: anything else is ignored.
       if (!outcome || !slot.held.delete(seq)) continue;
       finished.push(outcome);
-      total += outcome.run_ms;
     }
     if (finished.length === 0) return;
-    // Moving average of run time sizes the batches: many cheap tasks per message, one slow one.
-    this.#avgRunMs = this.#avgRunMs * 0.8 + (total / finished.length) * 0.2;
+    // Mean run time sizes the batches: many cheap tasks per message, one slow one.
+    this.#runTime.add(finished);
     this.#finish(finished);
     this.#pump();
   }
