@@ -173,6 +173,7 @@ export async function runChaos(c: ChaosConfig, replay: string): Promise<ChaosRes
           gapMs: c.faultGapMs,
           workers: topology.workers.length,
           weights: c.faultWeights,
+          cycle: c.faultCycle,
         })
       : [];
     log(`plan: ${loadPlan.length} submits, ${faultPlan.length} faults`);
@@ -254,10 +255,12 @@ export async function runChaos(c: ChaosConfig, replay: string): Promise<ChaosRes
       stallMs: c.stallMs,
       faults: nemesis.counts,
       submitAnswers: load.answers,
+      cancelAnswers: load.cancelAnswers,
       keys,
       unsafeRetries: load.unsafeRetries,
       subscriberErrors: subscribers.errors(),
       maxRssKib: rss.max,
+      rssFirstLast: rss.firstAndLast(),
       historyPath: c.historyPath,
     };
     const table = formatTable(summary, facts);

@@ -77,6 +77,8 @@ export interface Summary {
   stalls: number;
   maxStallMs: number;
   rogueAccepted: number;
+  /** Answers 5xx other than 503 (an error the API does not document), by operation. */
+  serverErrors: Map<string, number>;
   violations: Violation[];
 }
 
@@ -110,8 +112,14 @@ export function check(input: CheckInput): Summary {
     stalls: 0,
     maxStallMs: 0,
     rogueAccepted: input.rogueNotes.length,
+    serverErrors: new Map(),
     violations,
   };
+  for (const e of history.events) {
+    if (e.http === undefined || e.http < 500 || e.http === 503) continue;
+    const key = `${e.kind} ${e.http}`;
+    s.serverErrors.set(key, (s.serverErrors.get(key) ?? 0) + 1);
+  }
   const bounds = { leaseMs: input.leaseMs, graceMs: input.graceMs };
 
   for (const task of book.tasks.values()) {

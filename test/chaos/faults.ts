@@ -53,6 +53,8 @@ export interface FaultOptions {
   gapMs: readonly [number, number];
   workers: number;
   weights: Readonly<Record<FaultKind, number>>;
+  /** Go through every kind (with a weight) in a seeded order before repeating one: short runs see them all. */
+  cycle: boolean;
 }
 
 export function planFaults(o: FaultOptions): FaultPlan[] {
@@ -60,8 +62,21 @@ export function planFaults(o: FaultOptions): FaultPlan[] {
   const plan: FaultPlan[] = [];
   let at = prng.int(1500, 3000);
   const lease = o.leaseMs;
+  let deck: FaultKind[] = [];
+  const draw = (): FaultKind => {
+    if (!o.cycle) return prng.weighted(o.weights);
+    if (deck.length === 0) {
+      deck = FAULT_KINDS.filter((k) => o.weights[k] > 0);
+      // Fisher–Yates with the plan's stream.
+      for (let i = deck.length - 1; i > 0; i--) {
+        const j = prng.int(0, i);
+        [deck[i], deck[j]] = [deck[j] as FaultKind, deck[i] as FaultKind];
+      }
+    }
+    return deck.shift() as FaultKind;
+  };
   while (at < o.durationMs) {
-    const kind = prng.weighted(o.weights);
+    const kind = draw();
     let target = 0;
     let durationMs = 0;
     let variant = '';

@@ -116,7 +116,9 @@ export class Load {
   readonly #ctx: LoadContext;
   keys: KeySupport = 'unknown';
   unsafeRetries = 0;
+  /** Answers to submits, by HTTP status (or network error). */
   readonly answers = new Map<string, number>();
+  readonly cancelAnswers = new Map<string, number>();
   readonly #maxOutstanding: number;
   #stopped = false;
   readonly #running = new Set<Promise<void>>();
@@ -168,9 +170,6 @@ export class Load {
     for (const op of plan) {
       const wait = t0 + op.atMs - Date.now();
       if (wait > 0) await sleep(wait);
-      while (!this.#stopped && !op.burst && this.#ctx.outstanding() >= this.#maxOutstanding) {
-        await sleep(25);
-      }
       if (this.#stopped) break;
       const running = this.#runOp(op).finally(() => this.#running.delete(running));
       this.#running.add(running);
@@ -187,7 +186,14 @@ export class Load {
   }
 
   async #runOp(op: OpPlan): Promise<void> {
-    const { book } = this.#ctx;
+    const { book, outstanding } = this.#ctx;
+    // Only long tasks can build a queue: they wait for room; quick ones (and
+    // bursts) go at once, so the load goes on through every fault.
+    if (KINDS[op.kind].long && !op.burst) {
+      while (!this.#stopped && outstanding() >= this.#maxOutstanding) await sleep(25);
+      if (this.#stopped) return;
+    }
+    // Counted before the first await, so waiters that wake together cannot overshoot.
     book.pendingItems += op.items.length;
     try {
       await this.#submit(op);
@@ -267,6 +273,11 @@ export class Load {
         tries--;
         continue;
       }
+      // A refused connection sent nothing: every client may try the other server.
+      if (answer.error === 'ECONNREFUSED') {
+        await sleep(op.retryDelayMs);
+        continue;
+      }
       const retriable = answer.status === 503 || answer.status === 0;
       if (!op.keyed || !retriable) return;
       if (!keyed) this.unsafeRetries++;
@@ -312,6 +323,8 @@ export class Load {
     const server = servers[slot % servers.length] as { label: string; url: string };
     const start = Date.now();
     const answer = await call(server.url, token, 'DELETE', `/task/${task.id}`, undefined, 5000);
+    const key = answer.status === 0 ? `error ${answer.error}` : String(answer.status);
+    this.cancelAnswers.set(key, (this.cancelAnswers.get(key) ?? 0) + 1);
     history.record({
       kind: 'cancel',
       start,

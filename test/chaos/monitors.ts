@@ -73,4 +73,14 @@ export class RssSampler {
   stop(): void {
     clearInterval(this.#timer);
   }
+
+  /** Per server: the first and the last sample, to show growth over the run. */
+  firstAndLast(): Map<string, [number, number]> {
+    const out = new Map<string, [number, number]>();
+    for (const { server, kib } of this.series) {
+      const seen = out.get(server);
+      out.set(server, seen ? [seen[0], kib] : [kib, kib]);
+    }
+    return out;
+  }
 }

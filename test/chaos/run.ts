@@ -8,7 +8,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { cliConfig } from './chaos-config.js';
+import { cliConfig, testConfig } from './chaos-config.js';
 import { runChaos } from './chaos-run.js';
 import { randomSeed } from './prng.js';
 
@@ -16,6 +16,7 @@ const program = new Command()
   .name('chaos')
   .option('--minutes <n>', 'minutes of load and faults', '1')
   .option('--seed <n>', 'seed of every choice (default: random, printed first)')
+  .option('--preset <name>', 'cli (default) or test: the short run inside npm test', 'cli')
   .option('--no-faults', 'the same load with no faults (a baseline)')
   .option('--kinds <list>', 'only these task kinds, comma-separated (default: all)')
   .option('--fault-kinds <list>', 'only these faults, comma-separated (default: all)')
@@ -25,6 +26,7 @@ const program = new Command()
 const flags = program.opts<{
   minutes: string;
   seed?: string;
+  preset: string;
   faults: boolean;
   kinds?: string;
   faultKinds?: string;
@@ -41,7 +43,15 @@ if (!Number.isSafeInteger(seed) || seed < 0) {
   process.exit(2);
 }
 console.log(`seed ${seed}`);
-const config = cliConfig(minutes, seed);
+if (flags.preset !== 'cli' && flags.preset !== 'test') {
+  console.error(`Expected \`--preset\` to be cli or test, got \`${flags.preset}\``);
+  process.exit(2);
+}
+// The test preset has its own length; --minutes applies to the cli preset.
+const config =
+  flags.preset === 'test'
+    ? testConfig(seed, (line) => console.log(line))
+    : cliConfig(minutes, seed);
 config.faults = flags.faults;
 try {
   if (flags.kinds) config.weights = only(config.weights, flags.kinds, '--kinds');
@@ -53,7 +63,9 @@ try {
 }
 config.historyPath = flags.history ?? join(tmpdir(), `taskgrid-chaos-${seed}.jsonl`);
 const replay = [
-  `npm run chaos -- --minutes ${minutes} --seed ${seed}`,
+  flags.preset === 'test'
+    ? `npm run chaos -- --preset test --seed ${seed}`
+    : `npm run chaos -- --minutes ${minutes} --seed ${seed}`,
   flags.faults ? '' : '--no-faults',
   flags.kinds ? `--kinds ${flags.kinds}` : '',
   flags.faultKinds ? `--fault-kinds ${flags.faultKinds}` : '',

@@ -6,6 +6,7 @@
 
 import type { Summary, Violation } from './checker.js';
 import type { History, HistoryEvent } from './history.js';
+import type { TrackedTask } from './task-book.js';
 import { describe, short } from './task-kinds.js';
 
 export interface RunFacts {
@@ -15,10 +16,13 @@ export interface RunFacts {
   stallMs: number;
   faults: ReadonlyMap<string, number>;
   submitAnswers: ReadonlyMap<string, number>;
+  cancelAnswers: ReadonlyMap<string, number>;
   keys: string;
   unsafeRetries: number;
   subscriberErrors: ReadonlyMap<string, number>;
   maxRssKib: ReadonlyMap<string, number>;
+  /** First and last RSS sample per server (a restart starts it again). */
+  rssFirstLast: ReadonlyMap<string, [number, number]>;
   historyPath: string | undefined;
 }
 
@@ -41,6 +45,11 @@ export function formatTable(s: Summary, f: RunFacts): string {
     ['long-poll misses', String(s.pollMisses), '4'],
     [`/healthz stalls over ${f.stallMs} ms (longest)`, `${s.stalls} (${s.maxStallMs} ms)`, '5'],
     ['rogue frames not refused', String(s.rogueAccepted), '5'],
+    [
+      'HTTP 5xx other than 503 (not an invariant)',
+      String([...s.serverErrors.values()].reduce((a, b) => a + b, 0)),
+      '',
+    ],
     ['max server RSS', rss.join(', '), ''],
   ];
   const w0 = Math.max(...rows.map((r) => r[0].length), 5);
@@ -58,7 +67,9 @@ export function formatTable(s: Summary, f: RunFacts): string {
     '',
     `bound of a task: ack + (1 + faulted runs) × (timeout + lease) + grace ${f.graceMs / 1000} s + store downtime`,
     `faults: ${list(f.faults)}`,
-    `submit answers: ${list(f.submitAnswers)}`,
+    `submit answers: ${list(f.submitAnswers)}; cancel answers: ${list(f.cancelAnswers)}`,
+    `5xx other than 503: ${list(s.serverErrors)}`,
+    `server RSS first → last sample: ${[...f.rssFirstLast.entries()].map(([k, [a, b]]) => `${k} ${mib(a)} → ${mib(b)}`).join(', ')}`,
     `idempotency keys: ${f.keys}; unsafe retries (503 or no answer, retried without a key): ${f.unsafeRetries}`,
     `stored tasks from unanswered submits (allowed): ${s.unanswered}`,
     `subscriber waits that failed and were retried: ${list(f.subscriberErrors)}`,
@@ -138,9 +149,21 @@ export function formatViolations(
       }
     }
   }
-  const hidden =
-    new Set(s.violations.map((v) => v.task?.id ?? v.nonce ?? v.reason)).size - seen.size;
-  if (hidden > 0)
-    out.push('', `  … and ${hidden} more task(s) with violations: see the history file`);
+  const rest = s.violations.filter((v) => v.task && !seen.has(v.task.id));
+  if (rest.length > 0) {
+    out.push(
+      '',
+      "  the other violations, one line each (each task's history is in the history file):",
+    );
+    for (const v of rest.slice(0, 60)) {
+      const t = v.task as TrackedTask;
+      out.push(
+        `    ${t.id.slice(0, 8)} ${t.kind} ${t.nonce} via ${t.server} ${history.rel(t.ackAt)}: ${v.category}: ${v.reason} (store ${t.final?.status ?? '-'}, attempts ${t.final?.attempts ?? '?'})`,
+      );
+    }
+    if (rest.length > 60) out.push(`    … and ${rest.length - 60} more`);
+  }
+  const untold = s.violations.filter((v) => !v.task && !seen.has(v.nonce ?? v.reason)).length;
+  if (untold > 0) out.push(`  … and ${untold} more violation(s) not tied to an acknowledged task`);
   return out.join('\n');
 }

@@ -39,6 +39,8 @@ export interface KindSpec {
   readonly source: string;
   /** The function's own timeout (register `timeout_ms`). */
   readonly fnTimeoutMs: number;
+  /** Takes a thread for a second or more (or a megabyte): counted against the load's cap. */
+  readonly long: boolean;
   params(prng: Prng, leaseMs: number): Params;
   args(nonce: string, params: Params): unknown[];
   expect(nonce: string, params: Params): Expectation;
@@ -72,6 +74,7 @@ export const KINDS: Record<KindName, KindSpec> = {
     name: 'noop',
     source: 'function noop(nonce) { return nonce; }',
     fnTimeoutMs: 5000,
+    long: false,
     params: () => [],
     args: (nonce) => [nonce],
     expect: (nonce) => ({ status: 'COMPLETED', value: nonce }),
@@ -81,6 +84,7 @@ export const KINDS: Record<KindName, KindSpec> = {
     source:
       'function cpu(nonce, n) { const fib = (k) => (k < 2 ? k : fib(k - 1) + fib(k - 2)); return [nonce, fib(n)]; }',
     fnTimeoutMs: 5000,
+    long: false,
     params: (prng) => [prng.int(18, 25)],
     args: (nonce, params) => [nonce, p(params, 0)],
     expect: (nonce, params) => ({ status: 'COMPLETED', value: [nonce, fib(p(params, 0))] }),
@@ -90,6 +94,7 @@ export const KINDS: Record<KindName, KindSpec> = {
     source:
       'async function sleep(nonce, ms) { await new Promise((r) => setTimeout(r, ms)); return nonce; }',
     fnTimeoutMs: 8000,
+    long: true,
     // Longer than a lease: the lease must be renewed while it runs.
     params: (prng, leaseMs) => [prng.int(leaseMs + 200, leaseMs + 2000)],
     args: (nonce, params) => [nonce, p(params, 0)],
@@ -100,6 +105,7 @@ export const KINDS: Record<KindName, KindSpec> = {
     source:
       'function big(nonce, text) { let sum = 0; for (let i = 0; i < text.length; i += 4096) sum += text.charCodeAt(i); return [nonce, text.length, sum]; }',
     fnTimeoutMs: 5000,
+    long: true,
     // Just under the 1 MiB argument limit once JSON-encoded with the nonce.
     params: (prng) => [prng.int(1, 2 ** 30), prng.int(900_000, 1_000_000)],
     args: (nonce, params) => [nonce, bigText(p(params, 0), p(params, 1))],
@@ -113,6 +119,7 @@ export const KINDS: Record<KindName, KindSpec> = {
     source:
       'function fail(nonce, name) { const E = { Error, TypeError, RangeError }[name]; throw new E("chaos " + nonce); }',
     fnTimeoutMs: 5000,
+    long: false,
     params: (prng) => [prng.int(0, FAIL_NAMES.length - 1)],
     args: (nonce, params) => [nonce, FAIL_NAMES[p(params, 0)]],
     expect: (nonce, params) => ({
@@ -126,6 +133,7 @@ export const KINDS: Record<KindName, KindSpec> = {
     // Not an Error, and not even an Object.prototype object.
     source: 'function failOdd(nonce) { throw Object.create(null); }',
     fnTimeoutMs: 5000,
+    long: false,
     params: () => [],
     args: (nonce) => [nonce],
     expect: () => ({ status: 'FAILED', notNames: GRID_ERRORS }),
@@ -135,6 +143,7 @@ export const KINDS: Record<KindName, KindSpec> = {
     source:
       'async function hang(nonce) { await new Promise((r) => setTimeout(r, 600000)); return nonce; }',
     fnTimeoutMs: 1500,
+    long: true,
     // 0: the function's own timeout; else a submit `timeout_ms`.
     params: (prng) => [prng.chance(0.5) ? 0 : prng.int(800, 2500)],
     args: (nonce) => [nonce],
@@ -145,6 +154,7 @@ export const KINDS: Record<KindName, KindSpec> = {
     source:
       'async function nap(nonce, ms) { await new Promise((r) => setTimeout(r, ms)); return nonce; }',
     fnTimeoutMs: 8000,
+    long: true,
     params: (prng) => [prng.int(1500, 4000)],
     args: (nonce, params) => [nonce, p(params, 0)],
     // Refined by the DELETE's answer (see load.ts).
@@ -155,6 +165,7 @@ export const KINDS: Record<KindName, KindSpec> = {
     // A lone surrogate in a legitimate result: stored as is, or failed clearly.
     source: "function lone(nonce) { return [nonce, '\\ud800']; }",
     fnTimeoutMs: 5000,
+    long: false,
     params: () => [],
     args: (nonce) => [nonce],
     expect: (nonce) => ({
