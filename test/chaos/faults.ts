@@ -119,6 +119,9 @@ export function planFaults(o: FaultOptions): FaultPlan[] {
         target = prng.int(0, 1);
         durationMs = prng.int(2000, 5000);
         variant = prng.pick(ROGUE_BEHAVIOURS);
+        // Bad results need tasks: the push server hands them to an idle worker
+        // at once, while pull workers that already wait are served first.
+        if (variant === 'surrogate' || variant === 'oversized') target = 0;
         break;
       default: {
         const never: never = kind;

@@ -90,6 +90,10 @@ function only<K extends string>(
   return out;
 }
 
+// Ctrl-C: exit, so the topology's exit hook kills every process it started.
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
+
 const result = await runChaos(config, replay);
 console.log(`\n${result.table}`);
 if (result.violations) {

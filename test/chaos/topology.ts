@@ -15,7 +15,7 @@ import {
   waitForOutput,
 } from '../helpers/processes.js';
 import { freePort, TestRedis } from '../helpers/redis-server.js';
-import { killRedis } from './redis-control.js';
+import { killRedis, redisPid } from './redis-control.js';
 
 export interface TopologyOptions {
   prefix: string;
@@ -74,6 +74,24 @@ export class Topology {
   /** Server instance id or worker id → the slot label that ran it. */
   readonly #ids = new Map<string, string>();
   #scannedAt = 0;
+  #redisPid: number | undefined;
+  /** Kills every process of the run if the harness itself exits early (Ctrl-C, a crash). */
+  readonly #onExit = () => {
+    for (const slot of [...this.servers, ...this.workers]) {
+      const child = slot.proc?.child;
+      if (child && child.exitCode === null) {
+        child.kill('SIGCONT');
+        child.kill('SIGKILL');
+      }
+    }
+    if (this.#redisPid !== undefined) {
+      try {
+        process.kill(this.#redisPid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
 
   private constructor(
     options: TopologyOptions,
@@ -102,6 +120,8 @@ export class Topology {
       }
     }
     const topology = new Topology(options, redis, servers, workers);
+    topology.#redisPid = await redisPid(redis.port);
+    process.once('exit', topology.#onExit);
     for (const server of servers) await topology.startServer(server);
     await Promise.all(workers.map((w) => topology.startWorker(w, true)));
     return topology;
@@ -155,6 +175,7 @@ export class Topology {
 
   async restartRedis(): Promise<void> {
     await this.redis.run();
+    this.#redisPid = await redisPid(this.redis.port);
     this.redisState = 'up';
   }
 
@@ -232,6 +253,7 @@ export class Topology {
   }
 
   async close(): Promise<void> {
+    process.removeListener('exit', this.#onExit);
     for (const slot of [...this.servers, ...this.workers]) {
       const child = slot.proc?.child;
       if (child && child.exitCode === null) {
