@@ -34,6 +34,8 @@ export interface ChaosConfig {
   faultCycle: boolean;
   faultWeights: Readonly<Record<FaultKind, number>>;
   pollWaitMs: number;
+  /** After the quiet period, how long long-polls and subscribers may take to deliver what just finished. */
+  settleMs: number;
   /** A /healthz answer slower than this, with no fault on that server or the store, breaks invariant 5. */
   stallMs: number;
   historyPath: string | undefined;
@@ -89,6 +91,7 @@ export function cliConfig(minutes: number, seed: number): ChaosConfig {
     faultCycle: false,
     faultWeights: FAULT_WEIGHTS,
     pollWaitMs: 5000,
+    settleMs: 8000,
     stallMs: 1000,
     historyPath: undefined,
     log: (line) => console.log(line),
@@ -103,7 +106,8 @@ export function cliConfig(minutes: number, seed: number): ChaosConfig {
 export function testConfig(seed: number, log: (line: string) => void): ChaosConfig {
   return {
     ...cliConfig(25 / 60, seed),
-    quietCapMs: 20_000,
+    quietCapMs: 15_000,
+    settleMs: 4000,
     maxOutstanding: 16,
     gapMs: [60, 300],
     bursts: 0,

@@ -150,6 +150,7 @@ export async function runChaos(c: ChaosConfig, replay: string): Promise<ChaosRes
       seed: c.seed,
       foreignIds: () =>
         [...book.tasks.values()].filter((t) => !t.terminal && !rogueIds.has(t.id)).map((t) => t.id),
+      bait: (server) => load.bait(server),
       onRogueTasks: (ids) => {
         for (const id of ids) rogueIds.add(id);
       },
@@ -202,7 +203,7 @@ export async function runChaos(c: ChaosConfig, replay: string): Promise<ChaosRes
       await sleep(250);
     }
     // Let long-polls and subscribers deliver what just finished.
-    const settleEnd = Date.now() + 3000 + c.pollWaitMs;
+    const settleEnd = Date.now() + c.settleMs;
     while (Date.now() < settleEnd) {
       const open = [...book.tasks.values()].filter(
         (t) => t.terminal && (!t.pollLearned || t.subLearned.size < subscribers.labels.length),

@@ -140,6 +140,8 @@ export interface NemesisContext {
   seed: number;
   foreignIds: () => string[];
   onRogueTasks: (ids: string[]) => void;
+  /** Submits a few quick tasks to a server, so a rogue that waits for work gets some. */
+  bait: (server: number) => void;
   log: (line: string) => void;
 }
 
@@ -259,6 +261,10 @@ export class Nemesis {
           prng: Prng.stream(this.#ctx.seed, `rogue:${fault.index}`),
           foreignIds: this.#ctx.foreignIds,
           onTasks: this.#ctx.onRogueTasks,
+          onWelcome: () => {
+            if (fault.variant === 'surrogate' || fault.variant === 'oversized')
+              this.#ctx.bait(fault.target);
+          },
         });
         const text = `${fault.variant}: ${report.detail}; got ${report.received.length} task(s), sent ${report.sent} result(s)${report.closedByServer !== undefined ? `, closed by server (${report.closedByServer})` : ''}`;
         if (fault.variant === 'malformed' && report.closedByServer === undefined) {

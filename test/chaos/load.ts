@@ -181,6 +181,25 @@ export class Load {
     this.#stopped = true;
   }
 
+  #baits = 0;
+  /** Four no-ops to one server now, outside the plan (numbered from 100000). */
+  bait(server: number): void {
+    if (this.#stopped) return;
+    const op: OpPlan = {
+      index: 100_000 + this.#baits++,
+      atMs: 0,
+      kind: 'noop',
+      items: [[], [], [], []],
+      server,
+      keyed: false,
+      cancel: undefined,
+      retryDelayMs: 300,
+      burst: false,
+    };
+    const running = this.#runOp(op).finally(() => this.#running.delete(running));
+    this.#running.add(running);
+  }
+
   async drain(): Promise<void> {
     while (this.#running.size > 0) await Promise.all([...this.#running]);
   }

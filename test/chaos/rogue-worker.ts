@@ -22,6 +22,8 @@ export interface RogueOptions {
   /** Ids of tasks other workers are running, for results it was never given. */
   foreignIds: () => string[];
   onTasks: (ids: string[]) => void;
+  /** Called once the server welcomed it. */
+  onWelcome: () => void;
 }
 
 export interface RogueReport {
@@ -107,6 +109,7 @@ export async function runRogue(o: RogueOptions): Promise<RogueReport> {
     }
     if (message.type === 'welcome') {
       mode = message.mode ?? 'push';
+      o.onWelcome();
       if (mode === 'pull') send({ type: 'pull', max: 2 });
     } else if (message.type === 'tasks' && message.tasks) {
       const ids = message.tasks.map((t) => t.id);
