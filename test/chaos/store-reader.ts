@@ -1,0 +1,129 @@
+/**
+ * The harness's own reads of the store, straight from Redis (never through
+ * a server): who holds each running task's lease (sampled while the run
+ * goes on), each task's final hash, and the tasks in the store that no
+ * client was ever given an id for.
+ */
+
+import { createClient } from 'redis';
+import type { History } from './history.js';
+import type { TrackedTask } from './task-book.js';
+
+function connectClient(url: string) {
+  return createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: { connectTimeout: 1000, reconnectStrategy: () => 200 },
+  });
+}
+type Client = ReturnType<typeof connectClient>;
+
+export interface StoredTask {
+  id: string;
+  nonce: string | undefined;
+  status: string | undefined;
+  attempts: number;
+}
+
+export class StoreReader {
+  readonly #client: Client;
+  readonly #prefix: string;
+  #sampling = false;
+
+  private constructor(client: Client, prefix: string) {
+    this.#client = client;
+    this.#prefix = prefix;
+  }
+
+  static async open(url: string, prefix: string): Promise<StoreReader> {
+    const client = connectClient(url);
+    client.on('error', () => {});
+    await client.connect();
+    return new StoreReader(client, prefix);
+  }
+
+  #key(id: string): string {
+    return `${this.#prefix}task:${id}`;
+  }
+
+  /** Notes the lease owner and attempt of every task not yet seen terminal. */
+  async sampleOwners(tasks: Iterable<TrackedTask>, history: History): Promise<void> {
+    if (this.#sampling || !this.#client.isReady) return;
+    this.#sampling = true;
+    try {
+      const open = [...tasks].filter((t) => !t.terminal);
+      const start = Date.now();
+      const rows = await Promise.all(
+        open.map((t) => this.#client.hmGet(this.#key(t.id), ['status', 'attempts', 'owner'])),
+      );
+      open.forEach((task, i) => {
+        const [status, attempts, owner] = rows[i] ?? [];
+        if (!owner || status !== 'RUNNING') return;
+        const attempt = Number(attempts ?? 0);
+        if ((task.owners.get(owner) ?? -1) >= attempt) return;
+        task.owners.set(owner, attempt);
+        history.record({
+          kind: 'owner',
+          start,
+          end: Date.now(),
+          tasks: [task.id],
+          status,
+          detail: `owner ${owner} attempt ${attempt}`,
+        });
+      });
+    } catch {
+      // Redis is being faulted: the next sample will see it.
+    } finally {
+      this.#sampling = false;
+    }
+  }
+
+  /** Reads each task's final hash into `task.final`. */
+  async readFinal(tasks: Iterable<TrackedTask>): Promise<void> {
+    const list = [...tasks];
+    const rows = await Promise.all(
+      list.map((t) =>
+        this.#client.hmGet(this.#key(t.id), ['status', 'result', 'attempts', 'finished']),
+      ),
+    );
+    list.forEach((task, i) => {
+      const [status, result, attempts, finished] = rows[i] ?? [];
+      task.final = {
+        status: status ?? undefined,
+        result: result ?? undefined,
+        attempts: Number(attempts ?? 0),
+        finished: finished ? Number(finished) : undefined,
+      };
+    });
+  }
+
+  /** Tasks in the store whose id no client got back (from a 503, a reset, a retry). */
+  async unacknowledged(accepted: ReadonlySet<string>): Promise<StoredTask[]> {
+    const out: StoredTask[] = [];
+    const prefix = this.#key('');
+    for await (const keys of this.#client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
+      for (const key of keys) {
+        const id = key.slice(prefix.length);
+        if (accepted.has(id)) continue;
+        const [status, attempts, args] = await this.#client.hmGet(key, [
+          'status',
+          'attempts',
+          'args',
+        ]);
+        let nonce: string | undefined;
+        try {
+          const parsed = JSON.parse(args ?? '[]') as unknown[];
+          nonce = typeof parsed[0] === 'string' ? parsed[0] : undefined;
+        } catch {
+          nonce = undefined;
+        }
+        out.push({ id, nonce, status: status ?? undefined, attempts: Number(attempts ?? 0) });
+      }
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.#client.close().catch(() => this.#client.destroy());
+  }
+}
