@@ -203,9 +203,10 @@ export class TaskGrid {
       try {
         return await this.#call<T>('POST', path, body);
       } catch (error) {
-        // 503, or no answer at all (a server restarting): with the keys, both are safe to retry.
+        // 503 (not stored), 504 (may be stored) or no answer at all (a server restarting):
+        // with the keys, each is safe to retry.
         const retriable =
-          (error instanceof TaskGridHttpError && error.status === 503) ||
+          (error instanceof TaskGridHttpError && (error.status === 503 || error.status === 504)) ||
           (error instanceof TypeError && error.message === 'fetch failed');
         if (!retriable || Date.now() + delay > giveUp) throw error;
         await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random() / 2)));

@@ -24,6 +24,7 @@ export const ERROR_TABLE = {
   TG_SCHEMA: { http: 422, close: 4400 },
   TG_TOO_MANY: { http: 429, close: 4429 },
   TG_UNAVAILABLE: { http: 503, close: 1013 },
+  TG_OUTCOME_UNKNOWN: { http: 504, close: 1011 },
   TG_PROTOCOL: { http: 400, close: 4400 },
   TG_PROTOCOL_VERSION: { http: 400, close: 4406 },
   TG_HEARTBEAT: { http: 500, close: 4408 },
@@ -123,6 +124,16 @@ export class TooManyError extends TaskgridError {
 export class UnavailableError extends TaskgridError {
   constructor(message: string) {
     super('TG_UNAVAILABLE', message);
+  }
+}
+/**
+ * The store's connection broke after a write was sent: it may or may not have
+ * been applied. Not a 503, which promises nothing was stored: retry with the
+ * same idempotency key to find out (a stored task is answered 200).
+ */
+export class UnknownOutcomeError extends TaskgridError {
+  constructor(message: string) {
+    super('TG_OUTCOME_UNKNOWN', message);
   }
 }
 export class ProtocolError extends TaskgridError {

@@ -11,6 +11,7 @@ import {
   TaskgridError,
   TooLargeError,
   UnavailableError,
+  UnknownOutcomeError,
 } from '../../shared/errors.js';
 
 interface HttpishError {
@@ -38,7 +39,9 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (error, _req, res, _next) => {
     const known = classify(error);
     if (known) {
-      if (known instanceof UnavailableError) res.setHeader('Retry-After', '1');
+      if (known instanceof UnavailableError || known instanceof UnknownOutcomeError) {
+        res.setHeader('Retry-After', '1');
+      }
       res.status(known.httpStatus).json({ error: { code: known.code, message: known.message } });
       return;
     }

@@ -94,6 +94,9 @@ export function openApiDocument(version: string): object {
             '503': error(
               'The store is unreachable or the server is draining; nothing was stored, retry (with an idempotency key to be safe)',
             ),
+            '504': error(
+              'The store connection broke mid-submit: the task may be stored; retry with the same idempotency key',
+            ),
             ...bodyGuards,
           },
         },
@@ -115,6 +118,9 @@ export function openApiDocument(version: string): object {
             '422': error('Schema'),
             '503': error(
               'The store is unreachable or the server is draining; nothing was stored, retry (with an idempotency key to be safe)',
+            ),
+            '504': error(
+              'The store connection broke mid-submit: the task may be stored; retry with the same idempotency key',
             ),
             ...bodyGuards,
           },

@@ -8,7 +8,12 @@
 
 import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
-import { ConfigError, UnavailableError, WorkerLostError } from '../../shared/errors.js';
+import {
+  ConfigError,
+  UnavailableError,
+  UnknownOutcomeError,
+  WorkerLostError,
+} from '../../shared/errors.js';
 import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import { CANCEL_LUA } from './lua/cancel.js';
 import { CLAIM_LUA, ENQUEUE_CLAIM_LUA, ENQUEUE_LUA } from './lua/claim.js';
@@ -287,6 +292,7 @@ export class RedisStore implements TaskStore {
           String(this.#options.idempotencyTtlSeconds),
         ],
         (late) => this.#discardLate(late, tasks),
+        true,
       ),
       'enqueue',
     );
@@ -319,6 +325,7 @@ export class RedisStore implements TaskStore {
         [this.keys.queue, this.keys.leases, this.keys.events],
         args,
         (late) => this.#discardLate(late, tasks),
+        true,
       ),
       'enqueue-claim',
     );
@@ -559,15 +566,20 @@ export class RedisStore implements TaskStore {
     keys: string[],
     args: string[],
     onLate?: (reply: unknown) => void,
+    storesTasks = false,
   ): Promise<unknown> {
-    return this.#call(async () => {
-      try {
-        return await this.#client.evalSha(s.sha, { keys, arguments: args });
-      } catch (error) {
-        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        return this.#client.eval(s.source, { keys, arguments: args });
-      }
-    }, onLate);
+    return this.#call(
+      async () => {
+        try {
+          return await this.#client.evalSha(s.sha, { keys, arguments: args });
+        } catch (error) {
+          if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+          return this.#client.eval(s.source, { keys, arguments: args });
+        }
+      },
+      onLate,
+      storesTasks,
+    );
   }
 
   /**
@@ -575,7 +587,11 @@ export class RedisStore implements TaskStore {
    * When the bound passes first, the command may still run later: `onLate`
    * gets its reply if it ever comes.
    */
-  async #call<T>(run: () => Promise<T>, onLate?: (reply: T) => void): Promise<T> {
+  async #call<T>(
+    run: () => Promise<T>,
+    onLate?: (reply: T) => void,
+    storesTasks = false,
+  ): Promise<T> {
     if (!this.#client.isReady) throw new UnavailableError('Redis is unreachable; retry shortly');
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
@@ -596,6 +612,13 @@ export class RedisStore implements TaskStore {
       return await Promise.race([running, timeout]);
     } catch (error) {
       if (error instanceof UnavailableError) throw error;
+      // A submit whose connection broke after it was sent may have been stored:
+      // that is not a 503 (which promises nothing was), but an unknown outcome.
+      if (storesTasks && wasSent(error)) {
+        throw new UnknownOutcomeError(
+          `The connection to Redis broke during the submit (${(error as Error).message}); the task may have been stored: retry with the same idempotency key`,
+        );
+      }
       if (isTransient(error) || !this.#client.isReady) {
         throw new UnavailableError(
           `Redis is unreachable (${(error as Error).message}); retry shortly`,
@@ -606,6 +629,18 @@ export class RedisStore implements TaskStore {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * True when a failed command had reached the connection: only node-redis's
+ * refusals to send (client offline or closed) and Redis's own error replies
+ * (the script did not run) say it surely was not applied.
+ */
+function wasSent(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (/^The client is (offline|closed)/.test(error.message)) return false;
+  if (/^[A-Z]+ /.test(error.message) && !/^(ECONN|EPIPE)/.test(error.message)) return false;
+  return isTransient(error);
 }
 
 /** Exponential backoff with jitter, capped at 2 s. */

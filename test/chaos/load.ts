@@ -297,7 +297,9 @@ export class Load {
         await sleep(op.retryDelayMs);
         continue;
       }
-      const retriable = answer.status === 503 || answer.status === 0;
+      // 504: the store's connection broke mid-submit, so the task may be stored: only a
+      // retry with its key can tell (it answers 200 with the stored task).
+      const retriable = answer.status === 503 || answer.status === 504 || answer.status === 0;
       if (!op.keyed || !retriable) return;
       if (!keyed) this.unsafeRetries++;
       await sleep(op.retryDelayMs);
