@@ -186,7 +186,8 @@ export function check(input: CheckInput): Summary {
         add('long-poll miss', 4, reason, task);
       });
     }
-    const dups = Math.max(0, final.attempts - 1);
+    // Claims handed back unrun (released) are not runs.
+    const dups = Math.max(0, final.attempts - final.released - 1);
     if (dups > 0) {
       if (faulted) s.dupAllowed += dups;
       else {
@@ -194,7 +195,7 @@ export function check(input: CheckInput): Summary {
         add(
           'duplicate run',
           5,
-          `claimed ${final.attempts} times with no fault on a process that held it`,
+          `run up to ${final.attempts - final.released} times (claimed ${final.attempts}, released ${final.released}) with no fault on a process that held it`,
           task,
         );
       }

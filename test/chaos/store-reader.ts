@@ -59,6 +59,7 @@ export class StoreReader {
       open.forEach((task, i) => {
         const [status, attempts, owner] = rows[i] ?? [];
         if (!owner || status !== 'RUNNING') return;
+        task.firstRunningAt ??= start;
         const attempt = Number(attempts ?? 0);
         if ((task.owners.get(owner) ?? -1) >= attempt) return;
         task.owners.set(owner, attempt);
@@ -83,15 +84,22 @@ export class StoreReader {
     const list = [...tasks];
     const rows = await Promise.all(
       list.map((t) =>
-        this.#client.hmGet(this.#key(t.id), ['status', 'result', 'attempts', 'finished']),
+        this.#client.hmGet(this.#key(t.id), [
+          'status',
+          'result',
+          'attempts',
+          'finished',
+          'released',
+        ]),
       ),
     );
     list.forEach((task, i) => {
-      const [status, result, attempts, finished] = rows[i] ?? [];
+      const [status, result, attempts, finished, released] = rows[i] ?? [];
       task.final = {
         status: status ?? undefined,
         result: result ?? undefined,
         attempts: Number(attempts ?? 0),
+        released: Number(released ?? 0),
         finished: finished ? Number(finished) : undefined,
       };
     });

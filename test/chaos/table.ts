@@ -65,7 +65,7 @@ export function formatTable(s: Summary, f: RunFacts): string {
     [...m.entries()].map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
   out.push(
     '',
-    `bound of a task: ack + (1 + faulted runs) × (timeout + lease) + grace ${f.graceMs / 1000} s + store downtime`,
+    `bound of a task: taken (first seen RUNNING, else its ack) + longest function timeout (prefetch wait) + (1 + faulted runs) × (timeout + lease) + grace ${f.graceMs / 1000} s + store downtime`,
     `faults: ${list(f.faults)}`,
     `submit answers: ${list(f.submitAnswers)}; cancel answers: ${list(f.cancelAnswers)}`,
     `5xx other than 503: ${list(s.serverErrors)}`,

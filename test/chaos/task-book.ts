@@ -21,6 +21,8 @@ export interface FinalRecord {
   status: string | undefined;
   result: string | undefined;
   attempts: number;
+  /** Claims handed back unrun (a shutdown, a claim whose reply came too late): not runs. */
+  released: number;
   finished: number | undefined;
 }
 
@@ -42,6 +44,8 @@ export class TrackedTask {
   readonly changes: string[] = [];
   pollLearned: Observation | undefined;
   readonly subLearned = new Map<string, Observation>();
+  /** When it was first seen RUNNING (sampled), i.e. taken by a worker; undefined: never seen. */
+  firstRunningAt: number | undefined = undefined;
   /** Lease owners seen while it ran → the highest attempt seen with that owner. */
   readonly owners = new Map<string, number>();
   /** A rogue worker held it: its result is whatever the rogue made of it. */

@@ -6,7 +6,8 @@
  * again the way they would in production.
  */
 
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   runCli,
   type ServerProcess,
@@ -252,8 +253,20 @@ export class Topology {
     return out;
   }
 
+  /** Writes what every process printed to `dir` (TASKGRID_CHAOS_LOGS), one file per process. */
+  dumpLogs(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+    for (const slot of [...this.servers, ...this.workers]) {
+      slot.history.forEach((proc, i) => {
+        writeFileSync(join(dir, `${slot.label}.${i}.log`), proc.output());
+      });
+    }
+  }
+
   async close(): Promise<void> {
     process.removeListener('exit', this.#onExit);
+    const logs = process.env.TASKGRID_CHAOS_LOGS;
+    if (logs) this.dumpLogs(logs);
     for (const slot of [...this.servers, ...this.workers]) {
       const child = slot.proc?.child;
       if (child && child.exitCode === null) {
