@@ -76,7 +76,15 @@ describe('audit: results', function () {
     // A private Redis (with an append-only file, so a restart keeps the tasks).
     const redis = await TestRedis.start(['--appendonly', 'yes', '--appendfsync', 'everysec']);
     try {
-      const server = await startServer(['--mode', 'push', '--redis', redis.url]);
+      // Prefetch 17 per thread: the worker takes all 66 before Redis stops.
+      const server = await startServer([
+        '--mode',
+        'push',
+        '--prefetch',
+        '17',
+        '--redis',
+        redis.url,
+      ]);
       const grid = new GridClient(server.url);
       await startWorker(server.wsUrl, ['--threads', '4']);
       // Just under the 8 MiB result limit; 66 of them are more than one JS string can hold.
