@@ -2,6 +2,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
+import { createClient } from 'redis';
+import { DISCARD_LUA } from '../server/store/lua/discard.js';
 import { MemoryStore } from '../server/store/memory-store.js';
 import { RedisStore } from '../server/store/redis-store.js';
 import type { NewTask, StoreEvent, TaskStore } from '../server/store/task-store.js';
@@ -210,6 +212,39 @@ for (const [name, open] of stores) {
     });
   });
 }
+
+describe('RedisStore: undoing a submit answered 503', () => {
+  it('keeps a task whose idempotency key a retry already repeated, removes one nobody holds', async () => {
+    const prefix = uniquePrefix();
+    const store = new RedisStore({ url: testRedis().url, prefix, instanceId: randomUUID() });
+    await store.connect();
+    const raw = createClient({ url: testRedis().url });
+    await raw.connect();
+    try {
+      const held = { ...newTask(), idempotency_key: 'held' };
+      const orphan = { ...newTask(), idempotency_key: 'orphan' };
+      await store.enqueue([held, orphan]);
+      // A retry with the first key got the stored task's id back.
+      const retry = await store.enqueue([{ ...newTask(), idempotency_key: 'held' }]);
+      expect(retry.duplicates.get(0)).to.equal(held.id);
+      // The first submit's late reply now undoes it: the held task must survive.
+      await raw.eval(DISCARD_LUA, {
+        keys: [store.keys.queue, store.keys.leases],
+        arguments: [prefix, held.id, 'held', orphan.id, 'orphan'],
+      });
+      expect((await store.getTask(held.id))?.status).to.equal('QUEUED');
+      expect(await store.getTask(orphan.id)).to.equal(undefined);
+      expect(await store.queueDepth()).to.equal(1);
+      // The orphan's key is free again: a retry stores it afresh.
+      expect(
+        (await store.enqueue([{ ...newTask(), idempotency_key: 'orphan' }])).duplicates.size,
+      ).to.equal(0);
+    } finally {
+      await raw.close();
+      await store.close();
+    }
+  });
+});
 
 describe('RedisStore across servers', () => {
   it('reports the leases of an instance that stopped renewing its liveness key as stale', async () => {

@@ -66,6 +66,10 @@ for i, t in ipairs(cjson.decode(tasks_json)) do
     if not existing then redis.call('SET', ikey, t[1], 'EX', idem_ttl) end
   end
   if existing then
+    -- A client now holds this id: a late undo of its first submit must keep it.
+    if redis.call('EXISTS', prefix .. 'task:' .. existing) == 1 then
+      redis.call('HSET', prefix .. 'task:' .. existing, 'acked', '1')
+    end
     dups[#dups + 1] = i
     dups[#dups + 1] = existing
   else

@@ -1,18 +1,23 @@
 /**
  * discard: undo an enqueue whose caller was told it failed (its reply came
  * after the server had answered 503). The tasks are removed as if never
- * stored, and so are their idempotency keys, so a retry stores them afresh.
+ * stored, and so are their idempotency keys, so a retry stores them afresh;
+ * except a task whose key a retry already repeated (`acked`): that client
+ * holds its id now, so it stays.
  *   KEYS[1] queue, KEYS[2] leases
  *   ARGV[1] key prefix, ARGV[2..] pairs: id, idempotency key or ''
  */
 export const DISCARD_LUA = `
 for i = 2, #ARGV, 2 do
   local id, idem = ARGV[i], ARGV[i + 1]
-  redis.call('DEL', ARGV[1] .. 'task:' .. id)
-  redis.call('LREM', KEYS[1], 1, id)
-  redis.call('ZREM', KEYS[2], id)
-  if idem ~= '' and redis.call('GET', ARGV[1] .. 'idem:' .. idem) == id then
-    redis.call('DEL', ARGV[1] .. 'idem:' .. idem)
+  local key = ARGV[1] .. 'task:' .. id
+  if redis.call('HGET', key, 'acked') ~= '1' then
+    redis.call('DEL', key)
+    redis.call('LREM', KEYS[1], 1, id)
+    redis.call('ZREM', KEYS[2], id)
+    if idem ~= '' and redis.call('GET', ARGV[1] .. 'idem:' .. idem) == id then
+      redis.call('DEL', ARGV[1] .. 'idem:' .. idem)
+    end
   end
 end
 return 0
