@@ -8,32 +8,18 @@ import { expect } from 'chai';
 import { deserialize } from '../shared/serialize.js';
 import { GridClient } from './helpers/grid-client.js';
 import { wrongOnes } from './helpers/outcomes.js';
-import { killAll, startServer, startWorker } from './helpers/processes.js';
-import { RedisAdmin } from './helpers/redis-admin.js';
-import { redisFlags, testRedis, uniquePrefix } from './helpers/root-hooks.js';
+import { startServer, startWorker } from './helpers/processes.js';
+import { redisFaultHooks } from './helpers/redis-admin.js';
+import { redisFlags } from './helpers/root-hooks.js';
 
 describe('audit: tasks frames fit the worker (defect 3)', function () {
   this.timeout(60_000);
-  let admin: RedisAdmin;
-  let prefix = '';
-  before(async () => {
-    admin = await RedisAdmin.connect(testRedis().url);
-  });
-  after(async () => {
-    await admin.close();
-  });
-  beforeEach(() => {
-    prefix = uniquePrefix();
-  });
-  afterEach(async () => {
-    await killAll();
-    // 81 MB of arguments should not outlive the test.
-    await admin.dropPrefix(prefix);
-  });
+  // 81 MB of arguments (frames) should not outlive a test: each one's keys are dropped.
+  const suite = redisFaultHooks();
 
   for (const mode of ['push', 'pull'] as const) {
     it(`defect 3 (${mode}): 81 tasks with ~1 MB arguments, queued before a 4-thread worker joins, all complete`, async () => {
-      const server = await startServer(['--mode', mode, ...redisFlags(prefix)]);
+      const server = await startServer(['--mode', mode, ...redisFlags(suite.prefix)]);
       const grid = new GridClient(server.url);
       const fn = await grid.register('(s) => s.length');
       // JSON text `["xxx…"]` just under the 1 MiB argument limit; 9 per request fits the body limit.

@@ -10,27 +10,16 @@ import { expect } from 'chai';
 import { TaskGrid } from '../client/task-grid.js';
 import { GridClient } from './helpers/grid-client.js';
 import { longPoll } from './helpers/long-poll.js';
-import { killAll, startServer } from './helpers/processes.js';
-import { RedisAdmin } from './helpers/redis-admin.js';
-import { redisFlags, testRedis, uniquePrefix } from './helpers/root-hooks.js';
+import { startServer } from './helpers/processes.js';
+import { redisFaultHooks } from './helpers/redis-admin.js';
+import { redisFlags } from './helpers/root-hooks.js';
 import { sleep, until, within } from './helpers/wait.js';
 
 type Reply = { status: number; body: { task_id?: string; task_ids?: string[] } };
 
 describe('audit: Redis paused or its subscriber cut', function () {
   this.timeout(45_000);
-  let admin: RedisAdmin;
-  let prefix = '';
-  before(async () => {
-    admin = await RedisAdmin.connect(testRedis().url);
-  });
-  after(async () => {
-    await admin.close();
-  });
-  beforeEach(() => {
-    prefix = uniquePrefix();
-  });
-  afterEach(killAll);
+  const suite = redisFaultHooks();
 
   async function statusOf(grid: GridClient, id: string): Promise<string> {
     return (await grid.call<{ status: string }>('GET', `/status/${id}`)).body.status;
@@ -47,7 +36,7 @@ describe('audit: Redis paused or its subscriber cut', function () {
         'local',
         '--threads',
         '2',
-        ...redisFlags(prefix),
+        ...redisFlags(suite.prefix),
       ]);
       const sdk = new TaskGrid({ url: server.url });
       try {
@@ -64,7 +53,7 @@ describe('audit: Redis paused or its subscriber cut', function () {
             20,
           ),
         ).to.equal('RUNNING');
-        await admin.pause(4000, 'ALL');
+        await suite.admin.pause(4000, 'ALL');
         const value = await within(result, 20_000, 'no result within 20 s');
         expect(value, `task ${handle.id}: stored as ${await statusOf(grid, handle.id)}`).to.equal(
           42,
@@ -80,7 +69,7 @@ describe('audit: Redis paused or its subscriber cut', function () {
         'local',
         '--threads',
         '2',
-        ...redisFlags(prefix),
+        ...redisFlags(suite.prefix),
       ]);
       const grid = new GridClient(server.url);
       const fn = await grid.register(SOURCE);
@@ -95,7 +84,7 @@ describe('audit: Redis paused or its subscriber cut', function () {
       ).to.equal('RUNNING');
       const poll = longPoll(server.url, id, 30_000, 20_000);
       await sleep(100);
-      await admin.pause(4000, 'ALL');
+      await suite.admin.pause(4000, 'ALL');
       const body = await poll;
       expect(body, `long-poll on ${id} (stored: ${await statusOf(grid, id)})`).to.not.equal(
         undefined,
@@ -105,8 +94,8 @@ describe('audit: Redis paused or its subscriber cut', function () {
   });
 
   it('suspected: a long-poll on server A wakes for a task server B completed while A’s subscriber was cut', async () => {
-    const a = await startServer(['--mode', 'push', ...redisFlags(prefix)]);
-    await startServer(['--mode', 'local', '--threads', '1', ...redisFlags(prefix)]);
+    const a = await startServer(['--mode', 'push', ...redisFlags(suite.prefix)]);
+    await startServer(['--mode', 'local', '--threads', '1', ...redisFlags(suite.prefix)]);
     const viaA = new GridClient(a.url);
     const fn = await viaA.register(
       "async () => { await new Promise(r => setTimeout(r, 2000)); return 'b' }",
@@ -122,21 +111,21 @@ describe('audit: Redis paused or its subscriber cut', function () {
     ).to.equal('RUNNING');
     const poll = longPoll(a.url, id, 30_000, 20_000);
     await sleep(100);
-    const original = await admin.maxClients();
+    const original = await suite.admin.maxClients();
     try {
       // Cut every subscriber and refuse new connections while B finishes the task.
-      const connected = await admin.connectedClients();
-      const subscribers = await admin.pubsubClients();
-      await admin.setMaxClients(connected - subscribers);
-      await admin.killPubsub();
+      const connected = await suite.admin.connectedClients();
+      const subscribers = await suite.admin.pubsubClients();
+      await suite.admin.setMaxClients(connected - subscribers);
+      await suite.admin.killPubsub();
       const stored = await until(
-        async () => (await admin.task(prefix, id)).status,
+        async () => (await suite.admin.task(suite.prefix, id)).status,
         (s) => s === 'COMPLETED',
         10_000,
       );
       expect(stored).to.equal('COMPLETED');
     } finally {
-      await admin.setMaxClients(original);
+      await suite.admin.setMaxClients(original);
     }
     const body = await poll;
     expect(body, `long-poll on A for ${id}`).to.not.equal(undefined);
@@ -152,11 +141,11 @@ describe('audit: Redis paused or its subscriber cut', function () {
         '2',
         '--lease',
         '3000',
-        ...redisFlags(prefix),
+        ...redisFlags(suite.prefix),
       ]);
       const grid = new GridClient(server.url);
       const fn = await grid.register('(n) => n + 1');
-      await admin.pause(2500, 'WRITE');
+      await suite.admin.pause(2500, 'WRITE');
       const replies = (await Promise.all(
         Array.from({ length: 5 }, (_, i) =>
           grid.call('POST', '/execute_function', { function_id: fn, payload: `[${i}]` }),
@@ -168,9 +157,9 @@ describe('audit: Redis paused or its subscriber cut', function () {
       // Past the pause, then long enough for a stored task to be claimed and run.
       await sleep(5000);
       const orphans: Record<string, string>[] = [];
-      for (const id of await admin.taskIds(prefix)) {
+      for (const id of await suite.admin.taskIds(suite.prefix)) {
         if (accepted.has(id)) continue;
-        const task = await admin.task(prefix, id);
+        const task = await suite.admin.task(suite.prefix, id);
         if (['QUEUED', 'RUNNING', 'COMPLETED'].includes(task.status ?? '')) {
           orphans.push({ id, status: task.status ?? '', attempts: task.attempts ?? '' });
         }
@@ -187,7 +176,7 @@ describe('audit: Redis paused or its subscriber cut', function () {
         'local',
         '--threads',
         '1',
-        ...redisFlags(prefix),
+        ...redisFlags(suite.prefix),
       ]);
       const grid = new GridClient(server.url);
       const fn = await grid.register('(n) => n + 1');
@@ -196,7 +185,7 @@ describe('audit: Redis paused or its subscriber cut', function () {
       const again = (await grid.call('POST', '/execute_function', body)) as Reply;
       expect(first.status, JSON.stringify(first.body)).to.equal(201);
       expect([again.status, again.body.task_id]).to.deep.equal([200, first.body.task_id]);
-      expect(await admin.taskIds(prefix)).to.deep.equal([first.body.task_id]);
+      expect(await suite.admin.taskIds(suite.prefix)).to.deep.equal([first.body.task_id]);
     });
 
     it('idempotency_keys on execute_batch: a repeat answers 200 with the same tasks', async () => {
@@ -205,7 +194,7 @@ describe('audit: Redis paused or its subscriber cut', function () {
         'local',
         '--threads',
         '1',
-        ...redisFlags(prefix),
+        ...redisFlags(suite.prefix),
       ]);
       const grid = new GridClient(server.url);
       const fn = await grid.register('(n) => n + 1');
@@ -214,7 +203,7 @@ describe('audit: Redis paused or its subscriber cut', function () {
       const again = (await grid.call('POST', '/execute_batch', body)) as Reply;
       expect(first.status, JSON.stringify(first.body)).to.equal(201);
       expect([again.status, again.body.task_ids]).to.deep.equal([200, first.body.task_ids]);
-      expect((await admin.taskIds(prefix)).sort()).to.deep.equal(
+      expect((await suite.admin.taskIds(suite.prefix)).sort()).to.deep.equal(
         [...(first.body.task_ids ?? [])].sort(),
       );
     });
@@ -227,11 +216,11 @@ describe('audit: Redis paused or its subscriber cut', function () {
         '1',
         '--lease',
         '3000',
-        ...redisFlags(prefix),
+        ...redisFlags(suite.prefix),
       ]);
       const grid = new GridClient(server.url);
       const fn = await grid.register('(n) => n + 1');
-      await admin.pause(2500, 'WRITE');
+      await suite.admin.pause(2500, 'WRITE');
       const statuses: number[] = [];
       let taskId: string | undefined;
       for (const deadline = Date.now() + 20_000; !taskId && Date.now() < deadline; ) {
@@ -251,8 +240,8 @@ describe('audit: Redis paused or its subscriber cut', function () {
       // Long enough for any other stored copy to be claimed and run.
       await sleep(4000);
       const live: string[] = [];
-      for (const id of await admin.taskIds(prefix)) {
-        const status = (await admin.task(prefix, id)).status ?? '';
+      for (const id of await suite.admin.taskIds(suite.prefix)) {
+        const status = (await suite.admin.task(suite.prefix, id)).status ?? '';
         if (!['FAILED', 'CANCELLED'].includes(status) || id === taskId)
           live.push(`${id} ${status}`);
       }

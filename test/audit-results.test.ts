@@ -11,32 +11,24 @@ import { deserialize } from '../shared/serialize.js';
 import { GridClient } from './helpers/grid-client.js';
 import { type Body, wrongOnes } from './helpers/outcomes.js';
 import { CLI, killAll, startServer, startWorker } from './helpers/processes.js';
-import { RedisAdmin } from './helpers/redis-admin.js';
+import { redisFaultHooks } from './helpers/redis-admin.js';
 import { TestRedis } from './helpers/redis-server.js';
 import { RogueWorker } from './helpers/rogue-worker.js';
-import { redisFlags, testRedis, uniquePrefix } from './helpers/root-hooks.js';
+import { redisFlags } from './helpers/root-hooks.js';
 import { sleep, until } from './helpers/wait.js';
 
 describe('audit: results', function () {
   this.timeout(60_000);
-  let admin: RedisAdmin;
-  let prefix = '';
-  before(async () => {
-    admin = await RedisAdmin.connect(testRedis().url);
-  });
-  after(async () => {
-    await admin.close();
-  });
-  beforeEach(() => {
-    prefix = uniquePrefix();
-  });
-  afterEach(async () => {
-    await killAll();
-    await admin.dropPrefix(prefix);
-  });
+  const suite = redisFaultHooks();
 
   it('defect 4: a result holding a lone surrogate fails only its own task; 50 later tasks complete', async () => {
-    const server = await startServer(['--mode', 'push', ...redisFlags(prefix), '--lease', '3000']);
+    const server = await startServer([
+      '--mode',
+      'push',
+      ...redisFlags(suite.prefix),
+      '--lease',
+      '3000',
+    ]);
     const grid = new GridClient(server.url);
     const rogue = await RogueWorker.connect(server.wsUrl);
     const fn = await grid.register('(n) => n * 2');
@@ -122,7 +114,13 @@ describe('audit: results', function () {
   });
 
   it('suspected: a TimeoutError the grid makes carries no file path of the server install', async () => {
-    const server = await startServer(['--mode', 'local', '--threads', '1', ...redisFlags(prefix)]);
+    const server = await startServer([
+      '--mode',
+      'local',
+      '--threads',
+      '1',
+      ...redisFlags(suite.prefix),
+    ]);
     const grid = new GridClient(server.url);
     const fn = await grid.register('async () => { await new Promise(r => setTimeout(r, 5000)) }');
     const body = await grid.wait(await grid.submit(fn, [], 200), 15_000);

@@ -24,7 +24,7 @@ export class PullDispatcher extends RemoteDispatcher {
   protected nextDemand(): Demand | undefined {
     let oldest: WorkerSession | undefined;
     for (const session of this.sessions.values()) {
-      if (session.requested <= 0 || session.closed || session.draining) continue;
+      if (session.requested <= 0 || !session.open || session.draining) continue;
       if (!oldest || session.requestedSince < oldest.requestedSince) oldest = session;
     }
     if (!oldest) return undefined;

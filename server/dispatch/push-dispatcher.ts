@@ -14,7 +14,7 @@ export class PushDispatcher extends RemoteDispatcher {
     let best: WorkerSession | undefined;
     let bestLoad = Number.POSITIVE_INFINITY;
     for (const session of this.sessions.values()) {
-      if (session.draining || session.closed) continue;
+      if (session.draining || !session.open) continue;
       const credits = session.credits(this.ctx.config.prefetch);
       if (session.inflight.size >= credits) continue;
       const load = session.inflight.size / session.threads;

@@ -53,8 +53,9 @@ export class WorkerSession implements TaskHolder {
     this.inflight = new InFlight(options.threads, options.deadlineGraceMs);
   }
 
+  /** Takes tasks: not closed, and its socket not closing (a task sent now would be lost). */
   get open(): boolean {
-    return !this.closed;
+    return !this.closed && this.socket.readyState === this.socket.OPEN;
   }
 
   /** Tasks this worker may hold (see creditsFor). */

@@ -5,6 +5,8 @@
  */
 
 import { createClient } from 'redis';
+import { killAll } from './processes.js';
+import { testRedis, uniquePrefix } from './root-hooks.js';
 
 function connectClient(url: string) {
   return createClient({ url });
@@ -91,4 +93,36 @@ export class RedisAdmin {
   async close(): Promise<void> {
     await this.#client.close().catch(() => this.#client.destroy());
   }
+}
+
+/**
+ * The hooks of a suite that faults the shared test Redis: one admin client
+ * for the suite, a fresh key prefix per test, and after each test its
+ * processes killed and its keys dropped.
+ */
+export function redisFaultHooks(): { readonly admin: RedisAdmin; readonly prefix: string } {
+  let admin: RedisAdmin | undefined;
+  let prefix = '';
+  before(async () => {
+    admin = await RedisAdmin.connect(testRedis().url);
+  });
+  after(async () => {
+    await admin?.close();
+  });
+  beforeEach(() => {
+    prefix = uniquePrefix();
+  });
+  afterEach(async () => {
+    await killAll();
+    await admin?.dropPrefix(prefix);
+  });
+  return {
+    get admin(): RedisAdmin {
+      if (!admin) throw new Error('the suite has not started');
+      return admin;
+    },
+    get prefix(): string {
+      return prefix;
+    },
+  };
 }
