@@ -128,7 +128,7 @@ describe('fault tolerance', function () {
     expect(finishes.duplicates()).to.deep.equal([]);
   });
 
-  it('Redis stopped mid-run: submits get 503 at once, /healthz 503, and every accepted task completes after it returns', async () => {
+  it('Redis stopped mid-run: submits are refused at once, /healthz 503, and every accepted task completes after it returns', async () => {
     const redis = await TestRedis.start(['--appendonly', 'yes', '--appendfsync', 'always']);
     try {
       const server = await startServer(['--mode', 'push', '--redis', redis.url, '--lease', '3000']);
@@ -146,7 +146,9 @@ describe('fault tolerance', function () {
         payload: '[1]',
       });
       const tookMs = Date.now() - started;
-      expect(refused.status).to.equal(503);
+      // 503 when the server knew Redis was gone; 504 when the submit went out on the
+      // connection just as it broke (its outcome then unknown to the server).
+      expect([503, 504]).to.include(refused.status);
       // The contract is "answers, never hangs": a generous bound, not a speed check.
       expect(tookMs).to.be.below(3000);
       expect((await grid.call('GET', '/healthz')).status).to.equal(503);
