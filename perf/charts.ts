@@ -48,11 +48,13 @@ function lineBy(
       height: 160,
       mark: { type: 'line', point: true },
       encoding: {
+        // Worker counts are categories (1, 2, 4, 8), not a continuous axis with 1.1, 1.3 … ticks.
         x: {
           field: 'workers',
-          type: 'quantitative',
+          type: 'ordinal',
           title: 'workers',
-          scale: { type: 'log', base: 2 },
+          sort: 'ascending',
+          axis: { labelAngle: 0 },
         },
         y: { field: y, type: 'quantitative', title: yTitle },
         color: { field: 'mode', type: 'nominal', scale: COLORS },
