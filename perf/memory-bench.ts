@@ -4,8 +4,8 @@
  * first 100,000 against RSS at the end).
  */
 
-import { readFileSync } from 'node:fs';
 import { CompletionWatcher } from './completion-watcher.js';
+import { rssMb } from './proc-stats.js';
 import { GridCluster } from './taskgrid-bench.js';
 
 export interface MemoryResult {
@@ -15,12 +15,6 @@ export interface MemoryResult {
   rss_mb_after_100k: number;
   rss_mb_at_end: number;
   soak_seconds: number;
-}
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 102.4) / 10;
 }
 
 async function submit(
@@ -42,14 +36,18 @@ async function submit(
   return ids;
 }
 
-export async function runMemory(redisUrl: string, soakTasks: number): Promise<MemoryResult> {
+export async function runMemory(
+  redisUrl: string,
+  soakTasks: number,
+  queuedTasks = 100_000,
+): Promise<MemoryResult> {
   const noop = 'function noop() { return null }';
-  // 1. A queue of 100,000 with nobody to run it.
+  // 1. A queue of 100,000 (by default) with nobody to run it.
   const idle = await GridCluster.start({ mode: 'push', workers: 0, threadsPerWorker: 1 }, redisUrl);
   let rssQueued: number;
   try {
     const fn = await idle.grid.register(noop);
-    await submit(idle, fn, 100_000);
+    await submit(idle, fn, queuedTasks);
     await new Promise((r) => setTimeout(r, 500));
     rssQueued = rssMb(idle.server.child.pid as number);
   } finally {
@@ -58,7 +56,7 @@ export async function runMemory(redisUrl: string, soakTasks: number): Promise<Me
 
   if (soakTasks === 0) {
     return {
-      queued_tasks: 100_000,
+      queued_tasks: queuedTasks,
       rss_mb_with_queue: rssQueued,
       soak_tasks: 0,
       rss_mb_after_100k: 0,
@@ -88,7 +86,7 @@ export async function runMemory(redisUrl: string, soakTasks: number): Promise<Me
       if (done === 0) after100k = rssMb(pid);
     }
     return {
-      queued_tasks: 100_000,
+      queued_tasks: queuedTasks,
       rss_mb_with_queue: rssQueued,
       soak_tasks: soakTasks,
       rss_mb_after_100k: after100k,

@@ -4,8 +4,10 @@ import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { MemoryResult } from './memory-bench.js';
-import type { RunResult } from './result-types.js';
+import { argumentMBps, type RunResult } from './result-types.js';
 import { round } from './stats.js';
+import type { Collected } from './steps.js';
+import { type Check, metText, type Target, targetMet, targets } from './targets.js';
 
 export interface Meta {
   command: string;
@@ -20,6 +22,21 @@ function label(r: RunResult): string {
   return r.system === 'taskgrid' ? `taskgrid ${r.mode}` : r.system;
 }
 
+/** Latency and stored-timestamp columns; a dash where a run has none (in-process loops, SDK calls). */
+function timings(r: RunResult): string {
+  const timed = r.system === 'taskgrid' || r.system === 'bullmq';
+  const stamped = timed && r.submit !== 'sdk';
+  const cell = (ok: boolean, n: number) => (ok ? String(round(n)) : '–');
+  return [
+    cell(timed, r.latency.mean),
+    cell(timed, r.latency.p50),
+    cell(timed, r.latency.p95),
+    cell(timed, r.latency.p99),
+    cell(stamped, r.queue_wait.p50),
+    cell(stamped, r.run_time.p50),
+  ].join(' | ');
+}
+
 function table(rows: RunResult[]): string {
   const head =
     '| system | task | workers × threads | submit | tasks | seconds | tasks/s | latency mean | p50 | p95 | p99 | queue wait p50 | run p50 |\n' +
@@ -29,74 +46,30 @@ function table(rows: RunResult[]): string {
     rows
       .map(
         (r) =>
-          `| ${label(r)} | ${r.task} | ${r.workers} × ${r.threads_per_worker} | ${r.submit} | ${r.tasks} | ${round(r.seconds, 3)} | ${Math.round(r.throughput)} | ${round(r.latency.mean)} | ${round(r.latency.p50)} | ${round(r.latency.p95)} | ${round(r.latency.p99)} | ${round(r.queue_wait.p50)} | ${round(r.run_time.p50)} |`,
+          `| ${label(r)} | ${r.task} | ${r.workers} × ${r.threads_per_worker} | ${r.submit} | ${r.tasks} | ${round(r.seconds, 3)} | ${Math.round(r.throughput)} | ${timings(r)} |`,
       )
       .join('\n')
   );
 }
 
-function find(results: RunResult[], f: (r: RunResult) => boolean): RunResult | undefined {
-  return results.find(f);
+function payloadTable(rows: RunResult[]): string {
+  const head =
+    '| system | task | argument bytes | result bytes | tasks | seconds | tasks/s | MB/s of arguments | latency p50 | p99 |\n' +
+    '|---|---|---|---|---|---|---|---|---|---|\n';
+  return (
+    head +
+    rows
+      .map(
+        (r) =>
+          `| ${label(r)} | ${r.task} | ${r.arg_bytes ?? ''} | ${r.result_bytes ?? ''} | ${r.tasks} | ${round(r.seconds, 3)} | ${Math.round(r.throughput)} | ${round(argumentMBps(r) ?? 0, 1)} | ${round(r.latency.p50)} | ${round(r.latency.p99)} |`,
+      )
+      .join('\n')
+  );
 }
 
-/** The ratios the performance targets name, computed from this run only. */
-export function targets(
-  results: RunResult[],
-): { name: string; value: number | undefined; goal: string; met: boolean | undefined }[] {
-  const head = (system: string, mode: string, task: string, submit: string) =>
-    find(
-      results,
-      (r) =>
-        r.scaling === 'headline' &&
-        r.system === system &&
-        r.mode === mode &&
-        r.task === task &&
-        r.submit === submit,
-    );
-  const push = head('taskgrid', 'push', 'noop', 'batch');
-  const pull = head('taskgrid', 'pull', 'noop', 'batch');
-  const local = head('taskgrid', 'local', 'noop', 'batch');
-  const bull = head('bullmq', 'bullmq', 'noop', 'batch');
-  const pushSingle = head('taskgrid', 'push', 'noop', 'single');
-  const bullSingle = head('bullmq', 'bullmq', 'noop', 'single');
-  const ratio = (a?: number, b?: number) => (a !== undefined && b ? a / b : undefined);
-  const rows = [
-    {
-      name: 'push no-op throughput ÷ BullMQ',
-      value: ratio(push?.throughput, bull?.throughput),
-      goal: '≥ 2.5',
-      at: 2.5,
-      up: true,
-    },
-    {
-      name: 'pull ÷ push throughput',
-      value: ratio(pull?.throughput, push?.throughput),
-      goal: '≥ 0.9',
-      at: 0.9,
-      up: true,
-    },
-    {
-      name: 'local ÷ push throughput',
-      value: ratio(local?.throughput, push?.throughput),
-      goal: '≥ 0.8',
-      at: 0.8,
-      up: true,
-    },
-    {
-      name: 'single-task p50 ÷ BullMQ p50',
-      value: ratio(pushSingle?.latency.p50, bullSingle?.latency.p50),
-      goal: '≤ 0.6',
-      at: 0.6,
-      up: false,
-    },
-    {
-      name: 'single-task p99 ÷ BullMQ p99',
-      value: ratio(pushSingle?.latency.p99, bullSingle?.latency.p99),
-      goal: '≤ 1.0',
-      at: 1,
-      up: false,
-    },
-  ];
+/** Checks kept from earlier issues that are not among issue 17's five targets. */
+function otherChecks(results: RunResult[], memory: MemoryResult | undefined): Check[] {
+  const rows: Check[] = [];
   for (const mode of ['push', 'pull', 'local']) {
     const series = results.filter(
       (r) =>
@@ -109,34 +82,74 @@ export function targets(
       const one = series.find((r) => r.task === task && r.workers === 1);
       const cores = series.find((r) => r.task === task && r.workers === Math.min(2, cpus().length));
       if (one && cores) {
+        const value = cores.throughput / (cores.workers * one.throughput);
         rows.push({
           name: `${mode} ${task} weak-scaling efficiency at ${cores.workers} workers`,
-          value: cores.throughput / (cores.workers * one.throughput),
+          short: `${mode} ${task}`,
+          value,
+          shown: String(round(value, 2)),
           goal: '≥ 0.9',
-          at: 0.9,
-          up: true,
+          met: value >= 0.9,
         });
       }
     }
   }
-  return rows.map((r) => ({
-    name: r.name,
-    value: r.value,
-    goal: r.goal,
-    met: r.value === undefined ? undefined : r.up ? r.value >= r.at : r.value <= r.at,
-  }));
+  if (memory && memory.soak_tasks > 0) {
+    const growth = memory.rss_mb_at_end / memory.rss_mb_after_100k;
+    rows.push({
+      name: `server RSS after ${memory.soak_tasks} tasks ÷ after 100,000 (${memory.rss_mb_at_end} MB ÷ ${memory.rss_mb_after_100k} MB)`,
+      short: 'soak',
+      value: growth,
+      shown: String(round(growth, 2)),
+      goal: '≤ 1.1',
+      met: growth <= 1.1,
+    });
+  }
+  return rows;
+}
+
+function targetSections(all: Target[]): string[] {
+  const out: string[] = [];
+  for (const t of all) {
+    out.push(
+      `### ${t.id}. ${t.name}: ${metText(targetMet(t))}`,
+      '',
+      '| check | taskgrid | BullMQ | this run | goal | met |',
+      '|---|---|---|---|---|---|',
+      ...t.checks.map(
+        (c) =>
+          `| ${c.name} | ${c.taskgrid ?? '–'} | ${c.bullmq ?? '–'} | ${c.shown} | ${c.goal ?? '(shown only)'} | ${metText(c.met)} |`,
+      ),
+      '',
+    );
+  }
+  return out;
 }
 
 export async function writeReport(
   dir: string,
   meta: Meta,
-  results: RunResult[],
+  collected: Collected,
   charts: string[],
-  memory?: MemoryResult,
-): Promise<void> {
-  await writeFile(join(dir, 'results.json'), JSON.stringify({ meta, results, memory }, null, 2));
+): Promise<Target[]> {
+  const results = collected.runs;
+  const memory = collected.memory;
+  const all = targets(collected);
+  await writeFile(
+    join(dir, 'results.json'),
+    JSON.stringify(
+      {
+        meta,
+        results,
+        memory,
+        targets: all,
+      },
+      null,
+      2,
+    ),
+  );
   const csvHead =
-    'system,mode,task,workers,threads_per_worker,scaling,submit,tasks,seconds,throughput,latency_mean,latency_p50,latency_p95,latency_p99,queue_p50,run_p50,verified';
+    'system,mode,task,workers,threads_per_worker,scaling,submit,tasks,seconds,throughput,latency_mean,latency_p50,latency_p95,latency_p99,queue_p50,run_p50,verified,arg_bytes,result_bytes';
   const csv = results.map((r) =>
     [
       r.system,
@@ -156,29 +169,21 @@ export async function writeReport(
       round(r.queue_wait.p50, 3),
       round(r.run_time.p50, 3),
       r.verified,
+      r.arg_bytes ?? '',
+      r.result_bytes ?? '',
     ].join(','),
   );
   await writeFile(join(dir, 'results.csv'), `${[csvHead, ...csv].join('\n')}\n`);
 
-  const t = targets(results);
-  if (memory) {
-    t.push({
-      name: `server RSS with ${memory.queued_tasks} tasks queued (MB)`,
-      value: memory.rss_mb_with_queue,
-      goal: '< 200',
-      met: memory.rss_mb_with_queue < 200,
-    });
-    if (memory.soak_tasks > 0) {
-      const growth = memory.rss_mb_at_end / memory.rss_mb_after_100k;
-      t.push({
-        name: `server RSS after ${memory.soak_tasks} tasks ÷ after 100,000 (${memory.rss_mb_at_end} MB ÷ ${memory.rss_mb_after_100k} MB)`,
-        value: growth,
-        goal: '≤ 1.1',
-        met: growth <= 1.1,
-      });
-    }
-  }
+  const other = otherChecks(results, memory);
   const cpu = cpus()[0]?.model ?? 'unknown';
+  const section = (title: string, scaling: RunResult['scaling'], text = '') => {
+    const rows = results.filter((r) => r.scaling === scaling);
+    return rows.length === 0
+      ? []
+      : [`## ${title}`, '', ...(text ? [text, ''] : []), table(rows), ''];
+  };
+  const payloads = results.filter((r) => r.scaling === 'payload');
   const sections = [
     '# taskgrid scaling study',
     '',
@@ -186,52 +191,62 @@ export async function writeReport(
     `Run: ${meta.started} → ${meta.finished}${meta.quick ? ' (quick sweep)' : ''}  `,
     `Machine: ${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${meta.node}; Redis ${meta.redis}`,
     '',
-    'Every number below was measured in this run: real server and worker processes, the public REST API, one Redis shared by taskgrid and BullMQ. Throughput is tasks ÷ (first submit → last result). Latency is per task from stored timestamps (submit → start → finish); for one-at-a-time runs it is the client-measured submit → long-poll result.',
+    'Every number below was measured in this run: real server and worker processes, the public REST API, one Redis shared by taskgrid and BullMQ. Throughput is tasks ÷ (first submit → last result). Latency is per task from stored timestamps (submit → start → finish); for one-at-a-time runs it is measured by the caller (submit → result in hand).',
     '',
-    '## Targets',
+    '## Targets (issue 17)',
     '',
-    '| ratio | this run | goal | met |',
+    "Each check beside the figures it is computed from; BullMQ ran the same job on the same Redis in this run. A goal stated for a size this run did not reach (the quick sweep's smaller swarm) is shown as n/a.",
+    '',
+    ...targetSections(all),
+    '## Other checks',
+    '',
+    '| check | this run | goal | met |',
     '|---|---|---|---|',
-    ...t.map(
-      (r) =>
-        `| ${r.name} | ${r.value === undefined ? 'n/a' : round(r.value, 2)} | ${r.goal} | ${r.met === undefined ? 'n/a' : r.met ? 'yes' : 'no'} |`,
-    ),
+    ...other.map((c) => `| ${c.name} | ${c.shown} | ${c.goal} | ${metText(c.met)} |`),
     '',
     '## Headline: 2 worker processes × 2 threads (local: 4 threads), batch submit of 1,000',
     '',
     table(results.filter((r) => r.scaling === 'headline')),
     '',
     ...charts.map((c) => `![${c}](${c})\n`),
-    '## Weak scaling (larger per-worker load), 1 thread per worker',
-    '',
-    table(results.filter((r) => r.scaling === 'weak-large')),
-    '',
-    '## The original sweep: 5 tasks per worker',
-    '',
-    table(results.filter((r) => r.scaling === 'weak')),
-    '',
-  ];
-  const strong = results.filter((r) => r.scaling === 'strong');
-  if (strong.length > 0) sections.push('## Strong scaling (fixed total)', '', table(strong), '');
-  sections.push(
-    '## Raw thread pools (the local ceiling, no Redis, no HTTP)',
-    '',
-    table(results.filter((r) => r.scaling === 'ceiling')),
-    '',
+    ...(payloads.length === 0
+      ? []
+      : [
+          '## Payload sweep: push, 2 workers × 2 threads, batches of 100 (fewer when 100 would pass 8 MiB); BullMQ 2 workers, addBulk of 100',
+          '',
+          payloadTable(payloads),
+          '',
+        ]),
+    ...section(
+      'One call at a time: push, 1 worker × 2 threads; BullMQ 1 worker',
+      'latency',
+      'submit "single" is REST (`POST /execute_function?wait=`, then `GET /result/<id>?wait=` when the first answer holds only the id); "sdk" is `await fn(x)` through the client SDK; BullMQ is `add` then `waitUntilFinished`.',
+    ),
+    ...section(
+      'CPU-bound: fib(25), push, 1 thread per worker, against plain loops',
+      'cpu',
+      'plain-loop: 1 and 2 processes each calling the same function in a loop for the same time, side by side (perf/plain-loop.ts): what the machine gives.',
+    ),
+    ...section('Weak scaling (larger per-worker load), 1 thread per worker', 'weak-large'),
+    ...section('The original sweep: 5 tasks per worker', 'weak'),
+    ...section('Strong scaling (fixed total)', 'strong'),
+    ...section('Raw thread pools (the local ceiling, no Redis, no HTTP)', 'ceiling'),
     '## Reading',
     '',
-    ...reading(results, t),
+    ...reading(results, all, other),
     '',
-  );
+  ];
   await writeFile(join(dir, 'report.md'), sections.join('\n'));
+  return all;
 }
 
-function reading(results: RunResult[], t: ReturnType<typeof targets>): string[] {
+function reading(results: RunResult[], all: Target[], other: Check[]): string[] {
   const lines: string[] = [];
-  const met = t.filter((r) => r.met === true).map((r) => r.name);
-  const missed = t
-    .filter((r) => r.met === false)
-    .map((r) => `${r.name} (${round(r.value ?? 0, 2)}, goal ${r.goal})`);
+  const checks = [...all.flatMap((t) => t.checks), ...other];
+  const met = checks.filter((c) => c.met === true).map((c) => c.name);
+  const missed = checks
+    .filter((c) => c.met === false)
+    .map((c) => `${c.name} (${c.shown}, goal ${c.goal})`);
   if (met.length) lines.push(`- Met in this run: ${met.join('; ')}.`);
   if (missed.length) lines.push(`- Missed in this run: ${missed.join('; ')}.`);
   const original = results.filter((r) => r.scaling === 'weak' && r.system === 'taskgrid');

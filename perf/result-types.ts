@@ -3,13 +3,35 @@
 import type { Summary } from './stats.js';
 
 export interface RunResult {
-  system: 'taskgrid' | 'bullmq' | 'node-worker-threads-pool' | 'piscina' | 'taskgrid-pool';
+  system:
+    | 'taskgrid'
+    | 'bullmq'
+    | 'node-worker-threads-pool'
+    | 'piscina'
+    | 'taskgrid-pool'
+    | 'plain-loop';
   mode: string;
   task: string;
   workers: number;
   threads_per_worker: number;
-  scaling: 'headline' | 'weak' | 'weak-large' | 'strong' | 'ceiling';
-  submit: 'batch' | 'single' | 'in-process';
+  /**
+   * headline: the no-op and fib(3) comparison; weak, weak-large, strong: the
+   * scaling sweeps; ceiling: raw pools; payload: the argument/result size
+   * sweep; latency: one call at a time; cpu: fib(25) against plain loops;
+   * swarm: the server alone, fed by protocol-level swarm connections.
+   */
+  scaling:
+    | 'headline'
+    | 'weak'
+    | 'weak-large'
+    | 'strong'
+    | 'ceiling'
+    | 'payload'
+    | 'latency'
+    | 'cpu'
+    | 'swarm';
+  /** single: REST submit then its result; sdk: `await fn(x)` through the client SDK. */
+  submit: 'batch' | 'single' | 'sdk' | 'in-process';
   tasks: number;
   seconds: number;
   throughput: number;
@@ -20,4 +42,13 @@ export interface RunResult {
   /** start → finish. */
   run_time: Summary;
   verified: number;
+  /** Bytes of one task's argument list as JSON text (payload runs). */
+  arg_bytes?: number;
+  /** Bytes of one task's result as JSON text (payload runs). */
+  result_bytes?: number;
+}
+
+/** MB/s (10^6 bytes) of arguments moved end to end. */
+export function argumentMBps(r: RunResult): number | undefined {
+  return r.arg_bytes === undefined ? undefined : (r.throughput * r.arg_bytes) / 1e6;
 }

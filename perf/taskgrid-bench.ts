@@ -17,7 +17,7 @@ import {
 import { CompletionWatcher } from './completion-watcher.js';
 import type { RunResult } from './result-types.js';
 import { summarize } from './stats.js';
-import type { Workload } from './workloads.js';
+import { payloadBytes, type Workload } from './workloads.js';
 
 export interface ClusterShape {
   mode: 'push' | 'pull' | 'local';
@@ -27,25 +27,29 @@ export interface ClusterShape {
 
 export class GridCluster {
   readonly shape: ClusterShape;
-  readonly server: ServerProcess;
   readonly grid: GridClient;
   readonly prefix: string;
   readonly redisUrl: string;
   readonly #functions = new Map<string, string>();
+  readonly #serverArgs: string[];
+  #server: ServerProcess;
 
   private constructor(
     shape: ClusterShape,
     server: ServerProcess,
+    serverArgs: string[],
     prefix: string,
     redisUrl: string,
   ) {
     this.shape = shape;
-    this.server = server;
+    this.#server = server;
+    this.#serverArgs = serverArgs;
     this.grid = new GridClient(server.url);
     this.prefix = prefix;
     this.redisUrl = redisUrl;
   }
 
+  /** Starts a server and `shape.workers` worker processes (none for a swarm: the caller brings it). */
   static async start(
     shape: ClusterShape,
     redisUrl: string,
@@ -64,7 +68,11 @@ export class GridCluster {
         ),
       );
     }
-    return new GridCluster(shape, server, prefix, redisUrl);
+    return new GridCluster(shape, server, args, prefix, redisUrl);
+  }
+
+  get server(): ServerProcess {
+    return this.#server;
   }
 
   async functionFor(workload: Workload): Promise<string> {
@@ -76,19 +84,47 @@ export class GridCluster {
     return id;
   }
 
+  /** kill -9 of the server; resolves once it is gone. */
+  async killServer(): Promise<void> {
+    await stop(this.#server, 'SIGKILL');
+  }
+
+  /**
+   * Starts the server again with the same arguments (start the cluster with
+   * `--port <n>` to have it come back where its workers reconnect).
+   */
+  async restartServer(): Promise<void> {
+    this.#server = await startServer(this.#serverArgs, { TASKGRID_LOG_LEVEL: 'info' });
+  }
+
+  /** Stops every process and deletes the run's keys, so a long study does not fill Redis. */
   async stop(): Promise<void> {
-    await stop(this.server);
+    await stop(this.#server);
     await killAll();
+    await dropKeys(this.redisUrl, this.prefix);
   }
 }
 
-interface Stamps {
+async function dropKeys(redisUrl: string, prefix: string): Promise<void> {
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  try {
+    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
+      if (keys.length > 0) await client.unlink(keys);
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+export interface Stamps {
   created: number;
   started: number;
   finished: number;
 }
 
-async function readStamps(
+/** Each task's stored submit, start and finish times (ms since the epoch). */
+export async function readStamps(
   redisUrl: string,
   prefix: string,
   ids: readonly string[],
@@ -117,7 +153,8 @@ async function readStamps(
   }
 }
 
-async function verify(
+/** Checks the results of about `sample` of the tasks (all of them when fewer); returns how many. */
+export async function verify(
   grid: GridClient,
   ids: readonly string[],
   workload: Workload,
@@ -139,79 +176,88 @@ async function verify(
   return ok;
 }
 
-export interface RunSpec {
-  workload: Workload;
-  tasks: number;
-  submit: 'batch' | 'single';
-  scaling: RunResult['scaling'];
-  batchSize?: number;
-}
-
-export async function runOnGrid(cluster: GridCluster, spec: RunSpec): Promise<RunResult> {
-  const { workload, tasks, submit } = spec;
-  const fn = await cluster.functionFor(workload);
-  const payload = JSON.stringify(workload.args());
-  const watcher = await CompletionWatcher.start(cluster.redisUrl, cluster.prefix);
-  const clientLatency: number[] = [];
-  const ids: string[] = [];
-  let t0 = 0;
-  let t1 = 0;
-  try {
-    t0 = performance.now();
-    if (submit === 'batch') {
-      // Keep each request under the server's 10 MiB body limit (64 KiB payloads: 128 a batch).
-      const fit = Math.floor((8 * 1024 * 1024) / (JSON.stringify(payload).length + 8));
-      const size = Math.max(1, Math.min(spec.batchSize ?? 1000, fit));
-      for (let i = 0; i < tasks; i += size) {
-        const n = Math.min(size, tasks - i);
-        const reply = await cluster.grid.call<{ task_ids: string[] }>('POST', '/execute_batch', {
-          function_id: fn,
-          payloads: Array.from({ length: n }, () => payload),
-        });
-        if (reply.status !== 201)
-          throw new Error(`batch submit failed: ${JSON.stringify(reply.body)}`);
-        ids.push(...reply.body.task_ids);
-      }
-      await watcher.waitFor(ids, 600_000);
-      t1 = Math.max(...ids.map((id) => watcher.finishedAt(id) ?? 0));
-    } else {
-      for (let i = 0; i < tasks; i++) {
-        const start = performance.now();
-        const reply = await cluster.grid.call<{ task_id: string }>('POST', '/execute_function', {
-          function_id: fn,
-          payload,
-        });
-        const id = reply.body.task_id;
-        const body = await cluster.grid.call<{ status: string }>('GET', `/result/${id}?wait=30000`);
-        if (body.body.status !== 'COMPLETED')
-          throw new Error(`task ${id} ended ${body.body.status}`);
-        clientLatency.push(performance.now() - start);
-        ids.push(id);
-      }
-      t1 = performance.now();
-    }
-  } finally {
-    await watcher.close();
-  }
-  const stamps = await readStamps(cluster.redisUrl, cluster.prefix, ids);
-  const verified = await verify(cluster.grid, ids, workload, submit === 'batch' ? 50 : 10);
-  const seconds = (t1 - t0) / 1000;
+/** The parts of a taskgrid run's result that do not depend on how it was submitted. */
+export function gridResult(
+  cluster: GridCluster,
+  workload: Workload,
+  stamps: readonly Stamps[],
+): Pick<
+  RunResult,
+  | 'system'
+  | 'mode'
+  | 'task'
+  | 'workers'
+  | 'threads_per_worker'
+  | 'queue_wait'
+  | 'run_time'
+  | 'arg_bytes'
+  | 'result_bytes'
+> {
+  const bytes = payloadBytes(workload);
   return {
     system: 'taskgrid',
     mode: cluster.shape.mode,
     task: workload.name,
     workers: cluster.shape.workers,
     threads_per_worker: cluster.shape.threadsPerWorker,
+    queue_wait: summarize(stamps.map((s) => s.started - s.created)),
+    run_time: summarize(stamps.map((s) => s.finished - s.started)),
+    arg_bytes: bytes.args,
+    result_bytes: bytes.result,
+  };
+}
+
+export interface RunSpec {
+  workload: Workload;
+  tasks: number;
+  scaling: RunResult['scaling'];
+  /** Payloads per execute_batch request (default 1000; fewer when they would pass 8 MiB). */
+  batchSize?: number;
+}
+
+/**
+ * Submits `tasks` in batches through REST and waits for every one; throughput
+ * is tasks ÷ (first submit → last finish announced).
+ */
+export async function runOnGrid(cluster: GridCluster, spec: RunSpec): Promise<RunResult> {
+  const { workload, tasks } = spec;
+  const fn = await cluster.functionFor(workload);
+  const payload = JSON.stringify(workload.args());
+  const watcher = await CompletionWatcher.start(cluster.redisUrl, cluster.prefix);
+  const ids: string[] = [];
+  let t0 = 0;
+  let t1 = 0;
+  try {
+    t0 = performance.now();
+    // Keep each request under the server's 10 MiB body limit (64 KiB payloads: 128 a batch).
+    const fit = Math.floor((8 * 1024 * 1024) / (JSON.stringify(payload).length + 8));
+    const size = Math.max(1, Math.min(spec.batchSize ?? 1000, fit));
+    for (let i = 0; i < tasks; i += size) {
+      const n = Math.min(size, tasks - i);
+      const reply = await cluster.grid.call<{ task_ids: string[] }>('POST', '/execute_batch', {
+        function_id: fn,
+        payloads: Array.from({ length: n }, () => payload),
+      });
+      if (reply.status !== 201)
+        throw new Error(`batch submit failed: ${JSON.stringify(reply.body)}`);
+      ids.push(...reply.body.task_ids);
+    }
+    await watcher.waitFor(ids, 600_000);
+    t1 = Math.max(...ids.map((id) => watcher.finishedAt(id) ?? 0));
+  } finally {
+    await watcher.close();
+  }
+  const stamps = await readStamps(cluster.redisUrl, cluster.prefix, ids);
+  const verified = await verify(cluster.grid, ids, workload, 50);
+  const seconds = (t1 - t0) / 1000;
+  return {
+    ...gridResult(cluster, workload, stamps),
     scaling: spec.scaling,
-    submit,
+    submit: 'batch',
     tasks,
     seconds,
     throughput: tasks / seconds,
-    latency: summarize(
-      submit === 'single' ? clientLatency : stamps.map((s) => s.finished - s.created),
-    ),
-    queue_wait: summarize(stamps.map((s) => s.started - s.created)),
-    run_time: summarize(stamps.map((s) => s.finished - s.started)),
+    latency: summarize(stamps.map((s) => s.finished - s.created)),
     verified,
   };
 }

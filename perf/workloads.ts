@@ -1,8 +1,9 @@
 /**
  * The task types of the study: the original two (no-op, fibonacci(3)) and
- * three that stress what they could not: CPU (fibonacci(25)), I/O (a 10 ms
- * async sleep) and payload size (a 64 KiB echo). Each is one function source
- * that taskgrid registers and BullMQ's processor runs alike.
+ * those that stress what they could not: CPU (fibonacci(25)), I/O (a 10 ms
+ * async sleep) and payload size (1 KiB, 64 KiB and 1 MiB string arguments
+ * whose length comes back, and a 64 KiB string result). Each is one function
+ * source that taskgrid registers and BullMQ's processor runs alike.
  */
 
 export interface Workload {
@@ -16,7 +17,14 @@ const FIB = 'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2) }';
 function fib(n: number): number {
   return n < 2 ? n : fib(n - 1) + fib(n - 2);
 }
-const PAYLOAD_64K = 'x'.repeat(64 * 1024);
+const KiB = 1024;
+const LENGTH = 'function echo(s) { return s.length }';
+
+/** A string argument of `bytes` whose length the task returns. */
+function echo(name: string, bytes: number): Workload {
+  const text = 'x'.repeat(bytes);
+  return { name, source: LENGTH, args: () => [text], expected: () => text.length };
+}
 
 export const WORKLOADS: Record<string, Workload> = {
   noop: {
@@ -33,13 +41,26 @@ export const WORKLOADS: Record<string, Workload> = {
     args: () => [],
     expected: () => 1,
   },
-  echo64k: {
-    name: 'echo64k',
-    source: 'function echo(s) { return s.length }',
-    args: () => [PAYLOAD_64K],
-    expected: () => PAYLOAD_64K.length,
+  echo1k: echo('echo1k', KiB),
+  echo64k: echo('echo64k', 64 * KiB),
+  // The largest argument list the server takes by default is 1 MiB of JSON text: `["` + text + `"]`.
+  echo1m: echo('echo1m', 1024 * KiB - 4),
+  result64k: {
+    name: 'result64k',
+    source: "function result64k(n) { return 'y'.repeat(n) }",
+    args: () => [64 * KiB],
+    expected: () => 'y'.repeat(64 * KiB),
   },
 };
+
+/** Bytes of one task's argument list and of its result, as JSON text (what crosses the wire). */
+export function payloadBytes(workload: Workload): { args: number; result: number } {
+  const args = workload.args();
+  return {
+    args: Buffer.byteLength(JSON.stringify(args)),
+    result: Buffer.byteLength(JSON.stringify(workload.expected(args))),
+  };
+}
 
 /** Compiles a workload's source the way a thread does, for the baselines' processors. */
 export function compileWorkload(name: string): (...args: unknown[]) => unknown {

@@ -1,0 +1,96 @@
+/**
+ * How much each part of the study runs: `npm run perf` (full), `-- --quick`,
+ * `npm run bench` (the targets only) and a hidden `--tiny` that only checks
+ * the harness works end to end (its numbers mean nothing).
+ */
+
+export interface Plan {
+  name: 'full' | 'quick' | 'bench' | 'tiny';
+  /** No-op batch runs of the headline (fib 3: half as many). */
+  headlineTasks: number;
+  /** One-at-a-time runs of the headline clusters (push, pull, local). */
+  singleTasks: number;
+  /** The weak/strong scaling sweeps and the raw pools (not in bench). */
+  sweeps: boolean;
+  workerCounts: number[];
+  sweepTasks: string[];
+  perWorkerLarge: number;
+  strongTotal: number | undefined;
+  poolTasks: number;
+  /** Tasks of each payload workload (taskgrid and BullMQ alike). */
+  payloadTasks: Record<string, number>;
+  /** Calls of each one-call latency run (REST, SDK, BullMQ). */
+  oneCalls: number;
+  /** How long each set of plain loops runs (ms), and fib(25) tasks per worker. */
+  cpuLoopMs: number;
+  cpuTasksPerWorker: number;
+  queuedTasks: number;
+  soakTasks: number;
+}
+
+const PAYLOAD_QUICK = { echo1k: 5000, echo64k: 2000, echo1m: 100, result64k: 2000 };
+
+export const QUICK: Plan = {
+  name: 'quick',
+  headlineTasks: 30_000,
+  singleTasks: 300,
+  sweeps: true,
+  workerCounts: [1, 2],
+  sweepTasks: ['noop', 'fib3', 'fib25'],
+  perWorkerLarge: 2000,
+  strongTotal: undefined,
+  poolTasks: 50_000,
+  payloadTasks: PAYLOAD_QUICK,
+  oneCalls: 300,
+  cpuLoopMs: 3000,
+  cpuTasksPerWorker: 1500,
+  queuedTasks: 100_000,
+  soakTasks: 200_000,
+};
+
+export const FULL: Plan = {
+  name: 'full',
+  headlineTasks: 20_000,
+  singleTasks: 1000,
+  sweeps: true,
+  workerCounts: [1, 2, 4, 8],
+  sweepTasks: ['noop', 'fib3', 'fib25', 'sleep10', 'echo64k'],
+  perWorkerLarge: 2000,
+  strongTotal: 8000,
+  poolTasks: 200_000,
+  payloadTasks: { echo1k: 20_000, echo64k: 5000, echo1m: 300, result64k: 5000 },
+  oneCalls: 1000,
+  cpuLoopMs: 5000,
+  cpuTasksPerWorker: 3000,
+  queuedTasks: 100_000,
+  soakTasks: 1_000_000,
+};
+
+/** The targets of issue 17 at the sizes they are stated for; no sweeps. */
+export const BENCH: Plan = {
+  ...QUICK,
+  name: 'bench',
+  headlineTasks: 50_000,
+  singleTasks: 1000,
+  sweeps: false,
+  oneCalls: 1000,
+  soakTasks: 1_000_000,
+};
+
+export const TINY: Plan = {
+  name: 'tiny',
+  headlineTasks: 300,
+  singleTasks: 10,
+  sweeps: true,
+  workerCounts: [1, 2],
+  sweepTasks: ['noop', 'fib25'],
+  perWorkerLarge: 20,
+  strongTotal: undefined,
+  poolTasks: 1000,
+  payloadTasks: { echo1k: 50, echo64k: 20, echo1m: 4, result64k: 20 },
+  oneCalls: 10,
+  cpuLoopMs: 300,
+  cpuTasksPerWorker: 20,
+  queuedTasks: 1000,
+  soakTasks: 0,
+};
