@@ -24,6 +24,18 @@ export interface Plan {
   /** How long each set of plain loops runs (ms), and fib(25) tasks per worker. */
   cpuLoopMs: number;
   cpuTasksPerWorker: number;
+  swarm: {
+    /** Connections of the small and the large throughput runs. */
+    few: number;
+    many: number;
+    /** No-op tasks of each throughput run. */
+    tasks: number;
+    /** Connections established for the connect-time figure. */
+    connect: number;
+    /** Connections held through the reconnect storm, and tasks checked across it. */
+    storm: number;
+    stormTasks: number;
+  };
   queuedTasks: number;
   soakTasks: number;
 }
@@ -44,6 +56,7 @@ export const QUICK: Plan = {
   oneCalls: 300,
   cpuLoopMs: 3000,
   cpuTasksPerWorker: 1500,
+  swarm: { few: 10, many: 2000, tasks: 20_000, connect: 3000, storm: 2000, stormTasks: 10_000 },
   queuedTasks: 100_000,
   soakTasks: 200_000,
 };
@@ -62,6 +75,14 @@ export const FULL: Plan = {
   oneCalls: 1000,
   cpuLoopMs: 5000,
   cpuTasksPerWorker: 3000,
+  swarm: {
+    few: 10,
+    many: 10_000,
+    tasks: 50_000,
+    connect: 15_000,
+    storm: 10_000,
+    stormTasks: 20_000,
+  },
   queuedTasks: 100_000,
   soakTasks: 1_000_000,
 };
@@ -74,6 +95,7 @@ export const BENCH: Plan = {
   singleTasks: 1000,
   sweeps: false,
   oneCalls: 1000,
+  swarm: FULL.swarm,
   soakTasks: 1_000_000,
 };
 
@@ -91,6 +113,7 @@ export const TINY: Plan = {
   oneCalls: 10,
   cpuLoopMs: 300,
   cpuTasksPerWorker: 20,
+  swarm: { few: 2, many: 50, tasks: 500, connect: 100, storm: 50, stormTasks: 200 },
   queuedTasks: 1000,
   soakTasks: 0,
 };

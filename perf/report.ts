@@ -126,6 +126,34 @@ function targetSections(all: Target[]): string[] {
   return out;
 }
 
+function swarmSection(c: Collected): string[] {
+  const runs = c.runs.filter((r) => r.scaling === 'swarm');
+  if (runs.length === 0 && !c.swarmConnect && !c.swarmStorm) return [];
+  const out = [
+    '## The server alone: a protocol-level swarm',
+    '',
+    'One process holds the worker connections and answers every tasks frame at once (perf/swarm-process.ts); nothing runs a task, so these figures are the server, Redis and the REST client. "workers" below is the number of swarm connections, each announcing 2 threads.',
+    '',
+    table(runs),
+    '',
+  ];
+  const k = c.swarmConnect;
+  if (k) {
+    out.push(
+      `- ${k.connections} connections established in ${round(k.server_seconds, 2)} s as the server counts them (GET /workers, polled every 200 ms; ${round(k.swarm_seconds, 2)} s by the swarm's clock, at most 256 handshakes in flight).`,
+      `- Each connection costs the server ${round(k.rss_kb_per_connection, 1)} KB of RSS and ${round(k.fds_per_connection, 2)} file descriptors: about ${k.connections_per_gib} connections per GiB, and ${k.connections_per_fd_limit} within its open-file limit of ${k.fd_limit}.`,
+    );
+  }
+  const s = c.swarmStorm;
+  if (s) {
+    out.push(
+      `- Reconnect storm: kill -9 of the server holding ${s.connections} swarm workers, restarted at once on the same port. It listened again ${round(s.kill_to_listening_s, 2)} s after the kill, a batch submitted to it had run ${round(s.kill_to_dispatch_s, 2)} s after the kill, and it listed all ${s.connections} workers ${round(s.kill_to_connected_s, 2)} s after the kill (${s.reconnects} reconnect attempts, the real worker's backoff and jitter). Of ${s.tasks_checked} tasks stored before the kill, ${s.tasks_lost} did not complete (lease 5 s).`,
+    );
+  }
+  out.push('');
+  return out;
+}
+
 export async function writeReport(
   dir: string,
   meta: Meta,
@@ -142,6 +170,8 @@ export async function writeReport(
         meta,
         results,
         memory,
+        swarm_connect: collected.swarmConnect,
+        swarm_storm: collected.swarmStorm,
         targets: all,
       },
       null,
@@ -227,6 +257,7 @@ export async function writeReport(
       'cpu',
       'plain-loop: 1 and 2 processes each calling the same function in a loop for the same time, side by side (perf/plain-loop.ts): what the machine gives.',
     ),
+    ...swarmSection(collected),
     ...section('Weak scaling (larger per-worker load), 1 thread per worker', 'weak-large'),
     ...section('The original sweep: 5 tasks per worker', 'weak'),
     ...section('Strong scaling (fixed total)', 'strong'),

@@ -11,12 +11,21 @@ import { runOneCall } from './one-call-bench.js';
 import type { Plan } from './plan.js';
 import { runRawPools } from './pool-bench.js';
 import type { RunResult } from './result-types.js';
+import {
+  runSwarmConnect,
+  runSwarmStorm,
+  runSwarmThroughput,
+  type SwarmConnectResult,
+  type SwarmStormResult,
+} from './swarm-bench.js';
 import { type ClusterShape, GridCluster, runOnGrid } from './taskgrid-bench.js';
 import { WORKLOADS, type Workload } from './workloads.js';
 
 export interface Collected {
   runs: RunResult[];
   memory?: MemoryResult;
+  swarmConnect?: SwarmConnectResult;
+  swarmStorm?: SwarmStormResult;
 }
 
 export interface Step {
@@ -211,6 +220,35 @@ function cpu(plan: Plan, redisUrl: string): Step[] {
   return steps;
 }
 
+/** Target 3: the server alone with few and many swarm connections, connect time, reconnect storm. */
+function swarm(plan: Plan, redisUrl: string): Step[] {
+  const { few, many, tasks } = plan.swarm;
+  const steps: Step[] = [];
+  for (const mode of ['push', 'pull'] as const) {
+    for (const connections of [few, many]) {
+      steps.push({
+        label: `swarm ${mode} ${connections} connections`,
+        run: async (into) => {
+          into.runs.push(await runSwarmThroughput(redisUrl, mode, connections, tasks));
+        },
+      });
+    }
+  }
+  steps.push({
+    label: `swarm: ${plan.swarm.connect} connections established`,
+    run: async (into) => {
+      into.swarmConnect = await runSwarmConnect(redisUrl, plan.swarm.connect);
+    },
+  });
+  steps.push({
+    label: `swarm: reconnect storm of ${plan.swarm.storm}`,
+    run: async (into) => {
+      into.swarmStorm = await runSwarmStorm(redisUrl, plan.swarm.storm, plan.swarm.stormTasks);
+    },
+  });
+  return steps;
+}
+
 function sweeps(plan: Plan, redisUrl: string): Step[] {
   const steps: Step[] = [];
   for (const mode of ['push', 'pull', 'local'] as const) {
@@ -260,6 +298,7 @@ export const PARTS = [
   'payload',
   'latency',
   'cpu',
+  'swarm',
   'sweeps',
   'memory',
   'pools',
@@ -285,6 +324,7 @@ export function studySteps(plan: Plan, redisUrl: string, only?: ReadonlySet<Part
     payload: () => payload(plan, redisUrl),
     latency: () => latency(plan, redisUrl),
     cpu: () => cpu(plan, redisUrl),
+    swarm: () => swarm(plan, redisUrl),
     sweeps: () => (plan.sweeps ? sweeps(plan, redisUrl) : []),
     memory: () => [memory],
     pools: () => (plan.sweeps ? [pools] : []),

@@ -182,6 +182,111 @@ function latencyTarget(runs: RunResult[]): Target {
   };
 }
 
+/** The sizes the swarm goals are stated for. */
+const SWARM_MANY = 10_000;
+const SWARM_CONNECT = 15_000;
+const SWARM_STORM = 10_000;
+
+function swarmTarget(c: Collected): Target {
+  const of = (mode: string) => {
+    const series = c.runs.filter(
+      (r) => r.scaling === 'swarm' && r.system === 'taskgrid' && r.mode === mode,
+    );
+    const many = series.reduce<RunResult | undefined>(
+      (a, r) => (!a || r.workers > a.workers ? r : a),
+      undefined,
+    );
+    const few = series.reduce<RunResult | undefined>(
+      (a, r) => (!a || r.workers < a.workers ? r : a),
+      undefined,
+    );
+    return { many, few };
+  };
+  const checks: Check[] = [];
+  for (const mode of ['push', 'pull']) {
+    const { many, few } = of(mode);
+    checks.push(
+      check(
+        `${mode} no-op throughput with ${int(many?.workers ?? SWARM_MANY)} connections ÷ with ${int(few?.workers ?? 10)}`,
+        `${mode} ${int(many?.workers ?? SWARM_MANY)} ÷ ${int(few?.workers ?? 10)}`,
+        ratio(many?.throughput, few?.throughput),
+        'ratio',
+        { text: '≥ 0.8×', at: 0.8, up: true, applies: (many?.workers ?? 0) >= SWARM_MANY },
+        {
+          taskgrid:
+            many && few ? `${int(many.throughput)}/s vs ${int(few.throughput)}/s` : undefined,
+        },
+      ),
+    );
+  }
+  const connect = c.swarmConnect;
+  checks.push(
+    check(
+      `${int(connect?.connections ?? SWARM_CONNECT)} connections established, as the server counts them`,
+      `${int(connect?.connections ?? SWARM_CONNECT)} connect`,
+      connect?.server_seconds,
+      's',
+      {
+        text: `< 5 s at ${int(SWARM_CONNECT)}`,
+        at: 5,
+        up: false,
+        applies: (connect?.connections ?? 0) >= SWARM_CONNECT,
+      },
+      {
+        taskgrid: connect
+          ? `swarm's clock ${round(connect.swarm_seconds, 2)} s; ${round(connect.rss_kb_per_connection, 1)} KB RSS and ${round(connect.fds_per_connection, 2)} fd each`
+          : undefined,
+      },
+    ),
+  );
+  const storm = c.swarmStorm;
+  const stormSeconds = storm
+    ? Math.max(storm.kill_to_connected_s, storm.kill_to_dispatch_s)
+    : undefined;
+  checks.push(
+    check(
+      `reconnect storm: kill -9 of the server holding ${int(storm?.connections ?? SWARM_STORM)} workers → all back and dispatching`,
+      'storm',
+      stormSeconds,
+      's',
+      {
+        text: `< 10 s at ${int(SWARM_STORM)}`,
+        at: 10,
+        up: false,
+        applies: (storm?.connections ?? 0) >= SWARM_STORM,
+      },
+      {
+        taskgrid: storm
+          ? `listening ${round(storm.kill_to_listening_s, 2)} s, dispatching ${round(storm.kill_to_dispatch_s, 2)} s, all connected ${round(storm.kill_to_connected_s, 2)} s after the kill`
+          : undefined,
+      },
+    ),
+    check(
+      'tasks lost across the storm',
+      'lost',
+      storm?.tasks_lost,
+      'count',
+      { text: '0', at: 0, up: false },
+      { taskgrid: storm ? `${int(storm.tasks_checked)} checked` : undefined },
+    ),
+  );
+  if (connect) {
+    checks.push(
+      check(
+        'server RSS per connection',
+        'RSS each',
+        connect.rss_kb_per_connection,
+        'KB',
+        undefined,
+        {
+          taskgrid: `${int(connect.connections_per_gib)} connections per GiB; ${int(connect.connections_per_fd_limit)} within the open-file limit of ${int(connect.fd_limit)}`,
+        },
+      ),
+    );
+  }
+  return { id: 3, name: 'Many workers and reconnect storms', checks };
+}
+
 function cpuTarget(runs: RunResult[]): Target {
   const cpu = (system: string, workers: number) =>
     pick(runs, (r) => r.scaling === 'cpu' && r.system === system && r.workers === workers);
@@ -294,7 +399,13 @@ function regressionTarget(c: Collected): Target {
 }
 
 export function targets(c: Collected): Target[] {
-  return [payloadTarget(c.runs), latencyTarget(c.runs), cpuTarget(c.runs), regressionTarget(c)];
+  return [
+    payloadTarget(c.runs),
+    latencyTarget(c.runs),
+    swarmTarget(c),
+    cpuTarget(c.runs),
+    regressionTarget(c),
+  ];
 }
 
 /**

@@ -1,0 +1,172 @@
+/**
+ * The swarm: one process holding many WebSocket connections that speak the
+ * worker protocol and run nothing. Each says hello (version, threads,
+ * max_frame, its worker id again on a reconnect), takes its welcome, answers
+ * every `tasks` frame at once with a `results` frame (each task COMPLETED
+ * with `null`, what a no-op returns), asks for more in pull mode, answers
+ * pings (ws does, from this event loop), and reconnects after a close with
+ * the real worker's exponential backoff and jitter. So the server alone is
+ * measured: no thread pool, no task runs.
+ *
+ * Started by swarm.ts with an IPC channel; orders and reports are in
+ * swarm-messages.ts.
+ */
+
+import WebSocket, { type RawData } from 'ws';
+import { creditsFor } from '../shared/credits.js';
+import {
+  encode,
+  PROTOCOL_VERSION,
+  parseServerMessage,
+  type ServerMessage,
+  type WorkerMessage,
+} from '../shared/protocol.js';
+import type { TaskOutcome } from '../shared/types.js';
+import { type ConnectOrder, parseOrder, type SwarmReport } from './swarm-messages.js';
+
+/** What the real worker takes (worker-client.ts, DEFAULT_SERVER_FRAME_BYTES). */
+const MAX_FRAME = 64 * 1024 * 1024;
+/** The real worker's prefetch default; with no run time the credit is threads × 256. */
+const PREFETCH = 2;
+
+/** The real worker's reconnect delay (worker-client.ts #onClose): exponential, capped, jittered. */
+function reconnectDelay(retries: number): number {
+  return Math.min(10_000, 100 * 2 ** Math.min(retries, 10)) * (0.5 + Math.random() / 2);
+}
+
+function report(message: SwarmReport): void {
+  process.send?.(message);
+}
+
+let welcomed = 0;
+let answered = 0;
+let reconnects = 0;
+
+class SwarmConnection {
+  readonly #order: ConnectOrder;
+  readonly #onFirstWelcome: () => void;
+  #workerId: string | undefined;
+  #retries = 0;
+  #everWelcomed = false;
+  #open = false;
+  #pull = false;
+
+  constructor(order: ConnectOrder, onFirstWelcome: () => void) {
+    this.#order = order;
+    this.#onFirstWelcome = onFirstWelcome;
+  }
+
+  connect(): void {
+    const socket = new WebSocket(this.#order.url, {
+      maxPayload: MAX_FRAME,
+      perMessageDeflate: false,
+    });
+    // 429/503 at the upgrade (connection caps) are retried, as the real worker does.
+    socket.once('unexpected-response', () => socket.terminate());
+    socket.on('error', () => {});
+    socket.on('open', () => {
+      const hello: WorkerMessage = {
+        type: 'hello',
+        version: PROTOCOL_VERSION,
+        threads: this.#order.threads,
+        max_frame: MAX_FRAME,
+        ...(this.#workerId ? { worker_id: this.#workerId } : {}),
+      };
+      socket.send(encode(hello));
+    });
+    socket.on('message', (data: RawData) => this.#onMessage(socket, data));
+    socket.on('close', () => this.#onClose());
+  }
+
+  #onMessage(socket: WebSocket, data: RawData): void {
+    let message: ServerMessage;
+    try {
+      message = parseServerMessage(
+        Array.isArray(data) ? Buffer.concat(data).toString() : String(data),
+      );
+    } catch {
+      socket.terminate();
+      return;
+    }
+    switch (message.type) {
+      case 'welcome':
+        this.#workerId = message.worker_id;
+        this.#retries = 0;
+        this.#open = true;
+        welcomed++;
+        this.#pull = message.mode === 'pull';
+        if (this.#pull) {
+          const max = creditsFor(this.#order.threads, PREFETCH, 0);
+          socket.send(encode({ type: 'pull', max }));
+        }
+        if (!this.#everWelcomed) {
+          this.#everWelcomed = true;
+          this.#onFirstWelcome();
+        }
+        return;
+      case 'tasks': {
+        if (message.tasks.length === 0) return;
+        const results: TaskOutcome[] = message.tasks.map((task) => ({
+          id: task.id,
+          attempt: task.attempt,
+          status: 'COMPLETED',
+          value: 'null',
+          run_ms: 0,
+        }));
+        socket.send(encode({ type: 'results', results }));
+        answered += results.length;
+        // A pull worker asks again for as many as it just finished (the server bounds it).
+        if (this.#pull) socket.send(encode({ type: 'pull', max: results.length }));
+        return;
+      }
+      case 'cancel':
+        return; // nothing runs here, so there is nothing to stop
+      default: {
+        const never: never = message;
+        throw new Error(`Unhandled server message ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  #onClose(): void {
+    if (this.#open) welcomed--;
+    this.#open = false;
+    reconnects++;
+    setTimeout(() => this.connect(), reconnectDelay(this.#retries++));
+  }
+}
+
+/** Opens `order.connections` connections, at most `order.window` handshakes at a time. */
+function connectAll(order: ConnectOrder): void {
+  const started = performance.now();
+  let next = 0;
+  let done = 0;
+  const startNext = () => {
+    if (next >= order.connections) return;
+    next++;
+    new SwarmConnection(order, onWelcome).connect();
+  };
+  const onWelcome = () => {
+    done++;
+    if (done === order.connections) {
+      report({ type: 'connected', connections: done, ms: performance.now() - started });
+    }
+    startNext();
+  };
+  for (let i = 0; i < Math.min(order.window, order.connections); i++) startNext();
+}
+
+process.on('message', (raw: unknown) => {
+  try {
+    const order = parseOrder(raw);
+    if (order.type === 'stats') {
+      report({ type: 'stats', welcomed, answered, reconnects });
+    } else {
+      connectAll(order);
+    }
+  } catch (error) {
+    report({ type: 'failed', message: (error as Error).message });
+  }
+});
+process.on('disconnect', () => process.exit(0));
+report({ type: 'ready' });
