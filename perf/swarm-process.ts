@@ -6,7 +6,9 @@
  * with `null`, what a no-op returns), asks for more in pull mode, answers
  * pings (ws does, from this event loop), and reconnects after a close with
  * the real worker's exponential backoff and jitter. So the server alone is
- * measured: no thread pool, no task runs.
+ * measured: no thread pool, no task runs. It keeps no heartbeat watchdog:
+ * on one host a killed server's sockets close at once, which is all the
+ * storm needs.
  *
  * Started by swarm.ts with an IPC channel; orders and reports are in
  * swarm-messages.ts.
