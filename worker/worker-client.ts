@@ -18,7 +18,7 @@ import {
   type WorkerMessage,
 } from '../shared/protocol.js';
 import type { TaskOutcome } from '../shared/types.js';
-import { type ThreadPool, WorkerThreadPool } from './thread-pool.js';
+import { type ThreadPool, WorkerThreadPool } from '../threads/thread-pool.js';
 
 export interface WorkerOptions {
   url: string;

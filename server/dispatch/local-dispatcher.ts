@@ -2,7 +2,7 @@
 
 import { creditsFor, RunTimeAverage } from '../../shared/credits.js';
 import type { FunctionSource, TaskAssignment, TaskOutcome } from '../../shared/types.js';
-import { type ThreadPool, WorkerThreadPool } from '../../worker/thread-pool.js';
+import { type ThreadPool, WorkerThreadPool } from '../../threads/thread-pool.js';
 import { BaseDispatcher } from './base-dispatcher.js';
 import type { Demand } from './claim-loop.js';
 import type { DispatchContext } from './dispatch-context.js';
