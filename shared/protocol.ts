@@ -3,13 +3,8 @@
  * in the handshake, and a parser that every incoming frame goes through
  * (size-limited by the socket, then parsed from `unknown`).
  *
- * Close codes (see ERROR_TABLE in errors.ts):
- *   4400 malformed frame or a message that is not allowed now
- *   4401 missing or wrong token
- *   4406 protocol version mismatch
- *   4408 missed heartbeats
- *   1009 frame larger than the limit (set by ws)
- *   1001 server or worker going away (drain)
+ * Close codes are named in close-codes.ts; which error closes with which is
+ * ERROR_TABLE in errors.ts.
  */
 
 import { type Static, Type } from '@sinclair/typebox';

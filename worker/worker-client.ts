@@ -8,6 +8,7 @@
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import WebSocket, { type RawData } from 'ws';
+import { CloseCode } from '../shared/close-codes.js';
 import { creditsFor, RunTimeAverage } from '../shared/credits.js';
 import { ProtocolError, ResultTooLargeError } from '../shared/errors.js';
 import {
@@ -37,7 +38,7 @@ export interface WorkerOptions {
 }
 
 /** Close codes after which reconnecting cannot help. */
-const FATAL_CLOSE = new Set([4401, 4406]);
+const FATAL_CLOSE = new Set<number>([CloseCode.Unauthorized, CloseCode.VersionMismatch]);
 const MAX_BACKOFF_MS = 10_000;
 /** Results frames are cut at about this size so one frame never nears the limit. */
 const FRAME_TARGET_BYTES = 1024 * 1024;
@@ -129,7 +130,7 @@ export class TaskgridWorker {
       new Promise((resolve) => setTimeout(resolve, limit).unref()),
     ]);
     this.#flush();
-    await this.#closeSocket(1001, 'worker draining');
+    await this.#closeSocket(CloseCode.GoingAway, 'worker draining');
     await this.#pool.close();
   }
 
@@ -137,7 +138,7 @@ export class TaskgridWorker {
   async close(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#reconnectTimer);
-    await this.#closeSocket(1001, 'worker closing');
+    await this.#closeSocket(CloseCode.GoingAway, 'worker closing');
     await this.#pool.close();
   }
 
@@ -152,7 +153,7 @@ export class TaskgridWorker {
       ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
     });
     this.#socket = socket;
-    // A refusal at the upgrade: 401 is as final as close 4401; 429/503 (connection caps) are retried.
+    // A refusal at the upgrade: 401 is as final as close Unauthorized; 429/503 (connection caps) are retried.
     let refusedWith: number | undefined;
     socket.once('unexpected-response', (_req, res) => {
       refusedWith = res.statusCode;
@@ -174,7 +175,11 @@ export class TaskgridWorker {
     socket.on('error', (error) => this.#log.debug({ err: error.message }, 'socket error'));
     socket.on('close', (code, reason) =>
       refusedWith === 401
-        ? this.#onClose(generation, 4401, 'HTTP 401 at the upgrade: the token is wrong')
+        ? this.#onClose(
+            generation,
+            CloseCode.Unauthorized,
+            'HTTP 401 at the upgrade: the token is wrong',
+          )
         : this.#onClose(generation, code, reason.toString()),
     );
   }
@@ -186,7 +191,7 @@ export class TaskgridWorker {
       message = parseServerMessage(text);
     } catch (error) {
       this.#log.error({ err: (error as Error).message }, 'malformed frame from server');
-      this.#socket?.close(4400, (error as ProtocolError).message.slice(0, 120));
+      this.#socket?.close(CloseCode.BadFrame, (error as ProtocolError).message.slice(0, 120));
       return;
     }
     switch (message.type) {

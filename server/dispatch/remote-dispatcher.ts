@@ -7,6 +7,7 @@
  * (pull, requests).
  */
 
+import { CloseCode } from '../../shared/close-codes.js';
 import { BadResultError, ResultTooLargeError, type TaskgridError } from '../../shared/errors.js';
 import type { WorkerMessage } from '../../shared/protocol.js';
 import { isWellFormed } from '../../shared/serialize.js';
@@ -30,7 +31,7 @@ export abstract class RemoteDispatcher extends BaseDispatcher implements Session
 
   attach(session: WorkerSession): void {
     const previous = this.sessions.get(session.id);
-    if (previous) previous.socket.close(4409, 'replaced by a newer connection');
+    if (previous) previous.socket.close(CloseCode.Replaced, 'replaced by a newer connection');
     this.sessions.set(session.id, session);
     this.wake();
   }

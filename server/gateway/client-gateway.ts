@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { CloseCode } from '../../shared/close-codes.js';
 import { TaskgridError, UnauthorizedError } from '../../shared/errors.js';
 import {
   type ClientServerMessage,
@@ -138,7 +139,7 @@ export class ClientGateway {
           }
         }
       } catch (error) {
-        const code = error instanceof TaskgridError ? error.closeCode : 4400;
+        const code = error instanceof TaskgridError ? error.closeCode : CloseCode.BadFrame;
         ws.close(code, (error as Error).message.slice(0, 120));
       }
     });
@@ -150,7 +151,7 @@ export class ClientGateway {
 
   #subscribe(conn: ClientConnection, ids: readonly string[]): void {
     if (conn.ids.size + ids.length > MAX_SUBSCRIPTIONS) {
-      conn.ws.close(4429, `at most ${MAX_SUBSCRIPTIONS} subscriptions per socket`);
+      conn.ws.close(CloseCode.TooMany, `at most ${MAX_SUBSCRIPTIONS} subscriptions per socket`);
       return;
     }
     // Subscribe first, then read: a result stored in between is not missed.

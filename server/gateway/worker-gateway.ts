@@ -17,7 +17,9 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { v4 as uuidv4 } from 'uuid';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { CloseCode } from '../../shared/close-codes.js';
 import {
+  HeartbeatError,
   ProtocolError,
   ProtocolVersionError,
   TaskgridError,
@@ -116,7 +118,8 @@ export class WorkerGateway {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    for (const session of this.#sessions) session.socket.close(1001, 'server shutting down');
+    for (const session of this.#sessions)
+      session.socket.close(CloseCode.GoingAway, 'server shutting down');
     for (const ws of this.#wss.clients) ws.terminate();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
@@ -124,7 +127,7 @@ export class WorkerGateway {
   #onConnection(ws: WebSocket, req: IncomingMessage, socket: Duplex, authenticated: boolean): void {
     const address = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     const helloTimer = setTimeout(
-      () => ws.close(4400, 'expected hello within 5 s'),
+      () => ws.close(CloseCode.BadFrame, 'expected hello within 5 s'),
       HELLO_TIMEOUT_MS,
     );
     // Registered after ws's own data listener, so a chunk that completes the hello
@@ -138,7 +141,7 @@ export class WorkerGateway {
       if (received <= limit) return;
       socket.off('data', countPreHello);
       this.#options.log.warn({ address, received }, 'worker socket sent too much before hello');
-      ws.close(1009, `at most ${limit} bytes before the hello is accepted`);
+      ws.close(CloseCode.TooLarge, `at most ${limit} bytes before the hello is accepted`);
       // Stop reading at once: closing politely would let ws keep gathering the frame.
       socket.destroy();
     };
@@ -213,7 +216,7 @@ export class WorkerGateway {
   }
 
   #reject(ws: WebSocket, error: unknown, address: string): void {
-    const code = error instanceof TaskgridError ? error.closeCode : 4400;
+    const code = error instanceof TaskgridError ? error.closeCode : CloseCode.BadFrame;
     const message = error instanceof Error ? error.message : String(error);
     this.#options.log.warn({ address, code, reason: message }, 'closing a worker socket');
     // Close reasons are limited to 123 bytes by the protocol.
@@ -224,13 +227,15 @@ export class WorkerGateway {
   /**
    * Pings every worker. A worker answers from its main thread, which never
    * runs tasks, so a busy worker still answers; one that misses
-   * `heartbeatTolerance` pings in a row is closed (4408) and its tasks go back.
+   * `heartbeatTolerance` pings in a row is closed (HeartbeatError, 4408) and
+   * its tasks go back.
    */
   #heartbeat(): void {
     for (const session of this.#sessions) {
       if (session.missedHeartbeats >= this.#options.heartbeatTolerance) {
         this.#options.log.warn({ worker: session.id }, 'worker missed heartbeats; removing it');
-        session.socket.close(4408, 'missed heartbeats');
+        const error = new HeartbeatError(session.missedHeartbeats);
+        session.socket.close(error.closeCode, error.message);
         session.socket.terminate();
         continue;
       }
