@@ -9,6 +9,7 @@
 
 import { type Static, Type } from '@sinclair/typebox';
 import { ProtocolError } from './errors.js';
+import { jsonShapeProblem } from './json-shape.js';
 import { compileParser } from './validate.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -96,6 +97,25 @@ const parseServerValue = compileParser(
   ServerMessageSchema,
   (reason) => new ProtocolError(`Malformed server message: ${reason}`),
 );
+
+/** What a ws 'message' listener is given (ws's RawData), named here without importing ws. */
+export type FrameData = Buffer | ArrayBuffer | Buffer[];
+
+/**
+ * A received frame's text, once its JSON shape is known to be cheap to parse
+ * (json-shape.ts). Throws ProtocolError (close 4400) otherwise. Every socket
+ * end decodes its frames here: both server gateways and the worker.
+ */
+export function frameText(data: FrameData): string {
+  const bytes = Array.isArray(data)
+    ? Buffer.concat(data)
+    : Buffer.isBuffer(data)
+      ? data
+      : Buffer.from(data);
+  const problem = jsonShapeProblem(bytes);
+  if (problem !== undefined) throw new ProtocolError(`Frame refused unparsed: ${problem}`);
+  return bytes.toString('utf8');
+}
 
 function parseJson(text: string): unknown {
   try {

@@ -13,6 +13,7 @@ import { creditsFor, RunTimeAverage } from '../shared/credits.js';
 import { ProtocolError, ResultTooLargeError } from '../shared/errors.js';
 import {
   encode,
+  frameText,
   PROTOCOL_VERSION,
   parseServerMessage,
   type ServerMessage,
@@ -187,8 +188,7 @@ export class TaskgridWorker {
   #onMessage(generation: number, data: RawData): void {
     let message: ServerMessage;
     try {
-      const text = Array.isArray(data) ? Buffer.concat(data).toString() : data.toString();
-      message = parseServerMessage(text);
+      message = parseServerMessage(frameText(data));
     } catch (error) {
       this.#log.error({ err: (error as Error).message }, 'malformed frame from server');
       this.#socket?.close(CloseCode.BadFrame, (error as ProtocolError).message.slice(0, 120));

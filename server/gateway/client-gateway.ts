@@ -13,6 +13,7 @@ import { TaskgridError, UnauthorizedError } from '../../shared/errors.js';
 import {
   type ClientServerMessage,
   encode,
+  frameText,
   parseClientMessage,
   type StatsMessage,
 } from '../../shared/protocol.js';
@@ -20,7 +21,6 @@ import { tokenMatches } from '../../shared/token.js';
 import { isTerminal, type TaskOutcome } from '../../shared/types.js';
 import type { TaskRecord, TaskStore } from '../store/task-store.js';
 import { refuseUpgrade } from './upgrade-refusal.js';
-import { rawText } from './worker-gateway.js';
 
 export const CLIENT_PATH = '/ws/client';
 const MAX_SUBSCRIPTIONS = 100_000;
@@ -121,7 +121,7 @@ export class ClientGateway {
     ws.on('error', () => {});
     ws.on('message', (data) => {
       try {
-        const message = parseClientMessage(rawText(data));
+        const message = parseClientMessage(frameText(data));
         switch (message.type) {
           case 'subscribe':
             this.#subscribe(conn, message.ids);
