@@ -8,6 +8,7 @@
  */
 
 import WebSocket from 'ws';
+import { CloseCode } from '../shared/close-codes.js';
 import { type ClientServerMessage, encode, parseClientServerMessage } from '../shared/protocol.js';
 
 export type TaskResultMessage = Extract<ClientServerMessage, { type: 'result' }>;
@@ -60,7 +61,7 @@ export class ResultStream {
     this.#closed = true;
     clearInterval(this.#sweeper);
     this.#recheck.clear();
-    this.#socket?.close(1000);
+    this.#socket?.close(CloseCode.Normal);
     for (const [, list] of this.#pending) {
       for (const p of list) p.reject(new Error('The TaskGrid client was closed'));
     }

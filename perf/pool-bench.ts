@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { StaticPool } from 'node-worker-threads-pool';
 import { Piscina } from 'piscina';
 import type { TaskOutcome } from '../shared/types.js';
-import { WorkerThreadPool } from '../worker/thread-pool.js';
+import { WorkerThreadPool } from '../threads/thread-pool.js';
 import type { RunResult } from './result-types.js';
 import { summarize } from './stats.js';
 import type { Workload } from './workloads.js';

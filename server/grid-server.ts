@@ -151,7 +151,6 @@ export class GridServer {
         helloBytes: config.limits.helloBytes,
         heartbeatMs: config.heartbeatMs,
         heartbeatTolerance: config.heartbeatTolerance,
-        deadlineGraceMs: config.deadlineGraceMs,
         log,
       });
     }

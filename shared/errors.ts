@@ -5,6 +5,8 @@
  * (`ErrorData`), never as thrown objects.
  */
 
+import { CloseCode } from './close-codes.js';
+
 export interface ErrorData {
   name: string;
   message: string;
@@ -13,30 +15,30 @@ export interface ErrorData {
 }
 
 export const ERROR_TABLE = {
-  TG_BAD_PAYLOAD: { http: 400, close: 4400 },
-  TG_BAD_ID: { http: 400, close: 4400 },
-  TG_UNAUTHORIZED: { http: 401, close: 4401 },
-  TG_FORBIDDEN_ORIGIN: { http: 403, close: 4403 },
-  TG_NOT_FOUND: { http: 404, close: 4404 },
-  TG_CONFLICT: { http: 409, close: 4409 },
-  TG_TOO_LARGE: { http: 413, close: 1009 },
-  TG_UNSUPPORTED_MEDIA_TYPE: { http: 415, close: 4415 },
-  TG_SCHEMA: { http: 422, close: 4400 },
-  TG_TOO_MANY: { http: 429, close: 4429 },
-  TG_UNAVAILABLE: { http: 503, close: 1013 },
-  TG_OUTCOME_UNKNOWN: { http: 504, close: 1011 },
-  TG_PROTOCOL: { http: 400, close: 4400 },
-  TG_PROTOCOL_VERSION: { http: 400, close: 4406 },
-  TG_HEARTBEAT: { http: 500, close: 4408 },
-  TG_CONFIG: { http: 500, close: 1011 },
-  TG_TASK_TIMEOUT: { http: 500, close: 1011 },
-  TG_WORKER_LOST: { http: 500, close: 1011 },
-  TG_THREAD_EXIT: { http: 500, close: 1011 },
-  TG_RESULT_TOO_LARGE: { http: 500, close: 1011 },
-  TG_CANCELLED: { http: 500, close: 1011 },
-  TG_BAD_RESULT: { http: 500, close: 1011 },
-  TG_INTERNAL: { http: 500, close: 1011 },
-} as const satisfies Record<string, { http: number; close: number }>;
+  TG_BAD_PAYLOAD: { http: 400, close: CloseCode.BadFrame },
+  TG_BAD_ID: { http: 400, close: CloseCode.BadFrame },
+  TG_UNAUTHORIZED: { http: 401, close: CloseCode.Unauthorized },
+  TG_FORBIDDEN_ORIGIN: { http: 403, close: CloseCode.ForbiddenOrigin },
+  TG_NOT_FOUND: { http: 404, close: CloseCode.NotFound },
+  TG_CONFLICT: { http: 409, close: CloseCode.Replaced },
+  TG_TOO_LARGE: { http: 413, close: CloseCode.TooLarge },
+  TG_UNSUPPORTED_MEDIA_TYPE: { http: 415, close: CloseCode.UnsupportedMediaType },
+  TG_SCHEMA: { http: 422, close: CloseCode.BadFrame },
+  TG_TOO_MANY: { http: 429, close: CloseCode.TooMany },
+  TG_UNAVAILABLE: { http: 503, close: CloseCode.TryAgainLater },
+  TG_OUTCOME_UNKNOWN: { http: 504, close: CloseCode.InternalError },
+  TG_PROTOCOL: { http: 400, close: CloseCode.BadFrame },
+  TG_PROTOCOL_VERSION: { http: 400, close: CloseCode.VersionMismatch },
+  TG_HEARTBEAT: { http: 500, close: CloseCode.MissedHeartbeats },
+  TG_CONFIG: { http: 500, close: CloseCode.InternalError },
+  TG_TASK_TIMEOUT: { http: 500, close: CloseCode.InternalError },
+  TG_WORKER_LOST: { http: 500, close: CloseCode.InternalError },
+  TG_THREAD_EXIT: { http: 500, close: CloseCode.InternalError },
+  TG_RESULT_TOO_LARGE: { http: 500, close: CloseCode.InternalError },
+  TG_CANCELLED: { http: 500, close: CloseCode.InternalError },
+  TG_BAD_RESULT: { http: 500, close: CloseCode.InternalError },
+  TG_INTERNAL: { http: 500, close: CloseCode.InternalError },
+} as const satisfies Record<string, { http: number; close: CloseCode }>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;
 
@@ -50,7 +52,7 @@ export class TaskgridError extends Error {
   get httpStatus(): number {
     return ERROR_TABLE[this.code].http;
   }
-  get closeCode(): number {
+  get closeCode(): CloseCode {
     return ERROR_TABLE[this.code].close;
   }
   /** No stack: it would show the grid's own code and paths, never the task's. */
@@ -144,6 +146,12 @@ export class ProtocolError extends TaskgridError {
 export class ProtocolVersionError extends TaskgridError {
   constructor(expected: number, got: unknown) {
     super('TG_PROTOCOL_VERSION', `Expected protocol version ${expected}, got ${String(got)}`);
+  }
+}
+/** The worker did not answer `missed` heartbeats in a row (close 4408); its tasks go back. */
+export class HeartbeatError extends TaskgridError {
+  constructor(missed: number) {
+    super('TG_HEARTBEAT', `missed heartbeats: ${missed} pings in a row went unanswered`);
   }
 }
 export class ConfigError extends TaskgridError {

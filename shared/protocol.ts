@@ -3,17 +3,13 @@
  * in the handshake, and a parser that every incoming frame goes through
  * (size-limited by the socket, then parsed from `unknown`).
  *
- * Close codes (see ERROR_TABLE in errors.ts):
- *   4400 malformed frame or a message that is not allowed now
- *   4401 missing or wrong token
- *   4406 protocol version mismatch
- *   4408 missed heartbeats
- *   1009 frame larger than the limit (set by ws)
- *   1001 server or worker going away (drain)
+ * Close codes are named in close-codes.ts; which error closes with which is
+ * ERROR_TABLE in errors.ts.
  */
 
 import { type Static, Type } from '@sinclair/typebox';
 import { ProtocolError } from './errors.js';
+import { jsonShapeProblem } from './json-shape.js';
 import { compileParser } from './validate.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -101,6 +97,25 @@ const parseServerValue = compileParser(
   ServerMessageSchema,
   (reason) => new ProtocolError(`Malformed server message: ${reason}`),
 );
+
+/** What a ws 'message' listener is given (ws's RawData), named here without importing ws. */
+export type FrameData = Buffer | ArrayBuffer | Buffer[];
+
+/**
+ * A received frame's text, once its JSON shape is known to be cheap to parse
+ * (json-shape.ts). Throws ProtocolError (close 4400) otherwise. Every socket
+ * end decodes its frames here: both server gateways and the worker.
+ */
+export function frameText(data: FrameData): string {
+  const bytes = Array.isArray(data)
+    ? Buffer.concat(data)
+    : Buffer.isBuffer(data)
+      ? data
+      : Buffer.from(data);
+  const problem = jsonShapeProblem(bytes);
+  if (problem !== undefined) throw new ProtocolError(`Frame refused unparsed: ${problem}`);
+  return bytes.toString('utf8');
+}
 
 function parseJson(text: string): unknown {
   try {

@@ -4,22 +4,11 @@
  * devDependencies, or `taskgrid --help` fails on a deploy.
  */
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const PRODUCT = ['shared', 'server', 'worker', 'client', 'cli'];
-
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return sources(path);
-    return entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [path] : [];
-  });
-}
+import { productFiles, ROOT } from './helpers/product-files.js';
 
 /** `@scope/name/sub` → `@scope/name`; `name/sub` → `name`. */
 function packageOf(specifier: string): string {
@@ -34,13 +23,11 @@ describe('dependencies', () => {
     };
     const builtins = new Set(builtinModules);
     const missing = new Set<string>();
-    const files = [...PRODUCT.flatMap((d) => sources(join(ROOT, d))), join(ROOT, 'index.ts')];
-    for (const file of files) {
-      const text = readFileSync(file, 'utf8');
+    for (const [file, text] of productFiles()) {
       for (const match of text.matchAll(/^import (?!type )[^;]*?from '([^'.][^']*)';/gms)) {
         const name = packageOf(match[1] as string);
         if (name.startsWith('node:') || builtins.has(name)) continue;
-        if (!(name in manifest.dependencies)) missing.add(`${name} (${file.slice(ROOT.length)})`);
+        if (!(name in manifest.dependencies)) missing.add(`${name} (${file})`);
       }
     }
     expect([...missing]).to.deep.equal([]);

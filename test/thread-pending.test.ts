@@ -2,7 +2,7 @@
 
 import { expect } from 'chai';
 import type { TaskAssignment } from '../shared/types.js';
-import { PendingTasks } from '../worker/thread-pending.js';
+import { PendingTasks } from '../threads/thread-pending.js';
 
 function tasks(fns: string[], from = 0): TaskAssignment[] {
   return fns.map((fn, i) => ({

@@ -8,17 +8,19 @@
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import WebSocket, { type RawData } from 'ws';
+import { CloseCode } from '../shared/close-codes.js';
 import { creditsFor, RunTimeAverage } from '../shared/credits.js';
 import { ProtocolError, ResultTooLargeError } from '../shared/errors.js';
 import {
   encode,
+  frameText,
   PROTOCOL_VERSION,
   parseServerMessage,
   type ServerMessage,
   type WorkerMessage,
 } from '../shared/protocol.js';
 import type { TaskOutcome } from '../shared/types.js';
-import { type ThreadPool, WorkerThreadPool } from './thread-pool.js';
+import { type ThreadPool, WorkerThreadPool } from '../threads/thread-pool.js';
 
 export interface WorkerOptions {
   url: string;
@@ -37,7 +39,7 @@ export interface WorkerOptions {
 }
 
 /** Close codes after which reconnecting cannot help. */
-const FATAL_CLOSE = new Set([4401, 4406]);
+const FATAL_CLOSE = new Set<number>([CloseCode.Unauthorized, CloseCode.VersionMismatch]);
 const MAX_BACKOFF_MS = 10_000;
 /** Results frames are cut at about this size so one frame never nears the limit. */
 const FRAME_TARGET_BYTES = 1024 * 1024;
@@ -129,7 +131,7 @@ export class TaskgridWorker {
       new Promise((resolve) => setTimeout(resolve, limit).unref()),
     ]);
     this.#flush();
-    await this.#closeSocket(1001, 'worker draining');
+    await this.#closeSocket(CloseCode.GoingAway, 'worker draining');
     await this.#pool.close();
   }
 
@@ -137,7 +139,7 @@ export class TaskgridWorker {
   async close(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#reconnectTimer);
-    await this.#closeSocket(1001, 'worker closing');
+    await this.#closeSocket(CloseCode.GoingAway, 'worker closing');
     await this.#pool.close();
   }
 
@@ -152,7 +154,7 @@ export class TaskgridWorker {
       ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
     });
     this.#socket = socket;
-    // A refusal at the upgrade: 401 is as final as close 4401; 429/503 (connection caps) are retried.
+    // A refusal at the upgrade: 401 is as final as close Unauthorized; 429/503 (connection caps) are retried.
     let refusedWith: number | undefined;
     socket.once('unexpected-response', (_req, res) => {
       refusedWith = res.statusCode;
@@ -174,7 +176,11 @@ export class TaskgridWorker {
     socket.on('error', (error) => this.#log.debug({ err: error.message }, 'socket error'));
     socket.on('close', (code, reason) =>
       refusedWith === 401
-        ? this.#onClose(generation, 4401, 'HTTP 401 at the upgrade: the token is wrong')
+        ? this.#onClose(
+            generation,
+            CloseCode.Unauthorized,
+            'HTTP 401 at the upgrade: the token is wrong',
+          )
         : this.#onClose(generation, code, reason.toString()),
     );
   }
@@ -182,11 +188,10 @@ export class TaskgridWorker {
   #onMessage(generation: number, data: RawData): void {
     let message: ServerMessage;
     try {
-      const text = Array.isArray(data) ? Buffer.concat(data).toString() : data.toString();
-      message = parseServerMessage(text);
+      message = parseServerMessage(frameText(data));
     } catch (error) {
       this.#log.error({ err: (error as Error).message }, 'malformed frame from server');
-      this.#socket?.close(4400, (error as ProtocolError).message.slice(0, 120));
+      this.#socket?.close(CloseCode.BadFrame, (error as ProtocolError).message.slice(0, 120));
       return;
     }
     switch (message.type) {

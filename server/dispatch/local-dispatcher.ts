@@ -1,68 +1,43 @@
 /** local mode: tasks run on a pool of worker_threads inside the server process. */
 
-import { creditsFor, RunTimeAverage } from '../../shared/credits.js';
-import type { FunctionSource, TaskAssignment, TaskOutcome } from '../../shared/types.js';
-import { type ThreadPool, WorkerThreadPool } from '../../worker/thread-pool.js';
+import type { TaskOutcome } from '../../shared/types.js';
+import { type ThreadPool, WorkerThreadPool } from '../../threads/thread-pool.js';
 import { BaseDispatcher } from './base-dispatcher.js';
 import type { Demand } from './claim-loop.js';
 import type { DispatchContext } from './dispatch-context.js';
 import type { WorkerInfo } from './dispatcher.js';
-import { InFlight } from './in-flight.js';
+import { PoolHolder } from './pool-holder.js';
 import type { TaskHolder } from './task-holder.js';
 
 export class LocalDispatcher extends BaseDispatcher {
   readonly mode = 'local';
   readonly #pool: ThreadPool;
-  readonly #holder: TaskHolder;
+  readonly #holder: PoolHolder;
   readonly #owner: string;
-  readonly #since = new Date().toISOString();
-  readonly #runTime = new RunTimeAverage();
-  #completed = 0;
 
   constructor(ctx: DispatchContext) {
     super(ctx);
     this.#owner = `${ctx.instanceId}/local`;
-    const pool = new WorkerThreadPool({
+    this.#pool = new WorkerThreadPool({
       threads: ctx.config.threads,
       maxResultBytes: ctx.config.limits.resultBytes,
       resourceLimits: { maxOldGenerationSizeMb: ctx.config.threadMemoryMb },
       onOutcomes: (outcomes) => this.#onOutcomes(outcomes),
     });
-    this.#pool = pool;
-    this.#holder = {
-      inflight: new InFlight(pool.threads, ctx.config.deadlineGraceMs),
-      knownFunctions: undefined,
-      open: true,
-      run(tasks: TaskAssignment[], functions: FunctionSource[]): TaskOutcome[] {
-        pool.addFunctions(functions);
-        pool.run(tasks);
-        return [];
-      },
-      cancel(tasks) {
-        for (const task of tasks) pool.cancel(task.id, task.attempt);
-      },
-    };
+    this.#holder = new PoolHolder(this.#pool, ctx.config.deadlineGraceMs);
   }
 
   workers(): WorkerInfo[] {
-    const now = new Date().toISOString();
-    return [
-      {
-        id: 'local',
-        address: 'in-process',
-        threads: this.#pool.threads,
-        in_flight: this.#holder.inflight.size,
-        completed: this.#completed,
-        connected_since: this.#since,
-        last_heartbeat: now,
-        draining: this.closing,
-      },
-    ];
+    return [this.#holder.info()];
+  }
+
+  override close(): Promise<void> {
+    this.#holder.draining = true;
+    return super.close();
   }
 
   protected nextDemand(): Demand | undefined {
-    const credits = creditsFor(this.#pool.threads, this.ctx.config.prefetch, this.#runTime.value);
-    const room = credits - this.#holder.inflight.size;
+    const room = this.#holder.credits(this.ctx.config.prefetch) - this.#holder.inflight.size;
     if (room <= 0) return undefined;
     return { max: room, owner: this.#owner, deliver: (tasks) => this.handOff(this.#holder, tasks) };
   }
@@ -77,10 +52,7 @@ export class LocalDispatcher extends BaseDispatcher {
 
   #onOutcomes(outcomes: TaskOutcome[]): void {
     // Only outcomes of attempts still held count: the server may have ended one already.
-    const held = outcomes.filter((o) => this.#holder.inflight.settle(o.id, o.attempt));
-    this.#completed += held.length;
-    this.#runTime.add(held);
-    this.ctx.outcomes.add(held);
+    this.ctx.outcomes.add(this.#holder.settle(outcomes));
     this.wake();
   }
 }

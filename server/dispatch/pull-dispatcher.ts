@@ -5,9 +5,9 @@
  */
 
 import { maxCredits } from '../../shared/credits.js';
-import type { WorkerSession } from '../gateway/worker-session.js';
 import type { Demand } from './claim-loop.js';
 import { RemoteDispatcher } from './remote-dispatcher.js';
+import type { WorkerSession } from './worker-session.js';
 
 export class PullDispatcher extends RemoteDispatcher {
   readonly mode = 'pull';

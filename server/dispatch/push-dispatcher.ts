@@ -3,9 +3,9 @@
  * credit (see creditsFor: at least threads × prefetch, more for cheap tasks), least-loaded worker first.
  */
 
-import type { WorkerSession } from '../gateway/worker-session.js';
 import type { Demand } from './claim-loop.js';
 import { RemoteDispatcher } from './remote-dispatcher.js';
+import type { WorkerSession } from './worker-session.js';
 
 export class PushDispatcher extends RemoteDispatcher {
   readonly mode = 'push';

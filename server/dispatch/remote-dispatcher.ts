@@ -7,19 +7,23 @@
  * (pull, requests).
  */
 
+import { CloseCode } from '../../shared/close-codes.js';
 import { BadResultError, ResultTooLargeError, type TaskgridError } from '../../shared/errors.js';
 import type { WorkerMessage } from '../../shared/protocol.js';
 import { isWellFormed } from '../../shared/serialize.js';
 import type { TaskOutcome } from '../../shared/types.js';
-import type { SessionHandler } from '../gateway/worker-gateway.js';
-import type { WorkerSession } from '../gateway/worker-session.js';
 import { BaseDispatcher } from './base-dispatcher.js';
 import type { WorkerInfo } from './dispatcher.js';
 import type { TaskHolder } from './task-holder.js';
+import type { WorkerLink, WorkerLinkHandler } from './worker-link.js';
+import { WorkerSession } from './worker-session.js';
 
-export abstract class RemoteDispatcher extends BaseDispatcher implements SessionHandler {
+export abstract class RemoteDispatcher extends BaseDispatcher implements WorkerLinkHandler {
   abstract override readonly mode: 'push' | 'pull';
+  /** The current session of each worker id. */
   protected readonly sessions = new Map<string, WorkerSession>();
+  /** Every attached link's session, a replaced one too until its socket closes. */
+  readonly #byLink = new Map<WorkerLink, WorkerSession>();
 
   /** A pull request arrived. */
   protected abstract onPull(session: WorkerSession, max: number): void;
@@ -28,14 +32,18 @@ export abstract class RemoteDispatcher extends BaseDispatcher implements Session
     return [...this.sessions.values()].map((s) => s.info());
   }
 
-  attach(session: WorkerSession): void {
+  attach(link: WorkerLink): void {
+    const session = new WorkerSession(link, this.ctx.config.deadlineGraceMs);
+    this.#byLink.set(link, session);
     const previous = this.sessions.get(session.id);
-    if (previous) previous.socket.close(4409, 'replaced by a newer connection');
+    if (previous) previous.link.close(CloseCode.Replaced, 'replaced by a newer connection');
     this.sessions.set(session.id, session);
     this.wake();
   }
 
-  handle(session: WorkerSession, message: WorkerMessage): void {
+  handle(link: WorkerLink, message: WorkerMessage): void {
+    const session = this.#byLink.get(link);
+    if (!session) return; // the gateway passes messages of attached links only
     switch (message.type) {
       case 'results':
         this.#onResults(session, message.results);
@@ -57,7 +65,10 @@ export abstract class RemoteDispatcher extends BaseDispatcher implements Session
     }
   }
 
-  detach(session: WorkerSession, reason: string): void {
+  detach(link: WorkerLink, reason: string): void {
+    const session = this.#byLink.get(link);
+    if (!session) return;
+    this.#byLink.delete(link);
     if (this.sessions.get(session.id) === session) this.sessions.delete(session.id);
     const lost = session.inflight.takeAll();
     if (lost.length === 0 || this.closing) return;
@@ -84,20 +95,14 @@ export abstract class RemoteDispatcher extends BaseDispatcher implements Session
   }
 
   #onResults(session: WorkerSession, results: TaskOutcome[]): void {
-    const accepted: TaskOutcome[] = [];
-    for (const outcome of results) {
-      // A worker may only report tasks it holds, for the attempt it was given.
-      if (!session.inflight.settle(outcome.id, outcome.attempt)) continue;
-      accepted.push(this.#checked(outcome));
-    }
+    // A worker may only report tasks it holds, for the attempt it was given.
+    const accepted = session.settle(results).map((outcome) => this.#checked(outcome));
     if (accepted.length < results.length) {
       this.ctx.log.warn(
         { worker: session.id, dropped: results.length - accepted.length },
         'dropped results for tasks this worker does not hold',
       );
     }
-    session.completed += accepted.length;
-    session.runTime.add(accepted);
     this.ctx.outcomes.add(accepted);
     this.wake();
   }

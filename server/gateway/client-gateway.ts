@@ -8,10 +8,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { CloseCode } from '../../shared/close-codes.js';
 import { TaskgridError, UnauthorizedError } from '../../shared/errors.js';
 import {
   type ClientServerMessage,
   encode,
+  frameText,
   parseClientMessage,
   type StatsMessage,
 } from '../../shared/protocol.js';
@@ -19,7 +21,6 @@ import { tokenMatches } from '../../shared/token.js';
 import { isTerminal, type TaskOutcome } from '../../shared/types.js';
 import type { TaskRecord, TaskStore } from '../store/task-store.js';
 import { refuseUpgrade } from './upgrade-refusal.js';
-import { rawText } from './worker-gateway.js';
 
 export const CLIENT_PATH = '/ws/client';
 const MAX_SUBSCRIPTIONS = 100_000;
@@ -120,7 +121,7 @@ export class ClientGateway {
     ws.on('error', () => {});
     ws.on('message', (data) => {
       try {
-        const message = parseClientMessage(rawText(data));
+        const message = parseClientMessage(frameText(data));
         switch (message.type) {
           case 'subscribe':
             this.#subscribe(conn, message.ids);
@@ -138,7 +139,7 @@ export class ClientGateway {
           }
         }
       } catch (error) {
-        const code = error instanceof TaskgridError ? error.closeCode : 4400;
+        const code = error instanceof TaskgridError ? error.closeCode : CloseCode.BadFrame;
         ws.close(code, (error as Error).message.slice(0, 120));
       }
     });
@@ -150,7 +151,7 @@ export class ClientGateway {
 
   #subscribe(conn: ClientConnection, ids: readonly string[]): void {
     if (conn.ids.size + ids.length > MAX_SUBSCRIPTIONS) {
-      conn.ws.close(4429, `at most ${MAX_SUBSCRIPTIONS} subscriptions per socket`);
+      conn.ws.close(CloseCode.TooMany, `at most ${MAX_SUBSCRIPTIONS} subscriptions per socket`);
       return;
     }
     // Subscribe first, then read: a result stored in between is not missed.

@@ -1,7 +1,8 @@
 /**
  * The `/ws` endpoint for workers: handshake (protocol version, token),
- * heartbeats from the server side, and frame parsing. Everything past the
- * handshake is handed to the remote dispatcher as typed messages.
+ * heartbeats from the server side, frame parsing and close codes. A worker
+ * past its handshake is handed to the remote dispatcher as a WorkerLink, and
+ * its frames as typed messages; the work it holds is dispatch's.
  *
  * Nothing large is read from a peer that has not authenticated: a token in
  * `Authorization: Bearer` is checked at the HTTP upgrade (401, no socket),
@@ -16,8 +17,10 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { v4 as uuidv4 } from 'uuid';
-import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { CloseCode } from '../../shared/close-codes.js';
 import {
+  HeartbeatError,
   ProtocolError,
   ProtocolVersionError,
   TaskgridError,
@@ -25,54 +28,31 @@ import {
 } from '../../shared/errors.js';
 import {
   encode,
+  frameText,
   type HelloMessage,
   PROTOCOL_VERSION,
   parseWorkerMessage,
   type WorkerMessage,
 } from '../../shared/protocol.js';
 import { tokenMatches } from '../../shared/token.js';
-import { jsonShapeProblem } from './json-shape.js';
+import type { WorkerLinkHandler } from '../dispatch/worker-link.js';
 import { refuseUpgrade } from './upgrade-refusal.js';
-import { WorkerSession } from './worker-session.js';
+import { WorkerConnection } from './worker-connection.js';
 
 export const WORKER_PATH = '/ws';
 const HELLO_TIMEOUT_MS = 5000;
 /** What workers took before they said: ws's default maxPayload in worker-client. */
 const DEFAULT_WORKER_FRAME_BYTES = 64 * 1024 * 1024;
 
-/** What the gateway needs from a remote dispatcher. */
-export interface SessionHandler {
-  readonly mode: 'push' | 'pull';
-  attach(session: WorkerSession): void;
-  handle(session: WorkerSession, message: WorkerMessage): void;
-  detach(session: WorkerSession, reason: string): void;
-}
-
 export interface GatewayOptions {
-  handler: SessionHandler;
+  handler: WorkerLinkHandler;
   token: string | undefined;
   maxFrameBytes: number;
   heartbeatMs: number;
   heartbeatTolerance: number;
-  deadlineGraceMs: number;
   /** Bytes a socket may send before its hello is accepted. */
   helloBytes: number;
   log: Logger;
-}
-
-/**
- * A frame's text, once its JSON shape is known to be cheap to parse
- * (json-shape.ts). Throws ProtocolError (close 4400) otherwise.
- */
-export function rawText(data: RawData): string {
-  const bytes = Array.isArray(data)
-    ? Buffer.concat(data)
-    : Buffer.isBuffer(data)
-      ? data
-      : Buffer.from(data as ArrayBuffer);
-  const problem = jsonShapeProblem(bytes);
-  if (problem !== undefined) throw new ProtocolError(`Frame refused unparsed: ${problem}`);
-  return bytes.toString('utf8');
 }
 
 /** The bearer token of an upgrade request, if it carries one. */
@@ -84,7 +64,7 @@ function bearerToken(req: IncomingMessage): string | undefined {
 export class WorkerGateway {
   readonly #options: GatewayOptions;
   readonly #wss: WebSocketServer;
-  readonly #sessions = new Set<WorkerSession>();
+  readonly #connections = new Set<WorkerConnection>();
   readonly #timer: NodeJS.Timeout;
 
   constructor(options: GatewayOptions) {
@@ -116,7 +96,7 @@ export class WorkerGateway {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    for (const session of this.#sessions) session.socket.close(1001, 'server shutting down');
+    for (const conn of this.#connections) conn.close(CloseCode.GoingAway, 'server shutting down');
     for (const ws of this.#wss.clients) ws.terminate();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
@@ -124,7 +104,7 @@ export class WorkerGateway {
   #onConnection(ws: WebSocket, req: IncomingMessage, socket: Duplex, authenticated: boolean): void {
     const address = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     const helloTimer = setTimeout(
-      () => ws.close(4400, 'expected hello within 5 s'),
+      () => ws.close(CloseCode.BadFrame, 'expected hello within 5 s'),
       HELLO_TIMEOUT_MS,
     );
     // Registered after ws's own data listener, so a chunk that completes the hello
@@ -138,7 +118,7 @@ export class WorkerGateway {
       if (received <= limit) return;
       socket.off('data', countPreHello);
       this.#options.log.warn({ address, received }, 'worker socket sent too much before hello');
-      ws.close(1009, `at most ${limit} bytes before the hello is accepted`);
+      ws.close(CloseCode.TooLarge, `at most ${limit} bytes before the hello is accepted`);
       // Stop reading at once: closing politely would let ws keep gathering the frame.
       socket.destroy();
     };
@@ -147,7 +127,7 @@ export class WorkerGateway {
     ws.once('message', (data) => {
       clearTimeout(helloTimer);
       try {
-        const message = parseWorkerMessage(rawText(data));
+        const message = parseWorkerMessage(frameText(data));
         if (message.type !== 'hello') throw new ProtocolError('The first message must be hello');
         this.#start(ws, address, message, authenticated);
         welcomed = true;
@@ -167,53 +147,48 @@ export class WorkerGateway {
     if (!authenticated && (token === undefined || !tokenMatches(token, hello.token))) {
       throw new UnauthorizedError('The worker handshake needs the server token (--token)');
     }
-    const session = new WorkerSession({
+    const conn = new WorkerConnection(ws, {
       id: hello.worker_id ?? uuidv4(),
       address,
       threads: hello.threads,
-      socket: ws,
       // A worker that does not say takes the default frame limit of older workers.
       maxFrameBytes: hello.max_frame ?? DEFAULT_WORKER_FRAME_BYTES,
-      deadlineGraceMs: this.#options.deadlineGraceMs,
     });
-    this.#sessions.add(session);
-    ws.on('pong', () => {
-      session.lastHeartbeat = Date.now();
-      session.missedHeartbeats = 0;
-    });
+    this.#connections.add(conn);
+    ws.on('pong', () => conn.answered());
     ws.on('message', (data) => {
       let message: WorkerMessage;
       try {
-        message = parseWorkerMessage(rawText(data));
+        message = parseWorkerMessage(frameText(data));
         if (message.type === 'hello') throw new ProtocolError('hello was already received');
       } catch (error) {
         this.#reject(ws, error, address);
         return;
       }
-      handler.handle(session, message);
+      handler.handle(conn, message);
     });
     ws.once('close', (code, reason) => {
-      session.closed = true;
-      this.#sessions.delete(session);
-      log.info({ worker: session.id, code, reason: reason.toString() }, 'worker disconnected');
-      handler.detach(session, `socket closed (${code})`);
+      conn.closed();
+      this.#connections.delete(conn);
+      log.info({ worker: conn.id, code, reason: reason.toString() }, 'worker disconnected');
+      handler.detach(conn, `socket closed (${code})`);
     });
     ws.send(
       encode({
         type: 'welcome',
         version: PROTOCOL_VERSION,
-        worker_id: session.id,
+        worker_id: conn.id,
         mode: handler.mode,
         heartbeat_ms: this.#options.heartbeatMs,
         max_frame: this.#options.maxFrameBytes,
       }),
     );
-    log.info({ worker: session.id, address, threads: session.threads }, 'worker connected');
-    handler.attach(session);
+    log.info({ worker: conn.id, address, threads: conn.threads }, 'worker connected');
+    handler.attach(conn);
   }
 
   #reject(ws: WebSocket, error: unknown, address: string): void {
-    const code = error instanceof TaskgridError ? error.closeCode : 4400;
+    const code = error instanceof TaskgridError ? error.closeCode : CloseCode.BadFrame;
     const message = error instanceof Error ? error.message : String(error);
     this.#options.log.warn({ address, code, reason: message }, 'closing a worker socket');
     // Close reasons are limited to 123 bytes by the protocol.
@@ -224,18 +199,20 @@ export class WorkerGateway {
   /**
    * Pings every worker. A worker answers from its main thread, which never
    * runs tasks, so a busy worker still answers; one that misses
-   * `heartbeatTolerance` pings in a row is closed (4408) and its tasks go back.
+   * `heartbeatTolerance` pings in a row is closed (HeartbeatError, 4408) and
+   * its tasks go back.
    */
   #heartbeat(): void {
-    for (const session of this.#sessions) {
-      if (session.missedHeartbeats >= this.#options.heartbeatTolerance) {
-        this.#options.log.warn({ worker: session.id }, 'worker missed heartbeats; removing it');
-        session.socket.close(4408, 'missed heartbeats');
-        session.socket.terminate();
+    for (const conn of this.#connections) {
+      if (conn.missedHeartbeats >= this.#options.heartbeatTolerance) {
+        this.#options.log.warn({ worker: conn.id }, 'worker missed heartbeats; removing it');
+        const error = new HeartbeatError(conn.missedHeartbeats);
+        conn.close(error.closeCode, error.message);
+        conn.terminate();
         continue;
       }
-      session.missedHeartbeats++;
-      session.socket.ping();
+      conn.missedHeartbeats++;
+      conn.ping();
     }
   }
 }

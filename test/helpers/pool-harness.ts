@@ -2,7 +2,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { TaskOutcome } from '../../shared/types.js';
-import { type ThreadPoolOptions, WorkerThreadPool } from '../../worker/thread-pool.js';
+import { type ThreadPoolOptions, WorkerThreadPool } from '../../threads/thread-pool.js';
 
 export class PoolHarness {
   readonly pool: WorkerThreadPool;

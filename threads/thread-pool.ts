@@ -33,8 +33,6 @@ import { PendingTasks } from './thread-pending.js';
 
 export interface ThreadPool {
   readonly threads: number;
-  /** Tasks accepted and not yet finished. */
-  readonly active: number;
   /** Makes function sources known; a thread receives each once, with its first task. */
   addFunctions(functions: readonly FunctionSource[]): void;
   run(tasks: readonly TaskAssignment[]): void;
@@ -187,10 +185,6 @@ export class WorkerThreadPool implements ThreadPool {
     for (let i = 0; i < options.threads; i++) this.#slots.push(this.#spawn());
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_MS);
     this.#sweeper.unref();
-  }
-
-  get active(): number {
-    return this.#active;
   }
 
   addFunctions(functions: readonly FunctionSource[]): void {

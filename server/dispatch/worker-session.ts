@@ -1,70 +1,47 @@
-/** One connected worker: its socket, capacity, and the tasks it holds. */
+/**
+ * One connected worker as dispatch sees it: the tasks it holds, the sources
+ * it has, its pull requests, and tasks frames cut to the largest frame it
+ * takes. Its socket is the gateway's (a WorkerLink).
+ */
 
-import type { WebSocket } from 'ws';
-import { creditsFor, RunTimeAverage } from '../../shared/credits.js';
 import { TooLargeError, toErrorData } from '../../shared/errors.js';
-import { encode, type ServerMessage } from '../../shared/protocol.js';
+import { encode } from '../../shared/protocol.js';
 import type { FunctionSource, TaskAssignment, TaskOutcome } from '../../shared/types.js';
-import type { WorkerInfo } from '../dispatch/dispatcher.js';
-import { InFlight } from '../dispatch/in-flight.js';
-import type { TaskHolder } from '../dispatch/task-holder.js';
+import { TaskHolder } from './task-holder.js';
+import type { WorkerLink } from './worker-link.js';
 
 /** Room kept in every frame for the envelope around tasks and sources. */
 const FRAME_ENVELOPE = 64 * 1024;
 
-export interface SessionOptions {
-  id: string;
-  address: string;
-  threads: number;
-  socket: WebSocket;
-  /** Largest frame the worker takes (from its hello). */
-  maxFrameBytes: number;
-  deadlineGraceMs: number;
-}
-
-export class WorkerSession implements TaskHolder {
-  readonly id: string;
-  readonly address: string;
-  readonly threads: number;
-  readonly socket: WebSocket;
-  readonly maxFrameBytes: number;
-  readonly connectedAt = Date.now();
-  lastHeartbeat = Date.now();
-  missedHeartbeats = 0;
-  /** Every task sent and not yet reported, by id and attempt. */
-  readonly inflight: InFlight;
+export class WorkerSession extends TaskHolder {
+  readonly link: WorkerLink;
   /** Functions whose source this worker already has. */
   readonly knownFunctions = new Set<string>();
   /** Pull mode: tasks asked for and not yet sent. */
   requested = 0;
   /** Pull mode: when the oldest unanswered request came (FIFO among workers). */
   requestedSince = 0;
-  completed = 0;
-  readonly runTime = new RunTimeAverage();
-  draining = false;
-  closed = false;
 
-  constructor(options: SessionOptions) {
-    this.id = options.id;
-    this.address = options.address;
-    this.threads = options.threads;
-    this.socket = options.socket;
-    this.maxFrameBytes = options.maxFrameBytes;
-    this.inflight = new InFlight(options.threads, options.deadlineGraceMs);
+  constructor(link: WorkerLink, deadlineGraceMs: number) {
+    super(link.threads, deadlineGraceMs);
+    this.link = link;
   }
 
-  /** Takes tasks: not closed, and its socket not closing (a task sent now would be lost). */
+  get id(): string {
+    return this.link.id;
+  }
+
+  get address(): string {
+    return this.link.address;
+  }
+
+  get lastHeartbeat(): number {
+    return this.link.lastHeartbeat;
+  }
+
+  /** Takes tasks: its socket open and not closing (a task sent now would be lost). */
   get open(): boolean {
-    return !this.closed && this.socket.readyState === this.socket.OPEN;
-  }
-
-  /** Tasks this worker may hold (see creditsFor). */
-  credits(prefetch: number): number {
-    return creditsFor(this.threads, prefetch, this.runTime.value);
-  }
-
-  send(message: ServerMessage): void {
-    if (!this.closed) this.socket.send(encode(message));
+    return this.link.open;
   }
 
   /**
@@ -75,7 +52,7 @@ export class WorkerSession implements TaskHolder {
     const refused: TaskOutcome[] = [];
     const sources = new Map(functions.map((f) => [f.id, f]));
     // Half the budget per frame by estimate: JSON escaping may grow the text.
-    const target = Math.max(1, (this.maxFrameBytes - FRAME_ENVELOPE) / 2);
+    const target = Math.max(1, (this.link.maxFrameBytes - FRAME_ENVELOPE) / 2);
     let batch: TaskAssignment[] = [];
     let bytes = 0;
     for (const task of tasks) {
@@ -94,24 +71,13 @@ export class WorkerSession implements TaskHolder {
 
   cancel(tasks: readonly { id: string; attempt: number }[]): void {
     if (tasks.length === 0) return;
-    this.send({
-      type: 'cancel',
-      ids: tasks.map((t) => t.id),
-      attempts: tasks.map((t) => t.attempt),
-    });
-  }
-
-  info(): WorkerInfo {
-    return {
-      id: this.id,
-      address: this.address,
-      threads: this.threads,
-      in_flight: this.inflight.size,
-      completed: this.completed,
-      connected_since: new Date(this.connectedAt).toISOString(),
-      last_heartbeat: new Date(this.lastHeartbeat).toISOString(),
-      draining: this.draining,
-    };
+    this.link.send(
+      encode({
+        type: 'cancel',
+        ids: tasks.map((t) => t.id),
+        attempts: tasks.map((t) => t.attempt),
+      }),
+    );
   }
 
   /** One frame, measured after encoding; split in two when it is still too large. */
@@ -133,10 +99,11 @@ export class WorkerSession implements TaskHolder {
     }
     const fits =
       text !== undefined &&
-      (text.length * 3 <= this.maxFrameBytes || Buffer.byteLength(text) <= this.maxFrameBytes);
+      (text.length * 3 <= this.link.maxFrameBytes ||
+        Buffer.byteLength(text) <= this.link.maxFrameBytes);
     if (fits && text !== undefined) {
-      if (this.closed) return;
-      this.socket.send(text);
+      if (!this.open) return;
+      this.link.send(text);
       for (const fn of functions) this.knownFunctions.add(fn.id);
       return;
     }
@@ -149,7 +116,7 @@ export class WorkerSession implements TaskHolder {
     const [task] = tasks;
     if (!task) return;
     const error = new TooLargeError(
-      `The task with its function source does not fit in one frame of at most ${this.maxFrameBytes} bytes, the limit of the worker it went to`,
+      `The task with its function source does not fit in one frame of at most ${this.link.maxFrameBytes} bytes, the limit of the worker it went to`,
     );
     refused.push({
       id: task.id,

@@ -1,0 +1,68 @@
+/**
+ * One worker's socket after its hello was accepted: what it said about
+ * itself, its heartbeats, and sending and closing. What it holds and may
+ * still take is dispatch's (worker-session.ts).
+ */
+
+import type { WebSocket } from 'ws';
+import type { CloseCode } from '../../shared/close-codes.js';
+import type { WorkerLink } from '../dispatch/worker-link.js';
+
+export interface ConnectionOptions {
+  id: string;
+  address: string;
+  threads: number;
+  /** Largest frame the worker takes (from its hello). */
+  maxFrameBytes: number;
+}
+
+export class WorkerConnection implements WorkerLink {
+  readonly id: string;
+  readonly address: string;
+  readonly threads: number;
+  readonly maxFrameBytes: number;
+  lastHeartbeat = Date.now();
+  /** Pings sent since the last answer. */
+  missedHeartbeats = 0;
+  readonly #socket: WebSocket;
+  #closed = false;
+
+  constructor(socket: WebSocket, options: ConnectionOptions) {
+    this.#socket = socket;
+    this.id = options.id;
+    this.address = options.address;
+    this.threads = options.threads;
+    this.maxFrameBytes = options.maxFrameBytes;
+  }
+
+  get open(): boolean {
+    return !this.#closed && this.#socket.readyState === this.#socket.OPEN;
+  }
+
+  send(frame: string): void {
+    if (!this.#closed) this.#socket.send(frame);
+  }
+
+  close(code: CloseCode, reason: string): void {
+    this.#socket.close(code, reason);
+  }
+
+  /** The socket closed: nothing is sent on it any more. */
+  closed(): void {
+    this.#closed = true;
+  }
+
+  ping(): void {
+    this.#socket.ping();
+  }
+
+  /** A pong came: the worker is alive. */
+  answered(): void {
+    this.lastHeartbeat = Date.now();
+    this.missedHeartbeats = 0;
+  }
+
+  terminate(): void {
+    this.#socket.terminate();
+  }
+}
