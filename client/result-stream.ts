@@ -9,7 +9,12 @@
 
 import WebSocket from 'ws';
 import { CloseCode } from '../shared/close-codes.js';
-import { type ClientServerMessage, encode, parseClientServerMessage } from '../shared/protocol.js';
+import {
+  type ClientServerMessage,
+  encode,
+  frameText,
+  parseClientServerMessage,
+} from '../shared/protocol.js';
 
 export type TaskResultMessage = Extract<ClientServerMessage, { type: 'result' }>;
 
@@ -123,7 +128,15 @@ export class ResultStream {
         resolve(socket);
       });
       socket.once('error', reject);
-      socket.on('message', (data) => this.#onMessage(data.toString()));
+      socket.on('message', (data) => {
+        // A frame this SDK cannot read closes the socket (pending tasks are
+        // resubscribed on a new one); it must not throw inside ws's listener.
+        try {
+          this.#onMessage(parseClientServerMessage(frameText(data)));
+        } catch (error) {
+          socket.close(CloseCode.BadFrame, String((error as Error).message).slice(0, 120));
+        }
+      });
       socket.once('close', () => {
         this.#socket = undefined;
         this.#open = undefined;
@@ -136,8 +149,7 @@ export class ResultStream {
     return this.#open;
   }
 
-  #onMessage(text: string): void {
-    const message = parseClientServerMessage(text);
+  #onMessage(message: ClientServerMessage): void {
     if (message.type === 'result') {
       const list = this.#pending.get(message.task_id);
       this.#pending.delete(message.task_id);
