@@ -25,12 +25,12 @@ import { ConnectionLimiter } from './gateway/connection-limiter.js';
 import { refuseUpgrade } from './gateway/upgrade-refusal.js';
 import { WORKER_PATH, WorkerGateway } from './gateway/worker-gateway.js';
 import { bearerAuth } from './http/auth.js';
-import { BrowserGuard, requireJsonBody } from './http/browser-guard.js';
+import { BrowserGuard, isLoopbackName, requireJsonBody } from './http/browser-guard.js';
 import { errorHandler } from './http/error-handler.js';
 import { restApi } from './http/rest-api.js';
 import { GridMetrics } from './metrics.js';
 import { ResultWaiters } from './result-waiters.js';
-import type { ServerConfig } from './server-config.js';
+import { resolveServerConfig, type ServerConfig, type ServerOptions } from './server-config.js';
 import { openStore } from './store/open-store.js';
 import type { TaskStore } from './store/task-store.js';
 import { TaskService } from './task-service.js';
@@ -182,10 +182,20 @@ export class GridServer {
     });
   }
 
-  static async start(config: ServerConfig, options: StartOptions = {}): Promise<GridServer> {
-    const log = options.log ?? createLogger('taskgrid-server');
+  /**
+   * Checks `options` (any part of ServerConfig, the rest defaulted) and
+   * starts a listening server; rejects with a ConfigError naming a bad option.
+   */
+  static async start(options: ServerOptions = {}, start: StartOptions = {}): Promise<GridServer> {
+    const config = resolveServerConfig(options);
+    const log = start.log ?? createLogger('taskgrid-server');
+    if (config.insecure && !config.token && !isLoopbackName(config.host)) {
+      log.warn(
+        `INSECURE: listening on ${config.host} with no token; anyone who reaches it can run code`,
+      );
+    }
     const instanceId = uuidv4();
-    const store = options.store ?? (await openStore(config.store, instanceId, config, log));
+    const store = start.store ?? (await openStore(config.store, instanceId, config, log));
     const server = new GridServer(config, store, instanceId, log);
     await server.dispatcher.start();
     server.#http.listen(config.port, config.host);

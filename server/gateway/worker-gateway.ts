@@ -17,6 +17,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { v4 as uuidv4 } from 'uuid';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { DEFAULT_FRAME_BYTES } from '../../shared/defaults.js';
 import {
   ProtocolError,
   ProtocolVersionError,
@@ -37,8 +38,6 @@ import { WorkerSession } from './worker-session.js';
 
 export const WORKER_PATH = '/ws';
 const HELLO_TIMEOUT_MS = 5000;
-/** What workers took before they said: ws's default maxPayload in worker-client. */
-const DEFAULT_WORKER_FRAME_BYTES = 64 * 1024 * 1024;
 
 /** What the gateway needs from a remote dispatcher. */
 export interface SessionHandler {
@@ -173,7 +172,7 @@ export class WorkerGateway {
       threads: hello.threads,
       socket: ws,
       // A worker that does not say takes the default frame limit of older workers.
-      maxFrameBytes: hello.max_frame ?? DEFAULT_WORKER_FRAME_BYTES,
+      maxFrameBytes: hello.max_frame ?? DEFAULT_FRAME_BYTES,
       deadlineGraceMs: this.#options.deadlineGraceMs,
     });
     this.#sessions.add(session);

@@ -8,6 +8,7 @@
 
 import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
+import { DEFAULT_KEY_PREFIX } from '../../shared/defaults.js';
 import {
   ConfigError,
   UnavailableError,
@@ -15,6 +16,7 @@ import {
   WorkerLostError,
 } from '../../shared/errors.js';
 import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
+import { DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_RESULT_TTL_SECONDS } from '../server-config.js';
 import { CANCEL_LUA } from './lua/cancel.js';
 import { CLAIM_LUA, ENQUEUE_CLAIM_LUA, ENQUEUE_LUA } from './lua/claim.js';
 import { COMPLETE_LUA } from './lua/complete.js';
@@ -182,9 +184,9 @@ export class RedisStore implements TaskStore {
 
   constructor(options: RedisStoreOptions) {
     this.#options = {
-      prefix: 'taskgrid:',
-      resultTtlSeconds: 0,
-      idempotencyTtlSeconds: 86_400,
+      prefix: DEFAULT_KEY_PREFIX,
+      resultTtlSeconds: DEFAULT_RESULT_TTL_SECONDS,
+      idempotencyTtlSeconds: DEFAULT_IDEMPOTENCY_TTL_SECONDS,
       commandTimeoutMs: 2000,
       connectTimeoutMs: 3000,
       ...options,

@@ -1,0 +1,115 @@
+/**
+ * What `new TaskgridWorker(options)` takes, the worker-only defaults, and the
+ * one check its constructor runs: every option's type and range, with a
+ * ConfigError (OptionError) that names the option.
+ */
+
+import type { Logger } from 'pino';
+import {
+  DEFAULT_FRAME_BYTES,
+  DEFAULT_PREFETCH,
+  DEFAULT_RESULT_BYTES,
+  DEFAULT_THREAD_MEMORY_MB,
+  defaultThreads,
+  PREFETCH_RANGE,
+  THREADS_RANGE,
+} from '../shared/defaults.js';
+import {
+  boolOption,
+  intOption,
+  OptionError,
+  objectOption,
+  optionalTextOption,
+  orDefault,
+  urlOption,
+} from '../shared/options.js';
+
+export interface WorkerOptions {
+  url: string;
+  threads?: number;
+  token?: string;
+  /** Pull mode: tasks asked for per thread at least (more for cheap tasks, see creditsFor). */
+  prefetch?: number;
+  maxResultBytes?: number;
+  maxFrameBytes?: number;
+  threadMemoryMb?: number;
+  /** How long a drain waits for running tasks. */
+  drainTimeoutMs?: number;
+  /** Task threads lock process.kill, exit, new Worker… (`taskgrid worker --sandbox`). */
+  sandbox?: boolean;
+  log: Logger;
+}
+
+/** Every option set: the given ones checked, the rest defaulted. */
+export type WorkerConfig = Required<Omit<WorkerOptions, 'token'>> & { token: string | undefined };
+
+/** How long a drain waits for running tasks unless told otherwise. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+
+const OPTION_NAMES = [
+  'url',
+  'threads',
+  'token',
+  'prefetch',
+  'maxResultBytes',
+  'maxFrameBytes',
+  'threadMemoryMb',
+  'drainTimeoutMs',
+  'sandbox',
+  'log',
+];
+
+const LOG_METHODS = ['debug', 'info', 'warn', 'error'] as const;
+
+export function resolveWorkerOptions(options: unknown): WorkerConfig {
+  const given = objectOption('options', options, OPTION_NAMES);
+  return {
+    url: urlOption('url', given.url, ['ws:', 'wss:']),
+    threads: intOption(
+      'threads',
+      orDefault(given.threads, defaultThreads()),
+      THREADS_RANGE.min,
+      THREADS_RANGE.max,
+    ),
+    token: optionalTextOption('token', given.token),
+    prefetch: intOption(
+      'prefetch',
+      orDefault(given.prefetch, DEFAULT_PREFETCH),
+      PREFETCH_RANGE.min,
+      PREFETCH_RANGE.max,
+    ),
+    maxResultBytes: intOption(
+      'maxResultBytes',
+      orDefault(given.maxResultBytes, DEFAULT_RESULT_BYTES),
+      1,
+    ),
+    maxFrameBytes: intOption(
+      'maxFrameBytes',
+      orDefault(given.maxFrameBytes, DEFAULT_FRAME_BYTES),
+      1,
+    ),
+    threadMemoryMb: intOption(
+      'threadMemoryMb',
+      orDefault(given.threadMemoryMb, DEFAULT_THREAD_MEMORY_MB),
+      1,
+    ),
+    drainTimeoutMs: intOption(
+      'drainTimeoutMs',
+      orDefault(given.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS),
+      0,
+    ),
+    sandbox: boolOption('sandbox', orDefault(given.sandbox, false)),
+    log: logOption(given.log),
+  };
+}
+
+function logOption(value: unknown): Logger {
+  if (isLogger(value)) return value;
+  throw new OptionError('log', 'a pino Logger', value);
+}
+
+function isLogger(value: unknown): value is Logger {
+  if (typeof value !== 'object' || value === null) return false;
+  // Reflect.get: a pino logger's methods sit on its prototype, not on the object itself.
+  return LOG_METHODS.every((m) => typeof Reflect.get(value, m) === 'function');
+}
