@@ -96,6 +96,8 @@ export interface ServerConfig {
   outcomeBufferBytes: number;
   /** Function sources kept in memory, least recently used dropped first (re-read on a miss). */
   functionCacheBytes: number;
+  /** How long an idle HTTP keep-alive connection stays open. */
+  keepAliveTimeoutMs: number;
   limits: Limits;
 }
 
@@ -126,6 +128,9 @@ export function defaultConfig(): ServerConfig {
     outcomeBuffer: 100_000,
     outcomeBufferBytes: 512 * MiB,
     functionCacheBytes: 64 * MiB,
+    // Longer than the 60 s idle timeout of common load balancers, so they close an idle
+    // connection first: otherwise a request may arrive on one the server is closing (a 502).
+    keepAliveTimeoutMs: 65_000,
     limits: {
       bodyBytes: 10 * MiB,
       functionBytes: 1 * MiB,
@@ -175,6 +180,7 @@ const INT_RANGES: Record<IntOption, readonly [number, number]> = {
   outcomeBuffer: [1, ANY],
   outcomeBufferBytes: [1, ANY],
   functionCacheBytes: [0, ANY],
+  keepAliveTimeoutMs: [0, ANY],
 };
 
 const LIMIT_RANGES: Record<keyof Limits, readonly [number, number]> = {

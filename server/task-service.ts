@@ -62,6 +62,15 @@ export interface TaskView {
   result?: string;
 }
 
+export interface TaskServiceDeps {
+  store: TaskStore;
+  waiters: ResultWaiters;
+  functions: FunctionCache;
+  dispatcher: Dispatcher;
+  config: ServerConfig;
+  metrics: GridMetrics;
+}
+
 export class TaskService {
   readonly #store: TaskStore;
   readonly #waiters: ResultWaiters;
@@ -74,20 +83,13 @@ export class TaskService {
   readonly #recent = new Map<string, TaskOutcome>();
   #accepting = true;
 
-  constructor(
-    store: TaskStore,
-    waiters: ResultWaiters,
-    functions: FunctionCache,
-    dispatcher: Dispatcher,
-    config: ServerConfig,
-    metrics: GridMetrics,
-  ) {
-    this.#metrics = metrics;
-    this.#dispatcher = dispatcher;
-    this.#store = store;
-    this.#waiters = waiters;
-    this.#functions = functions;
-    this.#config = config;
+  constructor(deps: TaskServiceDeps) {
+    this.#store = deps.store;
+    this.#waiters = deps.waiters;
+    this.#functions = deps.functions;
+    this.#dispatcher = deps.dispatcher;
+    this.#config = deps.config;
+    this.#metrics = deps.metrics;
   }
 
   /**

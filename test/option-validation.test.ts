@@ -37,6 +37,7 @@ const SERVER_CASES: Case[] = [
   ['outcomeBuffer', [0], 10],
   ['outcomeBufferBytes', [0], 1024],
   ['functionCacheBytes', [-1, 'big'], 0],
+  ['keepAliveTimeoutMs', [-1], 0],
   ['limits.bodyBytes', [0], 1024],
   ['limits.functionBytes', [0], 1024],
   ['limits.argsBytes', [0], 1024],
