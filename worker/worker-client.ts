@@ -7,6 +7,7 @@
 
 import type { Logger } from 'pino';
 import WebSocket, { type RawData } from 'ws';
+import { backoffDelay } from '../shared/backoff.js';
 import { creditsFor, RunTimeAverage } from '../shared/credits.js';
 import { DEFAULT_FRAME_BYTES, DEFAULT_HEARTBEAT_MS } from '../shared/defaults.js';
 import { ProtocolError, ResultTooLargeError } from '../shared/errors.js';
@@ -19,13 +20,17 @@ import {
 } from '../shared/protocol.js';
 import type { TaskOutcome } from '../shared/types.js';
 import { type ThreadPool, WorkerThreadPool } from './thread-pool.js';
-import { resolveWorkerOptions, type WorkerConfig, type WorkerOptions } from './worker-options.js';
+import {
+  RECONNECT,
+  resolveWorkerOptions,
+  type WorkerConfig,
+  type WorkerOptions,
+} from './worker-options.js';
 
 export type { WorkerOptions };
 
 /** Close codes after which reconnecting cannot help. */
 const FATAL_CLOSE = new Set([4401, 4406]);
-const MAX_BACKOFF_MS = 10_000;
 /** Results frames are cut at about this size so one frame never nears the limit. */
 const FRAME_TARGET_BYTES = 1024 * 1024;
 /** Room kept in a frame for the envelope around one result. */
@@ -244,8 +249,7 @@ export class TaskgridWorker {
       this.#fatal?.(new Error(`Server refused the worker (close ${code}): ${reason}`));
       return;
     }
-    const delay =
-      Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(this.#retries, 10)) * (0.5 + Math.random() / 2);
+    const delay = backoffDelay(this.#retries, RECONNECT);
     this.#retries++;
     this.#log.warn({ code, reason, retry_in_ms: Math.round(delay) }, 'disconnected; reconnecting');
     this.#reconnectTimer = setTimeout(() => this.#connect(), delay);

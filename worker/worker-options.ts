@@ -5,6 +5,7 @@
  */
 
 import type { Logger } from 'pino';
+import type { BackoffPolicy } from '../shared/backoff.js';
 import {
   DEFAULT_FRAME_BYTES,
   DEFAULT_PREFETCH,
@@ -45,6 +46,8 @@ export type WorkerConfig = Required<Omit<WorkerOptions, 'token'>> & { token: str
 
 /** How long a drain waits for running tasks unless told otherwise. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+/** Reconnects to the server: 50-100 ms at first, at most 10 s apart (a restart of thousands). */
+export const RECONNECT: BackoffPolicy = { baseMs: 100, maxMs: 10_000 };
 
 const OPTION_NAMES = [
   'url',

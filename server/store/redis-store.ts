@@ -8,6 +8,7 @@
 
 import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
+import { type BackoffPolicy, backoffDelay } from '../../shared/backoff.js';
 import { DEFAULT_KEY_PREFIX } from '../../shared/defaults.js';
 import {
   ConfigError,
@@ -645,7 +646,9 @@ function wasSent(error: unknown): boolean {
   return isTransient(error);
 }
 
-/** Exponential backoff with jitter, capped at 2 s. */
+/** Redis reconnects: soon at first (a blip is the common case), never more than 2 s apart. */
+const RECONNECT: BackoffPolicy = { baseMs: 100, maxMs: 2000 };
+
 function reconnectDelay(retries: number): number {
-  return Math.min(2000, 50 * 2 ** Math.min(retries, 6)) + Math.floor(Math.random() * 50);
+  return backoffDelay(retries, RECONNECT);
 }
