@@ -14,8 +14,8 @@ import { v4 as uuidv4 } from 'uuid';
 import { createLogger } from '../shared/logger.js';
 import { createDispatcher } from './dispatch/create-dispatcher.js';
 import type { Dispatcher } from './dispatch/dispatcher.js';
-import { FunctionCache } from './dispatch/function-cache.js';
 import { OutcomeWriter } from './dispatch/outcome-writer.js';
+import { FunctionCache } from './function-cache.js';
 import { CLIENT_PATH, ClientGateway } from './gateway/client-gateway.js';
 import { ConnectionLimiter } from './gateway/connection-limiter.js';
 import { refuseUpgrade } from './gateway/upgrade-refusal.js';
@@ -168,7 +168,7 @@ export class GridServer {
     // Outcomes come only with what this server stored: those are the ones it counts.
     if (event.outcomes) {
       this.metrics.finished(event.outcomes);
-      this.#service.remember(event.outcomes);
+      this.#service.keepRecent(event.outcomes);
     }
     this.#clients.notify(event.ids, event.outcomes);
   }
