@@ -7,6 +7,7 @@ import { defaultConfig, resolveServerConfig, type ServerConfig } from '../server
 import { DEFAULT_REDIS_URL, MiB } from '../shared/defaults.js';
 import { ConfigError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
+import { exitOnSignal } from './exit-on-signal.js';
 import {
   addOptionFlags,
   type FlagValues,
@@ -190,14 +191,6 @@ export function addServerCommand(program: Command): void {
     const config = serverConfig(flags);
     const log = createLogger('taskgrid-server');
     const server = await GridServer.start(config, { log });
-    const stop = (signal: string) => {
-      log.info({ signal }, 'shutting down: no new submissions, handing work back');
-      server.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    exitOnSignal(log, 'shutting down: no new submissions, handing work back', () => server.close());
   });
 }

@@ -13,6 +13,7 @@ import {
 } from '../worker/sandbox-launch.js';
 import { TaskgridWorker } from '../worker/worker-client.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS, resolveWorkerOptions } from '../worker/worker-options.js';
+import { exitOnSignal } from './exit-on-signal.js';
 import {
   addOptionFlags,
   type FlagValues,
@@ -94,15 +95,7 @@ export function addWorkerCommand(program: Command): void {
         given,
         () => new TaskgridWorker(resolveWorkerOptions(options)),
       );
-      const stop = (signal: string) => {
-        log.info({ signal }, 'draining: finishing held tasks, taking no new ones');
-        worker.drain().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      exitOnSignal(log, 'draining: finishing held tasks, taking no new ones', () => worker.drain());
       worker.onFatal((error) => {
         log.error(error.message);
         process.exit(2);

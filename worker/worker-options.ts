@@ -66,41 +66,17 @@ const LOG_METHODS = ['debug', 'info', 'warn', 'error'] as const;
 
 export function resolveWorkerOptions(options: unknown): WorkerConfig {
   const given = objectOption('options', options, OPTION_NAMES);
+  const int = (name: string, fallback: number, min: number, max?: number) =>
+    intOption(name, orDefault(given[name], fallback), min, max);
   return {
     url: urlOption('url', given.url, ['ws:', 'wss:']),
-    threads: intOption(
-      'threads',
-      orDefault(given.threads, defaultThreads()),
-      THREADS_RANGE.min,
-      THREADS_RANGE.max,
-    ),
+    threads: int('threads', defaultThreads(), THREADS_RANGE.min, THREADS_RANGE.max),
     token: optionalTextOption('token', given.token),
-    prefetch: intOption(
-      'prefetch',
-      orDefault(given.prefetch, DEFAULT_PREFETCH),
-      PREFETCH_RANGE.min,
-      PREFETCH_RANGE.max,
-    ),
-    maxResultBytes: intOption(
-      'maxResultBytes',
-      orDefault(given.maxResultBytes, DEFAULT_RESULT_BYTES),
-      1,
-    ),
-    maxFrameBytes: intOption(
-      'maxFrameBytes',
-      orDefault(given.maxFrameBytes, DEFAULT_FRAME_BYTES),
-      1,
-    ),
-    threadMemoryMb: intOption(
-      'threadMemoryMb',
-      orDefault(given.threadMemoryMb, DEFAULT_THREAD_MEMORY_MB),
-      1,
-    ),
-    drainTimeoutMs: intOption(
-      'drainTimeoutMs',
-      orDefault(given.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS),
-      0,
-    ),
+    prefetch: int('prefetch', DEFAULT_PREFETCH, PREFETCH_RANGE.min, PREFETCH_RANGE.max),
+    maxResultBytes: int('maxResultBytes', DEFAULT_RESULT_BYTES, 1),
+    maxFrameBytes: int('maxFrameBytes', DEFAULT_FRAME_BYTES, 1),
+    threadMemoryMb: int('threadMemoryMb', DEFAULT_THREAD_MEMORY_MB, 1),
+    drainTimeoutMs: int('drainTimeoutMs', DEFAULT_DRAIN_TIMEOUT_MS, 0),
     sandbox: boolOption('sandbox', orDefault(given.sandbox, false)),
     log: logOption(given.log),
   };
