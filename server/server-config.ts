@@ -157,14 +157,14 @@ export type StoreOptions =
   | { kind: 'memory' }
   | { kind: 'redis'; url?: string; prefix?: string; required?: boolean };
 
-type IntOption = {
+type IntKey = {
   [K in keyof ServerConfig]: ServerConfig[K] extends number ? K : never;
 }[keyof ServerConfig];
 
 const ANY = Number.MAX_SAFE_INTEGER;
 
 /** The range each integer option is checked against: [min, max]. */
-const INT_RANGES: Record<IntOption, readonly [number, number]> = {
+const INT_RANGES: Record<IntKey, readonly [number, number]> = {
   port: [0, 65_535],
   threads: [THREADS_RANGE.min, THREADS_RANGE.max],
   prefetch: [PREFETCH_RANGE.min, PREFETCH_RANGE.max],
@@ -225,7 +225,7 @@ export function resolveServerConfig(options: unknown = {}): ServerConfig {
     limits: limitsConfig(orDefault(given.limits, {}), defaults.limits),
   };
   for (const [name, [min, max]] of Object.entries(INT_RANGES)) {
-    const key = name as IntOption;
+    const key = name as IntKey;
     config[key] = intOption(name, orDefault(given[name], defaults[key]), min, max);
   }
   if (!config.token && !config.insecure && !isLoopbackName(config.host)) {
