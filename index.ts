@@ -11,7 +11,7 @@ export {
   type TaskHandle,
 } from './client/task-grid.js';
 export { GridServer } from './server/grid-server.js';
-export { defaultConfig, type ServerConfig } from './server/server-config.js';
+export { defaultConfig, type ServerConfig, type ServerOptions } from './server/server-config.js';
 export { deserialize, serialize, serializeArgs } from './shared/serialize.js';
 export type { TaskStatus } from './shared/types.js';
 export { TaskgridWorker, type WorkerOptions } from './worker/worker-client.js';

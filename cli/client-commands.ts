@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { RemoteTaskError, TaskGrid } from '../client/task-grid.js';
+import { DEFAULT_SERVER_URL } from '../shared/defaults.js';
 import { ConfigError } from '../shared/errors.js';
 import { urlOption } from '../shared/options.js';
 
@@ -15,7 +16,7 @@ interface ClientFlags {
 }
 
 function grid(flags: ClientFlags): TaskGrid {
-  const url = urlOption('--url', flags.url ?? process.env.TASKGRID_URL ?? 'http://127.0.0.1:8000', [
+  const url = urlOption('--url', flags.url ?? process.env.TASKGRID_URL ?? DEFAULT_SERVER_URL, [
     'http:',
     'https:',
   ]);
@@ -65,7 +66,7 @@ export function addClientCommands(program: Command): void {
     .description('register the function a file exports, run it, and print the result')
     .argument('<file>', 'a .js/.mjs file that exports a function (default or named)')
     .argument('[args...]', 'arguments, each read as JSON when it parses (else as a string)')
-    .option('--url <http-url>', 'server address (env TASKGRID_URL); default http://127.0.0.1:8000')
+    .option('--url <http-url>', `server address (env TASKGRID_URL); default ${DEFAULT_SERVER_URL}`)
     .option('--token <secret>', 'the server token (env TASKGRID_TOKEN)')
     .option(
       '--each <file.json>',
@@ -111,14 +112,13 @@ export function addClientCommands(program: Command): void {
   program
     .command('status')
     .description('print the connected workers and the queue depth')
-    .option('--url <http-url>', 'server address (env TASKGRID_URL); default http://127.0.0.1:8000')
+    .option('--url <http-url>', `server address (env TASKGRID_URL); default ${DEFAULT_SERVER_URL}`)
     .option('--token <secret>', 'the server token (env TASKGRID_TOKEN)')
     .action(async (flags: ClientFlags) => {
-      const base = urlOption(
-        '--url',
-        flags.url ?? process.env.TASKGRID_URL ?? 'http://127.0.0.1:8000',
-        ['http:', 'https:'],
-      ).replace(/\/$/, '');
+      const base = urlOption('--url', flags.url ?? process.env.TASKGRID_URL ?? DEFAULT_SERVER_URL, [
+        'http:',
+        'https:',
+      ]).replace(/\/$/, '');
       const token = flags.token ?? process.env.TASKGRID_TOKEN;
       const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
       const health = (await (await fetch(`${base}/healthz`, { headers })).json()) as Record<

@@ -2,182 +2,195 @@
 
 import type { Command } from 'commander';
 import { GridServer } from '../server/grid-server.js';
-import { defaultConfig, type ServerConfig } from '../server/server-config.js';
+import { isLoopbackName } from '../server/http/browser-guard.js';
+import { defaultConfig, resolveServerConfig, type ServerConfig } from '../server/server-config.js';
+import { DEFAULT_REDIS_URL, MiB } from '../shared/defaults.js';
 import { ConfigError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
-import { choiceOption, intOption, urlOption } from '../shared/options.js';
-import { MODES } from '../shared/types.js';
+import { exitOnSignal } from './exit-on-signal.js';
+import {
+  addOptionFlags,
+  type FlagValues,
+  givenText,
+  inFlagTerms,
+  type OptionFlag,
+  optionValue,
+  setOption,
+} from './option-flags.js';
 
-export interface ServerFlags {
-  mode?: string;
-  port?: string;
-  host?: string;
-  redis?: string;
-  store?: string;
-  prefix?: string;
-  threads?: string;
-  prefetch?: string;
-  token?: string;
-  insecure?: boolean;
-  taskTimeout?: string;
-  maxAttempts?: string;
-  heartbeat?: string;
-  heartbeatTolerance?: string;
-  lease?: string;
-  resultTtl?: string;
-  idempotencyTtl?: string;
-  deadlineGrace?: string;
-  maxConnections?: string;
-  maxConnectionsPerIp?: string;
-  functionCacheMb?: string;
+/** Kept for callers of the old name: the server's own loopback test. */
+export const isLoopback = isLoopbackName;
+
+export type ServerFlags = FlagValues;
+
+/** The server's flags; `--store` and `--redis` have more rules in serverConfig below. */
+const FLAGS: readonly OptionFlag[] = [
+  {
+    flag: '--mode <mode>',
+    option: 'mode',
+    env: 'TASKGRID_MODE',
+    help: 'dispatch mode: local, push or pull',
+    text: true,
+  },
+  { flag: '--port <n>', option: 'port', env: 'PORT', help: 'HTTP port, 0 for any free port' },
+  {
+    flag: '--host <addr>',
+    option: 'host',
+    env: 'TASKGRID_HOST',
+    help: 'address to bind',
+    text: true,
+  },
+  { flag: '--redis <url>', option: 'store.url', env: 'REDIS_URL', help: 'Redis URL', text: true },
+  {
+    flag: '--store <kind>',
+    option: 'store.kind',
+    env: 'TASKGRID_STORE',
+    help: 'redis or memory',
+    text: true,
+  },
+  {
+    flag: '--prefix <p>',
+    option: 'store.prefix',
+    env: 'TASKGRID_PREFIX',
+    help: 'Redis key prefix',
+    text: true,
+  },
+  {
+    flag: '--threads <n>',
+    option: 'threads',
+    env: 'TASKGRID_THREADS',
+    help: 'local mode: task threads',
+  },
+  {
+    flag: '--prefetch <n>',
+    option: 'prefetch',
+    env: 'TASKGRID_PREFETCH',
+    help: 'tasks a worker holds per thread at least; more for cheap tasks',
+  },
+  {
+    flag: '--token <secret>',
+    option: 'token',
+    env: 'TASKGRID_TOKEN',
+    help: 'require this bearer token',
+    text: true,
+  },
+  { flag: '--insecure', option: 'insecure', help: 'allow a non-loopback address without a token' },
+  {
+    flag: '--task-timeout <ms>',
+    option: 'taskTimeoutMs',
+    env: 'TASKGRID_TASK_TIMEOUT_MS',
+    help: 'default task timeout',
+  },
+  {
+    flag: '--max-attempts <n>',
+    option: 'maxAttempts',
+    env: 'TASKGRID_MAX_ATTEMPTS',
+    help: 'attempts before a lost task fails',
+  },
+  {
+    flag: '--heartbeat <ms>',
+    option: 'heartbeatMs',
+    env: 'TASKGRID_HEARTBEAT_MS',
+    help: 'worker heartbeat interval',
+  },
+  {
+    flag: '--heartbeat-tolerance <n>',
+    option: 'heartbeatTolerance',
+    env: 'TASKGRID_HEARTBEAT_TOLERANCE',
+    help: 'missed heartbeats before a worker is lost',
+  },
+  {
+    flag: '--lease <ms>',
+    option: 'leaseMs',
+    env: 'TASKGRID_LEASE_MS',
+    help: 'lease length of a RUNNING task',
+  },
+  {
+    flag: '--result-ttl <s>',
+    option: 'resultTtlSeconds',
+    env: 'TASKGRID_RESULT_TTL',
+    help: 'forget finished tasks after s seconds, 0 keeps them',
+  },
+  {
+    flag: '--idempotency-ttl <s>',
+    option: 'idempotencyTtlSeconds',
+    env: 'TASKGRID_IDEMPOTENCY_TTL',
+    help: 'seconds an idempotency key maps to its task',
+  },
+  {
+    flag: '--deadline-grace <ms>',
+    option: 'deadlineGraceMs',
+    env: 'TASKGRID_DEADLINE_GRACE_MS',
+    help: 'a task with no result this long past its timeout is failed by the server',
+  },
+  {
+    flag: '--max-connections <n>',
+    option: 'limits.connections',
+    env: 'TASKGRID_MAX_CONNECTIONS',
+    help: 'open sockets on /ws and /ws/client together; more get HTTP 503',
+  },
+  {
+    flag: '--max-connections-per-ip <n>',
+    option: 'limits.connectionsPerIp',
+    env: 'TASKGRID_MAX_CONNECTIONS_PER_IP',
+    help: 'open sockets from one address; more get HTTP 429',
+  },
+  {
+    flag: '--function-cache-mb <n>',
+    option: 'functionCacheBytes',
+    env: 'TASKGRID_FUNCTION_CACHE_MB',
+    help: 'function sources kept in memory, least recently used dropped',
+    unit: MiB,
+  },
+];
+
+/** The default a row's help states, read from the config the server would use. */
+function defaultText(row: OptionFlag): string | undefined {
+  if (row.option === 'threads') return 'cores';
+  if (row.option === 'token' || row.option === 'insecure') return undefined;
+  let value: unknown = defaultConfig();
+  for (const part of row.option.split('.')) {
+    value = typeof value === 'object' && value !== null ? Reflect.get(value, part) : undefined;
+  }
+  if (typeof value === 'number') return String(value / (row.unit ?? 1));
+  return typeof value === 'string' ? value : undefined;
 }
 
-const env = process.env;
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
-}
-
-/** Builds the config from flags, then environment, then defaults. Throws ConfigError. */
+/**
+ * Maps flags, then environment, onto server options and checks them the way
+ * GridServer.start does. Throws ConfigError naming the flag.
+ */
 export function serverConfig(flags: ServerFlags): ServerConfig {
-  const config = defaultConfig();
-  config.mode = choiceOption('--mode', flags.mode ?? env.TASKGRID_MODE ?? 'local', MODES);
-  config.port = intOption('--port', flags.port ?? env.PORT ?? '8000', 0, 65535);
-  config.host = flags.host ?? env.TASKGRID_HOST ?? '127.0.0.1';
-  const threads = flags.threads ?? env.TASKGRID_THREADS;
-  if (threads !== undefined) config.threads = intOption('--threads', threads, 1, 1024);
-  const prefetch = flags.prefetch ?? env.TASKGRID_PREFETCH;
-  if (prefetch !== undefined) config.prefetch = intOption('--prefetch', prefetch, 1, 10_000);
-  const timeout = flags.taskTimeout ?? env.TASKGRID_TASK_TIMEOUT_MS;
-  if (timeout !== undefined) config.taskTimeoutMs = intOption('--task-timeout', timeout, 1);
-  const attempts = flags.maxAttempts ?? env.TASKGRID_MAX_ATTEMPTS;
-  if (attempts !== undefined) config.maxAttempts = intOption('--max-attempts', attempts, 1, 1000);
-  const heartbeat = flags.heartbeat ?? env.TASKGRID_HEARTBEAT_MS;
-  if (heartbeat !== undefined) config.heartbeatMs = intOption('--heartbeat', heartbeat, 10);
-  const tolerance = flags.heartbeatTolerance ?? env.TASKGRID_HEARTBEAT_TOLERANCE;
-  if (tolerance !== undefined) {
-    config.heartbeatTolerance = intOption('--heartbeat-tolerance', tolerance, 1, 100);
+  const given = givenText(FLAGS, flags);
+  const options: Record<string, unknown> = {};
+  for (const [row, text] of given) setOption(options, row.option, optionValue(row, text));
+  if (flags.insecure === true) options.insecure = true;
+  const store = options.store;
+  const kind = typeof store === 'object' && store !== null ? Reflect.get(store, 'kind') : undefined;
+  if (kind === 'memory' && flags.redis) {
+    throw new ConfigError('--redis and --store memory cannot be used together');
   }
-  const lease = flags.lease ?? env.TASKGRID_LEASE_MS;
-  if (lease !== undefined) config.leaseMs = intOption('--lease', lease, 100);
-  const ttl = flags.resultTtl ?? env.TASKGRID_RESULT_TTL;
-  if (ttl !== undefined) config.resultTtlSeconds = intOption('--result-ttl', ttl, 0);
-  const idemTtl = flags.idempotencyTtl ?? env.TASKGRID_IDEMPOTENCY_TTL;
-  if (idemTtl !== undefined) {
-    config.idempotencyTtlSeconds = intOption('--idempotency-ttl', idemTtl, 1);
-  }
-  const grace = flags.deadlineGrace ?? env.TASKGRID_DEADLINE_GRACE_MS;
-  if (grace !== undefined) config.deadlineGraceMs = intOption('--deadline-grace', grace, 0);
-  const connections = flags.maxConnections ?? env.TASKGRID_MAX_CONNECTIONS;
-  if (connections !== undefined) {
-    config.limits.connections = intOption('--max-connections', connections, 1);
-  }
-  const perIp = flags.maxConnectionsPerIp ?? env.TASKGRID_MAX_CONNECTIONS_PER_IP;
-  if (perIp !== undefined) {
-    config.limits.connectionsPerIp = intOption('--max-connections-per-ip', perIp, 1);
-  }
-  const cacheMb = flags.functionCacheMb ?? env.TASKGRID_FUNCTION_CACHE_MB;
-  if (cacheMb !== undefined) {
-    config.functionCacheBytes = intOption('--function-cache-mb', cacheMb, 0) * 1024 * 1024;
-  }
-
-  const storeKind = choiceOption('--store', flags.store ?? env.TASKGRID_STORE ?? 'redis', [
-    'redis',
-    'memory',
-  ] as const);
-  if (storeKind === 'memory') {
-    if (flags.redis) throw new ConfigError('--redis and --store memory cannot be used together');
-    config.store = { kind: 'memory' };
+  if (kind === 'memory') {
+    options.store = { kind };
   } else {
-    const given = flags.redis ?? (env.REDIS_URL || undefined);
     // Where to look for a Redis when none was named; no answer there means the memory store.
-    const fallback = env.TASKGRID_DEFAULT_REDIS_URL || 'redis://127.0.0.1:6379';
-    const url = urlOption('--redis', given ?? fallback, ['redis:', 'rediss:']);
-    const prefix = flags.prefix ?? env.TASKGRID_PREFIX ?? 'taskgrid:';
-    config.store = { kind: 'redis', url, prefix, required: given !== undefined };
+    const named = [...given.keys()].some((row) => row.option === 'store.url');
+    const fallback = process.env.TASKGRID_DEFAULT_REDIS_URL || DEFAULT_REDIS_URL;
+    setOption(options, 'store.kind', kind ?? 'redis');
+    if (!named) setOption(options, 'store.url', fallback);
+    setOption(options, 'store.required', named);
   }
-
-  config.token = flags.token ?? env.TASKGRID_TOKEN ?? undefined;
-  if (config.token === '') config.token = undefined;
-  config.insecure = flags.insecure ?? false;
-  if (!config.token && !isLoopback(config.host) && !config.insecure) {
-    throw new ConfigError(
-      `Refusing to listen on ${config.host} without a token: anyone who reaches it could run code. ` +
-        'Set TASKGRID_TOKEN (or --token <secret>), listen on 127.0.0.1, or pass --insecure to accept the risk.',
-    );
-  }
-  return config;
+  return inFlagTerms(FLAGS, given, () => resolveServerConfig(options));
 }
 
 export function addServerCommand(program: Command): void {
-  program
+  const command = program
     .command('server')
-    .description('run the taskgrid server (REST API, worker gateway, dispatcher)')
-    .option('--mode <mode>', 'dispatch mode: local, push or pull (env TASKGRID_MODE)', undefined)
-    .option('--port <n>', 'HTTP port, 0 for any free port (env PORT)', undefined)
-    .option('--host <addr>', 'address to bind (env TASKGRID_HOST)', undefined)
-    .option('--redis <url>', 'Redis URL (env REDIS_URL); default redis://127.0.0.1:6379')
-    .option('--store <kind>', 'redis or memory (env TASKGRID_STORE)')
-    .option('--prefix <p>', 'Redis key prefix (env TASKGRID_PREFIX)', undefined)
-    .option('--threads <n>', 'local mode: task threads (env TASKGRID_THREADS); default: cores')
-    .option(
-      '--prefetch <n>',
-      'tasks a worker holds per thread at least; more for cheap tasks (env TASKGRID_PREFETCH); default 2',
-    )
-    .option('--token <secret>', 'require this bearer token (env TASKGRID_TOKEN)')
-    .option('--insecure', 'allow a non-loopback address without a token')
-    .option(
-      '--task-timeout <ms>',
-      'default task timeout (env TASKGRID_TASK_TIMEOUT_MS); default 60000',
-    )
-    .option(
-      '--max-attempts <n>',
-      'attempts before a lost task fails (env TASKGRID_MAX_ATTEMPTS); default 3',
-    )
-    .option(
-      '--heartbeat <ms>',
-      'worker heartbeat interval (env TASKGRID_HEARTBEAT_MS); default 5000',
-    )
-    .option('--heartbeat-tolerance <n>', 'missed heartbeats before a worker is lost; default 3')
-    .option('--lease <ms>', 'lease length of a RUNNING task (env TASKGRID_LEASE_MS); default 30000')
-    .option('--result-ttl <s>', 'forget finished tasks after s seconds, 0 keeps them; default 0')
-    .option(
-      '--idempotency-ttl <s>',
-      'seconds an idempotency key maps to its task (env TASKGRID_IDEMPOTENCY_TTL); default 86400',
-    )
-    .option(
-      '--deadline-grace <ms>',
-      'a task with no result this long past its timeout is failed by the server (env TASKGRID_DEADLINE_GRACE_MS); default 5000',
-    )
-    .option(
-      '--max-connections <n>',
-      'open sockets on /ws and /ws/client together; more get HTTP 503 (env TASKGRID_MAX_CONNECTIONS); default 20000',
-    )
-    .option(
-      '--max-connections-per-ip <n>',
-      'open sockets from one address; more get HTTP 429 (env TASKGRID_MAX_CONNECTIONS_PER_IP); default 12000',
-    )
-    .option(
-      '--function-cache-mb <n>',
-      'function sources kept in memory, least recently used dropped (env TASKGRID_FUNCTION_CACHE_MB); default 64',
-    )
-    .action(async (flags: ServerFlags) => {
-      const config = serverConfig(flags);
-      const log = createLogger('taskgrid-server');
-      if (config.insecure && !config.token && !isLoopback(config.host)) {
-        log.warn(
-          `INSECURE: listening on ${config.host} with no token; anyone who reaches it can run code`,
-        );
-      }
-      const server = await GridServer.start(config, { log });
-      const stop = (signal: string) => {
-        log.info({ signal }, 'shutting down: no new submissions, handing work back');
-        server.close().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
+    .description('run the taskgrid server (REST API, worker gateway, dispatcher)');
+  addOptionFlags(command, FLAGS, defaultText).action(async (flags: ServerFlags) => {
+    const config = serverConfig(flags);
+    const log = createLogger('taskgrid-server');
+    const server = await GridServer.start(config, { log });
+    exitOnSignal(log, 'shutting down: no new submissions, handing work back', () => server.close());
+  });
 }

@@ -1,10 +1,9 @@
 /** `taskgrid worker`: connect to a server's /ws and run its tasks on threads. */
 
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { DEFAULT_PREFETCH, DEFAULT_WORKER_URL } from '../shared/defaults.js';
 import { createLogger } from '../shared/logger.js';
-import { intOption, urlOption } from '../shared/options.js';
 import {
   checkSandbox,
   launchSandboxed,
@@ -13,42 +12,69 @@ import {
   underPermissionModel,
 } from '../worker/sandbox-launch.js';
 import { TaskgridWorker } from '../worker/worker-client.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS, resolveWorkerOptions } from '../worker/worker-options.js';
+import { exitOnSignal } from './exit-on-signal.js';
+import {
+  addOptionFlags,
+  type FlagValues,
+  givenText,
+  inFlagTerms,
+  type OptionFlag,
+  optionValue,
+  setOption,
+} from './option-flags.js';
 
 const CLI = fileURLToPath(new URL('./taskgrid.js', import.meta.url));
 
-interface WorkerFlags {
-  url?: string;
-  threads?: string;
-  token?: string;
-  prefetch?: string;
-  drainTimeout?: string;
-  sandbox?: boolean;
-}
+const TOKEN: OptionFlag = {
+  flag: '--token <secret>',
+  option: 'token',
+  env: 'TASKGRID_TOKEN',
+  help: 'the server token',
+  text: true,
+};
+
+/** The worker's flags (`--sandbox` is handled here, before the options are built). */
+const FLAGS: readonly OptionFlag[] = [
+  { flag: '--url <ws-url>', option: 'url', env: 'TASKGRID_URL', help: 'server socket', text: true },
+  { flag: '--threads <n>', option: 'threads', env: 'TASKGRID_THREADS', help: 'task threads' },
+  TOKEN,
+  {
+    flag: '--prefetch <n>',
+    option: 'prefetch',
+    help: 'pull mode: tasks asked for per thread at least (more for cheap tasks)',
+  },
+  {
+    flag: '--drain-timeout <ms>',
+    option: 'drainTimeoutMs',
+    help: 'on SIGTERM, wait this long for running tasks',
+  },
+];
+
+const DEFAULTS: Record<string, string> = {
+  url: DEFAULT_WORKER_URL,
+  threads: 'cores',
+  prefetch: String(DEFAULT_PREFETCH),
+  drainTimeoutMs: String(DEFAULT_DRAIN_TIMEOUT_MS),
+};
 
 export function addWorkerCommand(program: Command): void {
-  program
+  const command = program
     .command('worker')
-    .description('run a worker that connects to a taskgrid server over WebSocket')
-    .option('--url <ws-url>', 'server socket, e.g. ws://127.0.0.1:8000/ws (env TASKGRID_URL)')
-    .option('--threads <n>', 'task threads (env TASKGRID_THREADS); default: cores')
-    .option('--token <secret>', 'the server token (env TASKGRID_TOKEN)')
-    .option(
-      '--prefetch <n>',
-      'pull mode: tasks asked for per thread at least (more for cheap tasks); default 2',
-    )
-    .option('--drain-timeout <ms>', 'on SIGTERM, wait this long for running tasks; default 30000')
+    .description('run a worker that connects to a taskgrid server over WebSocket');
+  addOptionFlags(command, FLAGS, (row) => DEFAULTS[row.option])
     .option(
       '--sandbox',
       "run under Node's permission model: tasks cannot write files, start processes, load addons, read files outside the install (so not the token), or kill the worker; see README",
     )
-    .action(async (flags: WorkerFlags) => {
+    .action(async (flags: FlagValues) => {
       const env = process.env;
+      const given = givenText(FLAGS, flags);
+      let token = given.get(TOKEN);
       if (flags.sandbox && !underPermissionModel()) {
         // Re-run this command as a child under the permission model; the token goes on its stdin.
-        const token = flags.token ?? env.TASKGRID_TOKEN;
         process.exit(await launchSandboxed(CLI, process.argv.slice(2), token));
       }
-      let token = flags.token ?? env.TASKGRID_TOKEN;
       if (flags.sandbox) {
         checkSandbox();
         if (env[TOKEN_ON_STDIN] === '1') {
@@ -58,37 +84,18 @@ export function addWorkerCommand(program: Command): void {
         delete env.TASKGRID_TOKEN;
         delete env[TOKEN_ON_STDIN];
       }
-      const url = urlOption('--url', flags.url ?? env.TASKGRID_URL ?? 'ws://127.0.0.1:8000/ws', [
-        'ws:',
-        'wss:',
-      ]);
-      const threads = intOption(
-        '--threads',
-        flags.threads ?? env.TASKGRID_THREADS ?? String(availableParallelism()),
-        1,
-        1024,
-      );
-      const prefetch = intOption('--prefetch', flags.prefetch ?? '2', 1, 10_000);
-      const drainTimeoutMs = intOption('--drain-timeout', flags.drainTimeout ?? '30000', 0);
+      const options: Record<string, unknown> = { url: DEFAULT_WORKER_URL };
+      for (const [row, text] of given) setOption(options, row.option, optionValue(row, text));
+      options.token = token;
+      options.sandbox = flags.sandbox === true;
       const log = createLogger('taskgrid-worker');
-      const worker = new TaskgridWorker({
-        url,
-        threads,
-        prefetch,
-        drainTimeoutMs,
-        log,
-        sandbox: flags.sandbox === true,
-        ...(token ? { token } : {}),
-      });
-      const stop = (signal: string) => {
-        log.info({ signal }, 'draining: finishing held tasks, taking no new ones');
-        worker.drain().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      options.log = log;
+      const worker = inFlagTerms(
+        FLAGS,
+        given,
+        () => new TaskgridWorker(resolveWorkerOptions(options)),
+      );
+      exitOnSignal(log, 'draining: finishing held tasks, taking no new ones', () => worker.drain());
       worker.onFatal((error) => {
         log.error(error.message);
         process.exit(2);

@@ -2,19 +2,23 @@
  * Prometheus metrics (prom-client), one registry per server so several
  * servers in one process (tests) do not share counters. Latency histograms
  * need each task's submit and lease times: they are kept here, keyed by id,
- * only while the task is in flight on this server.
+ * only while the task is in flight on this server. The dashboard's stats
+ * message (DashboardStats) is read from the same numbers.
  */
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { TaskOutcome } from '../shared/types.js';
+import type { StatsMessage } from '../shared/protocol.js';
+import type { Mode, TaskOutcome } from '../shared/types.js';
 import type { Dispatcher } from './dispatch/dispatcher.js';
 import type { ClaimResult, RequeueResult, TaskStore } from './store/task-store.js';
 
 const BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 ];
-/** Latency samples kept for the dashboard's recent percentiles. */
+/** Latency samples kept for the dashboard's percentiles (of the current window). */
 const RECENT = 2048;
+/** At most one stats message this often, however many dashboards watch (they ask every second). */
+const STATS_INTERVAL_MS = 900;
 
 /** Leased tasks tracked for latency at most (oldest forgotten first). */
 const MAX_TRACKED = 500_000;
@@ -137,7 +141,7 @@ export class GridMetrics {
     for (const id of [...result.requeued, ...result.failed]) this.#leased.delete(id);
   }
 
-  /** p50 and p95 of the most recent end-to-end latencies (ms). */
+  /** p50 and p95 of the end-to-end latencies (ms) in the current window; a read, nothing more. */
   recentLatency(): { p50: number; p95: number } {
     const n = Math.min(this.#recentCount, RECENT);
     if (n === 0) return { p50: 0, p95: 0 };
@@ -148,8 +152,67 @@ export class GridMetrics {
     };
   }
 
-  /** Forgets recent samples so the dashboard shows the last interval only. */
-  resetRecent(): void {
+  /** Starts a new latency window: the dashboard shows each interval's latencies, not all time's. */
+  startLatencyWindow(): void {
     this.#recentCount = 0;
+  }
+}
+
+/**
+ * The dashboard's stats message. Each new message covers the interval since
+ * the one before: its rate is of the tasks finished in it, its percentiles
+ * of their latencies (making a message starts the next interval, in
+ * `#nextInterval`). Within STATS_INTERVAL_MS the last message is answered
+ * again, so any number of dashboards share one interval.
+ */
+export class DashboardStats {
+  readonly #metrics: GridMetrics;
+  readonly #store: TaskStore;
+  readonly #dispatcher: Dispatcher;
+  readonly #mode: Mode;
+  readonly #clock: () => number;
+  #last: { at: number; completed: number; message: StatsMessage | undefined };
+
+  /** `clock`: ms since the epoch (tests pass their own). */
+  constructor(metrics: GridMetrics, store: TaskStore, dispatcher: Dispatcher, clock = Date.now) {
+    this.#metrics = metrics;
+    this.#store = store;
+    this.#dispatcher = dispatcher;
+    this.#mode = dispatcher.mode;
+    this.#clock = clock;
+    this.#last = { at: clock(), completed: 0, message: undefined };
+  }
+
+  async current(): Promise<StatsMessage> {
+    const now = this.#clock();
+    const last = this.#last;
+    if (last.message && now - last.at < STATS_INTERVAL_MS) return last.message;
+    const { completed, latency } = this.#nextInterval();
+    const message: StatsMessage = {
+      type: 'stats',
+      at: now,
+      mode: this.#mode,
+      queue_depth: await this.#store.queueDepth(),
+      completed_per_s: ((completed - last.completed) * 1000) / Math.max(1, now - last.at),
+      latency_p50_ms: latency.p50,
+      latency_p95_ms: latency.p95,
+      workers: this.#dispatcher.workers().map((w) => ({
+        id: w.id,
+        address: w.address,
+        threads: w.threads,
+        in_flight: w.in_flight,
+        completed: w.completed,
+      })),
+    };
+    this.#last = { at: now, completed, message };
+    return message;
+  }
+
+  /** Closes the interval ending now (its completions and latencies) and starts the next. */
+  #nextInterval(): { completed: number; latency: { p50: number; p95: number } } {
+    const completed = this.#metrics.completedTotal;
+    const latency = this.#metrics.recentLatency();
+    this.#metrics.startLatencyWindow();
+    return { completed, latency };
   }
 }

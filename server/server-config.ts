@@ -1,7 +1,37 @@
-/** The server's settings, with the defaults the README documents. */
+/**
+ * The server's settings: the defaults the README documents (the server-only
+ * ones live here, the shared ones in shared/defaults.ts), and the one check
+ * that `GridServer.start` runs on whatever it is given.
+ */
 
-import { availableParallelism } from 'node:os';
-import type { Mode } from '../shared/types.js';
+import {
+  DEFAULT_FRAME_BYTES,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_HOST,
+  DEFAULT_KEY_PREFIX,
+  DEFAULT_PORT,
+  DEFAULT_PREFETCH,
+  DEFAULT_REDIS_URL,
+  DEFAULT_RESULT_BYTES,
+  DEFAULT_THREAD_MEMORY_MB,
+  defaultThreads,
+  MiB,
+  PREFETCH_RANGE,
+  THREADS_RANGE,
+} from '../shared/defaults.js';
+import { ConfigError } from '../shared/errors.js';
+import {
+  boolOption,
+  choiceOption,
+  intOption,
+  objectOption,
+  optionalTextOption,
+  orDefault,
+  textOption,
+  urlOption,
+} from '../shared/options.js';
+import { MODES, type Mode } from '../shared/types.js';
+import { isLoopbackName } from './http/browser-guard.js';
 
 export interface Limits {
   /** Largest REST request body (413 past it). */
@@ -66,45 +96,169 @@ export interface ServerConfig {
   outcomeBufferBytes: number;
   /** Function sources kept in memory, least recently used dropped first (re-read on a miss). */
   functionCacheBytes: number;
+  /** How long an idle HTTP keep-alive connection stays open. */
+  keepAliveTimeoutMs: number;
   limits: Limits;
 }
 
-const MiB = 1024 * 1024;
+/** Finished tasks are kept (0) unless told otherwise; the stores default to it too. */
+export const DEFAULT_RESULT_TTL_SECONDS = 0;
+/** A day; the stores default to it too. */
+export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 86_400;
 
 export function defaultConfig(): ServerConfig {
   return {
     mode: 'local',
-    host: '127.0.0.1',
-    port: 8000,
-    store: { kind: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'taskgrid:', required: false },
-    threads: availableParallelism(),
-    prefetch: 2,
+    host: DEFAULT_HOST,
+    port: DEFAULT_PORT,
+    store: { kind: 'redis', url: DEFAULT_REDIS_URL, prefix: DEFAULT_KEY_PREFIX, required: false },
+    threads: defaultThreads(),
+    prefetch: DEFAULT_PREFETCH,
     token: undefined,
     insecure: false,
     taskTimeoutMs: 60_000,
     maxAttempts: 3,
     leaseMs: 30_000,
-    heartbeatMs: 5_000,
+    heartbeatMs: DEFAULT_HEARTBEAT_MS,
     heartbeatTolerance: 3,
-    resultTtlSeconds: 0,
-    idempotencyTtlSeconds: 86_400,
+    resultTtlSeconds: DEFAULT_RESULT_TTL_SECONDS,
+    idempotencyTtlSeconds: DEFAULT_IDEMPOTENCY_TTL_SECONDS,
     deadlineGraceMs: 5_000,
-    threadMemoryMb: 256,
+    threadMemoryMb: DEFAULT_THREAD_MEMORY_MB,
     outcomeBuffer: 100_000,
     outcomeBufferBytes: 512 * MiB,
     functionCacheBytes: 64 * MiB,
+    // Longer than the 60 s idle timeout of common load balancers, so they close an idle
+    // connection first: otherwise a request may arrive on one the server is closing (a 502).
+    keepAliveTimeoutMs: 65_000,
     limits: {
       bodyBytes: 10 * MiB,
       functionBytes: 1 * MiB,
       argsBytes: 1 * MiB,
       batchLength: 10_000,
-      resultBytes: 8 * MiB,
-      frameBytes: 64 * MiB,
+      resultBytes: DEFAULT_RESULT_BYTES,
+      frameBytes: DEFAULT_FRAME_BYTES,
       parkedPolls: 10_000,
       helloBytes: 64 * 1024,
       // Room for the 10,000-worker benchmark from one host, plus its clients.
       connections: 20_000,
       connectionsPerIp: 12_000,
     },
+  };
+}
+
+/** What `GridServer.start` takes: any part of ServerConfig; the rest comes from defaultConfig(). */
+export type ServerOptions = Partial<Omit<ServerConfig, 'limits' | 'store'>> & {
+  limits?: Partial<Limits>;
+  store?: StoreOptions;
+};
+
+export type StoreOptions =
+  | { kind: 'memory' }
+  | { kind: 'redis'; url?: string; prefix?: string; required?: boolean };
+
+type IntKey = {
+  [K in keyof ServerConfig]: ServerConfig[K] extends number ? K : never;
+}[keyof ServerConfig];
+
+const ANY = Number.MAX_SAFE_INTEGER;
+
+/** The range each integer option is checked against: [min, max]. */
+const INT_RANGES: Record<IntKey, readonly [number, number]> = {
+  port: [0, 65_535],
+  threads: [THREADS_RANGE.min, THREADS_RANGE.max],
+  prefetch: [PREFETCH_RANGE.min, PREFETCH_RANGE.max],
+  taskTimeoutMs: [1, ANY],
+  maxAttempts: [1, 1000],
+  leaseMs: [100, ANY],
+  heartbeatMs: [10, ANY],
+  heartbeatTolerance: [1, 100],
+  resultTtlSeconds: [0, ANY],
+  idempotencyTtlSeconds: [1, ANY],
+  deadlineGraceMs: [0, ANY],
+  threadMemoryMb: [1, ANY],
+  outcomeBuffer: [1, ANY],
+  outcomeBufferBytes: [1, ANY],
+  functionCacheBytes: [0, ANY],
+  keepAliveTimeoutMs: [0, ANY],
+};
+
+const LIMIT_RANGES: Record<keyof Limits, readonly [number, number]> = {
+  bodyBytes: [1, ANY],
+  functionBytes: [1, ANY],
+  argsBytes: [1, ANY],
+  batchLength: [1, ANY],
+  resultBytes: [1, ANY],
+  frameBytes: [1, ANY],
+  parkedPolls: [0, ANY],
+  helloBytes: [1, ANY],
+  connections: [1, ANY],
+  connectionsPerIp: [1, ANY],
+};
+
+const OPTION_NAMES = [
+  ...Object.keys(INT_RANGES),
+  'mode',
+  'host',
+  'store',
+  'token',
+  'insecure',
+  'limits',
+];
+
+/**
+ * defaultConfig() with `options` laid over it, every option checked: types,
+ * ranges, choices, URL shapes, and no misspelt names. Throws OptionError
+ * (a ConfigError) naming the option; a public address without a token is
+ * refused, as Redis's protected mode does, unless `insecure` says otherwise.
+ */
+export function resolveServerConfig(options: unknown = {}): ServerConfig {
+  const given = objectOption('options', options, OPTION_NAMES);
+  const defaults = defaultConfig();
+  const config: ServerConfig = {
+    ...defaults,
+    mode: choiceOption('mode', orDefault(given.mode, defaults.mode), MODES),
+    host: textOption('host', orDefault(given.host, defaults.host)),
+    store: storeConfig(orDefault(given.store, defaults.store)),
+    token: optionalTextOption('token', given.token),
+    insecure: boolOption('insecure', orDefault(given.insecure, defaults.insecure)),
+    limits: limitsConfig(orDefault(given.limits, {}), defaults.limits),
+  };
+  for (const [name, [min, max]] of Object.entries(INT_RANGES)) {
+    const key = name as IntKey;
+    config[key] = intOption(name, orDefault(given[name], defaults[key]), min, max);
+  }
+  if (!config.token && !config.insecure && !isLoopbackName(config.host)) {
+    throw new ConfigError(
+      `Refusing to listen on ${config.host} without a token: anyone who reaches it could run code. ` +
+        'Set a token (`token`: TASKGRID_TOKEN or --token <secret>), listen on 127.0.0.1, ' +
+        'or set `insecure` (--insecure) to accept the risk.',
+    );
+  }
+  return config;
+}
+
+function limitsConfig(value: unknown, defaults: Limits): Limits {
+  const given = objectOption('limits', value, Object.keys(LIMIT_RANGES));
+  const limits = { ...defaults };
+  for (const [name, [min, max]] of Object.entries(LIMIT_RANGES)) {
+    const key = name as keyof Limits;
+    limits[key] = intOption(`limits.${name}`, orDefault(given[name], defaults[key]), min, max);
+  }
+  return limits;
+}
+
+function storeConfig(value: unknown): StoreConfig {
+  const given = objectOption('store', value, ['kind', 'url', 'prefix', 'required']);
+  const kind = choiceOption('store.kind', given.kind, ['redis', 'memory'] as const);
+  if (kind === 'memory') {
+    objectOption('store', value, ['kind']);
+    return { kind };
+  }
+  return {
+    kind,
+    url: urlOption('store.url', orDefault(given.url, DEFAULT_REDIS_URL), ['redis:', 'rediss:']),
+    prefix: textOption('store.prefix', orDefault(given.prefix, DEFAULT_KEY_PREFIX)),
+    required: boolOption('store.required', orDefault(given.required, false)),
   };
 }

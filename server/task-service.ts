@@ -16,7 +16,7 @@ import {
 import { checkArgsPayload, isWellFormed } from '../shared/serialize.js';
 import { isTerminal, type TaskOutcome, type TaskStatus } from '../shared/types.js';
 import type { Dispatcher } from './dispatch/dispatcher.js';
-import type { FunctionCache } from './dispatch/function-cache.js';
+import type { FunctionCache } from './function-cache.js';
 import { sharedFunctionChecker } from './function-checker.js';
 import type { GridMetrics } from './metrics.js';
 import type { ResultWaiters, WaitEnd } from './result-waiters.js';
@@ -29,19 +29,6 @@ const READ_RETRY_MS = 200;
 /** Outcomes this server stored lately, answered without a store read (terminal results never change). */
 const RECENT_OUTCOMES = 10_000;
 const RECENT_VALUE_BYTES = 16 * 1024;
-/** Functions whose existence (and default timeout) is remembered, least recently used dropped. */
-const KNOWN_FUNCTIONS = 10_000;
-/**
- * How long a remembered function is trusted to exist before the store is
- * asked again: a function deleted through another server is refused here
- * (404) within this long.
- */
-const KNOWN_TTL_MS = 5_000;
-
-interface KnownFunction {
-  timeoutMs: number | undefined;
-  until: number;
-}
 
 export interface SubmitOptions {
   timeoutMs?: number | undefined;
@@ -62,6 +49,15 @@ export interface TaskView {
   result?: string;
 }
 
+export interface TaskServiceDeps {
+  store: TaskStore;
+  waiters: ResultWaiters;
+  functions: FunctionCache;
+  dispatcher: Dispatcher;
+  config: ServerConfig;
+  metrics: GridMetrics;
+}
+
 export class TaskService {
   readonly #store: TaskStore;
   readonly #waiters: ResultWaiters;
@@ -69,32 +65,23 @@ export class TaskService {
   readonly #dispatcher: Dispatcher;
   readonly #metrics: GridMetrics;
   readonly #config: ServerConfig;
-  /** Function id → its default timeout, for functions seen to exist lately (bounded, see above). */
-  readonly #known = new Map<string, KnownFunction>();
   readonly #recent = new Map<string, TaskOutcome>();
   #accepting = true;
 
-  constructor(
-    store: TaskStore,
-    waiters: ResultWaiters,
-    functions: FunctionCache,
-    dispatcher: Dispatcher,
-    config: ServerConfig,
-    metrics: GridMetrics,
-  ) {
-    this.#metrics = metrics;
-    this.#dispatcher = dispatcher;
-    this.#store = store;
-    this.#waiters = waiters;
-    this.#functions = functions;
-    this.#config = config;
+  constructor(deps: TaskServiceDeps) {
+    this.#store = deps.store;
+    this.#waiters = deps.waiters;
+    this.#functions = deps.functions;
+    this.#dispatcher = deps.dispatcher;
+    this.#config = deps.config;
+    this.#metrics = deps.metrics;
   }
 
   /**
-   * Remembers outcomes this server just stored, so the long-poll that usually
+   * Keeps outcomes this server just stored, so the long-poll that usually
    * follows a submit can answer without a store round trip. Small values only.
    */
-  remember(outcomes: readonly TaskOutcome[]): void {
+  keepRecent(outcomes: readonly TaskOutcome[]): void {
     for (const outcome of outcomes) {
       if (outcome.value.length > RECENT_VALUE_BYTES) continue;
       this.#recent.set(outcome.id, outcome);
@@ -117,24 +104,16 @@ export class TaskService {
       throw new TooLargeError(`Function source is larger than the limit of ${limit} bytes`);
     }
     const source = await sharedFunctionChecker().check(payload);
-    const id = uuidv4();
-    await this.#store.registerFunction({
-      id,
-      name,
-      source,
-      created_at: Date.now(),
-      timeout_ms: timeoutMs,
-    });
-    this.#know(id, timeoutMs);
-    this.#functions.remember(id, source);
-    return id;
+    const fn = { id: uuidv4(), name, source, created_at: Date.now(), timeout_ms: timeoutMs };
+    await this.#store.registerFunction(fn);
+    this.#functions.add(fn);
+    return fn.id;
   }
 
   /** Deletes a function's record. Its tasks claimed later fail (the function is unknown). */
   async deleteFunction(id: string): Promise<void> {
     if (!isUuid(id)) throw new BadIdError('function_id', id);
-    this.#known.delete(id);
-    this.#functions.forget(id);
+    this.#functions.delete(id);
     if (!(await this.#store.deleteFunction(id))) {
       throw new NotFoundError(`No function with id ${id}`);
     }
@@ -250,25 +229,9 @@ export class TaskService {
 
   /** Throws NotFoundError for an unknown function; returns its default timeout. */
   async #checkFunction(id: string): Promise<number | undefined> {
-    const known = this.#known.get(id);
-    if (known && known.until > Date.now()) return known.timeoutMs;
-    const fn = isUuid(id) ? await this.#store.getFunction(id) : undefined;
-    if (fn) {
-      this.#know(id, fn.timeout_ms);
-      return fn.timeout_ms;
-    }
-    this.#known.delete(id);
-    throw new NotFoundError(`No function with id ${id.slice(0, 64)}; register it first`);
-  }
-
-  #know(id: string, timeoutMs: number | undefined): void {
-    // Re-inserting moves it to the end: the map's order is recency, the front is evicted.
-    this.#known.delete(id);
-    this.#known.set(id, { timeoutMs, until: Date.now() + KNOWN_TTL_MS });
-    if (this.#known.size > KNOWN_FUNCTIONS) {
-      const oldest = this.#known.keys().next().value;
-      if (oldest !== undefined) this.#known.delete(oldest);
-    }
+    const fn = isUuid(id) ? await this.#functions.lookup(id) : undefined;
+    if (!fn) throw new NotFoundError(`No function with id ${id.slice(0, 64)}; register it first`);
+    return fn.timeoutMs;
   }
 
   #checkAccepting(): void {

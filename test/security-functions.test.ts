@@ -5,7 +5,7 @@
  */
 
 import { expect } from 'chai';
-import { FunctionCache } from '../server/dispatch/function-cache.js';
+import { FunctionCache } from '../server/function-cache.js';
 import type { GridServer } from '../server/grid-server.js';
 import { MemoryStore } from '../server/store/memory-store.js';
 import type { TaskAssignment } from '../shared/types.js';
@@ -66,9 +66,9 @@ describe('security: function memory and deletion (defect 14)', () => {
       const store = new MemoryStore();
       const cache = new FunctionCache(store, 250);
       for (const id of ['a', 'b', 'c']) {
-        const source = `() => "${id}${'.'.repeat(90)}"`;
-        await store.registerFunction({ id, name: id, source, created_at: 0 });
-        cache.remember(id, source);
+        const fn = { id, name: id, source: `() => "${id}${'.'.repeat(90)}"`, created_at: 0 };
+        await store.registerFunction(fn);
+        cache.add(fn);
       }
       // 3 × ~100 > 250: 'a' was dropped; a read of 'b' makes 'c' the oldest.
       expect(cache.bytes).to.be.at.most(250);

@@ -5,11 +5,12 @@
  * always free to answer heartbeats.
  */
 
-import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import WebSocket, { type RawData } from 'ws';
+import { backoffDelay } from '../shared/backoff.js';
 import { CloseCode } from '../shared/close-codes.js';
 import { creditsFor, RunTimeAverage } from '../shared/credits.js';
+import { DEFAULT_FRAME_BYTES, DEFAULT_HEARTBEAT_MS } from '../shared/defaults.js';
 import { ProtocolError, ResultTooLargeError } from '../shared/errors.js';
 import {
   encode,
@@ -21,30 +22,19 @@ import {
 } from '../shared/protocol.js';
 import type { TaskOutcome } from '../shared/types.js';
 import { type ThreadPool, WorkerThreadPool } from '../threads/thread-pool.js';
+import {
+  RECONNECT,
+  resolveWorkerOptions,
+  type WorkerConfig,
+  type WorkerOptions,
+} from './worker-options.js';
 
-export interface WorkerOptions {
-  url: string;
-  threads?: number;
-  token?: string;
-  /** Pull mode: tasks asked for per thread at least (more for cheap tasks, see creditsFor). */
-  prefetch?: number;
-  maxResultBytes?: number;
-  maxFrameBytes?: number;
-  threadMemoryMb?: number;
-  /** How long a drain waits for running tasks. */
-  drainTimeoutMs?: number;
-  /** Task threads lock process.kill, exit, new Worker… (`taskgrid worker --sandbox`). */
-  sandbox?: boolean;
-  log: Logger;
-}
+export type { WorkerOptions };
 
 /** Close codes after which reconnecting cannot help. */
 const FATAL_CLOSE = new Set<number>([CloseCode.Unauthorized, CloseCode.VersionMismatch]);
-const MAX_BACKOFF_MS = 10_000;
 /** Results frames are cut at about this size so one frame never nears the limit. */
 const FRAME_TARGET_BYTES = 1024 * 1024;
-/** What servers took before they said, and what this worker takes by default. */
-const DEFAULT_SERVER_FRAME_BYTES = 64 * 1024 * 1024;
 /** Room kept in a frame for the envelope around one result. */
 const FRAME_ENVELOPE = 64 * 1024;
 
@@ -52,7 +42,7 @@ const heldKey = (id: string, attempt: number): string => `${id}:${attempt}`;
 
 export class TaskgridWorker {
   readonly threads: number;
-  readonly #options: WorkerOptions;
+  readonly #options: WorkerConfig;
   readonly #log: Logger;
   readonly #pool: ThreadPool;
   readonly #prefetch: number;
@@ -64,7 +54,7 @@ export class TaskgridWorker {
    */
   readonly #held = new Map<string, number>();
   /** Largest frame the server takes (from its welcome). */
-  #serverMaxFrame = DEFAULT_SERVER_FRAME_BYTES;
+  #serverMaxFrame = DEFAULT_FRAME_BYTES;
   #socket: WebSocket | undefined;
   #generation = 0;
   #workerId: string | undefined;
@@ -79,20 +69,21 @@ export class TaskgridWorker {
   #watchdog: NodeJS.Timeout | undefined;
   #stopping = false;
   /** From the server's welcome; the watchdog allows four intervals. */
-  #heartbeatMs = 5000;
+  #heartbeatMs = DEFAULT_HEARTBEAT_MS;
   #fatal: ((error: Error) => void) | undefined;
   #connectedOnce: (() => void) | undefined;
 
+  /** Throws ConfigError naming the first option that is not right. */
   constructor(options: WorkerOptions) {
-    this.#options = options;
-    this.#log = options.log;
-    this.threads = options.threads ?? availableParallelism();
-    this.#prefetch = options.prefetch ?? 2;
+    this.#options = resolveWorkerOptions(options);
+    this.#log = this.#options.log;
+    this.threads = this.#options.threads;
+    this.#prefetch = this.#options.prefetch;
     this.#pool = new WorkerThreadPool({
       threads: this.threads,
-      maxResultBytes: options.maxResultBytes ?? 8 * 1024 * 1024,
-      resourceLimits: { maxOldGenerationSizeMb: options.threadMemoryMb ?? 256 },
-      sandbox: options.sandbox === true,
+      maxResultBytes: this.#options.maxResultBytes,
+      resourceLimits: { maxOldGenerationSizeMb: this.#options.threadMemoryMb },
+      sandbox: this.#options.sandbox,
       onOutcomes: (outcomes) => this.#onOutcomes(outcomes),
       onReplaced: (why, detail) => this.#log.warn({ why, detail }, 'replaced a task thread'),
     });
@@ -125,7 +116,7 @@ export class TaskgridWorker {
     this.#stopping = true;
     clearTimeout(this.#reconnectTimer);
     this.#send({ type: 'draining' });
-    const limit = this.#options.drainTimeoutMs ?? 30_000;
+    const limit = this.#options.drainTimeoutMs;
     await Promise.race([
       this.#pool.idle(),
       new Promise((resolve) => setTimeout(resolve, limit).unref()),
@@ -145,7 +136,7 @@ export class TaskgridWorker {
 
   #connect(): void {
     const generation = ++this.#generation;
-    const maxFrame = this.#options.maxFrameBytes ?? DEFAULT_SERVER_FRAME_BYTES;
+    const maxFrame = this.#options.maxFrameBytes;
     const token = this.#options.token;
     const socket = new WebSocket(this.#options.url, {
       maxPayload: maxFrame,
@@ -200,7 +191,7 @@ export class TaskgridWorker {
         this.#workerId = message.worker_id;
         this.#mode = message.mode;
         this.#heartbeatMs = message.heartbeat_ms;
-        this.#serverMaxFrame = message.max_frame ?? DEFAULT_SERVER_FRAME_BYTES;
+        this.#serverMaxFrame = message.max_frame ?? DEFAULT_FRAME_BYTES;
         this.#armWatchdog();
         this.#log.info(
           { worker: message.worker_id, mode: message.mode, url: this.#options.url },
@@ -263,8 +254,7 @@ export class TaskgridWorker {
       this.#fatal?.(new Error(`Server refused the worker (close ${code}): ${reason}`));
       return;
     }
-    const delay =
-      Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(this.#retries, 10)) * (0.5 + Math.random() / 2);
+    const delay = backoffDelay(this.#retries, RECONNECT);
     this.#retries++;
     this.#log.warn({ code, reason, retry_in_ms: Math.round(delay) }, 'disconnected; reconnecting');
     this.#reconnectTimer = setTimeout(() => this.#connect(), delay);

@@ -1,10 +1,10 @@
 /** What every dispatcher shares: the store, this server's identity, and the write path. */
 
 import type { Logger } from 'pino';
+import type { FunctionCache } from '../function-cache.js';
 import type { GridMetrics } from '../metrics.js';
 import type { ServerConfig } from '../server-config.js';
 import type { TaskStore } from '../store/task-store.js';
-import type { FunctionCache } from './function-cache.js';
 import type { OutcomeWriter } from './outcome-writer.js';
 
 export interface DispatchContext {

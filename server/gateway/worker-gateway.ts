@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import { v4 as uuidv4 } from 'uuid';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode } from '../../shared/close-codes.js';
+import { DEFAULT_FRAME_BYTES } from '../../shared/defaults.js';
 import {
   HeartbeatError,
   ProtocolError,
@@ -41,8 +42,6 @@ import { WorkerConnection } from './worker-connection.js';
 
 export const WORKER_PATH = '/ws';
 const HELLO_TIMEOUT_MS = 5000;
-/** What workers took before they said: ws's default maxPayload in worker-client. */
-const DEFAULT_WORKER_FRAME_BYTES = 64 * 1024 * 1024;
 
 export interface GatewayOptions {
   handler: WorkerLinkHandler;
@@ -152,7 +151,7 @@ export class WorkerGateway {
       address,
       threads: hello.threads,
       // A worker that does not say takes the default frame limit of older workers.
-      maxFrameBytes: hello.max_frame ?? DEFAULT_WORKER_FRAME_BYTES,
+      maxFrameBytes: hello.max_frame ?? DEFAULT_FRAME_BYTES,
     });
     this.#connections.add(conn);
     ws.on('pong', () => conn.answered());

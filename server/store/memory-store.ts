@@ -5,6 +5,7 @@
 
 import { WorkerLostError } from '../../shared/errors.js';
 import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
+import { DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_RESULT_TTL_SECONDS } from '../server-config.js';
 import { StoreEvents } from './store-events.js';
 import type {
   CancelResult,
@@ -44,8 +45,9 @@ export class MemoryStore implements TaskStore {
   #head = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
-    this.#ttlMs = (options.resultTtlSeconds ?? 0) * 1000;
-    this.#idempotencyTtlMs = (options.idempotencyTtlSeconds ?? 86_400) * 1000;
+    this.#ttlMs = (options.resultTtlSeconds ?? DEFAULT_RESULT_TTL_SECONDS) * 1000;
+    this.#idempotencyTtlMs =
+      (options.idempotencyTtlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS) * 1000;
   }
 
   async registerFunction(fn: FunctionRecord): Promise<void> {

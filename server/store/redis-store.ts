@@ -8,6 +8,8 @@
 
 import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
+import { type BackoffPolicy, backoffDelay } from '../../shared/backoff.js';
+import { DEFAULT_KEY_PREFIX } from '../../shared/defaults.js';
 import {
   ConfigError,
   UnavailableError,
@@ -15,6 +17,7 @@ import {
   WorkerLostError,
 } from '../../shared/errors.js';
 import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
+import { DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_RESULT_TTL_SECONDS } from '../server-config.js';
 import { CANCEL_LUA } from './lua/cancel.js';
 import { CLAIM_LUA, ENQUEUE_CLAIM_LUA, ENQUEUE_LUA } from './lua/claim.js';
 import { COMPLETE_LUA } from './lua/complete.js';
@@ -182,9 +185,9 @@ export class RedisStore implements TaskStore {
 
   constructor(options: RedisStoreOptions) {
     this.#options = {
-      prefix: 'taskgrid:',
-      resultTtlSeconds: 0,
-      idempotencyTtlSeconds: 86_400,
+      prefix: DEFAULT_KEY_PREFIX,
+      resultTtlSeconds: DEFAULT_RESULT_TTL_SECONDS,
+      idempotencyTtlSeconds: DEFAULT_IDEMPOTENCY_TTL_SECONDS,
       commandTimeoutMs: 2000,
       connectTimeoutMs: 3000,
       ...options,
@@ -643,7 +646,9 @@ function wasSent(error: unknown): boolean {
   return isTransient(error);
 }
 
-/** Exponential backoff with jitter, capped at 2 s. */
+/** Redis reconnects: soon at first (a blip is the common case), never more than 2 s apart. */
+const RECONNECT: BackoffPolicy = { baseMs: 100, maxMs: 2000 };
+
 function reconnectDelay(retries: number): number {
-  return Math.min(2000, 50 * 2 ** Math.min(retries, 6)) + Math.floor(Math.random() * 50);
+  return backoffDelay(retries, RECONNECT);
 }

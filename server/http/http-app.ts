@@ -1,0 +1,48 @@
+/**
+ * The Express app in the order a request meets it: the browser guard
+ * (without a token), the bearer token, the JSON-only body rule and its size
+ * limit, the REST routes, then one error handler for every failure,
+ * unknown routes included.
+ */
+
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import { NotFoundError } from '../../shared/errors.js';
+import { VERSION } from '../../shared/version.js';
+import type { Dispatcher } from '../dispatch/dispatcher.js';
+import type { GridMetrics } from '../metrics.js';
+import type { ServerConfig } from '../server-config.js';
+import type { TaskStore } from '../store/task-store.js';
+import type { TaskService } from '../task-service.js';
+import { bearerAuth } from './auth.js';
+import { type BrowserGuard, requireJsonBody } from './browser-guard.js';
+import { errorHandler } from './error-handler.js';
+import { restApi } from './rest-api.js';
+
+export interface HttpAppDeps {
+  config: ServerConfig;
+  /** Set when there is no token (browser-guard.ts). */
+  guard: BrowserGuard | undefined;
+  service: TaskService;
+  store: TaskStore;
+  dispatcher: Dispatcher;
+  metrics: GridMetrics;
+  log: Logger;
+}
+
+export function createHttpApp(deps: HttpAppDeps): Express {
+  const { config, guard, service, store, dispatcher, metrics, log } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('strict routing', false);
+  // Without a token, what a web page could send is refused first (browser-guard.ts).
+  if (guard) app.use(guard.middleware());
+  app.use(bearerAuth(config.token));
+  // Bodies are JSON and say so (415 otherwise): a page cannot send that cross-origin unasked.
+  app.use(requireJsonBody());
+  app.use(express.json({ limit: config.limits.bodyBytes, strict: false }));
+  app.use(restApi({ service, store, dispatcher, metrics, version: VERSION }));
+  app.use((_req, _res, next) => next(new NotFoundError('No such route')));
+  app.use(errorHandler(log));
+  return app;
+}
