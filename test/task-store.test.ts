@@ -230,7 +230,14 @@ describe('RedisStore: undoing a submit answered 503', () => {
       // The first submit's late reply now undoes it: the held task must survive.
       await raw.eval(DISCARD_LUA, {
         keys: [store.keys.queue, store.keys.leases],
-        arguments: [prefix, held.id, 'held', orphan.id, 'orphan'],
+        arguments: [
+          store.keys.taskHead,
+          store.keys.idempotencyHead,
+          held.id,
+          'held',
+          orphan.id,
+          'orphan',
+        ],
       });
       expect((await store.getTask(held.id))?.status).to.equal('QUEUED');
       expect(await store.getTask(orphan.id)).to.equal(undefined);
