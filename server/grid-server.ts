@@ -91,9 +91,7 @@ export class GridServer {
     });
     const functions = new FunctionCache(store, config.functionCacheBytes);
     const bufferLimits = { count: config.outcomeBuffer, bytes: config.outcomeBufferBytes };
-    this.#outcomes = new OutcomeWriter(store, bufferLimits, (error) =>
-      log.warn({ err: error }, 'writing results failed; holding them for retry'),
-    );
+    this.#outcomes = new OutcomeWriter(store, { limits: bufferLimits, metrics: this.metrics, log });
     const ctx: DispatchContext = {
       store,
       instanceId,
