@@ -4,7 +4,7 @@
  * parsed here; a hash of the wrong shape is an error naming the field.
  */
 
-import { HashReader, hash } from './redis-reply.js';
+import { HashReader } from './redis-reply.js';
 import { functionRecord } from './store-records.js';
 import type { FunctionRecord } from './task-store.js';
 
@@ -31,10 +31,8 @@ export function functionToHash(fn: FunctionRecord): FunctionHash {
 
 /** Undefined when the hash is empty (no such function). Throws ReplyError. */
 export function functionFromHash(id: string, raw: unknown): FunctionRecord | undefined {
-  const what = `function ${id}`;
-  const fields = hash(raw, what);
-  if (Object.keys(fields).length === 0) return undefined;
-  const read = new HashReader(fields, what);
+  const read = HashReader.of(raw, `function ${id}`);
+  if (!read) return undefined;
   return functionRecord({
     id,
     name: read.text(FN.name),

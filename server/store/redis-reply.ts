@@ -61,6 +61,31 @@ export function integer(raw: unknown, what: string): number {
 
 const INTEGER = /^-?\d{1,16}$/;
 
+/** `value` as an integer; `where` names it in the error (`field \`attempts\``). */
+function integerIn(value: string, what: string, where: string): number {
+  if (!INTEGER.test(value)) {
+    throw new ReplyError(what, `${where} should be an integer, got ${show(value)}`);
+  }
+  return Number(value);
+}
+
+/** `value`, which must be one of `allowed`; `where` names it in the error. */
+function memberIn<T extends string>(
+  value: string,
+  allowed: readonly T[],
+  what: string,
+  where: string,
+): T {
+  const found = allowed.find((a) => a === value);
+  if (found === undefined) {
+    throw new ReplyError(
+      what,
+      `${where} should be one of ${allowed.join(', ')}, got ${show(value)}`,
+    );
+  }
+  return found;
+}
+
 /**
  * Reads the items of an array reply in order, each checked for the shape the
  * script promises; every problem names the reply, the item and what came.
@@ -70,15 +95,9 @@ export class ReplyReader {
   readonly #what: string;
   #at = 0;
 
-  constructor(items: readonly string[], what: string, start = 0) {
+  constructor(items: readonly string[], what: string) {
     this.#items = items;
     this.#what = what;
-    this.#at = start;
-  }
-
-  /** Where the next item is. */
-  get position(): number {
-    return this.#at;
   }
 
   /** True while items are left. */
@@ -102,33 +121,18 @@ export class ReplyReader {
   /** The next item, a non-empty id. */
   id(name: string): string {
     const item = this.text(name);
-    if (item === '') throw new ReplyError(this.#what, `${name} at item ${this.#at - 1} is empty`);
+    if (item === '') throw new ReplyError(this.#what, `${this.#last(name)} is empty`);
     return item;
   }
 
   /** The next item, an integer. */
   int(name: string): number {
-    const item = this.text(name);
-    if (!INTEGER.test(item)) {
-      throw new ReplyError(
-        this.#what,
-        `${name} at item ${this.#at - 1} should be an integer, got ${show(item)}`,
-      );
-    }
-    return Number(item);
+    return integerIn(this.text(name), this.#what, this.#last(name));
   }
 
   /** The next item, which must be one of `allowed`. */
   oneOf<T extends string>(name: string, allowed: readonly T[]): T {
-    const item = this.text(name);
-    const found = allowed.find((a) => a === item);
-    if (found === undefined) {
-      throw new ReplyError(
-        this.#what,
-        `${name} at item ${this.#at - 1} should be one of ${allowed.join(', ')}, got ${show(item)}`,
-      );
-    }
-    return found;
+    return memberIn(this.text(name), allowed, this.#what, this.#last(name));
   }
 
   /** Fails unless every item was read. */
@@ -140,6 +144,11 @@ export class ReplyReader {
       );
     }
   }
+
+  /** Names the item just read. */
+  #last(name: string): string {
+    return `${name} at item ${this.#at - 1}`;
+  }
 }
 
 /**
@@ -150,9 +159,15 @@ export class HashReader {
   readonly #fields: Readonly<Record<string, string>>;
   readonly #what: string;
 
-  constructor(fields: Readonly<Record<string, string>>, what: string) {
+  private constructor(fields: Readonly<Record<string, string>>, what: string) {
     this.#fields = fields;
     this.#what = what;
+  }
+
+  /** A hash reply (HGETALL) to read; undefined when it is empty (no such key). */
+  static of(raw: unknown, what: string): HashReader | undefined {
+    const fields = hash(raw, what);
+    return Object.keys(fields).length === 0 ? undefined : new HashReader(fields, what);
   }
 
   /** A field that must be there (it may be empty). */
@@ -169,13 +184,13 @@ export class HashReader {
 
   /** An integer field that must be there. */
   int(field: string): number {
-    return this.#int(field, this.text(field));
+    return integerIn(this.text(field), this.#what, `field \`${field}\``);
   }
 
   /** An integer field that may be absent. */
   optionalInt(field: string): number | undefined {
     const value = this.optionalText(field);
-    return value === undefined ? undefined : this.#int(field, value);
+    return value === undefined ? undefined : integerIn(value, this.#what, `field \`${field}\``);
   }
 
   /** A finite number field that may be absent. */
@@ -183,7 +198,7 @@ export class HashReader {
     const value = this.optionalText(field);
     if (value === undefined) return undefined;
     const n = Number(value);
-    if (!Number.isFinite(n)) {
+    if (value === '' || !Number.isFinite(n)) {
       throw new ReplyError(this.#what, `field \`${field}\` should be a number, got ${show(value)}`);
     }
     return n;
@@ -191,24 +206,6 @@ export class HashReader {
 
   /** A field whose value must be one of `allowed`. */
   oneOf<T extends string>(field: string, allowed: readonly T[]): T {
-    const value = this.text(field);
-    const found = allowed.find((a) => a === value);
-    if (found === undefined) {
-      throw new ReplyError(
-        this.#what,
-        `field \`${field}\` should be one of ${allowed.join(', ')}, got ${show(value)}`,
-      );
-    }
-    return found;
-  }
-
-  #int(field: string, value: string): number {
-    if (!INTEGER.test(value)) {
-      throw new ReplyError(
-        this.#what,
-        `field \`${field}\` should be an integer, got ${show(value)}`,
-      );
-    }
-    return Number(value);
+    return memberIn(this.text(field), allowed, this.#what, `field \`${field}\``);
   }
 }

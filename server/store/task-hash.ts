@@ -7,7 +7,7 @@
  */
 
 import { TASK_STATUSES } from '../../shared/types.js';
-import { HashReader, hash } from './redis-reply.js';
+import { HashReader } from './redis-reply.js';
 import type { TaskRecord } from './task-store.js';
 
 /** Field names; the Lua scripts that change one field at a time use the same names. */
@@ -54,10 +54,8 @@ export function taskToHash(task: TaskRecord): TaskHash {
 
 /** Undefined when the hash is empty (no such task, or it expired). Throws ReplyError. */
 export function taskFromHash(id: string, raw: unknown): TaskRecord | undefined {
-  const what = `task ${id}`;
-  const fields = hash(raw, what);
-  if (Object.keys(fields).length === 0) return undefined;
-  const read = new HashReader(fields, what);
+  const read = HashReader.of(raw, `task ${id}`);
+  if (!read) return undefined;
   return {
     id,
     function_id: read.text(F.fn),
