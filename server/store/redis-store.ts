@@ -111,9 +111,10 @@ const DEADLINE_MARGIN_MS = 250;
  */
 function enqueued(read: ReplyReader, batch: number): EnqueueResult {
   const result = readEnqueue(read, batch);
-  // Redis ran the script after we had given up on it: it stored nothing.
-  if (!result)
+  if (!result) {
+    // Redis ran the script after we had given up on it: it stored nothing.
     throw new UnavailableError('Redis answered too late; the task was not stored; retry');
+  }
   return result;
 }
 
