@@ -67,9 +67,7 @@ export class GridServer {
     const metrics = new GridMetrics(store, () => this.dispatcher);
     const functions = new FunctionCache(store, config.functionCacheBytes);
     const bufferLimits = { count: config.outcomeBuffer, bytes: config.outcomeBufferBytes };
-    const outcomes = new OutcomeWriter(store, bufferLimits, (error) =>
-      log.warn({ err: error }, 'writing results failed; holding them for retry'),
-    );
+    const outcomes = new OutcomeWriter(store, { limits: bufferLimits, metrics, log });
     const ctx = { store, instanceId, config, log, functions, outcomes, metrics };
     const { dispatcher, remote } = createDispatcher(ctx);
     const service = new TaskService({ store, waiters, functions, dispatcher, config, metrics });

@@ -10,6 +10,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { StatsMessage } from '../shared/protocol.js';
 import type { Mode, TaskOutcome } from '../shared/types.js';
 import type { Dispatcher } from './dispatch/dispatcher.js';
+import type { OutcomeCounters } from './dispatch/outcome-writer.js';
 import type { ClaimResult, RequeueResult, TaskStore } from './store/task-store.js';
 
 const BUCKETS = [
@@ -23,9 +24,11 @@ const STATS_INTERVAL_MS = 900;
 /** Leased tasks tracked for latency at most (oldest forgotten first). */
 const MAX_TRACKED = 500_000;
 
-export class GridMetrics {
+export class GridMetrics implements OutcomeCounters {
   readonly registry = new Registry();
   readonly #submitted: Counter;
+  readonly #outcomesDropped: Counter;
+  readonly #outcomesRejected: Counter;
   readonly #finished: Counter<'status'>;
   readonly #retried: Counter;
   readonly #queueWait: Histogram;
@@ -81,6 +84,16 @@ export class GridMetrics {
         for (const w of dispatcher().workers()) this.set({ worker: w.id }, w.in_flight);
       },
     });
+    this.#outcomesDropped = new Counter({
+      name: 'taskgrid_outcomes_dropped_total',
+      help: 'Results dropped because the buffer of results waiting for the store was full (their tasks run again)',
+      registers,
+    });
+    this.#outcomesRejected = new Counter({
+      name: 'taskgrid_outcomes_rejected_total',
+      help: 'Results the store would not take, even replaced by a failure',
+      registers,
+    });
     const histogram = (name: string, help: string) =>
       new Histogram({ name, help, buckets: BUCKETS, registers });
     this.#queueWait = histogram('taskgrid_task_queue_wait_seconds', 'Submit → lease');
@@ -124,6 +137,14 @@ export class GridMetrics {
       this.#recent[this.#recentCount++ % RECENT] = e2e;
     }
     this.#completedTotal += outcomes.length;
+  }
+
+  outcomesDropped(count: number): void {
+    this.#outcomesDropped.inc(count);
+  }
+
+  outcomeRejected(): void {
+    this.#outcomesRejected.inc();
   }
 
   cancelled(): void {

@@ -26,10 +26,6 @@ export class ResultWaiters {
     this.#max = maxParked;
   }
 
-  get parked(): number {
-    return this.#count;
-  }
-
   /**
    * Resolves true when `id` finishes, false after `ms`. Register before reading
    * the task so that a finish between the read and the wait is not missed.

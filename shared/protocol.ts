@@ -11,6 +11,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { ProtocolError } from './errors.js';
 import { jsonShapeProblem } from './json-shape.js';
 import { compileParser } from './validate.js';
+import { WorkerLoadSchema } from './worker-info.js';
 
 export const PROTOCOL_VERSION = 1;
 /** No peer may ask for frames smaller than this. */
@@ -170,15 +171,7 @@ const Stats = Type.Object({
   completed_per_s: Type.Number(),
   latency_p50_ms: Type.Number(),
   latency_p95_ms: Type.Number(),
-  workers: Type.Array(
-    Type.Object({
-      id: Type.String(),
-      address: Type.String(),
-      threads: Type.Number(),
-      in_flight: Type.Number(),
-      completed: Type.Number(),
-    }),
-  ),
+  workers: Type.Array(WorkerLoadSchema),
 });
 
 export const ClientServerMessageSchema = Type.Union([TaskResult, UnknownTask, Stats]);

@@ -1,14 +1,25 @@
-/** Every row and status code of the REST table in ARCHITECTURE.md, against both stores. */
+/** Every row and status code of the REST table in README.md ("REST API"), against both stores. */
 
 import { randomUUID } from 'node:crypto';
+import { FormatRegistry } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { expect } from 'chai';
 import type { GridServer } from '../server/grid-server.js';
+import { WorkersReply } from '../server/http/schemas.js';
 import { deserialize } from '../shared/serialize.js';
 import { TASK_STATUSES } from '../shared/types.js';
 import { GridClient } from './helpers/grid-client.js';
 import { type StoreKind, startInProcess } from './helpers/in-process.js';
 
 const DOUBLE = 'function double(n) { return n * 2 }';
+
+/** The part of the OpenAPI document that holds a route's reply schemas. */
+interface OpenApiPaths {
+  paths: Record<
+    string,
+    { get: { responses: Record<string, { content: Record<string, { schema: unknown }> }> } }
+  >;
+}
 
 for (const store of ['memory', 'redis'] as StoreKind[]) {
   describe(`REST API contract (local mode, ${store} store)`, () => {
@@ -351,6 +362,20 @@ for (const store of ['memory', 'redis'] as StoreKind[]) {
           'last_heartbeat',
           'draining',
         ]);
+      });
+      it('GET /workers answers the schema /openapi.json publishes for it', async () => {
+        if (!FormatRegistry.Has('date-time')) {
+          FormatRegistry.Set('date-time', (v) => !Number.isNaN(Date.parse(v)));
+        }
+        const reply = await grid.call<unknown>('GET', '/workers');
+        const check = TypeCompiler.Compile(WorkersReply);
+        expect([...check.Errors(reply.body)].map((e) => `${e.path}: ${e.message}`)).to.deep.equal(
+          [],
+        );
+        const doc = await grid.call<OpenApiPaths>('GET', '/openapi.json');
+        const published =
+          doc.body.paths['/workers']?.get.responses['200']?.content['application/json']?.schema;
+        expect(published).to.deep.equal(JSON.parse(JSON.stringify(WorkersReply)));
       });
       it('404 JSON for an unknown route', async () => {
         const reply = await grid.call('GET', '/nope');

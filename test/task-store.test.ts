@@ -1,4 +1,8 @@
-/** One suite, both stores: the TaskStore contract. */
+/**
+ * One suite, both stores: the TaskStore contract, checked on each store alone,
+ * and then compared whole: for the same calls both answer deep-equal records
+ * and events (as bullmq's adapter conformance test does).
+ */
 
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
@@ -213,6 +217,175 @@ for (const [name, open] of stores) {
   });
 }
 
+/** Fixed ids, so that both stores see exactly the same calls. */
+const ids = Array.from(
+  { length: 10 },
+  (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+);
+const id = (i: number): string => ids[i] ?? '';
+const CREATED = 1_700_000_000_000;
+
+function fixedTask(i: number, idempotencyKey?: string): NewTask {
+  return {
+    id: id(i),
+    function_id: 'f1',
+    args: `[${i}]`,
+    timeout_ms: 1000 + i,
+    created_at: CREATED + i,
+    ...(idempotencyKey ? { idempotency_key: idempotencyKey } : {}),
+  };
+}
+
+/**
+ * Replaces the times a store stamps itself (lease and finish times) with a
+ * marker, after checking each is a time of this run: the only fields of a
+ * record allowed to differ between the stores.
+ */
+function normalise(value: unknown, since: number): unknown {
+  if (Array.isArray(value)) return value.map((v) => normalise(v, since));
+  if (value instanceof Map) {
+    return new Map([...value].map(([k, v]) => [k, normalise(v, since)]));
+  }
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if ((key === 'started_at' || key === 'finished_at') && v !== undefined) {
+      expect(v, key).to.be.a('number').within(since, Date.now());
+      out[key] = '<stamped>';
+    } else {
+      out[key] = normalise(v, since);
+    }
+  }
+  return out;
+}
+
+/**
+ * One scripted run of every TaskStore call on a fresh store: every answer,
+ * every record read back and every event, in order.
+ */
+async function transcript(store: TaskStore): Promise<[string, unknown][]> {
+  const since = Date.now();
+  const out: [string, unknown][] = [];
+  const events: StoreEvent[] = [];
+  const off = store.subscribe((e) => events.push(e));
+  const note = async (label: string, answer: Promise<unknown>) => {
+    out.push([label, normalise(await answer, since)]);
+  };
+  const records = () => note('records', store.getTasks(ids));
+  const outcome = (
+    i: number,
+    attempt: number,
+    status: TaskOutcome['status'],
+    value: string,
+  ): TaskOutcome => ({ id: id(i), attempt, status, value, run_ms: 1.5 + i });
+  const lease = (i: number, attempt: number) => ({ id: id(i), attempt });
+
+  await note(
+    'register f1',
+    store.registerFunction({
+      id: 'f1',
+      name: 'double',
+      source: 'n => n * 2',
+      created_at: 5,
+      timeout_ms: undefined,
+    }),
+  );
+  await note(
+    'register f2',
+    store.registerFunction({
+      id: 'f2',
+      name: 'slow',
+      source: 'async () => 1',
+      created_at: 6,
+      timeout_ms: 250,
+    }),
+  );
+  await note('get f1', store.getFunction('f1'));
+  await note('get f2', store.getFunction('f2'));
+  await note('get unknown function', store.getFunction('f3'));
+  await note('delete f2', store.deleteFunction('f2'));
+  await note('delete f2 again', store.deleteFunction('f2'));
+  await note('get deleted f2', store.getFunction('f2'));
+
+  // t0..t3 stored; t4 repeats t3's idempotency key in the same batch, t5 in the next.
+  const first = [fixedTask(0), fixedTask(1), fixedTask(2), fixedTask(3, 'k'), fixedTask(4, 'k')];
+  await note('enqueue', store.enqueue(first));
+  await note('enqueue repeated key', store.enqueue([fixedTask(5, 'k')]));
+  await note('depth', store.queueDepth());
+  await records();
+
+  await note('claim 2', store.claim(2, 'me/w1', 60_000));
+  await note('complete wrong attempt', store.complete([outcome(0, 2, 'COMPLETED', '0')]));
+  const failure = JSON.stringify({ name: 'Error', message: 'no', stack: '' });
+  await note(
+    'complete t0, fail t1',
+    store.complete([outcome(0, 1, 'COMPLETED', '"zero"'), outcome(1, 1, 'FAILED', failure)]),
+  );
+  await note('complete t0 again', store.complete([outcome(0, 1, 'COMPLETED', '"late"')]));
+
+  // Claims t2 and t3 (older first), then t6, just enqueued: the queue runs dry.
+  await note('enqueue and claim', store.enqueueAndClaim([fixedTask(6)], 3, 'me/w2', 60_000));
+  await records();
+
+  await note('requeue t2', store.requeue([lease(2, 1)], 2));
+  await note('release t3', store.release([lease(3, 1)]));
+  await note('requeue a stale attempt', store.requeue([lease(6, 9)], 2));
+  await note('claim the returned', store.claim(5, 'me/w3', 60_000));
+  await note('renew', store.renewLeases([lease(2, 2), lease(3, 1)], 60_000));
+  await note('requeue t2 at the cap', store.requeue([lease(2, 2)], 2));
+  await note('requeue released t3', store.requeue([lease(3, 2)], 2));
+  await records();
+
+  await note('cancel running t6', store.cancel(id(6)));
+  await note('cancel t6 again', store.cancel(id(6)));
+  await note('complete cancelled t6', store.complete([outcome(6, 1, 'COMPLETED', '6')]));
+  await note('cancel queued t3', store.cancel(id(3)));
+  await note('cancel unknown', store.cancel(id(9)));
+
+  // A task that ends CANCELLED through its own outcome.
+  await note('enqueue t7 t8 t9', store.enqueue([fixedTask(7), fixedTask(8), fixedTask(9)]));
+  await note('claim t7', store.claim(1, 'me/w4', 60_000));
+  await note('complete t7 as cancelled', store.complete([outcome(7, 1, 'CANCELLED', '')]));
+
+  // Leases taken at once (the same expiry), looked at from a minute on: both ended.
+  await store.heartbeat('me', 60_000);
+  await note('claim t8 t9', store.claim(2, 'me/w5', 1000));
+  await note('stale leases', store.staleLeases(Date.now() + 60_000, 10));
+  await note('requeue the stale', store.requeue([lease(8, 1), lease(9, 1)], 3));
+  await note('depth at the end', store.queueDepth());
+  await records();
+  await note('get one', store.getTask(id(0)));
+  await note('get unknown', store.getTask('nope'));
+  off();
+  out.push(['events', events]);
+  return out;
+}
+
+describe('TaskStore contract: both stores answer the same records', () => {
+  it('gives deep-equal answers, records and events for the same calls', async () => {
+    const memory = new MemoryStore();
+    const redis = new RedisStore({
+      url: testRedis().url,
+      prefix: uniquePrefix(),
+      instanceId: 'me',
+    });
+    await redis.connect();
+    try {
+      const fromMemory = await transcript(memory);
+      const fromRedis = await transcript(redis);
+      // Step by step, so that a difference names the call that answered it.
+      for (const [i, [label, answer]] of fromMemory.entries()) {
+        expect(fromRedis[i]?.[0]).to.equal(label);
+        expect(fromRedis[i]?.[1], label).to.deep.equal(answer);
+      }
+      expect(fromRedis.length).to.equal(fromMemory.length);
+    } finally {
+      await memory.close();
+      await redis.close();
+    }
+  });
+});
+
 describe('RedisStore: undoing a submit answered 503', () => {
   it('keeps a task whose idempotency key a retry already repeated, removes one nobody holds', async () => {
     const prefix = uniquePrefix();
@@ -230,7 +403,14 @@ describe('RedisStore: undoing a submit answered 503', () => {
       // The first submit's late reply now undoes it: the held task must survive.
       await raw.eval(DISCARD_LUA, {
         keys: [store.keys.queue, store.keys.leases],
-        arguments: [prefix, held.id, 'held', orphan.id, 'orphan'],
+        arguments: [
+          store.keys.taskHead,
+          store.keys.idempotencyHead,
+          held.id,
+          'held',
+          orphan.id,
+          'orphan',
+        ],
       });
       expect((await store.getTask(held.id))?.status).to.equal('QUEUED');
       expect(await store.getTask(orphan.id)).to.equal(undefined);

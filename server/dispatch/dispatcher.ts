@@ -5,18 +5,10 @@
  */
 
 import type { Mode } from '../../shared/types.js';
+import type { WorkerInfo } from '../../shared/worker-info.js';
 import type { EnqueueResult, NewTask } from '../store/task-store.js';
 
-export interface WorkerInfo {
-  id: string;
-  address: string;
-  threads: number;
-  in_flight: number;
-  completed: number;
-  connected_since: string;
-  last_heartbeat: string;
-  draining: boolean;
-}
+export type { WorkerInfo };
 
 export interface Dispatcher {
   readonly mode: Mode;

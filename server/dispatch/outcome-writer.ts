@@ -9,8 +9,13 @@
  * (at-least-once). A batch the store rejects for what it holds is split
  * until the one outcome at fault is found; that task alone fails, with the
  * store's reason, so one bad value never holds up anyone else's.
+ *
+ * Drops and refusals are counted in the metrics and logged: a drop episode
+ * (from the first drop until the buffer is written out) is one warning when
+ * it starts and one line with its count when it ends, however many it drops.
  */
 
+import type { Logger } from 'pino';
 import { BadResultError, UnavailableError } from '../../shared/errors.js';
 import type { TaskOutcome } from '../../shared/types.js';
 import type { TaskStore } from '../store/task-store.js';
@@ -29,37 +34,43 @@ export interface OutcomeWriterLimits {
   bytes: number;
 }
 
+/** Where the writer counts what it could not store (GridMetrics). */
+export interface OutcomeCounters {
+  /** Outcomes dropped past the buffer's bound. */
+  outcomesDropped(count: number): void;
+  /** An outcome the store would not take even as a plain failure. */
+  outcomeRejected(): void;
+}
+
+export interface OutcomeWriterOptions {
+  limits: OutcomeWriterLimits;
+  metrics: OutcomeCounters;
+  log: Logger;
+}
+
 const weight = (o: TaskOutcome): number => o.value.length + OUTCOME_OVERHEAD;
 
 export class OutcomeWriter {
   readonly #store: TaskStore;
   readonly #limits: OutcomeWriterLimits;
-  readonly #onError: (error: unknown) => void;
+  readonly #metrics: OutcomeCounters;
+  readonly #log: Logger;
   #buffer: TaskOutcome[] = [];
   #bytes = 0;
   #writing: Promise<void> | undefined;
   #retry: NodeJS.Timeout | undefined;
-  #dropped = 0;
-  #rejected = 0;
+  /** Outcomes dropped since the current drop episode began; 0 outside one. */
+  #droppedInEpisode = 0;
 
-  constructor(store: TaskStore, limits: OutcomeWriterLimits, onError: (error: unknown) => void) {
+  constructor(store: TaskStore, options: OutcomeWriterOptions) {
     this.#store = store;
-    this.#limits = limits;
-    this.#onError = onError;
+    this.#limits = options.limits;
+    this.#metrics = options.metrics;
+    this.#log = options.log;
   }
 
   get buffered(): number {
     return this.#buffer.length;
-  }
-
-  /** Outcomes dropped past the buffer's bound. */
-  get dropped(): number {
-    return this.#dropped;
-  }
-
-  /** Outcomes the store would not take even as a plain failure. */
-  get rejected(): number {
-    return this.#rejected;
   }
 
   add(outcomes: readonly TaskOutcome[]): void {
@@ -92,7 +103,24 @@ export class OutcomeWriter {
     }
     if (excess === 0) return;
     this.#buffer.splice(0, excess);
-    this.#dropped += excess;
+    this.#metrics.outcomesDropped(excess);
+    if (this.#droppedInEpisode === 0) {
+      this.#log.warn(
+        { dropped: excess, limits: this.#limits },
+        'the result buffer is full: dropping the oldest results; their tasks run again when their leases end',
+      );
+    }
+    this.#droppedInEpisode += excess;
+  }
+
+  /** Everything buffered was written: a drop episode, if one was going on, is over. */
+  #endEpisode(): void {
+    if (this.#droppedInEpisode === 0) return;
+    this.#log.info(
+      { dropped: this.#droppedInEpisode },
+      'the result buffer is written out; results were dropped while it was full',
+    );
+    this.#droppedInEpisode = 0;
   }
 
   /** Starts a write unless one is running, a retry is pending, or there is nothing to write. */
@@ -109,7 +137,10 @@ export class OutcomeWriter {
     while (this.#buffer.length > 0) {
       const batch = this.#take();
       const unwritten = await this.#writeIsolating(batch);
-      if (unwritten.length === 0) continue;
+      if (unwritten.length === 0) {
+        if (this.#buffer.length === 0) this.#endEpisode();
+        continue;
+      }
       // The store is unreachable: keep the rest, oldest first, and try again soon.
       this.#buffer = unwritten.concat(this.#buffer);
       for (const outcome of unwritten) this.#bytes += weight(outcome);
@@ -149,15 +180,21 @@ export class OutcomeWriter {
       try {
         await this.#store.complete(part);
       } catch (error) {
-        this.#onError(error);
-        if (error instanceof UnavailableError) return [part, ...parts.reverse()].flat();
+        if (error instanceof UnavailableError) {
+          this.#log.warn({ err: error }, 'writing results failed; holding them for retry');
+          return [part, ...parts.reverse()].flat();
+        }
+        this.#log.warn(
+          { err: error, results: part.length },
+          'the store refused a batch of results; looking for the one at fault',
+        );
         if (part.length > 1) {
           const half = Math.ceil(part.length / 2);
           parts.push(part.slice(half), part.slice(0, half));
         } else if (part[0] && !isReplacement(part[0])) {
           parts.push([replacement(part[0], error)]);
         } else {
-          this.#rejected++;
+          this.#metrics.outcomeRejected();
         }
       }
     }

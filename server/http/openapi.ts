@@ -1,6 +1,7 @@
 /**
  * The OpenAPI 3 document, built from the same TypeBox schemas that validate
- * requests, so the two cannot drift apart.
+ * requests and type replies (`WorkerInfo` included), so the two cannot drift
+ * apart.
  */
 
 import {
@@ -14,6 +15,7 @@ import {
   RegisterReply,
   ResultReply,
   StatusReply,
+  WorkersReply,
 } from './schemas.js';
 
 /** TypeBox schemas carry symbol keys; a JSON round trip leaves plain JSON Schema. */
@@ -194,26 +196,7 @@ export function openApiDocument(version: string): object {
           responses: {
             '200': {
               description: 'Workers',
-              content: {
-                'application/json': {
-                  schema: {
-                    type: 'array',
-                    items: {
-                      type: 'object',
-                      properties: {
-                        id: { type: 'string' },
-                        address: { type: 'string' },
-                        threads: { type: 'integer' },
-                        in_flight: { type: 'integer' },
-                        completed: { type: 'integer' },
-                        connected_since: { type: 'string', format: 'date-time' },
-                        last_heartbeat: { type: 'string', format: 'date-time' },
-                        draining: { type: 'boolean' },
-                      },
-                    },
-                  },
-                },
-              },
+              content: json(WorkersReply),
             },
             '401': error('Token missing or wrong'),
           },

@@ -1,6 +1,7 @@
 /**
- * The REST API, exactly as the table in ARCHITECTURE.md: paths, bodies and
- * status codes. Handlers parse at the boundary and call the TaskService.
+ * The REST API, exactly as the table in README.md ("REST API") and the
+ * OpenAPI document (openapi.ts) say: paths, bodies and status codes.
+ * Handlers parse at the boundary and call the TaskService.
  */
 
 import { Router } from 'express';

@@ -7,6 +7,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { SchemaError } from '../../shared/errors.js';
 import { TASK_STATUSES } from '../../shared/types.js';
 import { compileParser } from '../../shared/validate.js';
+import { WorkerInfoSchema } from '../../shared/worker-info.js';
 
 const TimeoutMs = Type.Integer({
   minimum: 1,
@@ -60,6 +61,8 @@ export const DeleteFunctionReply = Type.Object({
   function_id: Type.String({ format: 'uuid' }),
   deleted: Type.Literal(true),
 });
+/** GET /workers: the same schema the dispatchers' `WorkerInfo` type comes from. */
+export const WorkersReply = Type.Array(WorkerInfoSchema);
 export const ErrorReply = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String() }),
 });

@@ -1,12 +1,14 @@
 /**
  * The in-memory TaskStore, for a machine with no Redis. Same semantics as
- * RedisStore; nothing survives a restart.
+ * RedisStore, and the same records for the same calls (store-records.ts builds
+ * what both build; the store contract suite compares them); nothing survives
+ * a restart.
  */
 
-import { WorkerLostError } from '../../shared/errors.js';
 import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import { DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_RESULT_TTL_SECONDS } from '../server-config.js';
 import { StoreEvents } from './store-events.js';
+import { functionRecord, queuedTask, workerLostResult } from './store-records.js';
 import type {
   CancelResult,
   ClaimResult,
@@ -51,11 +53,13 @@ export class MemoryStore implements TaskStore {
   }
 
   async registerFunction(fn: FunctionRecord): Promise<void> {
-    this.#functions.set(fn.id, fn);
+    this.#functions.set(fn.id, functionRecord(fn));
   }
 
   async getFunction(id: string): Promise<FunctionRecord | undefined> {
-    return this.#functions.get(id);
+    const fn = this.#functions.get(id);
+    // A copy, as a read from Redis is: the caller cannot change what is stored.
+    return fn && functionRecord(fn);
   }
 
   async deleteFunction(id: string): Promise<boolean> {
@@ -78,20 +82,7 @@ export class MemoryStore implements TaskStore {
         this.#idempotency.set(key, { id: task.id, until: now + this.#idempotencyTtlMs });
       }
       stored++;
-      this.#tasks.set(task.id, {
-        id: task.id,
-        function_id: task.function_id,
-        status: 'QUEUED',
-        args: task.args,
-        result: undefined,
-        attempts: 0,
-        timeout_ms: task.timeout_ms,
-        created_at: task.created_at,
-        started_at: undefined,
-        finished_at: undefined,
-        run_ms: undefined,
-        owner: undefined,
-      });
+      this.#tasks.set(task.id, queuedTask(task));
       this.#queue.push(task.id);
     });
     if (stored > 0) this.#events.emit({ type: 'queued' });
@@ -114,17 +105,17 @@ export class MemoryStore implements TaskStore {
     const now = Date.now();
     let popped = 0;
     while (popped < max && this.#head < this.#queue.length) {
-      const id = this.#queue[this.#head++] as string;
+      const id = this.#queue[this.#head++];
       popped++;
-      const task = this.#tasks.get(id);
+      const task = id === undefined ? undefined : this.#tasks.get(id);
       if (!task || task.status !== 'QUEUED') continue;
       task.status = 'RUNNING';
       task.attempts += 1;
       task.started_at = now;
       task.owner = owner;
-      this.#leases.set(id, now + leaseMs);
+      this.#leases.set(task.id, now + leaseMs);
       tasks.push({
-        id,
+        id: task.id,
         fn: task.function_id,
         args: task.args,
         attempt: task.attempts,
@@ -178,8 +169,7 @@ export class MemoryStore implements TaskStore {
       if (cap === 0) this.#released.set(id, released + 1);
       if (cap > 0 && lost >= cap) {
         this.#finish(task, 'FAILED', now);
-        const error = new WorkerLostError(lost).toData();
-        task.result = JSON.stringify({ ...error, stack: '' });
+        task.result = workerLostResult(lost);
         failed.push(id);
       } else {
         task.status = 'QUEUED';
@@ -214,11 +204,15 @@ export class MemoryStore implements TaskStore {
   }
 
   async staleLeases(now: number, limit: number): Promise<LeaseReturn[]> {
+    const expired: [id: string, until: number][] = [];
+    for (const [id, until] of this.#leases) if (until < now) expired.push([id, until]);
+    // In the order of the Redis lease set: oldest expiry first, then by id.
+    expired.sort(([a, untilA], [b, untilB]) => untilA - untilB || (a < b ? -1 : a > b ? 1 : 0));
     const out: LeaseReturn[] = [];
-    for (const [id, until] of this.#leases) {
+    for (const [id] of expired) {
       if (out.length >= limit) break;
       const task = this.#tasks.get(id);
-      if (until < now && task) out.push({ id, attempt: task.attempts });
+      if (task) out.push({ id, attempt: task.attempts });
     }
     return out;
   }

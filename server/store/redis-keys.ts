@@ -1,11 +1,17 @@
 /**
- * Every Redis key taskgrid uses, under one prefix (default `taskgrid:`).
- * Lua scripts build task keys from the same prefix, passed as ARGV[1], with
- * the same `task:` and `fn:` parts defined here.
+ * Every Redis key taskgrid uses, under one prefix (default `taskgrid:`). Lua
+ * scripts that reach keys they cannot be given up front (the task hashes of
+ * ids popped from the queue) get the key heads built here as arguments, so no
+ * key name is written twice.
  */
 
-export const TASK_PART = 'task:';
-export const FUNCTION_PART = 'fn:';
+/** The part after the prefix that starts each kind of per-id key. */
+export const KEY_PARTS = {
+  task: 'task:',
+  fn: 'fn:',
+  instance: 'instance:',
+  idempotency: 'idem:',
+} as const;
 
 /**
  * A message on the events channel, as the Lua scripts publish it:
@@ -32,31 +38,42 @@ export class RedisKeys {
   readonly leases: string;
   /** Pub/sub channel that wakes dispatchers and long-polls on every server. */
   readonly events: string;
+  /** Head of every task key: the task key of an id is this and the id (scripts get it as ARGV). */
+  readonly taskHead: string;
+  /** Head of every server instance's liveness key. */
+  readonly instanceHead: string;
+  /** Head of every idempotency key. */
+  readonly idempotencyHead: string;
+  readonly #functionHead: string;
 
   constructor(prefix: string) {
     this.prefix = prefix;
     this.queue = `${prefix}queue`;
     this.leases = `${prefix}leases`;
     this.events = `${prefix}events`;
+    this.taskHead = `${prefix}${KEY_PARTS.task}`;
+    this.instanceHead = `${prefix}${KEY_PARTS.instance}`;
+    this.idempotencyHead = `${prefix}${KEY_PARTS.idempotency}`;
+    this.#functionHead = `${prefix}${KEY_PARTS.fn}`;
   }
 
   /** HASH of one task (see task-hash.ts for its fields). */
   task(id: string): string {
-    return `${this.prefix}${TASK_PART}${id}`;
+    return `${this.taskHead}${id}`;
   }
 
   /** STRING with a TTL while server instance `id` is alive. */
   instance(id: string): string {
-    return `${this.prefix}instance:${id}`;
+    return `${this.instanceHead}${id}`;
   }
 
   /** STRING: id of the task stored under an idempotency key (with a TTL). */
   idempotency(key: string): string {
-    return `${this.prefix}idem:${key}`;
+    return `${this.idempotencyHead}${key}`;
   }
 
-  /** HASH of one registered function: name, source, created. */
+  /** HASH of one registered function (see function-hash.ts for its fields). */
   fn(id: string): string {
-    return `${this.prefix}${FUNCTION_PART}${id}`;
+    return `${this.#functionHead}${id}`;
   }
 }

@@ -10,14 +10,10 @@ import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
 import { type BackoffPolicy, backoffDelay } from '../../shared/backoff.js';
 import { DEFAULT_KEY_PREFIX } from '../../shared/defaults.js';
-import {
-  ConfigError,
-  UnavailableError,
-  UnknownOutcomeError,
-  WorkerLostError,
-} from '../../shared/errors.js';
-import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
+import { ConfigError, UnavailableError, UnknownOutcomeError } from '../../shared/errors.js';
+import type { TaskOutcome } from '../../shared/types.js';
 import { DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_RESULT_TTL_SECONDS } from '../server-config.js';
+import { functionFromHash, functionToHash } from './function-hash.js';
 import { CANCEL_LUA } from './lua/cancel.js';
 import { CLAIM_LUA, ENQUEUE_CLAIM_LUA, ENQUEUE_LUA } from './lua/claim.js';
 import { COMPLETE_LUA } from './lua/complete.js';
@@ -26,9 +22,21 @@ import { RENEW_LUA } from './lua/renew.js';
 import { REQUEUE_LUA } from './lua/requeue.js';
 import { STALE_LEASES_LUA } from './lua/stale-leases.js';
 import { parseEventMessage, RedisKeys } from './redis-keys.js';
-import { hash, int, stringArray } from './redis-reply.js';
+import { integer, ReplyError, ReplyReader, stringArray } from './redis-reply.js';
+import {
+  leasesArgs,
+  newTasksArg,
+  outcomesArg,
+  readCancel,
+  readClaim,
+  readEnqueue,
+  readIds,
+  readRequeue,
+  readStaleLeases,
+  WORKER_LOST_TEMPLATE,
+} from './script-io.js';
 import { StoreEvents } from './store-events.js';
-import { taskFromHash, taskStatus } from './task-hash.js';
+import { taskFromHash } from './task-hash.js';
 import type {
   CancelResult,
   ClaimResult,
@@ -97,73 +105,20 @@ function isTransient(error: unknown): boolean {
   );
 }
 
-/**
- * The FAILED result of a task that reached the retry cap; requeue.lua puts the
- * attempt count in for %d. No stack: it would be the server's, not the task's.
- */
-const WORKER_LOST_TEMPLATE = JSON.stringify({
-  ...new WorkerLostError(0).toData(),
-  message: new WorkerLostError(0).message.replace('lost 0 time(s)', 'lost %d time(s)'),
-  stack: '',
-});
-
-/** New tasks as the one JSON argument the enqueue scripts take. */
-function tasksJson(tasks: readonly NewTask[]): string {
-  return JSON.stringify(
-    tasks.map((t) => [
-      t.id,
-      t.function_id,
-      t.args,
-      String(t.timeout_ms),
-      String(t.created_at),
-      t.idempotency_key ?? '',
-    ]),
-  );
-}
-
 /** How long before the server gives up on a command the enqueue scripts stop storing. */
 const DEADLINE_MARGIN_MS = 250;
 
 /**
- * Reads the `{ #dups, position, id, ... }` head of the enqueue scripts' reply;
- * returns the duplicates and where the rest of the reply starts.
+ * The duplicates of an enqueue script's reply; rejects with UnavailableError
+ * when the script ran past its deadline and stored nothing.
  */
-function enqueueReply(reply: string[]): EnqueueResult & { rest: number } {
-  const count = int(reply[0], 'enqueue');
-  if (count < 0) {
+function enqueued(read: ReplyReader, batch: number): EnqueueResult {
+  const result = readEnqueue(read, batch);
+  if (!result) {
     // Redis ran the script after we had given up on it: it stored nothing.
     throw new UnavailableError('Redis answered too late; the task was not stored; retry');
   }
-  const duplicates = new Map<number, string>();
-  for (let i = 0; i < count; i++) {
-    duplicates.set(int(reply[1 + 2 * i], 'enqueue') - 1, reply[2 + 2 * i] ?? '');
-  }
-  return { duplicates, rest: 1 + 2 * count };
-}
-
-/** Parses the `{ popped, id, fn, args, attempt, timeout, created, ... }` reply of the claim step. */
-function claimReply(reply: string[], start: number, max: number): ClaimResult {
-  const popped = int(reply[start], 'claim');
-  const tasks: TaskAssignment[] = [];
-  const created: number[] = [];
-  for (let i = start + 1; i + 5 < reply.length; i += 6) {
-    tasks.push({
-      id: reply[i] as string,
-      fn: reply[i + 1] as string,
-      args: reply[i + 2] as string,
-      attempt: int(reply[i + 3], 'claim'),
-      timeout_ms: int(reply[i + 4], 'claim'),
-    });
-    created.push(int(reply[i + 5], 'claim'));
-  }
-  return { tasks, created, drained: popped < max };
-}
-
-/** Splits the `{ requeued..., '|', failed... }` reply of the requeue script. */
-function requeueReply(raw: unknown): RequeueResult {
-  const reply = stringArray(raw, 'requeue');
-  const split = reply.indexOf('|');
-  return { requeued: reply.slice(0, split), failed: reply.slice(split + 1) };
+  return result;
 }
 
 export class RedisStore implements TaskStore {
@@ -244,7 +199,7 @@ export class RedisStore implements TaskStore {
       await this.#measureClock();
     } catch (error) {
       await this.close();
-      const message = (error as Error).message;
+      const message = asError(error).message;
       if (error instanceof ConfigError || message.startsWith('Redis at ')) {
         throw new ConfigError(message);
       }
@@ -253,53 +208,36 @@ export class RedisStore implements TaskStore {
   }
 
   async registerFunction(fn: FunctionRecord): Promise<void> {
-    await this.#call(() =>
-      this.#client.hSet(this.keys.fn(fn.id), {
-        name: fn.name,
-        source: fn.source,
-        created: String(fn.created_at),
-        ...(fn.timeout_ms ? { timeout: String(fn.timeout_ms) } : {}),
-      }),
-    );
+    await this.#call(() => this.#client.hSet(this.keys.fn(fn.id), functionToHash(fn)));
   }
 
   async getFunction(id: string): Promise<FunctionRecord | undefined> {
-    const raw = await this.#call(() => this.#client.hGetAll(this.keys.fn(id)));
-    const record = hash(raw, 'function');
-    if (record.source === undefined) return undefined;
-    const timeout = Number(record.timeout);
-    return {
-      id,
-      name: record.name ?? '',
-      source: record.source,
-      created_at: Number(record.created),
-      ...(Number.isSafeInteger(timeout) && timeout > 0 ? { timeout_ms: timeout } : {}),
-    };
+    return functionFromHash(id, await this.#call(() => this.#client.hGetAll(this.keys.fn(id))));
   }
 
   async deleteFunction(id: string): Promise<boolean> {
-    return (await this.#call(() => this.#client.del(this.keys.fn(id)))) > 0;
+    return integer(await this.#call(() => this.#client.del(this.keys.fn(id))), 'DEL') > 0;
   }
 
   async enqueue(tasks: readonly NewTask[]): Promise<EnqueueResult> {
     if (tasks.length === 0) return { duplicates: new Map() };
-    const reply = stringArray(
-      await this.#script(
-        SCRIPTS.enqueue,
-        [this.keys.queue, this.keys.events],
-        [
-          this.keys.prefix,
-          tasksJson(tasks),
-          this.#options.instanceId,
-          this.#deadline(),
-          String(this.#options.idempotencyTtlSeconds),
-        ],
-        (late) => this.#discardLate(late, tasks),
-        true,
-      ),
-      'enqueue',
+    const raw = await this.#script(
+      SCRIPTS.enqueue,
+      [this.keys.queue, this.keys.events],
+      [
+        this.keys.taskHead,
+        this.keys.idempotencyHead,
+        newTasksArg(tasks),
+        this.#options.instanceId,
+        this.#deadline(),
+        String(this.#options.idempotencyTtlSeconds),
+      ],
+      (late) => this.#discardLate(late, tasks),
+      true,
     );
-    const { duplicates } = enqueueReply(reply);
+    const read = new ReplyReader(stringArray(raw, 'enqueue'), 'enqueue');
+    const { duplicates } = enqueued(read, tasks.length);
+    read.end();
     if (duplicates.size < tasks.length) this.#events.emit({ type: 'queued' });
     return { duplicates };
   }
@@ -312,56 +250,54 @@ export class RedisStore implements TaskStore {
   ): Promise<ClaimResult & EnqueueResult> {
     const now = Date.now();
     const args = [
-      this.keys.prefix,
+      this.keys.taskHead,
+      this.keys.idempotencyHead,
       String(max),
       owner,
       String(now),
       String(now + leaseMs),
       this.#options.instanceId,
-      tasksJson(tasks),
+      newTasksArg(tasks),
       this.#deadline(),
       String(this.#options.idempotencyTtlSeconds),
     ];
-    const reply = stringArray(
-      await this.#script(
-        SCRIPTS.enqueueClaim,
-        [this.keys.queue, this.keys.leases, this.keys.events],
-        args,
-        (late) => this.#discardLate(late, tasks),
-        true,
-      ),
-      'enqueue-claim',
+    const raw = await this.#script(
+      SCRIPTS.enqueueClaim,
+      [this.keys.queue, this.keys.leases, this.keys.events],
+      args,
+      (late) => this.#discardLate(late, tasks),
+      true,
     );
-    const { duplicates, rest } = enqueueReply(reply);
+    const read = new ReplyReader(stringArray(raw, 'enqueue-claim'), 'enqueue-claim');
+    const { duplicates } = enqueued(read, tasks.length);
     if (duplicates.size < tasks.length) this.#events.emit({ type: 'queued' });
-    return { duplicates, ...claimReply(reply, rest, max) };
+    return { duplicates, ...readClaim(read) };
   }
 
   async claim(max: number, owner: string, leaseMs: number): Promise<ClaimResult> {
     const now = Date.now();
-    const reply = await this.#script(
+    const raw = await this.#script(
       SCRIPTS.claim,
       [this.keys.queue, this.keys.leases],
-      [this.keys.prefix, String(max), owner, String(now), String(now + leaseMs)],
-      (late) => this.#releaseLate(late, max),
+      [this.keys.taskHead, String(max), owner, String(now), String(now + leaseMs)],
+      (late) => this.#releaseLate(late),
     );
-    return claimReply(stringArray(reply, 'claim'), 0, max);
+    return readClaim(new ReplyReader(stringArray(raw, 'claim'), 'claim'));
   }
 
   async complete(outcomes: readonly TaskOutcome[]): Promise<string[]> {
     if (outcomes.length === 0) return [];
-    const rows = outcomes.map((o) => [o.id, o.attempt, o.status, o.value, String(o.run_ms)]);
     const args = [
-      this.keys.prefix,
+      this.keys.taskHead,
       String(Date.now()),
       String(this.#options.resultTtlSeconds),
       this.#options.instanceId,
-      JSON.stringify(rows),
+      outcomesArg(outcomes),
     ];
     // A call that Redis runs after we gave up still stored outcomes: announce them
     // when its reply comes (the retry will find them applied and announce nothing).
     const announce = (raw: unknown): string[] => {
-      const applied = stringArray(raw, 'complete');
+      const applied = readIds(raw, 'complete');
       if (applied.length === 0) return applied;
       // Usually every outcome applies; only then is the filter skipped.
       const appliedIds = new Set(applied);
@@ -392,16 +328,16 @@ export class RedisStore implements TaskStore {
   async #requeue(tasks: readonly LeaseReturn[], cap: number): Promise<RequeueResult> {
     if (tasks.length === 0) return { requeued: [], failed: [] };
     const args = [
-      this.keys.prefix,
+      this.keys.taskHead,
       String(Date.now()),
       String(cap),
       this.#options.instanceId,
       String(this.#options.resultTtlSeconds),
       WORKER_LOST_TEMPLATE,
+      ...leasesArgs(tasks),
     ];
-    for (const t of tasks) args.push(t.id, String(t.attempt));
     const announce = (raw: unknown): RequeueResult => {
-      const result = requeueReply(raw);
+      const result = readRequeue(raw);
       if (result.requeued.length > 0) this.#events.emit({ type: 'queued' });
       if (result.failed.length > 0) this.#events.emit({ type: 'finished', ids: result.failed });
       return result;
@@ -417,9 +353,8 @@ export class RedisStore implements TaskStore {
 
   async renewLeases(tasks: readonly LeaseReturn[], leaseMs: number): Promise<string[]> {
     if (tasks.length === 0) return [];
-    const args = [this.keys.prefix, String(Date.now() + leaseMs)];
-    for (const t of tasks) args.push(t.id, String(t.attempt));
-    return stringArray(await this.#script(SCRIPTS.renew, [this.keys.leases], args), 'renew');
+    const args = [this.keys.taskHead, String(Date.now() + leaseMs), ...leasesArgs(tasks)];
+    return readIds(await this.#script(SCRIPTS.renew, [this.keys.leases], args), 'renew');
   }
 
   async heartbeat(instanceId: string, ttlMs: number): Promise<void> {
@@ -428,32 +363,27 @@ export class RedisStore implements TaskStore {
   }
 
   async staleLeases(now: number, limit: number): Promise<LeaseReturn[]> {
-    const reply = stringArray(
+    const { cursor, leases } = readStaleLeases(
       await this.#script(
         SCRIPTS.staleLeases,
         [this.keys.leases],
-        [this.keys.prefix, String(now), String(limit), String(this.#leaseCursor)],
+        [
+          this.keys.taskHead,
+          this.keys.instanceHead,
+          String(now),
+          String(limit),
+          String(this.#leaseCursor),
+        ],
       ),
-      'stale-leases',
     );
-    this.#leaseCursor = int(reply[0], 'stale-leases');
-    const out: LeaseReturn[] = [];
-    for (let i = 1; i + 1 < reply.length; i += 2) {
-      out.push({ id: reply[i] as string, attempt: int(reply[i + 1], 'stale-leases') });
-    }
-    return out;
+    this.#leaseCursor = cursor;
+    return leases;
   }
 
   async cancel(id: string): Promise<CancelResult | undefined> {
     const announce = (raw: unknown): CancelResult | undefined => {
-      if (raw === null || raw === undefined) return undefined;
-      const [previous, owner = '', changed] = stringArray(raw, 'cancel');
-      const result: CancelResult = {
-        previous: taskStatus(previous),
-        owner: owner || undefined,
-        changed: changed === '1',
-      };
-      if (result.changed) {
+      const result = readCancel(raw);
+      if (result?.changed) {
         this.#events.emit({ type: 'cancelled', id, owner: result.owner });
         this.#events.emit({ type: 'finished', ids: [id] });
       }
@@ -463,7 +393,7 @@ export class RedisStore implements TaskStore {
       SCRIPTS.cancel,
       [this.keys.queue, this.keys.leases, this.keys.events],
       [
-        this.keys.prefix,
+        this.keys.taskHead,
         id,
         String(Date.now()),
         this.#options.instanceId,
@@ -476,7 +406,7 @@ export class RedisStore implements TaskStore {
 
   async getTask(id: string): Promise<TaskRecord | undefined> {
     const raw = await this.#call(() => this.#client.hGetAll(this.keys.task(id)));
-    return taskFromHash(id, hash(raw, 'task'));
+    return taskFromHash(id, raw);
   }
 
   async getTasks(ids: readonly string[]): Promise<(TaskRecord | undefined)[]> {
@@ -486,11 +416,14 @@ export class RedisStore implements TaskStore {
       for (const id of ids) batch.hGetAll(this.keys.task(id));
       return batch.execAsPipeline();
     });
-    return ids.map((id, i) => taskFromHash(id, hash(replies[i], 'task')));
+    if (replies.length !== ids.length) {
+      throw new ReplyError('tasks', `${replies.length} replies for ${ids.length} ids`);
+    }
+    return ids.map((id, i) => taskFromHash(id, replies[i]));
   }
 
   async queueDepth(): Promise<number> {
-    return this.#call(() => this.#client.lLen(this.keys.queue));
+    return integer(await this.#call(() => this.#client.lLen(this.keys.queue)), 'LLEN');
   }
 
   async ping(): Promise<void> {
@@ -531,15 +464,18 @@ export class RedisStore implements TaskStore {
 
   async #measureClock(): Promise<void> {
     const before = Date.now();
-    const [seconds, micros] = stringArray(await this.#call(() => this.#client.time()), 'TIME');
+    const read = new ReplyReader(
+      stringArray(await this.#call(() => this.#client.time()), 'TIME'),
+      'TIME',
+    );
     const after = Date.now();
-    const redisNow = int(seconds, 'TIME') * 1000 + Math.floor(int(micros, 'TIME') / 1000);
+    const redisNow = read.int('seconds') * 1000 + Math.floor(read.int('microseconds') / 1000);
     this.#clockOffsetMs = redisNow - Math.round((before + after) / 2);
   }
 
   /** Leases a claim took after we gave up on it go straight back, not counted. */
-  #releaseLate(raw: unknown, max: number): void {
-    const { tasks } = claimReply(stringArray(raw, 'claim'), 0, max);
+  #releaseLate(raw: unknown): void {
+    const { tasks } = readClaim(new ReplyReader(stringArray(raw, 'claim'), 'claim'));
     if (tasks.length === 0) return;
     this.release(tasks.map((t) => ({ id: t.id, attempt: t.attempt }))).catch(() => {
       // Their leases end and the lease keeper requeues them.
@@ -551,16 +487,16 @@ export class RedisStore implements TaskStore {
    * 503: the caller believes nothing was stored, so remove what was.
    */
   #discardLate(raw: unknown, tasks: readonly NewTask[]): void {
-    const reply = stringArray(raw, 'enqueue');
-    if (int(reply[0], 'enqueue') < 0) return; // stored nothing
-    const { duplicates } = enqueueReply(reply);
-    const args = [this.keys.prefix];
+    const read = new ReplyReader(stringArray(raw, 'enqueue'), 'enqueue');
+    const result = readEnqueue(read, tasks.length);
+    if (!result) return; // stored nothing
+    const args = [this.keys.taskHead, this.keys.idempotencyHead];
     tasks.forEach((t, i) => {
-      if (!duplicates.has(i)) args.push(t.id, t.idempotency_key ?? '');
+      if (!result.duplicates.has(i)) args.push(t.id, t.idempotency_key ?? '');
     });
-    if (args.length === 1) return;
+    if (args.length === 2) return;
     this.#script(SCRIPTS.discard, [this.keys.queue, this.keys.leases], args).catch(
-      (error: unknown) => this.#options.onError?.(error as Error),
+      (error: unknown) => this.#options.onError?.(asError(error)),
     );
   }
 
@@ -607,7 +543,13 @@ export class RedisStore implements TaskStore {
     const running = run();
     running.then(
       (reply) => {
-        if (timedOut) onLate?.(reply);
+        if (!timedOut || !onLate) return;
+        try {
+          onLate(reply);
+        } catch (error) {
+          // A late reply of the wrong shape: nobody waits for it any more; say so.
+          this.#options.onError?.(asError(error));
+        }
       },
       () => {},
     );
@@ -619,12 +561,12 @@ export class RedisStore implements TaskStore {
       // that is not a 503 (which promises nothing was), but an unknown outcome.
       if (storesTasks && wasSent(error)) {
         throw new UnknownOutcomeError(
-          `The connection to Redis broke during the submit (${(error as Error).message}); the task may have been stored: retry with the same idempotency key`,
+          `The connection to Redis broke during the submit (${asError(error).message}); the task may have been stored: retry with the same idempotency key`,
         );
       }
       if (isTransient(error) || !this.#client.isReady) {
         throw new UnavailableError(
-          `Redis is unreachable (${(error as Error).message}); retry shortly`,
+          `Redis is unreachable (${asError(error).message}); retry shortly`,
         );
       }
       throw error;
@@ -632,6 +574,10 @@ export class RedisStore implements TaskStore {
       clearTimeout(timer);
     }
   }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 /**

@@ -1,13 +1,16 @@
 /**
  * The stored shape of a task (a Redis hash: all strings) and the one pair of
- * converters to and from the domain shape. Reads are parsed here, at the
- * Redis boundary, so nothing past it sees a raw string.
+ * converters between it and the domain shape, as bullmq's `asJSON` /
+ * `fromJSON`: the enqueue scripts store what `taskToHash` writes, and every
+ * read goes through `taskFromHash`, so nothing past the Redis boundary sees a
+ * raw string, and a hash of the wrong shape is an error naming the field.
  */
 
-import { TASK_STATUSES, type TaskStatus } from '../../shared/types.js';
+import { TASK_STATUSES } from '../../shared/types.js';
+import { HashReader } from './redis-reply.js';
 import type { TaskRecord } from './task-store.js';
 
-/** Field names, shared with the Lua scripts. */
+/** Field names; the Lua scripts that change one field at a time use the same names. */
 export const F = {
   fn: 'fn',
   args: 'args',
@@ -20,37 +23,60 @@ export const F = {
   runMs: 'run_ms',
   result: 'result',
   owner: 'owner',
-  /** Leases handed back without counting against the task (shutdowns, failed hand-offs). */
-  released: 'released',
 } as const;
 
-function num(text: string | undefined): number | undefined {
-  if (text === undefined || text === '') return undefined;
-  const n = Number(text);
-  return Number.isFinite(n) ? n : undefined;
+type Field = (typeof F)[keyof typeof F];
+
+/**
+ * A task as Redis stores it: every field a string, absent when unset. The
+ * scripts keep two more fields of their own that are not part of the record:
+ * `released` (leases handed back without counting against the task) and
+ * `acked` (a repeated idempotency key made the task's id known to a client).
+ */
+export type TaskHash = Partial<Record<Field, string>>;
+
+export function taskToHash(task: TaskRecord): TaskHash {
+  const raw: TaskHash = {
+    [F.fn]: task.function_id,
+    [F.args]: task.args,
+    [F.status]: task.status,
+    [F.attempts]: String(task.attempts),
+    [F.timeout]: String(task.timeout_ms),
+    [F.created]: String(task.created_at),
+  };
+  if (task.started_at !== undefined) raw[F.started] = String(task.started_at);
+  if (task.finished_at !== undefined) raw[F.finished] = String(task.finished_at);
+  if (task.run_ms !== undefined) raw[F.runMs] = String(task.run_ms);
+  if (task.result !== undefined) raw[F.result] = task.result;
+  if (task.owner !== undefined) raw[F.owner] = task.owner;
+  return raw;
 }
 
-/** A stored status, checked. */
-export function taskStatus(text: string | undefined): TaskStatus {
-  if (text && (TASK_STATUSES as readonly string[]).includes(text)) return text as TaskStatus;
-  throw new Error(`Stored task has an unknown status \`${String(text)}\``);
-}
-
-/** Undefined when the hash is empty (no such task, or it expired). */
-export function taskFromHash(id: string, raw: Record<string, string>): TaskRecord | undefined {
-  if (raw[F.status] === undefined) return undefined;
+/** Undefined when the hash is empty (no such task, or it expired). Throws ReplyError. */
+export function taskFromHash(id: string, raw: unknown): TaskRecord | undefined {
+  const read = HashReader.of(raw, `task ${id}`);
+  if (!read) return undefined;
   return {
     id,
-    function_id: raw[F.fn] ?? '',
-    status: taskStatus(raw[F.status]),
-    args: raw[F.args] ?? '[]',
-    result: raw[F.result],
-    attempts: num(raw[F.attempts]) ?? 0,
-    timeout_ms: num(raw[F.timeout]) ?? 0,
-    created_at: num(raw[F.created]) ?? 0,
-    started_at: num(raw[F.started]),
-    finished_at: num(raw[F.finished]),
-    run_ms: num(raw[F.runMs]),
-    owner: raw[F.owner] || undefined,
+    function_id: read.text(F.fn),
+    status: read.oneOf(F.status, TASK_STATUSES),
+    args: read.text(F.args),
+    result: read.optionalText(F.result),
+    attempts: read.int(F.attempts),
+    timeout_ms: read.int(F.timeout),
+    created_at: read.int(F.created),
+    started_at: read.optionalInt(F.started),
+    finished_at: read.optionalInt(F.finished),
+    run_ms: read.optionalNumber(F.runMs),
+    owner: read.optionalText(F.owner),
   };
+}
+
+/** A hash as the flat `field, value, ...` list that HSET takes in a script. */
+export function hashFields(raw: TaskHash): string[] {
+  const out: string[] = [];
+  for (const [field, value] of Object.entries(raw)) {
+    if (value !== undefined) out.push(field, value);
+  }
+  return out;
 }

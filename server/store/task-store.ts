@@ -56,7 +56,7 @@ export interface ClaimResult {
   tasks: TaskAssignment[];
   /** When each claimed task was submitted (ms since epoch), in the order of `tasks`. */
   created: number[];
-  /** True when the queue ran dry during this claim. */
+  /** True when the queue is empty after this claim. */
   drained: boolean;
 }
 

@@ -6,6 +6,7 @@
  */
 
 import { createClient } from 'redis';
+import { RedisKeys } from '../../server/store/redis-keys.js';
 import type { History } from './history.js';
 import type { TrackedTask } from './task-book.js';
 
@@ -27,12 +28,12 @@ export interface StoredTask {
 
 export class StoreReader {
   readonly #client: Client;
-  readonly #prefix: string;
+  readonly #keys: RedisKeys;
   #sampling = false;
 
   private constructor(client: Client, prefix: string) {
     this.#client = client;
-    this.#prefix = prefix;
+    this.#keys = new RedisKeys(prefix);
   }
 
   static async open(url: string, prefix: string): Promise<StoreReader> {
@@ -43,7 +44,7 @@ export class StoreReader {
   }
 
   #key(id: string): string {
-    return `${this.#prefix}task:${id}`;
+    return this.#keys.task(id);
   }
 
   /** Notes the lease owner and attempt of every task not yet seen terminal. */

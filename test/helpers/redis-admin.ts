@@ -5,6 +5,7 @@
  */
 
 import { createClient } from 'redis';
+import { RedisKeys } from '../../server/store/redis-keys.js';
 import { killAll } from './processes.js';
 import { testRedis, uniquePrefix } from './root-hooks.js';
 
@@ -62,7 +63,7 @@ export class RedisAdmin {
   /** Ids of every task hash under `prefix`. */
   async taskIds(prefix: string): Promise<string[]> {
     const ids: string[] = [];
-    const head = `${prefix}task:`;
+    const head = new RedisKeys(prefix).taskHead;
     for await (const keys of this.#client.scanIterator({ MATCH: `${head}*`, COUNT: 1000 })) {
       for (const key of keys) ids.push(key.slice(head.length));
     }
@@ -71,7 +72,7 @@ export class RedisAdmin {
 
   /** The task's hash as stored (empty when there is none). */
   async task(prefix: string, id: string): Promise<Record<string, string>> {
-    return (await this.#client.hGetAll(`${prefix}task:${id}`)) as Record<string, string>;
+    return (await this.#client.hGetAll(new RedisKeys(prefix).task(id))) as Record<string, string>;
   }
 
   /** Adds members to a sorted set (used to plant leases). */

@@ -1,11 +1,11 @@
 /**
  * cancel: QUEUED or RUNNING → CANCELLED.
  *   KEYS[1] queue, KEYS[2] leases, KEYS[3] events channel
- *   ARGV[1] key prefix, ARGV[2] id, ARGV[3] now (ms), ARGV[4] instance id, ARGV[5] result TTL (s)
+ *   ARGV[1] task key head, ARGV[2] id, ARGV[3] now (ms), ARGV[4] instance id, ARGV[5] result TTL (s)
  *   returns false for an unknown id, else { previous status, owner or '', changed 0|1 }
  */
 export const CANCEL_LUA = `
-local key = ARGV[1] .. 'task:' .. ARGV[2]
+local key = ARGV[1] .. ARGV[2]
 local f = redis.call('HMGET', key, 'status', 'owner')
 if not f[1] then return false end
 if f[1] ~= 'QUEUED' and f[1] ~= 'RUNNING' then return { f[1], '', 0 } end

@@ -1,15 +1,16 @@
 /**
  * The claim step, shared by two scripts: lease up to N tasks from the head
  * of the queue. Ids whose task is no longer QUEUED (cancelled, expired) are
- * dropped. Expects locals `queue`, `leases`, `prefix`, `max`, `owner`, `now`,
- * `expiry` and returns { popped, id1, fn1, args1, attempt1, timeout1, created1, ... }.
+ * dropped. Expects locals `queue`, `leases`, `task_head`, `max`, `owner`,
+ * `now`, `expiry` and returns { drained, id1, fn1, args1, attempt1, timeout1,
+ * created1, ... }, drained being 1 when the queue is empty after the claim.
  */
 const CLAIM_STEP = `
 local ids = redis.call('LPOP', queue, max)
-if not ids then return {0} end
-local out = {#ids}
+if not ids then return {1} end
+local out = {0}
 for _, id in ipairs(ids) do
-  local key = prefix .. 'task:' .. id
+  local key = task_head .. id
   local f = redis.call('HMGET', key, 'status', 'fn', 'args', 'timeout', 'created')
   if f[1] == 'QUEUED' then
     local attempt = redis.call('HINCRBY', key, 'attempts', 1)
@@ -23,24 +24,26 @@ for _, id in ipairs(ids) do
     out[#out + 1] = f[5]
   end
 end
+if redis.call('LLEN', queue) == 0 then out[1] = 1 end
 return out
 `;
 
 /**
  * claim: lease up to N tasks from the head of the queue.
  *   KEYS[1] queue, KEYS[2] leases
- *   ARGV[1] key prefix, ARGV[2] max, ARGV[3] owner, ARGV[4] now (ms), ARGV[5] lease expiry (ms)
+ *   ARGV[1] task key head, ARGV[2] max, ARGV[3] owner, ARGV[4] now (ms), ARGV[5] lease expiry (ms)
  */
 export const CLAIM_LUA = `
 local queue, leases = KEYS[1], KEYS[2]
-local prefix, max, owner, now, expiry = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local task_head, max, owner, now, expiry = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 ${CLAIM_STEP}`;
 
 /**
  * The enqueue step. New tasks arrive as ONE argument, JSON text of
- * [[id, fn, args, timeout, created, idempotency key or ''], ...]: one large
- * argument instead of six per task keeps the client from writing thousands of
- * small buffers per batch.
+ * [[id, idempotency key or '', [field, value, ...]], ...], the fields being
+ * the task's whole first hash (script-io.ts builds it from task-hash.ts):
+ * one large argument instead of several per task keeps the client from
+ * writing thousands of small buffers per batch.
  *
  * Two guards make a failed submit safe to retry:
  * - a deadline in Redis's clock: a call that Redis runs after the server gave
@@ -48,8 +51,9 @@ ${CLAIM_STEP}`;
  *   never leaves a task behind; the reply is then {-1};
  * - idempotency keys: a task whose key is known is not stored again; its
  *   position and the task id stored under the key come back in the reply.
- * Expects locals `queue`, `prefix`, `tasks_json`, `deadline`, `idem_ttl`; leaves
- * `dups` = { position, existing id, ... } and `ids` (the ids stored).
+ * Expects locals `queue`, `task_head`, `idem_head`, `tasks_json`, `deadline`,
+ * `idem_ttl`; leaves `dups` = { position, existing id, ... } and `ids` (the
+ * ids stored).
  */
 const ENQUEUE_STEP = `
 local clock = redis.call('TIME')
@@ -60,21 +64,20 @@ local ids = {}
 local dups = {}
 for i, t in ipairs(cjson.decode(tasks_json)) do
   local existing = false
-  if t[6] ~= '' then
-    local ikey = prefix .. 'idem:' .. t[6]
+  if t[2] ~= '' then
+    local ikey = idem_head .. t[2]
     existing = redis.call('GET', ikey)
     if not existing then redis.call('SET', ikey, t[1], 'EX', idem_ttl) end
   end
   if existing then
     -- A client now holds this id: a late undo of its first submit must keep it.
-    if redis.call('EXISTS', prefix .. 'task:' .. existing) == 1 then
-      redis.call('HSET', prefix .. 'task:' .. existing, 'acked', '1')
+    if redis.call('EXISTS', task_head .. existing) == 1 then
+      redis.call('HSET', task_head .. existing, 'acked', '1')
     end
     dups[#dups + 1] = i
     dups[#dups + 1] = existing
   else
-    redis.call('HSET', prefix .. 'task:' .. t[1], 'fn', t[2], 'args', t[3],
-      'status', 'QUEUED', 'attempts', '0', 'timeout', t[4], 'created', t[5])
+    redis.call('HSET', task_head .. t[1], unpack(t[3]))
     ids[#ids + 1] = t[1]
   end
 end
@@ -86,15 +89,15 @@ end
 /**
  * enqueue: store new tasks as QUEUED at the tail of the queue.
  *   KEYS[1] queue, KEYS[2] events channel
- *   ARGV[1] key prefix, ARGV[2] tasks JSON (see ENQUEUE_STEP), ARGV[3] instance id,
- *   ARGV[4] deadline (ms, Redis clock), ARGV[5] idempotency key TTL (s)
+ *   ARGV[1] task key head, ARGV[2] idempotency key head, ARGV[3] tasks JSON (see ENQUEUE_STEP),
+ *   ARGV[4] instance id, ARGV[5] deadline (ms, Redis clock), ARGV[6] idempotency key TTL (s)
  *   returns { #dups / 2, dups... } or { -1 } past the deadline
  */
 export const ENQUEUE_LUA = `
-local queue, prefix, tasks_json = KEYS[1], ARGV[1], ARGV[2]
-local deadline, idem_ttl = ARGV[4], ARGV[5]
+local queue, task_head, idem_head, tasks_json = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local deadline, idem_ttl = ARGV[5], ARGV[6]
 ${ENQUEUE_STEP}
-if #ids > 0 then redis.call('PUBLISH', KEYS[2], ARGV[3] .. ' q') end
+if #ids > 0 then redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' q') end
 local out = { #dups / 2 }
 for _, v in ipairs(dups) do out[#out + 1] = v end
 return out
@@ -106,17 +109,19 @@ return out
  * the moment tasks arrive, so a submit and its lease cost one call, and FIFO
  * order still holds (older tasks are claimed first).
  *   KEYS[1] queue, KEYS[2] leases, KEYS[3] events channel
- *   ARGV[1] key prefix, ARGV[2] max, ARGV[3] owner, ARGV[4] now (ms), ARGV[5] lease expiry (ms),
- *   ARGV[6] instance id, ARGV[7] tasks JSON (see ENQUEUE_STEP),
- *   ARGV[8] deadline (ms, Redis clock), ARGV[9] idempotency key TTL (s)
+ *   ARGV[1] task key head, ARGV[2] idempotency key head, ARGV[3] max, ARGV[4] owner,
+ *   ARGV[5] now (ms), ARGV[6] lease expiry (ms), ARGV[7] instance id,
+ *   ARGV[8] tasks JSON (see ENQUEUE_STEP), ARGV[9] deadline (ms, Redis clock),
+ *   ARGV[10] idempotency key TTL (s)
  *   returns { #dups / 2, dups..., then the claim reply } or { -1 } past the deadline
  */
 export const ENQUEUE_CLAIM_LUA = `
 local queue, leases = KEYS[1], KEYS[2]
-local prefix, max, owner, now, expiry = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local tasks_json, deadline, idem_ttl = ARGV[7], ARGV[8], ARGV[9]
+local task_head, idem_head = ARGV[1], ARGV[2]
+local max, owner, now, expiry = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local tasks_json, deadline, idem_ttl = ARGV[8], ARGV[9], ARGV[10]
 ${ENQUEUE_STEP}
-if #ids > 0 then redis.call('PUBLISH', KEYS[3], ARGV[6] .. ' q') end
+if #ids > 0 then redis.call('PUBLISH', KEYS[3], ARGV[7] .. ' q') end
 local claimed = (function()
 ${CLAIM_STEP}
 end)()

@@ -2,7 +2,7 @@
  * complete: apply outcomes to RUNNING tasks of the same attempt (the attempt
  * fences late duplicates: the first terminal result wins).
  *   KEYS[1] leases, KEYS[2] events channel
- *   ARGV[1] key prefix, ARGV[2] now (ms), ARGV[3] result TTL (s, 0 = keep), ARGV[4] instance id
+ *   ARGV[1] task key head, ARGV[2] now (ms), ARGV[3] result TTL (s, 0 = keep), ARGV[4] instance id
  *   ARGV[5] outcomes as ONE argument, JSON text of [[id, attempt, status, value, run_ms], ...]
  *   returns the ids applied, and publishes "<instance> f <id,id,...>"
  */
@@ -11,7 +11,7 @@ local applied = {}
 local ttl = tonumber(ARGV[3])
 for _, o in ipairs(cjson.decode(ARGV[5])) do
   local id = o[1]
-  local key = ARGV[1] .. 'task:' .. id
+  local key = ARGV[1] .. id
   local f = redis.call('HMGET', key, 'status', 'attempts')
   if f[1] == 'RUNNING' and tonumber(f[2]) == o[2] then
     if o[3] == 'CANCELLED' then

@@ -5,18 +5,18 @@
  * except a task whose key a retry already repeated (`acked`): that client
  * holds its id now, so it stays.
  *   KEYS[1] queue, KEYS[2] leases
- *   ARGV[1] key prefix, ARGV[2..] pairs: id, idempotency key or ''
+ *   ARGV[1] task key head, ARGV[2] idempotency key head, ARGV[3..] pairs: id, idempotency key or ''
  */
 export const DISCARD_LUA = `
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   local id, idem = ARGV[i], ARGV[i + 1]
-  local key = ARGV[1] .. 'task:' .. id
+  local key = ARGV[1] .. id
   if redis.call('HGET', key, 'acked') ~= '1' then
     redis.call('DEL', key)
     redis.call('LREM', KEYS[1], 1, id)
     redis.call('ZREM', KEYS[2], id)
-    if idem ~= '' and redis.call('GET', ARGV[1] .. 'idem:' .. idem) == id then
-      redis.call('DEL', ARGV[1] .. 'idem:' .. idem)
+    if idem ~= '' and redis.call('GET', ARGV[2] .. idem) == id then
+      redis.call('DEL', ARGV[2] .. idem)
     end
   end
 end

@@ -6,7 +6,7 @@
  * keeps growing either way: it is the fencing token of each lease, so a late
  * result of an earlier lease can never be taken for the current one.
  *   KEYS[1] queue, KEYS[2] leases, KEYS[3] events channel
- *   ARGV[1] key prefix, ARGV[2] now (ms), ARGV[3] max losses (0 = release, not counted),
+ *   ARGV[1] task key head, ARGV[2] now (ms), ARGV[3] max losses (0 = release, not counted),
  *   ARGV[4] instance id, ARGV[5] result TTL (s), ARGV[6] error JSON template with %d for losses
  *   ARGV[7..] pairs: id, attempt
  *   returns { requeued ids..., '|', failed ids... }
@@ -18,7 +18,7 @@ local cap = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[5])
 for i = 7, #ARGV, 2 do
   local id = ARGV[i]
-  local key = ARGV[1] .. 'task:' .. id
+  local key = ARGV[1] .. id
   local f = redis.call('HMGET', key, 'status', 'attempts', 'released')
   if f[1] == 'RUNNING' and f[2] == ARGV[i + 1] then
     redis.call('ZREM', KEYS[2], id)

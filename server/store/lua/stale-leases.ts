@@ -6,11 +6,13 @@
  * moves on each call (the cursor), so every lease is looked at in turn.
  * Entries whose task is gone or no longer RUNNING are removed.
  *   KEYS[1] leases
- *   ARGV[1] key prefix, ARGV[2] now (ms), ARGV[3] limit, ARGV[4] cursor
+ *   ARGV[1] task key head, ARGV[2] instance key head, ARGV[3] now (ms), ARGV[4] limit,
+ *   ARGV[5] cursor
  *   returns { next cursor, id1, attempt1, id2, attempt2, ... }
  */
 export const STALE_LEASES_LUA = `
-local now, limit, cursor = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local task_head, instance_head = ARGV[1], ARGV[2]
+local now, limit, cursor = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, limit)
 local window = redis.call('ZRANGE', KEYS[1], cursor, cursor + limit - 1)
 local next_cursor = 0
@@ -21,7 +23,7 @@ local alive = {}
 local function look(id, is_expired)
   if seen[id] then return end
   seen[id] = true
-  local f = redis.call('HMGET', ARGV[1] .. 'task:' .. id, 'status', 'owner', 'attempts')
+  local f = redis.call('HMGET', task_head .. id, 'status', 'owner', 'attempts')
   if f[1] ~= 'RUNNING' then
     redis.call('ZREM', KEYS[1], id)
     return
@@ -30,7 +32,7 @@ local function look(id, is_expired)
   if not stale then
     local instance = string.match(f[2] or '', '^[^/]+') or ''
     if alive[instance] == nil then
-      alive[instance] = redis.call('EXISTS', ARGV[1] .. 'instance:' .. instance) == 1
+      alive[instance] = redis.call('EXISTS', instance_head .. instance) == 1
     end
     stale = not alive[instance]
   end

@@ -1,0 +1,43 @@
+/**
+ * The stored shape of a registered function (a Redis hash: all strings) and
+ * the one pair of converters between it and FunctionRecord. Every read is
+ * parsed here; a hash of the wrong shape is an error naming the field.
+ */
+
+import { HashReader } from './redis-reply.js';
+import { functionRecord } from './store-records.js';
+import type { FunctionRecord } from './task-store.js';
+
+const FN = {
+  name: 'name',
+  source: 'source',
+  created: 'created',
+  /** Absent when the function has no default timeout of its own. */
+  timeout: 'timeout',
+} as const;
+
+/** A function as Redis stores it: every field a string, absent when unset. */
+export type FunctionHash = Partial<Record<(typeof FN)[keyof typeof FN], string>>;
+
+export function functionToHash(fn: FunctionRecord): FunctionHash {
+  const raw: FunctionHash = {
+    [FN.name]: fn.name,
+    [FN.source]: fn.source,
+    [FN.created]: String(fn.created_at),
+  };
+  if (fn.timeout_ms !== undefined) raw[FN.timeout] = String(fn.timeout_ms);
+  return raw;
+}
+
+/** Undefined when the hash is empty (no such function). Throws ReplyError. */
+export function functionFromHash(id: string, raw: unknown): FunctionRecord | undefined {
+  const read = HashReader.of(raw, `function ${id}`);
+  if (!read) return undefined;
+  return functionRecord({
+    id,
+    name: read.text(FN.name),
+    source: read.text(FN.source),
+    created_at: read.int(FN.created),
+    timeout_ms: read.optionalInt(FN.timeout),
+  });
+}

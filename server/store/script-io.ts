@@ -1,0 +1,149 @@
+/**
+ * What the Lua scripts take and what they answer, converted to and from the
+ * domain shapes in one place (the scripts' headers in lua/ describe the same
+ * layouts). Every reply is parsed from `unknown`: a reply of the wrong shape
+ * is a ReplyError naming the script, the item and what came, never a cast.
+ */
+
+import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
+import { TASK_STATUSES } from '../../shared/types.js';
+import { ReplyError, ReplyReader, stringArray } from './redis-reply.js';
+import { queuedTask, workerLostResult } from './store-records.js';
+import { hashFields, taskToHash } from './task-hash.js';
+import type {
+  CancelResult,
+  ClaimResult,
+  EnqueueResult,
+  LeaseReturn,
+  NewTask,
+  RequeueResult,
+} from './task-store.js';
+
+/**
+ * New tasks as the one argument the enqueue scripts take: JSON text of
+ * `[[id, idempotency key or '', [field, value, ...]], ...]`, the fields being
+ * the task's first hash (one large argument instead of many per task keeps
+ * the client from writing thousands of small buffers per batch).
+ */
+export function newTasksArg(tasks: readonly NewTask[]): string {
+  return JSON.stringify(
+    tasks.map((t) => [t.id, t.idempotency_key ?? '', hashFields(taskToHash(queuedTask(t)))]),
+  );
+}
+
+/**
+ * Reads the `{ #dups, position, id, ... }` head of the enqueue scripts'
+ * reply. Undefined for `{ -1 }`: the script ran past its deadline and stored
+ * nothing.
+ */
+export function readEnqueue(read: ReplyReader, batch: number): EnqueueResult | undefined {
+  const count = read.int('duplicate count');
+  if (count === -1) return undefined;
+  if (count < 0 || count > batch) {
+    throw new ReplyError('enqueue', `duplicate count ${count} for a batch of ${batch}`);
+  }
+  const duplicates = new Map<number, string>();
+  for (let i = 0; i < count; i++) {
+    // Lua counts from 1.
+    const position = read.int('duplicate position') - 1;
+    if (position < 0 || position >= batch) {
+      throw new ReplyError('enqueue', `duplicate position ${position + 1} for a batch of ${batch}`);
+    }
+    duplicates.set(position, read.id('duplicate id'));
+  }
+  return { duplicates };
+}
+
+/** Reads the `{ drained 0|1, id, fn, args, attempt, timeout, created, ... }` reply of the claim step. */
+export function readClaim(read: ReplyReader): ClaimResult {
+  const drained = read.int('drained');
+  if (drained !== 0 && drained !== 1) {
+    throw new ReplyError('claim', `drained should be 0 or 1, got ${drained}`);
+  }
+  const tasks: TaskAssignment[] = [];
+  const created: number[] = [];
+  while (read.more) {
+    tasks.push({
+      id: read.id('task id'),
+      fn: read.text('function id'),
+      args: read.text('args'),
+      attempt: read.int('attempt'),
+      timeout_ms: read.int('timeout'),
+    });
+    created.push(read.int('created'));
+  }
+  return { tasks, created, drained: drained === 1 };
+}
+
+/**
+ * Outcomes as the one argument the complete script takes: JSON text of
+ * `[[id, attempt, status, value, run_ms], ...]`.
+ */
+export function outcomesArg(outcomes: readonly TaskOutcome[]): string {
+  return JSON.stringify(
+    outcomes.map((o) => [o.id, o.attempt, o.status, o.value, String(o.run_ms)]),
+  );
+}
+
+/** Leases as the `id, attempt, ...` arguments the requeue and renew scripts take. */
+export function leasesArgs(leases: readonly LeaseReturn[]): string[] {
+  const out: string[] = [];
+  for (const lease of leases) out.push(lease.id, String(lease.attempt));
+  return out;
+}
+
+/** Reads `id, attempt, ...` items (the rest of a stale-leases reply): the twin of leasesArgs. */
+export function readLeases(read: ReplyReader): LeaseReturn[] {
+  const out: LeaseReturn[] = [];
+  while (read.more) out.push({ id: read.id('task id'), attempt: read.int('attempt') });
+  return out;
+}
+
+/** Reads the `{ next cursor, id, attempt, ... }` reply of the stale-leases script. */
+export function readStaleLeases(raw: unknown): { cursor: number; leases: LeaseReturn[] } {
+  const read = new ReplyReader(stringArray(raw, 'stale-leases'), 'stale-leases');
+  const cursor = read.int('cursor');
+  return { cursor, leases: readLeases(read) };
+}
+
+/** Reads a reply that is a list of task ids (complete: applied; renew: no longer held). */
+export function readIds(raw: unknown, what: string): string[] {
+  const read = new ReplyReader(stringArray(raw, what), what);
+  const ids: string[] = [];
+  while (read.more) ids.push(read.id('task id'));
+  return ids;
+}
+
+/** Reads the `{ requeued ids..., '|', failed ids... }` reply of the requeue script. */
+export function readRequeue(raw: unknown): RequeueResult {
+  const items = stringArray(raw, 'requeue');
+  const split = items.indexOf('|');
+  if (split < 0) throw new ReplyError('requeue', `no '|' between requeued and failed ids`);
+  return {
+    requeued: readIds(items.slice(0, split), 'requeue'),
+    failed: readIds(items.slice(split + 1), 'requeue'),
+  };
+}
+
+/** Reads the `{ previous status, owner or '', changed 0|1 }` reply of the cancel script; nil is an unknown id. */
+export function readCancel(raw: unknown): CancelResult | undefined {
+  if (raw === null || raw === undefined) return undefined;
+  const read = new ReplyReader(stringArray(raw, 'cancel'), 'cancel');
+  const previous = read.oneOf('previous status', TASK_STATUSES);
+  const owner = read.text('owner');
+  const changed = read.int('changed');
+  read.end();
+  return { previous, owner: owner === '' ? undefined : owner, changed: changed === 1 };
+}
+
+/** Stands where the loss count goes in the template; replaced by `%d` for the script. */
+const LOSSES_MARK = 987_654_321;
+
+/**
+ * The retry-cap result (workerLostResult) with `%d` for the loss count, which
+ * the requeue script fills in: both stores store the same text.
+ */
+export const WORKER_LOST_TEMPLATE = workerLostResult(LOSSES_MARK).replace(
+  String(LOSSES_MARK),
+  '%d',
+);

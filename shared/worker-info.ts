@@ -1,0 +1,30 @@
+/**
+ * What the server says about each connected worker (GET /workers, and a part
+ * of it in the dashboard's stats frames). One TypeBox schema is the static
+ * type, the OpenAPI entry and the stats frame's check, so the three cannot
+ * drift apart.
+ */
+
+import { type Static, Type } from '@sinclair/typebox';
+
+export const WorkerInfoSchema = Type.Object({
+  id: Type.String({ description: 'Worker id; `local` for the in-process pool' }),
+  address: Type.String({ description: 'Remote address, or `in-process`' }),
+  threads: Type.Integer({ minimum: 0 }),
+  in_flight: Type.Integer({ minimum: 0, description: 'Tasks the worker holds now' }),
+  completed: Type.Integer({ minimum: 0, description: 'Results taken from it since it connected' }),
+  connected_since: Type.String({ format: 'date-time' }),
+  last_heartbeat: Type.String({ format: 'date-time' }),
+  draining: Type.Boolean({ description: 'Finishing what it holds and taking nothing new' }),
+});
+
+export type WorkerInfo = Static<typeof WorkerInfoSchema>;
+
+/** The part of WorkerInfo a dashboard's stats frame carries. */
+export const WorkerLoadSchema = Type.Pick(WorkerInfoSchema, [
+  'id',
+  'address',
+  'threads',
+  'in_flight',
+  'completed',
+]);
