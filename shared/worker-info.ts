@@ -28,3 +28,18 @@ export const WorkerLoadSchema = Type.Pick(WorkerInfoSchema, [
   'in_flight',
   'completed',
 ]);
+
+/**
+ * One page of GET /workers (`?limit=` or `?cursor=` given): workers ordered
+ * by id, `total` of all connected now, and `next_cursor` while more follow.
+ * A worker connected through the whole walk is on exactly one page.
+ */
+export const WorkerPageSchema = Type.Object({
+  workers: Type.Array(WorkerInfoSchema),
+  total: Type.Integer({ minimum: 0, description: 'Workers connected now, on any page' }),
+  next_cursor: Type.Optional(
+    Type.String({ description: 'Pass as `cursor` for the next page; absent on the last page' }),
+  ),
+});
+
+export type WorkerPage = Static<typeof WorkerPageSchema>;

@@ -11,6 +11,7 @@ const dispatcher: Dispatcher = {
   start: async () => {},
   submit: async () => ({ duplicates: new Map() }),
   workers: () => [],
+  workersAfter: () => ({ workers: [], total: 0, more: false }),
   close: async () => {},
 };
 

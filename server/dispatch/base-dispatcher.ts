@@ -12,7 +12,7 @@ import type { Mode, TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import type { EnqueueResult, LeaseReturn, NewTask } from '../store/task-store.js';
 import { ClaimLoop, type Demand } from './claim-loop.js';
 import type { DispatchContext } from './dispatch-context.js';
-import type { Dispatcher, WorkerInfo } from './dispatcher.js';
+import type { Dispatcher, WorkerInfo, WorkersSlice } from './dispatcher.js';
 import type { HeldTask } from './in-flight.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import type { TaskHolder } from './task-holder.js';
@@ -46,6 +46,36 @@ export abstract class BaseDispatcher implements Dispatcher {
   /** Stops running tasks (what is still held is then handed back). */
   protected abstract stopWork(): Promise<void>;
   abstract workers(): WorkerInfo[];
+
+  /**
+   * Keyset paging by id, so a page walk needs no state here. One pass keeps
+   * the `limit` smallest ids after `after` (sorted, by binary insertion), and
+   * only those are described: a poll of `?limit=1` with 15,000 workers costs
+   * a count, not a sort or a list.
+   */
+  workersAfter(after: string | undefined, limit: number): WorkersSlice {
+    const page: TaskHolder[] = [];
+    let total = 0;
+    let candidates = 0;
+    for (const holder of this.holders()) {
+      total++;
+      const id = holder.id;
+      if (after !== undefined && id <= after) continue;
+      candidates++;
+      const last = page.at(-1);
+      if (page.length === limit && last && id >= last.id) continue;
+      let lo = 0;
+      let hi = page.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if ((page[mid]?.id ?? '') < id) lo = mid + 1;
+        else hi = mid;
+      }
+      page.splice(lo, 0, holder);
+      if (page.length > limit) page.pop();
+    }
+    return { workers: page.map((h) => h.info()), total, more: candidates > limit };
+  }
 
   get inFlight(): number {
     let n = 0;

@@ -10,6 +10,14 @@ import type { EnqueueResult, NewTask } from '../store/task-store.js';
 
 export type { WorkerInfo };
 
+export interface WorkersSlice {
+  workers: WorkerInfo[];
+  /** Workers connected now, in the slice or not. */
+  total: number;
+  /** More follow the slice's last id. */
+  more: boolean;
+}
+
 export interface Dispatcher {
   readonly mode: Mode;
   start(): Promise<void>;
@@ -22,6 +30,8 @@ export interface Dispatcher {
   readonly inFlight: number;
   /** Connected workers and their load. */
   workers(): WorkerInfo[];
+  /** Part of `workers()`: ids after `after` in id order, at most `limit`, and the count of all. */
+  workersAfter(after: string | undefined, limit: number): WorkersSlice;
   /** Stops taking tasks, hands unfinished ones back to the queue, and stops. Idempotent. */
   close(): Promise<void>;
 }

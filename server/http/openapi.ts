@@ -193,11 +193,30 @@ export function openApiDocument(version: string): object {
       '/workers': {
         get: {
           summary: 'Connected workers and their load',
+          description:
+            'Without `limit` and `cursor`: an array of every worker. With either: one page in id order, `{workers, total, next_cursor?}`; pass `next_cursor` as `cursor` for the next page. A worker connected through the whole walk is on exactly one page.',
+          parameters: [
+            {
+              name: 'limit',
+              in: 'query',
+              required: false,
+              description: 'Workers per page (100 when only `cursor` is given)',
+              schema: { type: 'integer', minimum: 1, maximum: 1000 },
+            },
+            {
+              name: 'cursor',
+              in: 'query',
+              required: false,
+              description: 'The `next_cursor` of the page before',
+              schema: { type: 'string', pattern: '^[A-Za-z0-9_-]+$' },
+            },
+          ],
           responses: {
             '200': {
-              description: 'Workers',
+              description: 'Every worker (an array), or one page of them',
               content: json(WorkersReply),
             },
+            '400': error('`limit` or `cursor` is malformed'),
             '401': error('Token missing or wrong'),
           },
         },

@@ -13,6 +13,7 @@ import { MAX_WAIT_MS, type TaskService } from '../task-service.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { openApiDocument } from './openapi.js';
 import { parseBatchBody, parseExecuteBody, parseRegisterBody } from './schemas.js';
+import { workersRoute } from './workers-route.js';
 
 function waitParam(value: unknown): number {
   if (value === undefined) return 0;
@@ -78,9 +79,7 @@ export function restApi({ service, store, dispatcher, metrics, version }: RestDe
     res.json(await service.cancel(req.params.task_id));
   });
 
-  router.get('/workers', (_req, res) => {
-    res.json(dispatcher.workers());
-  });
+  router.get('/workers', workersRoute(dispatcher));
 
   router.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', metrics.registry.contentType);

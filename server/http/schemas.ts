@@ -7,7 +7,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { SchemaError } from '../../shared/errors.js';
 import { TASK_STATUSES } from '../../shared/types.js';
 import { compileParser } from '../../shared/validate.js';
-import { WorkerInfoSchema } from '../../shared/worker-info.js';
+import { WorkerInfoSchema, WorkerPageSchema } from '../../shared/worker-info.js';
 
 const TimeoutMs = Type.Integer({
   minimum: 1,
@@ -61,8 +61,11 @@ export const DeleteFunctionReply = Type.Object({
   function_id: Type.String({ format: 'uuid' }),
   deleted: Type.Literal(true),
 });
-/** GET /workers: the same schema the dispatchers' `WorkerInfo` type comes from. */
-export const WorkersReply = Type.Array(WorkerInfoSchema);
+/**
+ * GET /workers: every worker (no `limit`, no `cursor`) or one page of them;
+ * the same schemas the dispatchers' `WorkerInfo` type comes from.
+ */
+export const WorkersReply = Type.Union([Type.Array(WorkerInfoSchema), WorkerPageSchema]);
 export const ErrorReply = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String() }),
 });
