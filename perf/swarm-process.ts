@@ -15,6 +15,7 @@
  */
 
 import WebSocket, { type RawData } from 'ws';
+import { backoffDelay } from '../shared/backoff.js';
 import { creditsFor } from '../shared/credits.js';
 import {
   encode,
@@ -24,17 +25,13 @@ import {
   type WorkerMessage,
 } from '../shared/protocol.js';
 import type { TaskOutcome } from '../shared/types.js';
+import { RECONNECT } from '../worker/worker-options.js';
 import { type ConnectOrder, parseOrder, type SwarmReport } from './swarm-messages.js';
 
 /** What the real worker takes (worker-client.ts, DEFAULT_SERVER_FRAME_BYTES). */
 const MAX_FRAME = 64 * 1024 * 1024;
 /** The real worker's prefetch default; with no run time the credit is threads × 256. */
 const PREFETCH = 2;
-
-/** The real worker's reconnect delay (worker-client.ts #onClose): exponential, capped, jittered. */
-function reconnectDelay(retries: number): number {
-  return Math.min(10_000, 100 * 2 ** Math.min(retries, 10)) * (0.5 + Math.random() / 2);
-}
 
 function report(message: SwarmReport): void {
   process.send?.(message);
@@ -134,7 +131,8 @@ class SwarmConnection {
     if (this.#open) welcomed--;
     this.#open = false;
     reconnects++;
-    setTimeout(() => this.connect(), reconnectDelay(this.#retries++));
+    // The real worker's policy and formula (worker-client.ts #onClose), not a copy of them.
+    setTimeout(() => this.connect(), backoffDelay(this.#retries++, RECONNECT));
   }
 }
 
