@@ -37,6 +37,7 @@ import {
 } from '../../shared/protocol.js';
 import { tokenMatches } from '../../shared/token.js';
 import type { WorkerLinkHandler } from '../dispatch/worker-link.js';
+import { ConnectionLog } from './connection-log.js';
 import { refuseUpgrade } from './upgrade-refusal.js';
 import { WorkerConnection } from './worker-connection.js';
 
@@ -65,9 +66,11 @@ export class WorkerGateway {
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<WorkerConnection>();
   readonly #timer: NodeJS.Timeout;
+  readonly #connectionLog: ConnectionLog;
 
   constructor(options: GatewayOptions) {
     this.#options = options;
+    this.#connectionLog = new ConnectionLog(options.log);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes });
     this.#timer = setInterval(() => this.#heartbeat(), options.heartbeatMs);
     this.#timer.unref();
@@ -95,6 +98,7 @@ export class WorkerGateway {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    this.#connectionLog.flush();
     for (const conn of this.#connections) conn.close(CloseCode.GoingAway, 'server shutting down');
     for (const ws of this.#wss.clients) ws.terminate();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
@@ -139,7 +143,7 @@ export class WorkerGateway {
   }
 
   #start(ws: WebSocket, address: string, hello: HelloMessage, authenticated: boolean): void {
-    const { handler, token, log } = this.#options;
+    const { handler, token } = this.#options;
     if (hello.version !== PROTOCOL_VERSION) {
       throw new ProtocolVersionError(PROTOCOL_VERSION, hello.version);
     }
@@ -169,7 +173,7 @@ export class WorkerGateway {
     ws.once('close', (code, reason) => {
       conn.closed();
       this.#connections.delete(conn);
-      log.info({ worker: conn.id, code, reason: reason.toString() }, 'worker disconnected');
+      this.#connectionLog.disconnected({ worker: conn.id, code, reason: reason.toString() });
       handler.detach(conn, `socket closed (${code})`);
     });
     ws.send(
@@ -182,7 +186,7 @@ export class WorkerGateway {
         max_frame: this.#options.maxFrameBytes,
       }),
     );
-    log.info({ worker: conn.id, address, threads: conn.threads }, 'worker connected');
+    this.#connectionLog.connected({ worker: conn.id, address, threads: conn.threads });
     handler.attach(conn);
   }
 
