@@ -30,6 +30,14 @@ import type { StoreEvent, TaskStore } from './store/task-store.js';
 import { TaskService } from './task-service.js';
 
 const CLOSE_TIMEOUT_MS = 10_000;
+/**
+ * Connections the kernel queues before we accept them (capped by
+ * net.core.somaxconn). Node's default, 511, overflows when thousands of
+ * workers reconnect at once after a restart, and each SYN dropped then
+ * costs its worker a 1 s TCP retransmit.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** Client sockets carry subscribe/unsubscribe/watch only: 10,000 ids is ~400 KB. */
 const CLIENT_FRAME_BYTES = 1024 * 1024;
 
@@ -127,7 +135,7 @@ export class GridServer {
     const store = start.store ?? (await openStore(config.store, instanceId, config, log));
     const server = new GridServer(config, store, instanceId, log);
     await server.dispatcher.start();
-    server.#http.listen(config.port, config.host);
+    server.#http.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
     await once(server.#http, 'listening');
     log.info(
       { url: server.url, mode: config.mode, store: store.kind, instance: instanceId },
