@@ -4,7 +4,7 @@
  * max_frame, its worker id again on a reconnect), takes its welcome, answers
  * every `tasks` frame at once with a `results` frame (each task COMPLETED
  * with `null`, what a no-op returns), asks for more in pull mode, answers
- * pings (ws does, from this event loop), and reconnects after a close with
+ * pings (swarm-socket.ts, from this event loop), and reconnects after a close with
  * the real worker's exponential backoff and jitter. So the server alone is
  * measured: no thread pool, no task runs. It keeps no heartbeat watchdog:
  * on one host a killed server's sockets close at once, which is all the
@@ -14,7 +14,6 @@
  * swarm-messages.ts.
  */
 
-import WebSocket, { type RawData } from 'ws';
 import { backoffDelay } from '../shared/backoff.js';
 import { creditsFor } from '../shared/credits.js';
 import {
@@ -27,6 +26,7 @@ import {
 import type { TaskOutcome } from '../shared/types.js';
 import { RECONNECT } from '../worker/worker-options.js';
 import { type ConnectOrder, parseOrder, type SwarmReport } from './swarm-messages.js';
+import { SwarmSocket } from './swarm-socket.js';
 
 /** What the real worker takes (worker-client.ts, DEFAULT_SERVER_FRAME_BYTES). */
 const MAX_FRAME = 64 * 1024 * 1024;
@@ -43,6 +43,7 @@ let reconnects = 0;
 
 class SwarmConnection {
   readonly #order: ConnectOrder;
+  readonly #url: URL;
   readonly #onFirstWelcome: () => void;
   #workerId: string | undefined;
   #retries = 0;
@@ -52,37 +53,32 @@ class SwarmConnection {
 
   constructor(order: ConnectOrder, onFirstWelcome: () => void) {
     this.#order = order;
+    this.#url = new URL(order.url);
     this.#onFirstWelcome = onFirstWelcome;
   }
 
   connect(): void {
-    const socket = new WebSocket(this.#order.url, {
-      maxPayload: MAX_FRAME,
-      perMessageDeflate: false,
+    // A refused upgrade (429/503 from the connection caps) closes it, and it is retried like any close.
+    const socket: SwarmSocket = new SwarmSocket(this.#url, {
+      open: () => {
+        const hello: WorkerMessage = {
+          type: 'hello',
+          version: PROTOCOL_VERSION,
+          threads: this.#order.threads,
+          max_frame: MAX_FRAME,
+          ...(this.#workerId ? { worker_id: this.#workerId } : {}),
+        };
+        socket.send(encode(hello));
+      },
+      message: (data) => this.#onMessage(socket, data),
+      close: () => this.#onClose(),
     });
-    // 429/503 at the upgrade (connection caps) are retried, as the real worker does.
-    socket.once('unexpected-response', () => socket.terminate());
-    socket.on('error', () => {});
-    socket.on('open', () => {
-      const hello: WorkerMessage = {
-        type: 'hello',
-        version: PROTOCOL_VERSION,
-        threads: this.#order.threads,
-        max_frame: MAX_FRAME,
-        ...(this.#workerId ? { worker_id: this.#workerId } : {}),
-      };
-      socket.send(encode(hello));
-    });
-    socket.on('message', (data: RawData) => this.#onMessage(socket, data));
-    socket.on('close', () => this.#onClose());
   }
 
-  #onMessage(socket: WebSocket, data: RawData): void {
+  #onMessage(socket: SwarmSocket, data: Buffer): void {
     let message: ServerMessage;
     try {
-      message = parseServerMessage(
-        Array.isArray(data) ? Buffer.concat(data).toString() : String(data),
-      );
+      message = parseServerMessage(data.toString('utf8'));
     } catch {
       socket.terminate();
       return;
