@@ -16,7 +16,7 @@ import { WORKLOADS, type Workload } from './workloads.js';
 /** Threads each swarm connection announces: a worker × 2 threads, as in the headline. */
 const THREADS = 2;
 /** Handshakes in flight at once while a swarm connects (see ConnectOrder.window). */
-const WINDOW = 256;
+const WINDOW = 1024;
 /** The per-IP cap (12,000 by default) would refuse a 15,000-connection swarm from one host. */
 const SERVER_FLAGS = ['--max-connections-per-ip', '20000'];
 const NOOP = WORKLOADS.noop as Workload;

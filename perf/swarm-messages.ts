@@ -9,9 +9,10 @@ export interface ConnectOrder {
   threads: number;
   /**
    * Handshakes (open → welcome) in progress at once while the swarm first
-   * connects. Kept under the server's listen backlog (511 in Node) so the
-   * kernel drops no SYN: a dropped SYN costs a 1 s retransmit, which would be
-   * the swarm's pacing showing, not the server's.
+   * connects. Kept under the server's listen backlog (4096, capped by
+   * somaxconn) and the kernel's SYN backlog (tcp_max_syn_backlog, 2048 here)
+   * so no SYN is dropped: a dropped SYN costs a 1 s retransmit, which would
+   * be the swarm's pacing showing, not the server's.
    */
   window: number;
 }
