@@ -21,6 +21,8 @@ export class PushDispatcher extends RemoteDispatcher {
       if (load < bestLoad) {
         best = session;
         bestLoad = load;
+        // No one is less loaded than idle: with 10,000 workers mostly idle, stop looking.
+        if (load === 0) break;
       }
     }
     if (!best) return undefined;
