@@ -13,14 +13,17 @@ const LINES_PER_SECOND = 20;
 
 export class ConnectionLog {
   readonly #log: Logger;
-  #windowStart = 0;
+  readonly #now: () => number;
+  #windowStart = Number.NEGATIVE_INFINITY;
   #lines = 0;
   #connected = 0;
   #disconnected = 0;
   #summary: NodeJS.Timeout | undefined;
 
-  constructor(log: Logger) {
+  /** `now` is Date.now unless a test fixes the clock. */
+  constructor(log: Logger, now: () => number = Date.now) {
     this.#log = log;
+    this.#now = now;
   }
 
   connected(fields: Record<string, unknown>): void {
@@ -47,7 +50,7 @@ export class ConnectionLog {
   }
 
   #take(): boolean {
-    const now = Date.now();
+    const now = this.#now();
     if (now - this.#windowStart >= 1000) {
       this.#windowStart = now;
       this.#lines = 0;
