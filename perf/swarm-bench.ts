@@ -97,8 +97,9 @@ export async function runSwarmThroughput(
 export async function runSwarmConnect(
   redisUrl: string,
   connections: number,
+  mode: 'push' | 'pull' = 'push',
 ): Promise<SwarmConnectResult> {
-  return withSwarm('push', redisUrl, [], async (cluster, swarm) => {
+  return withSwarm(mode, redisUrl, [], async (cluster, swarm) => {
     const pid = cluster.server.child.pid as number;
     const rssBefore = rssKb(pid);
     const fdsBefore = openFds(pid);

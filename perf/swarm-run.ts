@@ -3,7 +3,7 @@
  * `npm run perf -- --only swarm` runs as one of its steps, for profiling
  * and before/after figures without the whole part. Prints one JSON line.
  *
- *   node dist/perf/swarm-run.js connect 15000
+ *   node dist/perf/swarm-run.js connect 15000 [pull]
  *   node dist/perf/swarm-run.js storm 10000 20000
  *   node dist/perf/swarm-run.js push|pull 10000 50000
  */
@@ -20,7 +20,7 @@ const redis = await TestRedis.start();
 try {
   const result =
     part === 'connect'
-      ? await runSwarmConnect(redis.url, connections)
+      ? await runSwarmConnect(redis.url, connections, tasks === 'pull' ? 'pull' : 'push')
       : part === 'storm'
         ? await runSwarmStorm(redis.url, connections, Number(tasks ?? 20_000))
         : part === 'push' || part === 'pull'
