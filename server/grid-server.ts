@@ -30,7 +30,7 @@ import type { StoreEvent, TaskStore } from './store/task-store.js';
 import { TaskService } from './task-service.js';
 
 const CLOSE_TIMEOUT_MS = 10_000;
-/** Client sockets carry subscribe/unsubscribe/watch only: 10,000 ids is ~400 KB. */
+/** Client sockets carry subscriptions (10,000 ids is ~400 KB) and submits (larger ones go by REST). */
 const CLIENT_FRAME_BYTES = 1024 * 1024;
 
 export interface StartOptions {
@@ -102,6 +102,7 @@ export class GridServer {
       maxFrameBytes: Math.min(config.limits.frameBytes, CLIENT_FRAME_BYTES),
       log,
       stats: () => stats.current(),
+      submit: (functionId, payloads, options) => service.submit(functionId, payloads, options),
     });
     this.#limiter = new ConnectionLimiter(
       config.limits.connections,
