@@ -5,28 +5,73 @@
  * pushed but did not (events lost in a store outage) is never waited for
  * forever: a task still pending after a while is subscribed again, which
  * makes the server read it, at growing intervals.
+ *
+ * Submits go on the same socket: the server answers each with the task id
+ * for its ref (and has subscribed the socket to the task), so one call
+ * costs one frame each way plus its result, with no HTTP request.
  */
 
 import WebSocket from 'ws';
 import { CloseCode } from '../shared/close-codes.js';
 import {
+  type ClientMessage,
   type ClientServerMessage,
   encode,
   frameText,
+  MAX_SUBMITS_UNDER_WAY,
+  MIN_FRAME_BYTES,
   parseClientServerMessage,
 } from '../shared/protocol.js';
 
 export type TaskResultMessage = Extract<ClientServerMessage, { type: 'result' }>;
+/** What a socket submit carries besides its ref. */
+export type SubmitFields = Omit<Extract<ClientMessage, { type: 'submit' }>, 'type' | 'ref'>;
+
+/** A stored task's id, and its result once stored (the socket is subscribed to it already). */
+export interface Submission {
+  id: string;
+  result: Promise<TaskResultMessage>;
+}
+
+/** The server refused a socket submit; `code` is from the error table (shared/errors.ts). */
+export class SubmitRefusedError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'SubmitRefusedError';
+    this.code = code;
+  }
+}
+
+/** The socket closed before a submit was answered: it may be stored; retry with the same key. */
+export class SubmitUnansweredError extends Error {
+  constructor(closeCode: number) {
+    super(`The client socket closed (${closeCode}) before the submit was answered`);
+    this.name = 'SubmitUnansweredError';
+  }
+}
 
 interface Pending {
   resolve: (message: TaskResultMessage) => void;
   reject: (error: Error) => void;
 }
 
+interface PendingSubmit {
+  resolve: (submission: Submission | undefined) => void;
+  reject: (error: Error) => void;
+  bytes: number;
+}
+
 /** First re-check of a pending task after this long; the interval doubles up to the cap. */
 const RECHECK_FIRST_MS = 5_000;
 const RECHECK_MAX_MS = 60_000;
 const SWEEP_MS = 1_000;
+/**
+ * Larger submits go by REST: every server takes client frames this large,
+ * and a big argument gains nothing from the socket. A server that takes
+ * less closes with 1009, and the SDK then sends submits that large by REST.
+ */
+const SUBMIT_FRAME_BYTES = MIN_FRAME_BYTES;
 
 export class ResultStream {
   readonly #url: string;
@@ -40,6 +85,10 @@ export class ResultStream {
   #open: Promise<WebSocket> | undefined;
   #flushScheduled = false;
   #closed = false;
+  /** Socket submits not answered yet, by ref. */
+  readonly #submits = new Map<string, PendingSubmit>();
+  #lastRef = 0;
+  #submitFrameBytes = SUBMIT_FRAME_BYTES;
 
   constructor(httpUrl: string, token: string | undefined) {
     this.#url = `${httpUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/ws/client`;
@@ -48,17 +97,34 @@ export class ResultStream {
 
   /** Resolves with the task's result message once it is stored. */
   wait(taskId: string): Promise<TaskResultMessage> {
+    return this.#await(taskId, true);
+  }
+
+  /**
+   * Submits a task on the socket. Resolves undefined when the socket cannot
+   * carry it (too large for its frames, too many under way, no socket to be
+   * had): the caller sends it by REST instead. Rejects SubmitRefusedError
+   * when the server refused it, SubmitUnansweredError when the socket closed
+   * before the answer.
+   */
+  async submit(fields: SubmitFields): Promise<Submission | undefined> {
+    if (this.#closed) throw new Error('The TaskGrid client was closed');
+    if (this.#submits.size >= MAX_SUBMITS_UNDER_WAY) return undefined;
+    const ref = String(++this.#lastRef);
+    const frame = encode({ type: 'submit', ref, ...fields });
+    const bytes = Buffer.byteLength(frame);
+    if (bytes > this.#submitFrameBytes) return undefined;
+    let socket: WebSocket;
+    try {
+      socket = await this.#connect();
+    } catch {
+      return undefined;
+    }
+    // Closed since it opened: its close listener has already failed what it carried.
+    if (socket.readyState !== WebSocket.OPEN) return undefined;
     return new Promise((resolve, reject) => {
-      const list = this.#pending.get(taskId);
-      if (list) {
-        list.push({ resolve, reject });
-        return;
-      }
-      this.#pending.set(taskId, [{ resolve, reject }]);
-      this.#recheck.set(taskId, { at: Date.now() + RECHECK_FIRST_MS, every: RECHECK_FIRST_MS });
-      this.#toSubscribe.push(taskId);
-      this.#scheduleFlush();
-      this.#startSweeper();
+      this.#submits.set(ref, { resolve, reject, bytes });
+      socket.send(frame);
     });
   }
 
@@ -67,10 +133,31 @@ export class ResultStream {
     clearInterval(this.#sweeper);
     this.#recheck.clear();
     this.#socket?.close(CloseCode.Normal);
+    const closed = new Error('The TaskGrid client was closed');
     for (const [, list] of this.#pending) {
-      for (const p of list) p.reject(new Error('The TaskGrid client was closed'));
+      for (const p of list) p.reject(closed);
     }
     this.#pending.clear();
+    for (const [, submit] of this.#submits) submit.reject(closed);
+    this.#submits.clear();
+  }
+
+  /** A promise of the task's result; `subscribe` false when the server subscribed us already. */
+  #await(taskId: string, subscribe: boolean): Promise<TaskResultMessage> {
+    return new Promise((resolve, reject) => {
+      const list = this.#pending.get(taskId);
+      if (list) {
+        list.push({ resolve, reject });
+        return;
+      }
+      this.#pending.set(taskId, [{ resolve, reject }]);
+      this.#recheck.set(taskId, { at: Date.now() + RECHECK_FIRST_MS, every: RECHECK_FIRST_MS });
+      if (subscribe) {
+        this.#toSubscribe.push(taskId);
+        this.#scheduleFlush();
+      }
+      this.#startSweeper();
+    });
   }
 
   #startSweeper(): void {
@@ -137,9 +224,10 @@ export class ResultStream {
           socket.close(CloseCode.BadFrame, String((error as Error).message).slice(0, 120));
         }
       });
-      socket.once('close', () => {
+      socket.once('close', (code) => {
         this.#socket = undefined;
         this.#open = undefined;
+        this.#failSubmits(code);
         if (this.#closed || this.#pending.size === 0) return;
         // Resubscribe what is still pending on a new socket.
         this.#toSubscribe = [...this.#pending.keys()];
@@ -150,14 +238,60 @@ export class ResultStream {
   }
 
   #onMessage(message: ClientServerMessage): void {
-    if (message.type === 'result') {
-      const list = this.#pending.get(message.task_id);
-      this.#pending.delete(message.task_id);
-      this.#recheck.delete(message.task_id);
-      for (const p of list ?? []) p.resolve(message);
-    } else if (message.type === 'unknown') {
-      this.#fail(message.task_id, new Error(`No task with id ${message.task_id}`));
+    switch (message.type) {
+      case 'result': {
+        const list = this.#pending.get(message.task_id);
+        this.#pending.delete(message.task_id);
+        this.#recheck.delete(message.task_id);
+        for (const p of list ?? []) p.resolve(message);
+        return;
+      }
+      case 'unknown':
+        this.#fail(message.task_id, new Error(`No task with id ${message.task_id}`));
+        return;
+      case 'submitted': {
+        const submit = this.#takeSubmit(message.ref);
+        // Registered now, in this frame's turn: the result may be in the next frame already.
+        const result = submit && this.#await(message.task_id, false);
+        submit?.resolve(result && { id: message.task_id, result });
+        return;
+      }
+      case 'refused':
+        this.#takeSubmit(message.ref)?.reject(
+          new SubmitRefusedError(message.code, message.message),
+        );
+        return;
+      case 'stats':
+        return;
+      default: {
+        const never: never = message;
+        throw new Error(`Unhandled server message ${JSON.stringify(never)}`);
+      }
     }
+  }
+
+  #takeSubmit(ref: string): PendingSubmit | undefined {
+    const submit = this.#submits.get(ref);
+    this.#submits.delete(ref);
+    return submit;
+  }
+
+  /**
+   * The socket closed with submits unanswered: each may be stored, so each is
+   * retried (same key). A 1009 means the server takes smaller frames than
+   * one we sent: submits that large go by REST from now on.
+   */
+  #failSubmits(code: number): void {
+    if (this.#submits.size === 0) return;
+    const submits = [...this.#submits.values()];
+    this.#submits.clear();
+    if (code === CloseCode.TooLarge) {
+      const largest = Math.max(...submits.map((s) => s.bytes));
+      this.#submitFrameBytes = Math.min(this.#submitFrameBytes, largest - 1);
+      for (const submit of submits) submit.resolve(undefined);
+      return;
+    }
+    for (const submit of submits) submit.reject(new SubmitUnansweredError(code));
   }
 
   #fail(id: string, error: Error): void {

@@ -5,14 +5,22 @@
  *   const fib = await grid.register(function fib(n: number): number { ... });
  *   console.log(await fib(30));
  *
- * Results arrive over `/ws/client` the moment they are stored; nothing polls.
+ * Calls are submitted on `/ws/client` and their results arrive on it the
+ * moment they are stored; nothing polls. Batches (`map`) and arguments too
+ * large for the socket's frames go by REST.
  */
 
 import { randomUUID } from 'node:crypto';
-import type { ErrorData } from '../shared/errors.js';
+import { type ErrorData, httpStatusOf } from '../shared/errors.js';
 import { deserialize, serializeArgs } from '../shared/serialize.js';
 import type { TaskStatus } from '../shared/types.js';
-import { ResultStream, type TaskResultMessage } from './result-stream.js';
+import {
+  ResultStream,
+  type Submission,
+  SubmitRefusedError,
+  SubmitUnansweredError,
+  type TaskResultMessage,
+} from './result-stream.js';
 
 export interface TaskGridOptions {
   /** The server's HTTP address, e.g. http://127.0.0.1:8000. */
@@ -132,12 +140,13 @@ export class TaskGrid {
   /** A handle on an already registered function. */
   function<A extends unknown[] = unknown[], R = unknown>(functionId: string): RemoteFunction<A, R> {
     const submit = async (...args: A): Promise<TaskHandle<R>> => {
-      const { task_id } = await this.#submit<{ task_id: string }>('/execute_function', {
+      const fields = {
         function_id: functionId,
         payload: serializeArgs(args),
         idempotency_key: randomUUID(),
-      });
-      return this.task<R>(task_id);
+      };
+      const submitted = await this.#retrying(() => this.#submitOne(fields));
+      return this.#handle<R>(submitted);
     };
     const call = async (...args: A): Promise<R> => (await submit(...args)).result();
     const map = (argLists: Iterable<A>, options: MapOptions = {}) =>
@@ -157,6 +166,37 @@ export class TaskGrid {
     };
   }
 
+  /** A handle whose result, for a socket submit, is the one the socket is already subscribed to. */
+  #handle<R>(submitted: Submission | { id: string; result?: undefined }): TaskHandle<R> {
+    const handle = this.task<R>(submitted.id);
+    const { result } = submitted;
+    if (!result) return handle;
+    // Awaited when result() is called; a rejection before that must not count as unhandled.
+    result.catch(() => {});
+    return { ...handle, result: async () => unpack<R>(await result) };
+  }
+
+  /**
+   * One submit: on the client socket when it can carry it (the server then
+   * subscribes the socket to the task), else by REST.
+   */
+  async #submitOne(fields: {
+    function_id: string;
+    payload: string;
+    idempotency_key: string;
+  }): Promise<Submission | { id: string }> {
+    let submission: Submission | undefined;
+    try {
+      submission = await this.#results.submit(fields);
+    } catch (error) {
+      if (!(error instanceof SubmitRefusedError)) throw error;
+      throw new TaskGridHttpError(httpStatusOf(error.code), error.code, error.message);
+    }
+    if (submission) return submission;
+    const { task_id } = await this.#call<{ task_id: string }>('POST', '/execute_function', fields);
+    return { id: task_id };
+  }
+
   /** Closes the result socket; pending results reject. */
   close(): void {
     this.#results.close();
@@ -172,11 +212,14 @@ export class TaskGrid {
     const waits: Promise<TaskResultMessage>[] = [];
     for (let i = 0; i < all.length; i += size) {
       const payloads = all.slice(i, i + size).map((args) => serializeArgs(args));
-      const { task_ids } = await this.#submit<{ task_ids: string[] }>('/execute_batch', {
+      const body = {
         function_id: functionId,
         payloads,
         idempotency_keys: payloads.map(() => randomUUID()),
-      });
+      };
+      const { task_ids } = await this.#retrying(() =>
+        this.#call<{ task_ids: string[] }>('POST', '/execute_batch', body),
+      );
       for (const id of task_ids) {
         const wait = this.#results.wait(id);
         // Awaited in order below; a later failure must not count as unhandled meanwhile.
@@ -194,20 +237,21 @@ export class TaskGrid {
 
   /**
    * A submit, retried while the server answers 503 (the store is away, or the
-   * server is draining) or cannot be reached. The body carries idempotency keys, so a retry of a
-   * submit that was stored after all returns the same task instead of a copy.
+   * server is draining) or cannot be reached. The submit carries idempotency keys, so a retry of
+   * a submit that was stored after all returns the same task instead of a copy.
    */
-  async #submit<T>(path: string, body: unknown): Promise<T> {
+  async #retrying<T>(submit: () => Promise<T>): Promise<T> {
     const giveUp = Date.now() + SUBMIT_RETRY_MS;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
       try {
-        return await this.#call<T>('POST', path, body);
+        return await submit();
       } catch (error) {
-        // 503 (not stored), 504 (may be stored) or no answer at all (a server restarting):
-        // with the keys, each is safe to retry.
+        // 503 (not stored), 504 (may be stored) or no answer at all (a server restarting, a
+        // socket closed under the submit): with the keys, each is safe to retry.
         const retriable =
           (error instanceof TaskGridHttpError && (error.status === 503 || error.status === 504)) ||
-          (error instanceof TypeError && error.message === 'fetch failed');
+          (error instanceof TypeError && error.message === 'fetch failed') ||
+          error instanceof SubmitUnansweredError;
         if (!retriable || Date.now() + delay > giveUp) throw error;
         await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random() / 2)));
       }

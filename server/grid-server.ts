@@ -38,7 +38,7 @@ const CLOSE_TIMEOUT_MS = 10_000;
  */
 const LISTEN_BACKLOG = 4096;
 
-/** Client sockets carry subscribe/unsubscribe/watch only: 10,000 ids is ~400 KB. */
+/** Client sockets carry subscriptions (10,000 ids is ~400 KB) and submits (larger ones go by REST). */
 const CLIENT_FRAME_BYTES = 1024 * 1024;
 
 export interface StartOptions {
@@ -110,6 +110,7 @@ export class GridServer {
       maxFrameBytes: Math.min(config.limits.frameBytes, CLIENT_FRAME_BYTES),
       log,
       stats: () => stats.current(),
+      submit: (functionId, payloads, options) => service.submit(functionId, payloads, options),
     });
     this.#limiter = new ConnectionLimiter(
       config.limits.connections,

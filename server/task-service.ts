@@ -176,13 +176,37 @@ export class TaskService {
     const known = this.#recent.get(id);
     if (known) return outcomeView(known);
     if (waitMs <= 0) return view(await this.#get(id));
+    return this.#wait(id, waitMs, true);
+  }
+
+  /**
+   * For a submit with `?wait`: the view of a task just submitted once it is
+   * terminal within `waitMs`, else undefined. `fresh`: this call stored it
+   * (not a repeat), so it cannot have finished yet and the first store read is
+   * skipped. Never rejects: the task is stored whatever happens here, so a
+   * wait that fails (store away, too many parked waits) only means the caller
+   * is answered with the id, as without `?wait`.
+   */
+  async finishedWithin(id: string, waitMs: number, fresh: boolean): Promise<TaskView | undefined> {
+    try {
+      const known = this.#recent.get(id);
+      const task = known ? outcomeView(known) : await this.#wait(id, waitMs, !fresh);
+      return isTerminal(task.status) ? task : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #wait(id: string, waitMs: number, readFirst: boolean): Promise<TaskView> {
     const deadline = Date.now() + Math.min(waitMs, MAX_WAIT_MS);
-    for (;;) {
+    for (let read = readFirst; ; read = true) {
       const waiter = this.#waiters.wait(id, Math.max(0, deadline - Date.now()));
       let end: WaitEnd;
       try {
-        const task = await this.#getUntil(id, deadline);
-        if (isTerminal(task.status) || Date.now() >= deadline) return view(task);
+        if (read) {
+          const task = await this.#getUntil(id, deadline);
+          if (isTerminal(task.status) || Date.now() >= deadline) return view(task);
+        }
         end = await waiter.promise;
       } finally {
         waiter.cancel();

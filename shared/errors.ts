@@ -42,6 +42,12 @@ export const ERROR_TABLE = {
 
 export type ErrorCode = keyof typeof ERROR_TABLE;
 
+/** The HTTP status of a code read off the wire; 500 for a code this version does not know. */
+export function httpStatusOf(code: string): number {
+  for (const [known, row] of Object.entries(ERROR_TABLE)) if (known === code) return row.http;
+  return 500;
+}
+
 export class TaskgridError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {

@@ -10,6 +10,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { ProtocolError } from './errors.js';
 import { jsonShapeProblem } from './json-shape.js';
+import { IdempotencyKeySchema, TimeoutMsSchema } from './submit-fields.js';
 import { compileParser } from './validate.js';
 import { WorkerLoadSchema } from './worker-info.js';
 
@@ -136,8 +137,9 @@ export function parseServerMessage(text: string): ServerMessage {
   return parseServerValue(parseJson(text));
 }
 
-// Client socket (`/ws/client`): a client subscribes to task ids and is sent
-// each one's result the moment it is stored (or at once if it already is).
+// Client socket (`/ws/client`): a client subscribes to task ids (or submits
+// tasks, which subscribes it to them) and is sent each one's result the
+// moment it is stored (or at once if it already is).
 const Subscribe = Type.Object({
   type: Type.Literal('subscribe'),
   ids: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 10_000 }),
@@ -148,8 +150,23 @@ const Unsubscribe = Type.Object({
 });
 /** Dashboards ask for a stats message every second. */
 const Watch = Type.Object({ type: Type.Literal('watch') });
+/**
+ * Runs a function once, as POST /execute_function does; answered `submitted`
+ * (the task is stored, and this socket is subscribed to it) or `refused`,
+ * each carrying the client's `ref`.
+ */
+const Submit = Type.Object({
+  type: Type.Literal('submit'),
+  ref: Type.String({ minLength: 1, maxLength: 64 }),
+  function_id: Type.String({ maxLength: 64 }),
+  payload: Type.String(),
+  timeout_ms: Type.Optional(TimeoutMsSchema),
+  idempotency_key: Type.Optional(IdempotencyKeySchema),
+});
+/** Submits one socket may have under way at once; past it a submit is refused TG_TOO_MANY. */
+export const MAX_SUBMITS_UNDER_WAY = 1000;
 
-export const ClientMessageSchema = Type.Union([Subscribe, Unsubscribe, Watch]);
+export const ClientMessageSchema = Type.Union([Subscribe, Unsubscribe, Watch, Submit]);
 export type ClientMessage = Static<typeof ClientMessageSchema>;
 
 const TaskResult = Type.Object({
@@ -163,6 +180,18 @@ const TaskResult = Type.Object({
   result: Type.Optional(Type.String()),
 });
 const UnknownTask = Type.Object({ type: Type.Literal('unknown'), task_id: Type.String() });
+const Submitted = Type.Object({
+  type: Type.Literal('submitted'),
+  ref: Type.String(),
+  task_id: Type.String(),
+});
+/** A submit not stored (or, for TG_OUTCOME_UNKNOWN, maybe stored): `code` from ERROR_TABLE. */
+const Refused = Type.Object({
+  type: Type.Literal('refused'),
+  ref: Type.String(),
+  code: Type.String(),
+  message: Type.String(),
+});
 const Stats = Type.Object({
   type: Type.Literal('stats'),
   at: Type.Number(),
@@ -174,7 +203,13 @@ const Stats = Type.Object({
   workers: Type.Array(WorkerLoadSchema),
 });
 
-export const ClientServerMessageSchema = Type.Union([TaskResult, UnknownTask, Stats]);
+export const ClientServerMessageSchema = Type.Union([
+  TaskResult,
+  UnknownTask,
+  Submitted,
+  Refused,
+  Stats,
+]);
 export type ClientServerMessage = Static<typeof ClientServerMessageSchema>;
 export type StatsMessage = Static<typeof Stats>;
 

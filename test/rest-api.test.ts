@@ -189,6 +189,72 @@ for (const store of ['memory', 'redis'] as StoreKind[]) {
       });
     });
 
+    describe('POST /execute_function?wait (one request)', () => {
+      const submit = (fn: string, payload: string, query: string, key?: string) =>
+        grid.call<{ task_id: string; status?: string; result?: string }>(
+          'POST',
+          `/execute_function${query}`,
+          { function_id: fn, payload, ...(key ? { idempotency_key: key } : {}) },
+        );
+      it('200 with {task_id, status, result} when the task finishes within the wait', async () => {
+        const fn = await grid.register(DOUBLE);
+        const reply = await submit(fn, '[21]', '?wait=10000');
+        expect(reply.status).to.equal(200);
+        expect(reply.body).to.have.keys(['task_id', 'status', 'result']);
+        expect(reply.body.status).to.equal('COMPLETED');
+        expect(deserialize(reply.body.result as string)).to.equal(42);
+        // The same body GET /result gives for it.
+        const read = await grid.call('GET', `/result/${reply.body.task_id}`);
+        expect(read.body).to.deep.equal(reply.body);
+      });
+      it('200 with status FAILED and the error when the task fails within the wait', async () => {
+        const fn = await grid.register('function boom() { throw new RangeError("no") }');
+        const reply = await submit(fn, '[]', '?wait=10000');
+        expect(reply.status).to.equal(200);
+        expect(reply.body.status).to.equal('FAILED');
+        expect(deserialize(reply.body.result as string)).to.include({
+          name: 'RangeError',
+          message: 'no',
+        });
+      });
+      it('201 with only the id once the wait ends before the task does', async () => {
+        const fn = await grid.register(
+          'async () => { await new Promise(r => setTimeout(r, 1500)); return 1 }',
+        );
+        const reply = await submit(fn, '[]', '?wait=100');
+        expect(reply.status).to.equal(201);
+        expect(reply.body).to.have.keys(['task_id']);
+        expect(await grid.value(reply.body.task_id)).to.equal(1);
+      });
+      it('400 for a malformed wait, and nothing is stored', async () => {
+        const fn = await grid.register(DOUBLE);
+        const key = randomUUID();
+        for (const query of ['?wait=soon', '?wait=-1', '?wait=1.5']) {
+          const reply = await submit(fn, '[1]', query, key);
+          expect(reply.status, query).to.equal(400);
+        }
+        // The key was never used: a submit with it stores a new task.
+        expect((await submit(fn, '[1]', '', key)).status).to.equal(201);
+      });
+      it('a repeated idempotency key waits for the task stored the first time', async () => {
+        const fn = await grid.register(DOUBLE);
+        const key = randomUUID();
+        const first = await submit(fn, '[5]', '?wait=10000', key);
+        const again = await submit(fn, '[5]', '?wait=10000', key);
+        expect(first.status).to.equal(200);
+        expect(again.status).to.equal(200);
+        expect(again.body).to.deep.equal(first.body);
+        const slow = await grid.register(
+          'async () => { await new Promise(r => setTimeout(r, 1500)); return 2 }',
+        );
+        const slowKey = randomUUID();
+        const stored = await submit(slow, '[]', '', slowKey);
+        const repeat = await submit(slow, '[]', '?wait=50', slowKey);
+        expect([stored.status, repeat.status]).to.deep.equal([201, 200]);
+        expect(repeat.body).to.deep.equal({ task_id: stored.body.task_id });
+      });
+    });
+
     describe('idempotency keys', () => {
       it('a repeat of idempotency_key answers 200 with the task stored the first time', async () => {
         const fn = await grid.register(DOUBLE);

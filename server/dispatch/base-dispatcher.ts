@@ -95,11 +95,11 @@ export abstract class BaseDispatcher implements Dispatcher {
   async start(): Promise<void> {
     this.#unsubscribe = this.ctx.store.subscribe((event) => {
       // A resync means queue events may have been missed: look at the queue.
-      if (event.type === 'queued' || event.type === 'resync') this.#loop.wake();
+      if (event.type === 'queued' || event.type === 'resync') this.#loop.queued();
       else if (event.type === 'cancelled') this.#cancelHeld(event.id);
     });
     this.#leases.start();
-    this.#loop.wake();
+    this.#loop.queued();
   }
 
   submit(tasks: readonly NewTask[]): Promise<EnqueueResult> {

@@ -2,6 +2,12 @@
  * Takes tasks from the store whenever someone has room for them, one claim
  * at a time. It runs when woken (a task was queued, capacity freed up) and
  * sleeps when the queue is dry or nobody has room: no polling.
+ *
+ * A claim that found the queue empty, with no queue event since, means a
+ * wake for room alone (a result came back, a worker connected) has nothing
+ * to claim: it costs no store round trip. Every way into the queue emits a
+ * queue event (an enqueue or hand-back here, a peer's through pub/sub, a
+ * resync after the event connection was cut), and `queued()` takes it.
  */
 
 import type { TaskAssignment } from '../../shared/types.js';
@@ -26,6 +32,8 @@ export class ClaimLoop {
   readonly #onClaimed: (claim: ClaimResult) => void;
   #running = false;
   #again = false;
+  /** False while the last claim found the queue empty and no queue event came since. */
+  #mayHaveTasks = true;
   #stopped = false;
   #retry: NodeJS.Timeout | undefined;
 
@@ -43,13 +51,20 @@ export class ClaimLoop {
     this.#onError = onError;
   }
 
+  /** Tasks may have been queued: look at the queue when someone has room. */
+  queued(): void {
+    this.#mayHaveTasks = true;
+    this.wake();
+  }
+
+  /** Someone may have room: look at the queue, unless it is known to be empty. */
   wake(): void {
     if (this.#stopped) return;
     if (this.#running) {
       this.#again = true;
       return;
     }
-    void this.#run();
+    if (this.#mayHaveTasks) void this.#run();
   }
 
   /**
@@ -62,6 +77,8 @@ export class ClaimLoop {
     const demand = this.#running || this.#stopped ? undefined : this.#next();
     if (!demand || demand.max <= 0) return this.#store.enqueue(tasks);
     this.#running = true;
+    // This call claims for the demand: only what it leaves (or a queue event meanwhile) is left.
+    this.#mayHaveTasks = false;
     let claimed: ClaimResult & EnqueueResult;
     try {
       claimed = await this.#store.enqueueAndClaim(
@@ -72,10 +89,12 @@ export class ClaimLoop {
       );
     } catch (error) {
       this.#running = false;
+      this.#mayHaveTasks = true;
       // Wakes that came while this call was under way were meant for the loop: run it.
       if (this.#again) this.wake();
       throw error;
     }
+    if (!claimed.drained) this.#mayHaveTasks = true;
     void this.#handOn(demand, claimed);
     return { duplicates: claimed.duplicates };
   }
@@ -106,13 +125,16 @@ export class ClaimLoop {
       while (!this.#stopped) {
         this.#again = false;
         const demand = this.#next();
-        if (!demand || demand.max <= 0) break;
+        if (!demand || demand.max <= 0 || !this.#mayHaveTasks) break;
+        // Set again by a queue event while the claim is under way, or by what it leaves.
+        this.#mayHaveTasks = false;
         const claim = await this.#store.claim(
           Math.min(demand.max, MAX_CLAIM),
           demand.owner,
           this.#leaseMs,
         );
         const { tasks, drained } = claim;
+        if (!drained) this.#mayHaveTasks = true;
         if (tasks.length > 0) {
           this.#onClaimed(claim);
           await demand.deliver(tasks);
@@ -121,6 +143,7 @@ export class ClaimLoop {
         if (drained && !this.#again) break;
       }
     } catch (error) {
+      this.#mayHaveTasks = true;
       this.#onError(error);
       clearTimeout(this.#retry);
       this.#retry = setTimeout(() => this.wake(), RETRY_MS);

@@ -1,7 +1,9 @@
 /**
  * `/ws/client`: clients subscribe to task ids and are sent each result the
  * moment it is stored (at once when it already is), so the SDK never polls.
- * Dashboards `watch` and get a stats message every second.
+ * A client may also `submit` a task here, which subscribes it to the task:
+ * one socket carries a call from submit to result. Dashboards `watch` and
+ * get a stats message every second.
  */
 
 import type { IncomingMessage } from 'node:http';
@@ -9,17 +11,20 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode } from '../../shared/close-codes.js';
-import { TaskgridError, UnauthorizedError } from '../../shared/errors.js';
+import { TaskgridError, TooManyError, UnauthorizedError } from '../../shared/errors.js';
 import {
+  type ClientMessage,
   type ClientServerMessage,
   encode,
   frameText,
+  MAX_SUBMITS_UNDER_WAY,
   parseClientMessage,
   type StatsMessage,
 } from '../../shared/protocol.js';
 import { tokenMatches } from '../../shared/token.js';
 import { isTerminal, type TaskOutcome } from '../../shared/types.js';
 import type { TaskRecord, TaskStore } from '../store/task-store.js';
+import type { TaskService } from '../task-service.js';
 import { refuseUpgrade } from './upgrade-refusal.js';
 
 export const CLIENT_PATH = '/ws/client';
@@ -36,12 +41,19 @@ export interface ClientGatewayOptions {
   maxFrameBytes: number;
   log: Logger;
   stats: () => Promise<StatsMessage>;
+  /** Stores what a client submits, with the checks and answers of POST /execute_function. */
+  submit: TaskService['submit'];
 }
+
+type SubmitMessage = Extract<ClientMessage, { type: 'submit' }>;
 
 class ClientConnection {
   readonly ws: WebSocket;
   readonly ids = new Set<string>();
   watching = false;
+  /** Submits stored or refused but not answered yet. */
+  submitting = 0;
+  closed = false;
   constructor(ws: WebSocket) {
     this.ws = ws;
   }
@@ -133,6 +145,9 @@ export class ClientGateway {
             conn.watching = true;
             void this.#sendStats([conn]);
             return;
+          case 'submit':
+            void this.#submit(conn, message);
+            return;
           default: {
             const never: never = message;
             throw new Error(`Unhandled client message ${JSON.stringify(never)}`);
@@ -144,6 +159,7 @@ export class ClientGateway {
       }
     });
     ws.once('close', () => {
+      conn.closed = true;
       this.#connections.delete(conn);
       for (const id of conn.ids) this.#unsubscribe(conn, id);
     });
@@ -155,16 +171,64 @@ export class ClientGateway {
       return;
     }
     // Subscribe first, then read: a result stored in between is not missed.
-    for (const id of ids) {
-      conn.ids.add(id);
-      let set = this.#subscribers.get(id);
-      if (!set) {
-        set = new Set();
-        this.#subscribers.set(id, set);
-      }
-      set.add(conn);
-    }
+    for (const id of ids) this.#add(conn, id);
     void this.#readAndDeliver(ids, conn);
+  }
+
+  #add(conn: ClientConnection, id: string): void {
+    conn.ids.add(id);
+    let set = this.#subscribers.get(id);
+    if (!set) {
+      set = new Set();
+      this.#subscribers.set(id, set);
+    }
+    set.add(conn);
+  }
+
+  /**
+   * Stores a task for a client, answers `submitted`, and subscribes the
+   * socket to it, so its result follows on the same socket. A task this call
+   * stored cannot have finished before the answer (its outcome needs a
+   * worker's message, a later event): it is subscribed without a store read.
+   * A repeated idempotency key's task may have finished: it is read as a
+   * subscribe reads. A refusal answers the ref and leaves the socket open.
+   */
+  async #submit(conn: ClientConnection, message: SubmitMessage): Promise<void> {
+    const { ref } = message;
+    if (conn.submitting >= MAX_SUBMITS_UNDER_WAY || conn.ids.size >= MAX_SUBSCRIPTIONS) {
+      const error = new TooManyError(
+        `at most ${MAX_SUBMITS_UNDER_WAY} submits under way and ${MAX_SUBSCRIPTIONS} subscriptions per socket`,
+      );
+      conn.send({ type: 'refused', ref, code: error.code, message: error.message });
+      return;
+    }
+    conn.submitting++;
+    let submitted: Awaited<ReturnType<TaskService['submit']>>;
+    try {
+      const key = message.idempotency_key;
+      submitted = await this.#options.submit(message.function_id, [message.payload], {
+        timeoutMs: message.timeout_ms,
+        idempotencyKeys: key === undefined ? undefined : [key],
+      });
+    } catch (error) {
+      conn.send({ type: 'refused', ref, ...this.#refusal(error) });
+      return;
+    } finally {
+      conn.submitting--;
+    }
+    const id = submitted.ids[0] as string;
+    conn.send({ type: 'submitted', ref, task_id: id });
+    // A socket gone meanwhile has nobody to deliver to (and its subscriptions were dropped).
+    if (conn.closed) return;
+    if (submitted.stored) this.#add(conn, id);
+    else this.#subscribe(conn, [id]);
+  }
+
+  /** The error-table code and message a refused submit is answered with. */
+  #refusal(error: unknown): { code: string; message: string } {
+    if (error instanceof TaskgridError) return { code: error.code, message: error.message };
+    this.#options.log.error({ err: error }, 'unexpected error in a socket submit');
+    return { code: 'TG_INTERNAL', message: 'Internal server error' };
   }
 
   #unsubscribe(conn: ClientConnection, id: string): void {

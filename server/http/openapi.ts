@@ -4,6 +4,7 @@
  * apart.
  */
 
+import { Type } from '@sinclair/typebox';
 import {
   BatchBody,
   BatchReply,
@@ -49,6 +50,15 @@ const taskIdParam = {
   schema: { type: 'string', format: 'uuid' },
 };
 
+/** `?wait=<ms>`: GET /result long-polls; POST /execute_function answers with the result. */
+const waitParam = (description: string) => ({
+  name: 'wait',
+  in: 'query',
+  required: false,
+  description,
+  schema: { type: 'integer', minimum: 0, maximum: 30000 },
+});
+
 export function openApiDocument(version: string): object {
   return {
     openapi: '3.1.0',
@@ -81,14 +91,23 @@ export function openApiDocument(version: string): object {
       '/execute_function': {
         post: {
           summary: 'Run a registered function once',
+          parameters: [
+            waitParam(
+              'Wait up to this many ms (at most 30000; larger values are capped) for the task to finish: a task that finishes within it is answered 200 with the body GET /result gives for it, one that does not is answered as without the wait. With a repeated idempotency key, waits for the task stored the first time',
+            ),
+          ],
           requestBody: { required: true, content: json(ExecuteBody) },
           responses: {
             '200': {
-              description: 'A repeat of an idempotency key: the task stored the first time',
+              description:
+                'The task finished within `?wait` ({task_id, status, result?} as GET /result), or a repeat of an idempotency key that has not ({task_id} of the task stored the first time)',
+              content: json(Type.Union([ResultReply, ExecuteReply])),
+            },
+            '201': {
+              description: 'Stored and queued (and not finished within `?wait`, when given)',
               content: json(ExecuteReply),
             },
-            '201': { description: 'Stored and queued', content: json(ExecuteReply) },
-            '400': error('The payload is not JSON text of an array'),
+            '400': error('The payload is not JSON text of an array, or a malformed wait'),
             '401': error('Token missing or wrong'),
             '404': error('Unknown function'),
             '413': error('Payload too large'),
@@ -159,13 +178,7 @@ export function openApiDocument(version: string): object {
           summary: "A task's status and, once finished, its result",
           parameters: [
             taskIdParam,
-            {
-              name: 'wait',
-              in: 'query',
-              required: false,
-              description: 'Long-poll up to this many ms (at most 30000) for the task to finish',
-              schema: { type: 'integer', minimum: 0, maximum: 30000 },
-            },
+            waitParam('Long-poll up to this many ms (at most 30000) for the task to finish'),
           ],
           responses: {
             '200': { description: 'At every status', content: json(ResultReply) },

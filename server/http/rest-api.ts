@@ -44,13 +44,20 @@ export function restApi({ service, store, dispatcher, metrics, version }: RestDe
     res.status(201).json({ function_id: functionId });
   });
 
+  // `?wait=<ms>`: one request from submit to result. A task that finishes within the wait is
+  // answered 200 with its GET /result body; otherwise (or for a repeat that has not finished)
+  // the answer is what it is without the wait.
   router.post('/execute_function', async (req, res) => {
     const body = parseExecuteBody(req.body);
+    const wait = waitParam(req.query.wait);
     const { ids, stored } = await service.submit(body.function_id, [body.payload], {
       timeoutMs: body.timeout_ms,
       idempotencyKeys: body.idempotency_key === undefined ? undefined : [body.idempotency_key],
     });
-    res.status(stored ? 201 : 200).json({ task_id: ids[0] });
+    const taskId = ids[0] as string;
+    const finished = wait > 0 ? await service.finishedWithin(taskId, wait, stored) : undefined;
+    if (finished) res.status(200).json(finished);
+    else res.status(stored ? 201 : 200).json({ task_id: taskId });
   });
 
   router.post('/execute_batch', async (req, res) => {

@@ -5,22 +5,13 @@
 
 import { type Static, Type } from '@sinclair/typebox';
 import { SchemaError } from '../../shared/errors.js';
+import {
+  IdempotencyKeySchema as IdempotencyKey,
+  TimeoutMsSchema as TimeoutMs,
+} from '../../shared/submit-fields.js';
 import { TASK_STATUSES } from '../../shared/types.js';
 import { compileParser } from '../../shared/validate.js';
 import { WorkerInfoSchema, WorkerPageSchema } from '../../shared/worker-info.js';
-
-const TimeoutMs = Type.Integer({
-  minimum: 1,
-  maximum: 86_400_000,
-  description: 'Per-task timeout in ms; defaults to the server setting',
-});
-
-const IdempotencyKey = Type.String({
-  minLength: 1,
-  maxLength: 256,
-  description:
-    'A retried submit with the same key answers 200 with the task stored the first time, instead of storing another',
-});
 
 export const RegisterBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 256 }),
