@@ -14,12 +14,14 @@ import { DEFAULT_FRAME_BYTES, DEFAULT_HEARTBEAT_MS } from '../shared/defaults.js
 import { ProtocolError, ResultTooLargeError } from '../shared/errors.js';
 import {
   encode,
+  frameBytes,
   frameText,
   PROTOCOL_VERSION,
   parseServerMessage,
   type ServerMessage,
   type WorkerMessage,
 } from '../shared/protocol.js';
+import { decodeTasksFrame } from '../shared/tasks-frame.js';
 import type { TaskOutcome } from '../shared/types.js';
 import { type ThreadPool, WorkerThreadPool } from '../threads/thread-pool.js';
 import {
@@ -157,13 +159,16 @@ export class TaskgridWorker {
         version: PROTOCOL_VERSION,
         threads: this.threads,
         max_frame: maxFrame,
+        binary_tasks: true,
         ...(this.#workerId ? { worker_id: this.#workerId } : {}),
         ...(this.#options.token ? { token: this.#options.token } : {}),
       };
       socket.send(encode(hello));
     });
     socket.on('ping', () => this.#armWatchdog());
-    socket.on('message', (data: RawData) => this.#onMessage(generation, data));
+    socket.on('message', (data: RawData, isBinary: boolean) =>
+      this.#onMessage(generation, data, isBinary),
+    );
     socket.on('error', (error) => this.#log.debug({ err: error.message }, 'socket error'));
     socket.on('close', (code, reason) =>
       refusedWith === 401
@@ -176,10 +181,11 @@ export class TaskgridWorker {
     );
   }
 
-  #onMessage(generation: number, data: RawData): void {
+  #onMessage(generation: number, data: RawData, isBinary: boolean): void {
     let message: ServerMessage;
     try {
-      message = parseServerMessage(frameText(data));
+      // Binary frames are tasks frames (this worker asked for them in its hello).
+      message = isBinary ? decodeTasksFrame(frameBytes(data)) : parseServerMessage(frameText(data));
     } catch (error) {
       this.#log.error({ err: (error as Error).message }, 'malformed frame from server');
       this.#socket?.close(CloseCode.BadFrame, (error as ProtocolError).message.slice(0, 120));

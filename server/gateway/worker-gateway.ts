@@ -152,6 +152,7 @@ export class WorkerGateway {
       threads: hello.threads,
       // A worker that does not say takes the default frame limit of older workers.
       maxFrameBytes: hello.max_frame ?? DEFAULT_FRAME_BYTES,
+      binaryTasks: hello.binary_tasks === true,
     });
     this.#connections.add(conn);
     ws.on('pong', () => conn.answered());
