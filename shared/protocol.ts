@@ -24,13 +24,13 @@ const Status = Type.Union([
   Type.Literal('CANCELLED'),
 ]);
 
-export const TaskOutcomeSchema = Type.Object({
+const OutcomeFields = {
   id: Id,
   attempt: Type.Integer({ minimum: 0 }),
   status: Status,
-  value: Type.String(),
   run_ms: Type.Number({ minimum: 0 }),
-});
+};
+export const TaskOutcomeSchema = Type.Object({ ...OutcomeFields, value: Type.String() });
 
 // Worker → server.
 const Hello = Type.Object({
@@ -53,6 +53,21 @@ const Results = Type.Object({
   type: Type.Literal('results'),
   results: Type.Array(TaskOutcomeSchema, { maxItems: 100000 }),
 });
+/**
+ * The JSON head of a binary results frame (results-frame.ts): each result's
+ * value is not in it but follows it as raw bytes, `value_bytes` long.
+ */
+export const ResultsHeadSchema = Type.Object({
+  type: Type.Literal('results'),
+  results: Type.Array(
+    Type.Object({ ...OutcomeFields, value_bytes: Type.Integer({ minimum: 0 }) }),
+    {
+      maxItems: 100000,
+    },
+  ),
+});
+export type ResultsHead = Static<typeof ResultsHeadSchema>;
+export type ResultsMessage = Static<typeof Results>;
 const Draining = Type.Object({ type: Type.Literal('draining') });
 
 export const WorkerMessageSchema = Type.Union([Hello, Pull, Results, Draining]);
@@ -68,6 +83,8 @@ const Welcome = Type.Object({
   heartbeat_ms: Type.Integer({ minimum: 1 }),
   /** Largest frame the server takes; the worker cuts its results frames to fit. */
   max_frame: Type.Optional(Type.Integer({ minimum: MIN_FRAME_BYTES })),
+  /** The server reads results frames in binary (results-frame.ts); text frames otherwise. */
+  binary_results: Type.Optional(Type.Boolean()),
 });
 const Functions = Type.Array(Type.Object({ id: Id, source: Type.String() }));
 const TaskFields = {

@@ -21,6 +21,7 @@ import {
   type ServerMessage,
   type WorkerMessage,
 } from '../shared/protocol.js';
+import { encodeResultsFrame } from '../shared/results-frame.js';
 import { decodeTasksFrame } from '../shared/tasks-frame.js';
 import type { TaskOutcome } from '../shared/types.js';
 import { type ThreadPool, WorkerThreadPool } from '../threads/thread-pool.js';
@@ -57,6 +58,8 @@ export class TaskgridWorker {
   readonly #held = new Map<string, number>();
   /** Largest frame the server takes (from its welcome). */
   #serverMaxFrame = DEFAULT_FRAME_BYTES;
+  /** The server reads binary results frames (from its welcome). */
+  #binaryResults = false;
   #socket: WebSocket | undefined;
   #generation = 0;
   #workerId: string | undefined;
@@ -198,6 +201,7 @@ export class TaskgridWorker {
         this.#mode = message.mode;
         this.#heartbeatMs = message.heartbeat_ms;
         this.#serverMaxFrame = message.max_frame ?? DEFAULT_FRAME_BYTES;
+        this.#binaryResults = message.binary_results === true;
         this.#armWatchdog();
         this.#log.info(
           { worker: message.worker_id, mode: message.mode, url: this.#options.url },
@@ -309,19 +313,19 @@ export class TaskgridWorker {
     let bytes = 0;
     for (const outcome of outcomes) {
       if (batch.length > 0 && bytes + outcome.value.length * 2 + 96 > target) {
-        this.#send({ type: 'results', results: batch });
+        this.#sendResults(batch);
         batch = [];
         bytes = 0;
       }
       batch.push(outcome);
       bytes += outcome.value.length * 2 + 96;
       if (bytes >= target) {
-        this.#send({ type: 'results', results: batch });
+        this.#sendResults(batch);
         batch = [];
         bytes = 0;
       }
     }
-    if (batch.length > 0) this.#send({ type: 'results', results: batch });
+    if (batch.length > 0) this.#sendResults(batch);
     if (this.#mode === 'pull' && !this.#stopping) this.#topUp();
   }
 
@@ -332,6 +336,14 @@ export class TaskgridWorker {
     if (want <= 0) return;
     this.#asked += want;
     this.#send({ type: 'pull', max: want });
+  }
+
+  #sendResults(results: TaskOutcome[]): void {
+    if (!this.#binaryResults) {
+      this.#send({ type: 'results', results });
+      return;
+    }
+    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(encodeResultsFrame(results));
   }
 
   #send(message: WorkerMessage): void {

@@ -126,7 +126,7 @@ export class WorkerSession extends TaskHolder {
     try {
       if (this.link.binaryTasks) {
         const plan = planTasksFrame(tasks, functions);
-        return plan.bytes <= max ? encodeTasksFrame(tasks, plan) : undefined;
+        return plan.bytes <= max ? encodeTasksFrame(plan) : undefined;
       }
       const text = encode({ type: 'tasks', functions, tasks });
       return text.length * 3 <= max || Buffer.byteLength(text) <= max ? text : undefined;

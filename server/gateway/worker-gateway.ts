@@ -29,12 +29,14 @@ import {
 } from '../../shared/errors.js';
 import {
   encode,
+  frameBytes,
   frameText,
   type HelloMessage,
   PROTOCOL_VERSION,
   parseWorkerMessage,
   type WorkerMessage,
 } from '../../shared/protocol.js';
+import { decodeResultsFrame } from '../../shared/results-frame.js';
 import { tokenMatches } from '../../shared/token.js';
 import type { WorkerLinkHandler } from '../dispatch/worker-link.js';
 import { refuseUpgrade } from './upgrade-refusal.js';
@@ -156,10 +158,13 @@ export class WorkerGateway {
     });
     this.#connections.add(conn);
     ws.on('pong', () => conn.answered());
-    ws.on('message', (data) => {
+    ws.on('message', (data, isBinary) => {
       let message: WorkerMessage;
       try {
-        message = parseWorkerMessage(frameText(data));
+        // Binary frames are results frames (the welcome says this server reads them).
+        message = isBinary
+          ? decodeResultsFrame(frameBytes(data))
+          : parseWorkerMessage(frameText(data));
         if (message.type === 'hello') throw new ProtocolError('hello was already received');
       } catch (error) {
         this.#reject(ws, error, address);
@@ -181,6 +186,7 @@ export class WorkerGateway {
         mode: handler.mode,
         heartbeat_ms: this.#options.heartbeatMs,
         max_frame: this.#options.maxFrameBytes,
+        binary_results: true,
       }),
     );
     log.info({ worker: conn.id, address, threads: conn.threads }, 'worker connected');
