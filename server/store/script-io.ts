@@ -5,6 +5,8 @@
  * is a ReplyError naming the script, the item and what came, never a cast.
  */
 
+import { BadResultError } from '../../shared/errors.js';
+import { isWellFormed } from '../../shared/serialize.js';
 import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import { TASK_STATUSES } from '../../shared/types.js';
 import { ReplyError, ReplyReader, stringArray } from './redis-reply.js';
@@ -85,8 +87,18 @@ export function readClaim(read: ReplyReader): ClaimResult {
  * Outcomes as the arguments the complete script takes: JSON text of
  * `[[id, attempt, status, run_ms], ...]`, then each outcome's value as its
  * own argument (stored undecoded, as the enqueue scripts store arguments).
+ * Throws BadResultError for a value with a lone surrogate (it can come from a
+ * text results frame): sent as is, it would be stored as U+FFFD, a result
+ * the task never returned; the outcome writer fails that task instead.
  */
 export function outcomesArgs(outcomes: readonly TaskOutcome[]): string[] {
+  for (const o of outcomes) {
+    if (!isWellFormed(o.value)) {
+      throw new BadResultError(
+        `The result of task ${o.id} is not well-formed Unicode (a lone surrogate)`,
+      );
+    }
+  }
   const meta = JSON.stringify(outcomes.map((o) => [o.id, o.attempt, o.status, String(o.run_ms)]));
   return [meta, ...outcomes.map((o) => o.value)];
 }
