@@ -507,7 +507,7 @@ export class RedisStore implements TaskStore {
   async #script(
     s: Script,
     keys: string[],
-    args: string[],
+    args: (string | Buffer)[],
     onLate?: (reply: unknown) => void,
     storesTasks = false,
   ): Promise<unknown> {

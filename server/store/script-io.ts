@@ -27,13 +27,16 @@ import type {
  * the task's first hash but its arguments (one argument instead of many per
  * task keeps the client from writing thousands of small buffers per batch),
  * and `args`, each task's argument text as it came, which the scripts store
- * without decoding (no escaping here, no cjson there).
+ * without decoding (no escaping here, no cjson there). The texts go as
+ * Buffers: node-redis joins string arguments into one string before it
+ * writes them (a copy of every byte and a second pass to encode it); a
+ * Buffer it writes as is. 100 x 64 KiB: 20 ms a call against 26-44.
  */
-export function newTasksArgs(tasks: readonly NewTask[]): { json: string; args: string[] } {
-  const args: string[] = [];
+export function newTasksArgs(tasks: readonly NewTask[]): { json: string; args: Buffer[] } {
+  const args: Buffer[] = [];
   const rows = tasks.map((t) => {
     const { [F.args]: text = '', ...rest } = taskToHash(queuedTask(t));
-    args.push(text);
+    args.push(Buffer.from(text));
     return [t.id, t.idempotency_key ?? '', hashFields(rest)];
   });
   return { json: JSON.stringify(rows), args };
@@ -91,7 +94,7 @@ export function readClaim(read: ReplyReader): ClaimResult {
  * text results frame): sent as is, it would be stored as U+FFFD, a result
  * the task never returned; the outcome writer fails that task instead.
  */
-export function outcomesArgs(outcomes: readonly TaskOutcome[]): string[] {
+export function outcomesArgs(outcomes: readonly TaskOutcome[]): (string | Buffer)[] {
   for (const o of outcomes) {
     if (!isWellFormed(o.value)) {
       throw new BadResultError(
@@ -100,7 +103,8 @@ export function outcomesArgs(outcomes: readonly TaskOutcome[]): string[] {
     }
   }
   const meta = JSON.stringify(outcomes.map((o) => [o.id, o.attempt, o.status, String(o.run_ms)]));
-  return [meta, ...outcomes.map((o) => o.value)];
+  // Buffers for the reason newTasksArgs gives.
+  return [meta, ...outcomes.map((o) => Buffer.from(o.value))];
 }
 
 /** Leases as the `id, attempt, ...` arguments the requeue and renew scripts take. */
