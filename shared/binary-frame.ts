@@ -20,6 +20,25 @@ import { jsonShapeProblem } from './json-shape.js';
 
 const HEAD_LENGTH_BYTES = 4;
 
+/**
+ * A frame whose texts hold fewer characters than this goes as JSON text
+ * even to a peer that reads binary frames: per item, the binary frame costs
+ * a length and a slice more, which small texts do not pay back. Measured
+ * (tasks, encode + decode per task): "[]" arguments 1.0 µs as text, 2.0 µs
+ * binary; 64 KiB arguments 230 µs as text, 33 µs binary.
+ */
+export const BINARY_MIN_CHARS = 16 * 1024;
+
+/** Whether texts of these lengths (in characters) are worth a binary frame. */
+export function worthBinary<T>(items: readonly T[], text: (item: T) => string): boolean {
+  let chars = 0;
+  for (const item of items) {
+    chars += text(item).length;
+    if (chars >= BINARY_MIN_CHARS) return true;
+  }
+  return false;
+}
+
 /** A frame measured before it is built, so frames are cut to a peer's limit without building them. */
 export interface BinaryFramePlan {
   /** JSON text of the head. */

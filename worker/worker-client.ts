@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import WebSocket, { type RawData } from 'ws';
 import { backoffDelay } from '../shared/backoff.js';
+import { worthBinary } from '../shared/binary-frame.js';
 import { CloseCode } from '../shared/close-codes.js';
 import { creditsFor, RunTimeAverage } from '../shared/credits.js';
 import { DEFAULT_FRAME_BYTES, DEFAULT_HEARTBEAT_MS } from '../shared/defaults.js';
@@ -339,7 +340,7 @@ export class TaskgridWorker {
   }
 
   #sendResults(results: TaskOutcome[]): void {
-    if (!this.#binaryResults) {
+    if (!this.#binaryResults || !worthBinary(results, (o) => o.value)) {
       this.#send({ type: 'results', results });
       return;
     }

@@ -4,6 +4,7 @@
  * takes. Its socket is the gateway's (a WorkerLink).
  */
 
+import { worthBinary } from '../../shared/binary-frame.js';
 import { TooLargeError, toErrorData } from '../../shared/errors.js';
 import { encode } from '../../shared/protocol.js';
 import { encodeTasksFrame, planTasksFrame } from '../../shared/tasks-frame.js';
@@ -120,11 +121,11 @@ export class WorkerSession extends TaskHolder {
     });
   }
 
-  /** The frame for these tasks, binary when the worker reads it; undefined when it does not fit. */
+  /** The frame for these tasks, binary when the worker reads it and it pays; undefined when it does not fit. */
   #encode(tasks: TaskAssignment[], functions: FunctionSource[]): string | Buffer | undefined {
     const max = this.link.maxFrameBytes;
     try {
-      if (this.link.binaryTasks) {
+      if (this.link.binaryTasks && worthBinary(tasks, (t) => t.args)) {
         const plan = planTasksFrame(tasks, functions);
         return plan.bytes <= max ? encodeTasksFrame(plan) : undefined;
       }
