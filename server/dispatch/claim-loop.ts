@@ -17,19 +17,6 @@ export interface Demand {
 /** Claims larger than this are split: one Lua call should not block Redis for long. */
 const MAX_CLAIM = 1000;
 const RETRY_MS = 250;
-/**
- * Submits whose arguments pass this many characters are stored without the
- * claim: the claim's reply would bring every argument back before the submit
- * is answered, so the client waited on a second copy of its own bytes. The
- * claim follows at once on the queued wake-up, while the client goes on.
- */
-const ENQUEUE_CLAIM_MAX_CHARS = 256 * 1024;
-
-function argsChars(tasks: readonly NewTask[]): number {
-  let chars = 0;
-  for (const task of tasks) chars += task.args.length;
-  return chars;
-}
 
 export class ClaimLoop {
   readonly #store: TaskStore;
@@ -73,9 +60,7 @@ export class ClaimLoop {
    */
   async submit(tasks: readonly NewTask[]): Promise<EnqueueResult> {
     const demand = this.#running || this.#stopped ? undefined : this.#next();
-    if (!demand || demand.max <= 0 || argsChars(tasks) > ENQUEUE_CLAIM_MAX_CHARS) {
-      return this.#store.enqueue(tasks);
-    }
+    if (!demand || demand.max <= 0) return this.#store.enqueue(tasks);
     this.#running = true;
     let claimed: ClaimResult & EnqueueResult;
     try {
