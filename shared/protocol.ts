@@ -25,13 +25,13 @@ const Status = Type.Union([
   Type.Literal('CANCELLED'),
 ]);
 
-export const TaskOutcomeSchema = Type.Object({
+const OutcomeFields = {
   id: Id,
   attempt: Type.Integer({ minimum: 0 }),
   status: Status,
-  value: Type.String(),
   run_ms: Type.Number({ minimum: 0 }),
-});
+};
+export const TaskOutcomeSchema = Type.Object({ ...OutcomeFields, value: Type.String() });
 
 // Worker → server.
 const Hello = Type.Object({
@@ -43,6 +43,8 @@ const Hello = Type.Object({
   name: Type.Optional(Type.String({ maxLength: 256 })),
   /** Largest frame this worker takes; the server cuts its tasks frames to fit. */
   max_frame: Type.Optional(Type.Integer({ minimum: MIN_FRAME_BYTES })),
+  /** The worker reads tasks frames in binary (tasks-frame.ts); text frames otherwise. */
+  binary_tasks: Type.Optional(Type.Boolean()),
 });
 const Pull = Type.Object({
   type: Type.Literal('pull'),
@@ -52,6 +54,21 @@ const Results = Type.Object({
   type: Type.Literal('results'),
   results: Type.Array(TaskOutcomeSchema, { maxItems: 100000 }),
 });
+/**
+ * The JSON head of a binary results frame (results-frame.ts): each result's
+ * value is not in it but follows it as raw bytes, `value_bytes` long.
+ */
+export const ResultsHeadSchema = Type.Object({
+  type: Type.Literal('results'),
+  results: Type.Array(
+    Type.Object({ ...OutcomeFields, value_bytes: Type.Integer({ minimum: 0 }) }),
+    {
+      maxItems: 100000,
+    },
+  ),
+});
+export type ResultsHead = Static<typeof ResultsHeadSchema>;
+export type ResultsMessage = Static<typeof Results>;
 const Draining = Type.Object({ type: Type.Literal('draining') });
 
 export const WorkerMessageSchema = Type.Union([Hello, Pull, Results, Draining]);
@@ -67,20 +84,32 @@ const Welcome = Type.Object({
   heartbeat_ms: Type.Integer({ minimum: 1 }),
   /** Largest frame the server takes; the worker cuts its results frames to fit. */
   max_frame: Type.Optional(Type.Integer({ minimum: MIN_FRAME_BYTES })),
+  /** The server reads results frames in binary (results-frame.ts); text frames otherwise. */
+  binary_results: Type.Optional(Type.Boolean()),
 });
+const Functions = Type.Array(Type.Object({ id: Id, source: Type.String() }));
+const TaskFields = {
+  id: Id,
+  fn: Id,
+  attempt: Type.Integer({ minimum: 0 }),
+  timeout_ms: Type.Integer({ minimum: 1 }),
+};
 const Tasks = Type.Object({
   type: Type.Literal('tasks'),
-  functions: Type.Array(Type.Object({ id: Id, source: Type.String() })),
-  tasks: Type.Array(
-    Type.Object({
-      id: Id,
-      fn: Id,
-      args: Type.String(),
-      attempt: Type.Integer({ minimum: 0 }),
-      timeout_ms: Type.Integer({ minimum: 1 }),
-    }),
-  ),
+  functions: Functions,
+  tasks: Type.Array(Type.Object({ ...TaskFields, args: Type.String() })),
 });
+/**
+ * The JSON head of a binary tasks frame (tasks-frame.ts): each task's
+ * argument text is not in it but follows it as raw bytes, `args_bytes` long.
+ */
+export const TasksHeadSchema = Type.Object({
+  type: Type.Literal('tasks'),
+  functions: Functions,
+  tasks: Type.Array(Type.Object({ ...TaskFields, args_bytes: Type.Integer({ minimum: 0 }) })),
+});
+export type TasksHead = Static<typeof TasksHeadSchema>;
+export type TasksMessage = Static<typeof Tasks>;
 const Cancel = Type.Object({
   type: Type.Literal('cancel'),
   ids: Type.Array(Id),
@@ -103,17 +132,19 @@ const parseServerValue = compileParser(
 /** What a ws 'message' listener is given (ws's RawData), named here without importing ws. */
 export type FrameData = Buffer | ArrayBuffer | Buffer[];
 
+/** A received frame's bytes in one Buffer. */
+export function frameBytes(data: FrameData): Buffer {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.isBuffer(data) ? data : Buffer.from(data);
+}
+
 /**
  * A received frame's text, once its JSON shape is known to be cheap to parse
  * (json-shape.ts). Throws ProtocolError (close 4400) otherwise. Every socket
  * end decodes its frames here: both server gateways and the worker.
  */
 export function frameText(data: FrameData): string {
-  const bytes = Array.isArray(data)
-    ? Buffer.concat(data)
-    : Buffer.isBuffer(data)
-      ? data
-      : Buffer.from(data);
+  const bytes = frameBytes(data);
   const problem = jsonShapeProblem(bytes);
   if (problem !== undefined) throw new ProtocolError(`Frame refused unparsed: ${problem}`);
   return bytes.toString('utf8');

@@ -225,11 +225,14 @@ const ids = Array.from(
 const id = (i: number): string => ids[i] ?? '';
 const CREATED = 1_700_000_000_000;
 
+/** Argument text both stores must keep byte for byte: escapes, multi-byte, large. */
+const RICH_ARGS = JSON.stringify(['"q" \\ é😀\n', 'x'.repeat(70_000), { k: [1, null] }]);
+
 function fixedTask(i: number, idempotencyKey?: string): NewTask {
   return {
     id: id(i),
     function_id: 'f1',
-    args: `[${i}]`,
+    args: i === 1 ? RICH_ARGS : `[${i}]`,
     timeout_ms: 1000 + i,
     created_at: CREATED + i,
     ...(idempotencyKey ? { idempotency_key: idempotencyKey } : {}),
@@ -319,7 +322,10 @@ async function transcript(store: TaskStore): Promise<[string, unknown][]> {
   const failure = JSON.stringify({ name: 'Error', message: 'no', stack: '' });
   await note(
     'complete t0, fail t1',
-    store.complete([outcome(0, 1, 'COMPLETED', '"zero"'), outcome(1, 1, 'FAILED', failure)]),
+    store.complete([
+      outcome(0, 1, 'COMPLETED', JSON.stringify(`zero "ü😀" \\ ${'y'.repeat(70_000)}`)),
+      outcome(1, 1, 'FAILED', failure),
+    ]),
   );
   await note('complete t0 again', store.complete([outcome(0, 1, 'COMPLETED', '"late"')]));
 

@@ -8,18 +8,22 @@
 import type { Logger } from 'pino';
 import WebSocket, { type RawData } from 'ws';
 import { backoffDelay } from '../shared/backoff.js';
+import { worthBinary } from '../shared/binary-frame.js';
 import { CloseCode } from '../shared/close-codes.js';
 import { creditsFor, RunTimeAverage } from '../shared/credits.js';
 import { DEFAULT_FRAME_BYTES, DEFAULT_HEARTBEAT_MS } from '../shared/defaults.js';
 import { ProtocolError, ResultTooLargeError } from '../shared/errors.js';
 import {
   encode,
+  frameBytes,
   frameText,
   PROTOCOL_VERSION,
   parseServerMessage,
   type ServerMessage,
   type WorkerMessage,
 } from '../shared/protocol.js';
+import { encodeResultsFrame } from '../shared/results-frame.js';
+import { decodeTasksFrame } from '../shared/tasks-frame.js';
 import type { TaskOutcome } from '../shared/types.js';
 import { type ThreadPool, WorkerThreadPool } from '../threads/thread-pool.js';
 import {
@@ -55,6 +59,8 @@ export class TaskgridWorker {
   readonly #held = new Map<string, number>();
   /** Largest frame the server takes (from its welcome). */
   #serverMaxFrame = DEFAULT_FRAME_BYTES;
+  /** The server reads binary results frames (from its welcome). */
+  #binaryResults = false;
   #socket: WebSocket | undefined;
   #generation = 0;
   #workerId: string | undefined;
@@ -157,13 +163,16 @@ export class TaskgridWorker {
         version: PROTOCOL_VERSION,
         threads: this.threads,
         max_frame: maxFrame,
+        binary_tasks: true,
         ...(this.#workerId ? { worker_id: this.#workerId } : {}),
         ...(this.#options.token ? { token: this.#options.token } : {}),
       };
       socket.send(encode(hello));
     });
     socket.on('ping', () => this.#armWatchdog());
-    socket.on('message', (data: RawData) => this.#onMessage(generation, data));
+    socket.on('message', (data: RawData, isBinary: boolean) =>
+      this.#onMessage(generation, data, isBinary),
+    );
     socket.on('error', (error) => this.#log.debug({ err: error.message }, 'socket error'));
     socket.on('close', (code, reason) =>
       refusedWith === 401
@@ -176,10 +185,11 @@ export class TaskgridWorker {
     );
   }
 
-  #onMessage(generation: number, data: RawData): void {
+  #onMessage(generation: number, data: RawData, isBinary: boolean): void {
     let message: ServerMessage;
     try {
-      message = parseServerMessage(frameText(data));
+      // Binary frames are tasks frames (this worker asked for them in its hello).
+      message = isBinary ? decodeTasksFrame(frameBytes(data)) : parseServerMessage(frameText(data));
     } catch (error) {
       this.#log.error({ err: (error as Error).message }, 'malformed frame from server');
       this.#socket?.close(CloseCode.BadFrame, (error as ProtocolError).message.slice(0, 120));
@@ -192,6 +202,7 @@ export class TaskgridWorker {
         this.#mode = message.mode;
         this.#heartbeatMs = message.heartbeat_ms;
         this.#serverMaxFrame = message.max_frame ?? DEFAULT_FRAME_BYTES;
+        this.#binaryResults = message.binary_results === true;
         this.#armWatchdog();
         this.#log.info(
           { worker: message.worker_id, mode: message.mode, url: this.#options.url },
@@ -303,19 +314,19 @@ export class TaskgridWorker {
     let bytes = 0;
     for (const outcome of outcomes) {
       if (batch.length > 0 && bytes + outcome.value.length * 2 + 96 > target) {
-        this.#send({ type: 'results', results: batch });
+        this.#sendResults(batch);
         batch = [];
         bytes = 0;
       }
       batch.push(outcome);
       bytes += outcome.value.length * 2 + 96;
       if (bytes >= target) {
-        this.#send({ type: 'results', results: batch });
+        this.#sendResults(batch);
         batch = [];
         bytes = 0;
       }
     }
-    if (batch.length > 0) this.#send({ type: 'results', results: batch });
+    if (batch.length > 0) this.#sendResults(batch);
     if (this.#mode === 'pull' && !this.#stopping) this.#topUp();
   }
 
@@ -326,6 +337,14 @@ export class TaskgridWorker {
     if (want <= 0) return;
     this.#asked += want;
     this.#send({ type: 'pull', max: want });
+  }
+
+  #sendResults(results: TaskOutcome[]): void {
+    if (!this.#binaryResults || !worthBinary(results, (o) => o.value)) {
+      this.#send({ type: 'results', results });
+      return;
+    }
+    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(encodeResultsFrame(results));
   }
 
   #send(message: WorkerMessage): void {

@@ -16,12 +16,14 @@ export interface WorkerLink {
   readonly threads: number;
   /** Largest frame the worker takes (from its hello). */
   readonly maxFrameBytes: number;
+  /** It reads binary tasks frames (shared/tasks-frame.ts); text frames otherwise. */
+  readonly binaryTasks: boolean;
   /** When it last answered a heartbeat (ms since the epoch). */
   readonly lastHeartbeat: number;
   /** Open and not closing: a frame sent now reaches the worker. */
   readonly open: boolean;
-  /** Sends one encoded frame; nothing once the socket closed. */
-  send(frame: string): void;
+  /** Sends one encoded frame (a Buffer goes as a binary frame); nothing once the socket closed. */
+  send(frame: string | Buffer): void;
   close(code: CloseCode, reason: string): void;
 }
 

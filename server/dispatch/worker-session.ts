@@ -4,8 +4,10 @@
  * takes. Its socket is the gateway's (a WorkerLink).
  */
 
+import { worthBinary } from '../../shared/binary-frame.js';
 import { TooLargeError, toErrorData } from '../../shared/errors.js';
 import { encode } from '../../shared/protocol.js';
+import { encodeTasksFrame, planTasksFrame } from '../../shared/tasks-frame.js';
 import type { FunctionSource, TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import { TaskHolder } from './task-holder.js';
 import type { WorkerLink } from './worker-link.js';
@@ -51,7 +53,8 @@ export class WorkerSession extends TaskHolder {
   run(tasks: TaskAssignment[], functions: FunctionSource[]): TaskOutcome[] {
     const refused: TaskOutcome[] = [];
     const sources = new Map(functions.map((f) => [f.id, f]));
-    // Half the budget per frame by estimate: JSON escaping may grow the text.
+    // Half the budget per frame by estimate: JSON escaping may grow the text
+    // (binary frames: multi-byte characters).
     const target = Math.max(1, (this.link.maxFrameBytes - FRAME_ENVELOPE) / 2);
     let batch: TaskAssignment[] = [];
     let bytes = 0;
@@ -91,19 +94,10 @@ export class WorkerSession extends TaskHolder {
       const fn = sources.get(task.fn);
       if (fn && !this.knownFunctions.has(fn.id) && !functions.includes(fn)) functions.push(fn);
     }
-    let text: string | undefined;
-    try {
-      text = encode({ type: 'tasks', functions, tasks });
-    } catch {
-      text = undefined; // longer than a string can be
-    }
-    const fits =
-      text !== undefined &&
-      (text.length * 3 <= this.link.maxFrameBytes ||
-        Buffer.byteLength(text) <= this.link.maxFrameBytes);
-    if (fits && text !== undefined) {
+    const frame = this.#encode(tasks, functions);
+    if (frame !== undefined) {
       if (!this.open) return;
-      this.link.send(text);
+      this.link.send(frame);
       for (const fn of functions) this.knownFunctions.add(fn.id);
       return;
     }
@@ -125,5 +119,20 @@ export class WorkerSession extends TaskHolder {
       value: JSON.stringify({ ...toErrorData(error), stack: '' }),
       run_ms: 0,
     });
+  }
+
+  /** The frame for these tasks, binary when the worker reads it and it pays; undefined when it does not fit. */
+  #encode(tasks: TaskAssignment[], functions: FunctionSource[]): string | Buffer | undefined {
+    const max = this.link.maxFrameBytes;
+    try {
+      if (this.link.binaryTasks && worthBinary(tasks, (t) => t.args)) {
+        const plan = planTasksFrame(tasks, functions);
+        return plan.bytes <= max ? encodeTasksFrame(plan) : undefined;
+      }
+      const text = encode({ type: 'tasks', functions, tasks });
+      return text.length * 3 <= max || Buffer.byteLength(text) <= max ? text : undefined;
+    } catch {
+      return undefined; // longer than a string can be
+    }
   }
 }

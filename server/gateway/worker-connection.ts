@@ -14,6 +14,8 @@ export interface ConnectionOptions {
   threads: number;
   /** Largest frame the worker takes (from its hello). */
   maxFrameBytes: number;
+  /** It reads binary tasks frames (from its hello). */
+  binaryTasks: boolean;
 }
 
 export class WorkerConnection implements WorkerLink {
@@ -21,6 +23,7 @@ export class WorkerConnection implements WorkerLink {
   readonly address: string;
   readonly threads: number;
   readonly maxFrameBytes: number;
+  readonly binaryTasks: boolean;
   lastHeartbeat = Date.now();
   /** Pings sent since the last answer. */
   missedHeartbeats = 0;
@@ -33,13 +36,14 @@ export class WorkerConnection implements WorkerLink {
     this.address = options.address;
     this.threads = options.threads;
     this.maxFrameBytes = options.maxFrameBytes;
+    this.binaryTasks = options.binaryTasks;
   }
 
   get open(): boolean {
     return !this.#closed && this.#socket.readyState === this.#socket.OPEN;
   }
 
-  send(frame: string): void {
+  send(frame: string | Buffer): void {
     if (!this.#closed) this.#socket.send(frame);
   }
 

@@ -29,12 +29,14 @@ import {
 } from '../../shared/errors.js';
 import {
   encode,
+  frameBytes,
   frameText,
   type HelloMessage,
   PROTOCOL_VERSION,
   parseWorkerMessage,
   type WorkerMessage,
 } from '../../shared/protocol.js';
+import { decodeResultsFrame } from '../../shared/results-frame.js';
 import { tokenMatches } from '../../shared/token.js';
 import type { WorkerLinkHandler } from '../dispatch/worker-link.js';
 import { ConnectionLog } from './connection-log.js';
@@ -156,13 +158,17 @@ export class WorkerGateway {
       threads: hello.threads,
       // A worker that does not say takes the default frame limit of older workers.
       maxFrameBytes: hello.max_frame ?? DEFAULT_FRAME_BYTES,
+      binaryTasks: hello.binary_tasks === true,
     });
     this.#connections.add(conn);
     ws.on('pong', () => conn.answered());
-    ws.on('message', (data) => {
+    ws.on('message', (data, isBinary) => {
       let message: WorkerMessage;
       try {
-        message = parseWorkerMessage(frameText(data));
+        // Binary frames are results frames (the welcome says this server reads them).
+        message = isBinary
+          ? decodeResultsFrame(frameBytes(data))
+          : parseWorkerMessage(frameText(data));
         if (message.type === 'hello') throw new ProtocolError('hello was already received');
       } catch (error) {
         this.#reject(ws, error, address);
@@ -184,6 +190,7 @@ export class WorkerGateway {
         mode: handler.mode,
         heartbeat_ms: this.#options.heartbeatMs,
         max_frame: this.#options.maxFrameBytes,
+        binary_results: true,
       }),
     );
     this.#connectionLog.connected({ worker: conn.id, address, threads: conn.threads });

@@ -25,8 +25,8 @@ import { parseEventMessage, RedisKeys } from './redis-keys.js';
 import { integer, ReplyError, ReplyReader, stringArray } from './redis-reply.js';
 import {
   leasesArgs,
-  newTasksArg,
-  outcomesArg,
+  newTasksArgs,
+  outcomesArgs,
   readCancel,
   readClaim,
   readEnqueue,
@@ -221,16 +221,18 @@ export class RedisStore implements TaskStore {
 
   async enqueue(tasks: readonly NewTask[]): Promise<EnqueueResult> {
     if (tasks.length === 0) return { duplicates: new Map() };
+    const { json, args } = newTasksArgs(tasks);
     const raw = await this.#script(
       SCRIPTS.enqueue,
       [this.keys.queue, this.keys.events],
       [
         this.keys.taskHead,
         this.keys.idempotencyHead,
-        newTasksArg(tasks),
+        json,
         this.#options.instanceId,
         this.#deadline(),
         String(this.#options.idempotencyTtlSeconds),
+        ...args,
       ],
       (late) => this.#discardLate(late, tasks),
       true,
@@ -249,6 +251,7 @@ export class RedisStore implements TaskStore {
     leaseMs: number,
   ): Promise<ClaimResult & EnqueueResult> {
     const now = Date.now();
+    const { json, args: taskArgs } = newTasksArgs(tasks);
     const args = [
       this.keys.taskHead,
       this.keys.idempotencyHead,
@@ -257,9 +260,10 @@ export class RedisStore implements TaskStore {
       String(now),
       String(now + leaseMs),
       this.#options.instanceId,
-      newTasksArg(tasks),
+      json,
       this.#deadline(),
       String(this.#options.idempotencyTtlSeconds),
+      ...taskArgs,
     ];
     const raw = await this.#script(
       SCRIPTS.enqueueClaim,
@@ -292,7 +296,7 @@ export class RedisStore implements TaskStore {
       String(Date.now()),
       String(this.#options.resultTtlSeconds),
       this.#options.instanceId,
-      outcomesArg(outcomes),
+      ...outcomesArgs(outcomes),
     ];
     // A call that Redis runs after we gave up still stored outcomes: announce them
     // when its reply comes (the retry will find them applied and announce nothing).
@@ -503,7 +507,7 @@ export class RedisStore implements TaskStore {
   async #script(
     s: Script,
     keys: string[],
-    args: string[],
+    args: (string | Buffer)[],
     onLate?: (reply: unknown) => void,
     storesTasks = false,
   ): Promise<unknown> {

@@ -41,9 +41,12 @@ ${CLAIM_STEP}`;
 /**
  * The enqueue step. New tasks arrive as ONE argument, JSON text of
  * [[id, idempotency key or '', [field, value, ...]], ...], the fields being
- * the task's whole first hash (script-io.ts builds it from task-hash.ts):
- * one large argument instead of several per task keeps the client from
- * writing thousands of small buffers per batch.
+ * the task's first hash but its arguments (script-io.ts builds it from
+ * task-hash.ts): one argument instead of several per task keeps the client
+ * from writing thousands of small buffers per batch. Each task's argument
+ * text comes as its own ARGV item from `args_from` on, in the same order, and
+ * is only moved into the hash, never decoded: cjson would parse (and unescape)
+ * every byte of a large argument, which cost more than carrying it to Redis.
  *
  * Two guards make a failed submit safe to retry:
  * - a deadline in Redis's clock: a call that Redis runs after the server gave
@@ -51,8 +54,8 @@ ${CLAIM_STEP}`;
  *   never leaves a task behind; the reply is then {-1};
  * - idempotency keys: a task whose key is known is not stored again; its
  *   position and the task id stored under the key come back in the reply.
- * Expects locals `queue`, `task_head`, `idem_head`, `tasks_json`, `deadline`,
- * `idem_ttl`; leaves `dups` = { position, existing id, ... } and `ids` (the
+ * Expects locals `queue`, `task_head`, `idem_head`, `tasks_json`, `args_from`,
+ * `deadline`, `idem_ttl`; leaves `dups` = { position, existing id, ... } and `ids` (the
  * ids stored).
  */
 const ENQUEUE_STEP = `
@@ -77,7 +80,7 @@ for i, t in ipairs(cjson.decode(tasks_json)) do
     dups[#dups + 1] = i
     dups[#dups + 1] = existing
   else
-    redis.call('HSET', task_head .. t[1], unpack(t[3]))
+    redis.call('HSET', task_head .. t[1], 'args', ARGV[args_from + i - 1], unpack(t[3]))
     ids[#ids + 1] = t[1]
   end
 end
@@ -90,12 +93,13 @@ end
  * enqueue: store new tasks as QUEUED at the tail of the queue.
  *   KEYS[1] queue, KEYS[2] events channel
  *   ARGV[1] task key head, ARGV[2] idempotency key head, ARGV[3] tasks JSON (see ENQUEUE_STEP),
- *   ARGV[4] instance id, ARGV[5] deadline (ms, Redis clock), ARGV[6] idempotency key TTL (s)
+ *   ARGV[4] instance id, ARGV[5] deadline (ms, Redis clock), ARGV[6] idempotency key TTL (s),
+ *   ARGV[7..] each task's argument text
  *   returns { #dups / 2, dups... } or { -1 } past the deadline
  */
 export const ENQUEUE_LUA = `
 local queue, task_head, idem_head, tasks_json = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-local deadline, idem_ttl = ARGV[5], ARGV[6]
+local deadline, idem_ttl, args_from = ARGV[5], ARGV[6], 7
 ${ENQUEUE_STEP}
 if #ids > 0 then redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' q') end
 local out = { #dups / 2 }
@@ -112,14 +116,14 @@ return out
  *   ARGV[1] task key head, ARGV[2] idempotency key head, ARGV[3] max, ARGV[4] owner,
  *   ARGV[5] now (ms), ARGV[6] lease expiry (ms), ARGV[7] instance id,
  *   ARGV[8] tasks JSON (see ENQUEUE_STEP), ARGV[9] deadline (ms, Redis clock),
- *   ARGV[10] idempotency key TTL (s)
+ *   ARGV[10] idempotency key TTL (s), ARGV[11..] each task's argument text
  *   returns { #dups / 2, dups..., then the claim reply } or { -1 } past the deadline
  */
 export const ENQUEUE_CLAIM_LUA = `
 local queue, leases = KEYS[1], KEYS[2]
 local task_head, idem_head = ARGV[1], ARGV[2]
 local max, owner, now, expiry = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local tasks_json, deadline, idem_ttl = ARGV[8], ARGV[9], ARGV[10]
+local tasks_json, deadline, idem_ttl, args_from = ARGV[8], ARGV[9], ARGV[10], 11
 ${ENQUEUE_STEP}
 if #ids > 0 then redis.call('PUBLISH', KEYS[3], ARGV[7] .. ' q') end
 local claimed = (function()
