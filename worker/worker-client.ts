@@ -286,13 +286,16 @@ export class TaskgridWorker {
 
   /**
    * One frame per turn of the event loop carries every result that is ready;
-   * while tasks still running here should finish within RESULTS_WAIT_MS, it
-   * waits for them, at most that long after the first result it carries.
+   * while tasks still running here should finish within RESULTS_WAIT_MS (but
+   * fewer than a frame's worth), it waits for them, at most that long after
+   * the first result it carries.
    */
   #scheduleFlush(): void {
     const expected =
       (Math.min(this.#held.size, this.threads) * RESULTS_WAIT_MS) / this.#runTime.value;
-    if (this.#outbox.length < RESULTS_PER_FRAME && expected >= 1) {
+    // Tasks so cheap that a frame's worth finishes within the wait already come back in
+    // large batches from the threads: waiting would only delay them.
+    if (this.#outbox.length < RESULTS_PER_FRAME && expected >= 1 && expected < RESULTS_PER_FRAME) {
       this.#flushTimer ??= setTimeout(() => this.#flush(), RESULTS_WAIT_MS);
       return;
     }
