@@ -71,6 +71,19 @@ const SWEEP_MS = 25;
  */
 const MAX_DEPTH = 256;
 /**
+ * Work queued on a thread behind the task it runs (ms): the thread reports
+ * when it is down to its last task and this thread sends more, which takes
+ * up to about a millisecond on a busy machine. A thread of 1 ms tasks that
+ * held only the one it runs idled for that long after each of them.
+ */
+const QUEUE_MS = 2;
+/**
+ * Tasks this slow get no second one queued behind them: the idle round
+ * trip is then small beside the task, and a task queued behind a long one
+ * would wait while another thread may be free.
+ */
+const LONG_TASK_MS = 20;
+/**
  * A ready thread that holds tasks, runs none and reports nothing for this
  * long is stuck (task code broke something the runtime relies on, or a
  * stray callback spins between tasks): it is ended and its tasks run again.
@@ -257,12 +270,11 @@ export class WorkerThreadPool implements ThreadPool {
     return slot;
   }
 
-  /** Tasks a thread may hold at once: about a millisecond of work, at least one. */
+  /** Tasks a thread may hold at once: the one it runs and about QUEUE_MS of work behind it. */
   #depth(): number {
-    return Math.max(
-      1,
-      Math.min(MAX_DEPTH, Math.floor(1 / Math.max(this.#runTime.value, 1 / MAX_DEPTH))),
-    );
+    const avg = this.#runTime.value;
+    if (avg >= LONG_TASK_MS) return 1;
+    return Math.min(MAX_DEPTH, 1 + Math.ceil(QUEUE_MS / Math.max(avg, QUEUE_MS / MAX_DEPTH)));
   }
 
   #pump(): void {

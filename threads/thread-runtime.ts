@@ -126,6 +126,8 @@ let lastFlush = 0;
 // Flush at least this often during a long run of sync tasks, so results
 // stream back instead of waiting for the whole batch.
 const FLUSH_MS = 2;
+/** The doorbell's value when messages were last pulled. */
+let bell = 0;
 // Keep running one function's queued tasks for up to this long before
 // taking the oldest task of another: fewer switches, each of which costs a
 // realm check, without starving the others.
@@ -201,7 +203,25 @@ function record(seq: number, outcome: TaskOutcome): void {
   outcomes[count] = outcome;
   seqs[count] = seq;
   count++;
-  if (count === OUTCOME_BUFFER || PerformanceNow() - lastFlush > FLUSH_MS) flush();
+  if (count === OUTCOME_BUFFER || PerformanceNow() - lastFlush > FLUSH_MS || runningLow()) flush();
+}
+
+/**
+ * At most one task left here: report now, so the pool sends more while that
+ * one runs instead of after it (slow tasks come one or two at a time, and
+ * a thread that waits for its next one idles for a round trip each time).
+ */
+function runningLow(): boolean {
+  ringing();
+  return head === undefined || head.next === undefined;
+}
+
+/** Takes what the pool sent since the doorbell was last looked at. */
+function ringing(): void {
+  const now = AtomicsLoad(ints, DOORBELL_INDEX);
+  if (now === bell) return;
+  bell = now;
+  pull();
 }
 
 function handle(message: ToThread): void {
@@ -312,15 +332,11 @@ async function run(entry: Entry): Promise<void> {
 }
 
 async function loop(): Promise<void> {
-  let bell = AtomicsLoad(ints, DOORBELL_INDEX);
+  bell = AtomicsLoad(ints, DOORBELL_INDEX);
   pull();
   AtomicsStore(ints, READY_INDEX, 1);
   for (;;) {
-    const now = AtomicsLoad(ints, DOORBELL_INDEX);
-    if (now !== bell) {
-      bell = now;
-      pull();
-    }
+    ringing();
     const entry = take();
     if (!entry) {
       flush();

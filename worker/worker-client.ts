@@ -41,6 +41,15 @@ const FATAL_CLOSE = new Set<number>([CloseCode.Unauthorized, CloseCode.VersionMi
 const FRAME_TARGET_BYTES = 1024 * 1024;
 /** Room kept in a frame for the envelope around one result. */
 const FRAME_ENVELOPE = 64 * 1024;
+/**
+ * While more results are due here within this long (ms), a finished one
+ * waits for them, so a stream of millisecond tasks sends a frame every few
+ * ms rather than one per task: each frame costs the server a parse, a store
+ * write and a claim, on the same cores the tasks run on.
+ */
+const RESULTS_WAIT_MS = 4;
+/** Results that go at once, without waiting for more. */
+const RESULTS_PER_FRAME = 64;
 
 const heldKey = (id: string, attempt: number): string => `${id}:${attempt}`;
 
@@ -70,6 +79,7 @@ export class TaskgridWorker {
   /** Pull mode: tasks asked for and not yet received. */
   #asked = 0;
   #flushScheduled = false;
+  #flushTimer: NodeJS.Timeout | undefined;
   #retries = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #watchdog: NodeJS.Timeout | undefined;
@@ -282,11 +292,27 @@ export class TaskgridWorker {
       this.#outbox.push(this.#fitting(outcome));
       finished++;
     }
-    if (finished > 0 && !this.#flushScheduled) {
-      this.#flushScheduled = true;
-      // One frame per turn of the event loop carries every result that is ready.
-      setImmediate(() => this.#flush());
+    if (finished > 0) this.#scheduleFlush();
+  }
+
+  /**
+   * One frame per turn of the event loop carries every result that is ready;
+   * while tasks still running here should finish within RESULTS_WAIT_MS (but
+   * fewer than a frame's worth), it waits for them, at most that long after
+   * the first result it carries.
+   */
+  #scheduleFlush(): void {
+    const expected =
+      (Math.min(this.#held.size, this.threads) * RESULTS_WAIT_MS) / this.#runTime.value;
+    // Tasks so cheap that a frame's worth finishes within the wait already come back in
+    // large batches from the threads: waiting would only delay them.
+    if (this.#outbox.length < RESULTS_PER_FRAME && expected >= 1 && expected < RESULTS_PER_FRAME) {
+      this.#flushTimer ??= setTimeout(() => this.#flush(), RESULTS_WAIT_MS);
+      return;
     }
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
   }
 
   /** A result that cannot fit in a frame the server takes fails its task instead. */
@@ -306,6 +332,8 @@ export class TaskgridWorker {
 
   #flush(): void {
     this.#flushScheduled = false;
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
     if (this.#outbox.length === 0) return;
     const outcomes = this.#outbox;
     this.#outbox = [];
