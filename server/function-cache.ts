@@ -21,16 +21,22 @@
  */
 
 import type { FunctionSource, TaskAssignment } from '../shared/types.js';
-import type { FunctionRecord, TaskStore } from './store/task-store.js';
+import type { FunctionRecord, RetryPolicy, TaskStore } from './store/task-store.js';
 
 /** Functions whose record is kept, least recently used dropped. */
 const MAX_RECORDS = 10_000;
 /** How long the store's word that a function exists is trusted by submits. */
 const CHECK_TTL_MS = 5_000;
 
-interface CachedFunction {
+/** What a submit takes from the function when the submit does not say. */
+export interface FunctionDefaults {
   /** Default timeout of its tasks; the server's when undefined. */
   readonly timeoutMs: number | undefined;
+  /** Default retry policy of its tasks; none when undefined. */
+  readonly retry: RetryPolicy | undefined;
+}
+
+interface CachedFunction extends FunctionDefaults {
   /** When the store last said it exists (ms since the epoch). */
   readonly checkedAt: number;
   /** Undefined when not held (never read here, or dropped for room). */
@@ -56,7 +62,12 @@ export class FunctionCache {
 
   /** Keeps a function the store has just stored or returned: it exists now. */
   add(fn: FunctionRecord): void {
-    this.#keep(fn.id, { timeoutMs: fn.timeout_ms, checkedAt: Date.now(), source: fn.source });
+    this.#keep(fn.id, {
+      timeoutMs: fn.timeout_ms,
+      retry: fn.retry,
+      checkedAt: Date.now(),
+      source: fn.source,
+    });
   }
 
   /** Forgets a function (it was deleted, or the store no longer has it). */
@@ -68,15 +79,15 @@ export class FunctionCache {
   }
 
   /**
-   * The function's default timeout in `{timeoutMs}`, or undefined when the
-   * store has no such function. Answered from memory while the last check
-   * is fresh, else read from the store.
+   * The function's defaults, or undefined when the store has no such
+   * function. Answered from memory while the last check is fresh, else read
+   * from the store.
    */
-  async lookup(id: string): Promise<{ timeoutMs: number | undefined } | undefined> {
+  async lookup(id: string): Promise<FunctionDefaults | undefined> {
     const known = this.#entries.get(id);
     if (known && Date.now() - known.checkedAt < CHECK_TTL_MS) {
       this.#touch(id, known);
-      return { timeoutMs: known.timeoutMs };
+      return { timeoutMs: known.timeoutMs, retry: known.retry };
     }
     const fn = await this.#store.getFunction(id);
     if (!fn) {
@@ -84,9 +95,9 @@ export class FunctionCache {
       return undefined;
     }
     // The source stays as held (or not): see the header.
-    const timeoutMs = fn.timeout_ms;
-    this.#keep(id, { timeoutMs, checkedAt: Date.now(), source: known?.source });
-    return { timeoutMs };
+    const defaults = { timeoutMs: fn.timeout_ms, retry: fn.retry };
+    this.#keep(id, { ...defaults, checkedAt: Date.now(), source: known?.source });
+    return defaults;
   }
 
   /** Sources of the functions these tasks call, except those in `skip`. */

@@ -16,12 +16,12 @@ import {
 import { checkArgsPayload, isWellFormed } from '../shared/serialize.js';
 import { isTerminal, type TaskOutcome, type TaskStatus } from '../shared/types.js';
 import type { Dispatcher } from './dispatch/dispatcher.js';
-import type { FunctionCache } from './function-cache.js';
+import type { FunctionCache, FunctionDefaults } from './function-cache.js';
 import { sharedFunctionChecker } from './function-checker.js';
 import type { GridMetrics } from './metrics.js';
 import type { ResultWaiters, WaitEnd } from './result-waiters.js';
 import type { ServerConfig } from './server-config.js';
-import type { NewTask, TaskRecord, TaskStore } from './store/task-store.js';
+import type { NewTask, RetryPolicy, TaskRecord, TaskStore } from './store/task-store.js';
 
 export const MAX_WAIT_MS = 30_000;
 /** A long-poll whose read fails tries again this often while its wait lasts. */
@@ -32,6 +32,14 @@ const RECENT_VALUE_BYTES = 16 * 1024;
 
 export interface SubmitOptions {
   timeoutMs?: number | undefined;
+  /** -100…100, higher first; 0 when absent. */
+  priority?: number | undefined;
+  /** WAITING this long after the submit, then QUEUED. */
+  delayMs?: number | undefined;
+  /** Not started this long after the submit: FAILED with DeadlineExceededError. */
+  deadlineMs?: number | undefined;
+  /** The function's default when absent. */
+  retry?: RetryPolicy | undefined;
   /** One per payload: a key seen before returns the task stored under it. */
   idempotencyKeys?: readonly string[] | undefined;
 }
@@ -97,14 +105,26 @@ export class TaskService {
     this.#accepting = false;
   }
 
-  async register(name: string, payload: string, timeoutMs?: number): Promise<string> {
+  async register(
+    name: string,
+    payload: string,
+    timeoutMs?: number,
+    retry?: RetryPolicy,
+  ): Promise<string> {
     this.#checkAccepting();
     const limit = this.#config.limits.functionBytes;
     if (Buffer.byteLength(payload) > limit) {
       throw new TooLargeError(`Function source is larger than the limit of ${limit} bytes`);
     }
     const source = await sharedFunctionChecker().check(payload);
-    const fn = { id: uuidv4(), name, source, created_at: Date.now(), timeout_ms: timeoutMs };
+    const fn = {
+      id: uuidv4(),
+      name,
+      source,
+      created_at: Date.now(),
+      timeout_ms: timeoutMs,
+      retry,
+    };
     await this.#store.registerFunction(fn);
     this.#functions.add(fn);
     return fn.id;
@@ -141,9 +161,12 @@ export class TaskService {
       }
       checkArgsPayload(payload);
     }
-    const functionTimeout = await this.#checkFunction(functionId);
+    const defaults = await this.#checkFunction(functionId);
     const now = Date.now();
-    const timeout = options.timeoutMs ?? functionTimeout ?? this.#config.taskTimeoutMs;
+    const timeout = options.timeoutMs ?? defaults.timeoutMs ?? this.#config.taskTimeoutMs;
+    const retry = options.retry ?? defaults.retry;
+    const runAt = options.delayMs ? now + options.delayMs : undefined;
+    const deadlineAt = options.deadlineMs === undefined ? undefined : now + options.deadlineMs;
     const tasks: NewTask[] = payloads.map((args, i) => ({
       id: uuidv4(),
       function_id: functionId,
@@ -151,6 +174,10 @@ export class TaskService {
       timeout_ms: timeout,
       created_at: now,
       idempotency_key: keys?.[i],
+      priority: options.priority,
+      run_at: runAt,
+      deadline_at: deadlineAt,
+      retry,
     }));
     const { duplicates } = await this.#dispatcher.submit(tasks);
     this.#metrics.submitted(tasks.length - duplicates.size);
@@ -251,11 +278,11 @@ export class TaskService {
     return task;
   }
 
-  /** Throws NotFoundError for an unknown function; returns its default timeout. */
-  async #checkFunction(id: string): Promise<number | undefined> {
+  /** Throws NotFoundError for an unknown function; returns its defaults. */
+  async #checkFunction(id: string): Promise<FunctionDefaults> {
     const fn = isUuid(id) ? await this.#functions.lookup(id) : undefined;
     if (!fn) throw new NotFoundError(`No function with id ${id.slice(0, 64)}; register it first`);
-    return fn.timeoutMs;
+    return fn;
   }
 
   #checkAccepting(): void {

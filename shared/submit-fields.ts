@@ -3,7 +3,7 @@
  * `/ws/client`): one definition, so both boundaries check the same bounds.
  */
 
-import { Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 
 export const TimeoutMsSchema = Type.Integer({
   minimum: 1,
@@ -17,3 +17,40 @@ export const IdempotencyKeySchema = Type.String({
   description:
     'A retried submit with the same key answers 200 with the task stored the first time, instead of storing another',
 });
+
+export const PRIORITY_RANGE = { min: -100, max: 100 } as const;
+export const PrioritySchema = Type.Integer({
+  minimum: PRIORITY_RANGE.min,
+  maximum: PRIORITY_RANGE.max,
+  description: 'Higher runs first; FIFO within one priority. Default 0',
+});
+
+/** 30 days. */
+export const MAX_DELAY_MS = 2_592_000_000;
+export const DelayMsSchema = Type.Integer({
+  minimum: 0,
+  maximum: MAX_DELAY_MS,
+  description: 'WAITING until this many ms after the submit, then QUEUED',
+});
+
+export const DeadlineMsSchema = Type.Integer({
+  minimum: 1,
+  maximum: MAX_DELAY_MS,
+  description:
+    'A task not started this many ms after the submit ends FAILED with DeadlineExceededError and never runs',
+});
+
+export const RetryPolicySchema = Type.Object(
+  {
+    max_attempts: Type.Integer({ minimum: 1, maximum: 100 }),
+    backoff: Type.Union([Type.Literal('fixed'), Type.Literal('exponential')]),
+    delay_ms: Type.Integer({ minimum: 0, maximum: MAX_DELAY_MS }),
+    max_delay_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_DELAY_MS })),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Runs the task again when the function throws or times out, up to max_attempts runs in all, WAITING between them',
+  },
+);
+export type RetryPolicy = Static<typeof RetryPolicySchema>;

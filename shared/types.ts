@@ -1,6 +1,17 @@
 /** Task and function shapes shared by the server, local threads and remote workers. */
 
-export const TASK_STATUSES = ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
+/**
+ * QUEUED: runnable, waiting for a worker. WAITING: not runnable yet (delayed,
+ * backing off before a retry, or waiting for dependencies).
+ */
+export const TASK_STATUSES = [
+  'QUEUED',
+  'WAITING',
+  'RUNNING',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 export type TerminalStatus = 'COMPLETED' | 'FAILED' | 'CANCELLED';
 

@@ -37,6 +37,12 @@ function task(overrides: Partial<TaskRecord> = {}): TaskRecord {
     finished_at: 1_700_000_000_200,
     run_ms: 1.25,
     owner: undefined,
+    priority: 0,
+    run_at: undefined,
+    deadline_at: undefined,
+    retry: undefined,
+    progress: undefined,
+    errors: [],
     ...overrides,
   };
 }

@@ -9,10 +9,16 @@ import { BadPayloadError } from '../../shared/errors.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { GridMetrics } from '../metrics.js';
 import type { TaskStore } from '../store/task-store.js';
-import { MAX_WAIT_MS, type TaskService } from '../task-service.js';
+import { MAX_WAIT_MS, type SubmitOptions, type TaskService } from '../task-service.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { openApiDocument } from './openapi.js';
-import { parseBatchBody, parseExecuteBody, parseRegisterBody } from './schemas.js';
+import {
+  type BatchBody,
+  type ExecuteBody,
+  parseBatchBody,
+  parseExecuteBody,
+  parseRegisterBody,
+} from './schemas.js';
 import { workersRoute } from './workers-route.js';
 
 function waitParam(value: unknown): number {
@@ -24,6 +30,17 @@ function waitParam(value: unknown): number {
     );
   }
   return Math.min(n, MAX_WAIT_MS);
+}
+
+/** A submit body's lifecycle fields as the service takes them. */
+function submitOptions(body: ExecuteBody | BatchBody): SubmitOptions {
+  return {
+    timeoutMs: body.timeout_ms,
+    priority: body.priority,
+    delayMs: body.delay_ms,
+    deadlineMs: body.deadline_ms,
+    retry: body.retry,
+  };
 }
 
 export interface RestDeps {
@@ -40,7 +57,7 @@ export function restApi({ service, store, dispatcher, metrics, version }: RestDe
 
   router.post('/register_function', async (req, res) => {
     const body = parseRegisterBody(req.body);
-    const functionId = await service.register(body.name, body.payload, body.timeout_ms);
+    const functionId = await service.register(body.name, body.payload, body.timeout_ms, body.retry);
     res.status(201).json({ function_id: functionId });
   });
 
@@ -51,7 +68,7 @@ export function restApi({ service, store, dispatcher, metrics, version }: RestDe
     const body = parseExecuteBody(req.body);
     const wait = waitParam(req.query.wait);
     const { ids, stored } = await service.submit(body.function_id, [body.payload], {
-      timeoutMs: body.timeout_ms,
+      ...submitOptions(body),
       idempotencyKeys: body.idempotency_key === undefined ? undefined : [body.idempotency_key],
     });
     const taskId = ids[0] as string;
@@ -63,7 +80,7 @@ export function restApi({ service, store, dispatcher, metrics, version }: RestDe
   router.post('/execute_batch', async (req, res) => {
     const body = parseBatchBody(req.body);
     const { ids, stored } = await service.submit(body.function_id, body.payloads, {
-      timeoutMs: body.timeout_ms,
+      ...submitOptions(body),
       idempotencyKeys: body.idempotency_keys,
     });
     res.status(stored ? 201 : 200).json({ task_ids: ids });

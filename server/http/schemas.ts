@@ -6,7 +6,11 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { SchemaError } from '../../shared/errors.js';
 import {
+  DeadlineMsSchema as DeadlineMs,
+  DelayMsSchema as DelayMs,
   IdempotencyKeySchema as IdempotencyKey,
+  PrioritySchema as Priority,
+  RetryPolicySchema as RetryPolicy,
   TimeoutMsSchema as TimeoutMs,
 } from '../../shared/submit-fields.js';
 import { TASK_STATUSES } from '../../shared/types.js';
@@ -17,17 +21,26 @@ export const RegisterBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 256 }),
   payload: Type.String({ description: 'Source text of one JavaScript function' }),
   timeout_ms: Type.Optional(TimeoutMs),
+  retry: Type.Optional(RetryPolicy),
 });
+/** The lifecycle options a submit takes, for one task or every task of a batch. */
+const SubmitOptionFields = {
+  timeout_ms: Type.Optional(TimeoutMs),
+  priority: Type.Optional(Priority),
+  delay_ms: Type.Optional(DelayMs),
+  deadline_ms: Type.Optional(DeadlineMs),
+  retry: Type.Optional(RetryPolicy),
+};
 export const ExecuteBody = Type.Object({
   function_id: Type.String(),
   payload: Type.String({ description: 'JSON text of the argument array, e.g. "[2]"' }),
-  timeout_ms: Type.Optional(TimeoutMs),
+  ...SubmitOptionFields,
   idempotency_key: Type.Optional(IdempotencyKey),
 });
 export const BatchBody = Type.Object({
   function_id: Type.String(),
   payloads: Type.Array(Type.String()),
-  timeout_ms: Type.Optional(TimeoutMs),
+  ...SubmitOptionFields,
   idempotency_keys: Type.Optional(
     Type.Array(IdempotencyKey, { description: 'One key per payload, in the same order' }),
   ),

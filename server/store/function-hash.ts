@@ -6,6 +6,7 @@
 
 import { HashReader } from './redis-reply.js';
 import { functionRecord } from './store-records.js';
+import { retryFromHash, retryToHash } from './task-hash.js';
 import type { FunctionRecord } from './task-store.js';
 
 const FN = {
@@ -17,7 +18,7 @@ const FN = {
 } as const;
 
 /** A function as Redis stores it: every field a string, absent when unset. */
-export type FunctionHash = Partial<Record<(typeof FN)[keyof typeof FN], string>>;
+export type FunctionHash = Record<string, string>;
 
 export function functionToHash(fn: FunctionRecord): FunctionHash {
   const raw: FunctionHash = {
@@ -26,6 +27,7 @@ export function functionToHash(fn: FunctionRecord): FunctionHash {
     [FN.created]: String(fn.created_at),
   };
   if (fn.timeout_ms !== undefined) raw[FN.timeout] = String(fn.timeout_ms);
+  if (fn.retry !== undefined) Object.assign(raw, retryToHash(fn.retry));
   return raw;
 }
 
@@ -39,5 +41,6 @@ export function functionFromHash(id: string, raw: unknown): FunctionRecord | und
     source: read.text(FN.source),
     created_at: read.int(FN.created),
     timeout_ms: read.optionalInt(FN.timeout),
+    retry: retryFromHash(read),
   });
 }

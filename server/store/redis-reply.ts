@@ -204,6 +204,15 @@ export class HashReader {
     return n;
   }
 
+  /** Every field whose name starts with `head`, as [rest of the name, value] pairs. */
+  withHead(head: string): [string, string][] {
+    const out: [string, string][] = [];
+    for (const [field, value] of Object.entries(this.#fields)) {
+      if (field.startsWith(head)) out.push([field.slice(head.length), value]);
+    }
+    return out;
+  }
+
   /** A field whose value must be one of `allowed`. */
   oneOf<T extends string>(field: string, allowed: readonly T[]): T {
     return memberIn(this.text(field), allowed, this.#what, `field \`${field}\``);

@@ -8,12 +8,12 @@
 import { WorkerLostError } from '../../shared/errors.js';
 import type { FunctionRecord, NewTask, TaskRecord } from './task-store.js';
 
-/** The record a submitted task starts as: QUEUED, never leased. */
+/** The record a submitted task starts as: QUEUED (WAITING when it has a `run_at`), never leased. */
 export function queuedTask(task: NewTask): TaskRecord {
   return {
     id: task.id,
     function_id: task.function_id,
-    status: 'QUEUED',
+    status: task.run_at === undefined ? 'QUEUED' : 'WAITING',
     args: task.args,
     result: undefined,
     attempts: 0,
@@ -23,15 +23,22 @@ export function queuedTask(task: NewTask): TaskRecord {
     finished_at: undefined,
     run_ms: undefined,
     owner: undefined,
+    priority: task.priority ?? 0,
+    run_at: task.run_at,
+    deadline_at: task.deadline_at,
+    retry: task.retry,
+    progress: undefined,
+    errors: [],
   };
 }
 
-/** A function's record with `timeout_ms` present only when it has one (a fresh object). */
+/** A function's record with `timeout_ms` and `retry` present only when it has them (a fresh object). */
 export function functionRecord(fn: FunctionRecord): FunctionRecord {
-  const { id, name, source, created_at, timeout_ms } = fn;
-  return timeout_ms === undefined
-    ? { id, name, source, created_at }
-    : { id, name, source, created_at, timeout_ms };
+  const { id, name, source, created_at, timeout_ms, retry } = fn;
+  const record: FunctionRecord = { id, name, source, created_at };
+  if (timeout_ms !== undefined) record.timeout_ms = timeout_ms;
+  if (retry !== undefined) record.retry = { ...retry };
+  return record;
 }
 
 /**

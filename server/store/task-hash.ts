@@ -7,8 +7,8 @@
  */
 
 import { TASK_STATUSES } from '../../shared/types.js';
-import { HashReader } from './redis-reply.js';
-import type { TaskRecord } from './task-store.js';
+import { HashReader, ReplyError } from './redis-reply.js';
+import type { Progress, RetryPolicy, TaskRecord } from './task-store.js';
 
 /** Field names; the Lua scripts that change one field at a time use the same names. */
 export const F = {
@@ -23,9 +23,26 @@ export const F = {
   runMs: 'run_ms',
   result: 'result',
   owner: 'owner',
+  /** Absent when 0. */
+  priority: 'prio',
+  runAt: 'run_at',
+  deadline: 'deadline',
+  retryMax: 'r_max',
+  retryBackoff: 'r_backoff',
+  retryDelay: 'r_delay',
+  retryMaxDelay: 'r_max_delay',
+  /** JSON text of {value, note?, at}. */
+  progress: 'progress',
 } as const;
 
+/**
+ * The error of a run that was retried is kept under this head and its
+ * attempt number (`e3`); the last run's error is the result.
+ */
+export const ERROR_HEAD = 'e';
+
 type Field = (typeof F)[keyof typeof F];
+type ErrorField = `${typeof ERROR_HEAD}${number}`;
 
 /**
  * A task as Redis stores it: every field a string, absent when unset. The
@@ -33,7 +50,7 @@ type Field = (typeof F)[keyof typeof F];
  * `released` (leases handed back without counting against the task) and
  * `acked` (a repeated idempotency key made the task's id known to a client).
  */
-export type TaskHash = Partial<Record<Field, string>>;
+export type TaskHash = Partial<Record<Field | ErrorField, string>>;
 
 export function taskToHash(task: TaskRecord): TaskHash {
   const raw: TaskHash = {
@@ -49,7 +66,82 @@ export function taskToHash(task: TaskRecord): TaskHash {
   if (task.run_ms !== undefined) raw[F.runMs] = String(task.run_ms);
   if (task.result !== undefined) raw[F.result] = task.result;
   if (task.owner !== undefined) raw[F.owner] = task.owner;
+  if (task.priority !== 0) raw[F.priority] = String(task.priority);
+  if (task.run_at !== undefined) raw[F.runAt] = String(task.run_at);
+  if (task.deadline_at !== undefined) raw[F.deadline] = String(task.deadline_at);
+  if (task.retry !== undefined) Object.assign(raw, retryToHash(task.retry));
+  if (task.progress !== undefined) raw[F.progress] = JSON.stringify(task.progress);
+  for (const e of task.errors) {
+    raw[`${ERROR_HEAD}${e.attempt}`] = JSON.stringify({ name: e.name, message: e.message });
+  }
   return raw;
+}
+
+export function retryToHash(retry: RetryPolicy): Record<string, string> {
+  const raw: Record<string, string> = {
+    [F.retryMax]: String(retry.max_attempts),
+    [F.retryBackoff]: retry.backoff,
+    [F.retryDelay]: String(retry.delay_ms),
+  };
+  if (retry.max_delay_ms !== undefined) raw[F.retryMaxDelay] = String(retry.max_delay_ms);
+  return raw;
+}
+
+const BACKOFFS = ['fixed', 'exponential'] as const;
+
+/** The retry policy kept in a task's or a function's hash; undefined when it has none. */
+export function retryFromHash(read: HashReader): RetryPolicy | undefined {
+  const max = read.optionalInt(F.retryMax);
+  if (max === undefined) return undefined;
+  const retry: RetryPolicy = {
+    max_attempts: max,
+    backoff: read.oneOf(F.retryBackoff, BACKOFFS),
+    delay_ms: read.int(F.retryDelay),
+  };
+  const maxDelay = read.optionalInt(F.retryMaxDelay);
+  if (maxDelay !== undefined) retry.max_delay_ms = maxDelay;
+  return retry;
+}
+
+/** `{name, message}` of an error's JSON text; what is not an object reads as an unnamed error. */
+export function errorSummary(text: string): { name: string; message: string } {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    data = undefined;
+  }
+  const record = typeof data === 'object' && data !== null ? data : {};
+  const name = 'name' in record && typeof record.name === 'string' ? record.name : 'Error';
+  const message =
+    'message' in record && typeof record.message === 'string' ? record.message : String(text);
+  return { name, message };
+}
+
+function progressFromText(text: string | undefined, what: string): Progress | undefined {
+  if (text === undefined) return undefined;
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    data = undefined;
+  }
+  if (
+    typeof data !== 'object' ||
+    data === null ||
+    !('value' in data) ||
+    typeof data.value !== 'number' ||
+    !('at' in data) ||
+    typeof data.at !== 'number'
+  ) {
+    throw new ReplyError(
+      what,
+      `field \`${F.progress}\` should be {value, note?, at}, got ${text.slice(0, 80)}`,
+    );
+  }
+  const progress: Progress = { value: data.value, at: data.at };
+  if ('note' in data && typeof data.note === 'string') progress.note = data.note;
+  return progress;
 }
 
 /** Undefined when the hash is empty (no such task, or it expired). Throws ReplyError. */
@@ -69,6 +161,16 @@ export function taskFromHash(id: string, raw: unknown): TaskRecord | undefined {
     finished_at: read.optionalInt(F.finished),
     run_ms: read.optionalNumber(F.runMs),
     owner: read.optionalText(F.owner),
+    priority: read.optionalInt(F.priority) ?? 0,
+    run_at: read.optionalInt(F.runAt),
+    deadline_at: read.optionalInt(F.deadline),
+    retry: retryFromHash(read),
+    progress: progressFromText(read.optionalText(F.progress), `task ${id}`),
+    errors: read
+      .withHead(ERROR_HEAD)
+      .filter(([attempt]) => /^\d+$/.test(attempt))
+      .map(([attempt, text]) => ({ attempt: Number(attempt), ...errorSummary(text) }))
+      .sort((a, b) => a.attempt - b.attempt),
   };
 }
 

@@ -7,7 +7,25 @@
  * batch method is one round trip, whatever the batch length.
  */
 
+import type { RetryPolicy } from '../../shared/submit-fields.js';
 import type { TaskAssignment, TaskOutcome, TaskStatus } from '../../shared/types.js';
+
+export type { RetryPolicy };
+
+/** What a running function last reported through `progress(value, note?)`. */
+export interface Progress {
+  value: number;
+  note?: string;
+  /** When the server received it (ms since epoch). */
+  at: number;
+}
+
+/** The error of one failed run, as GET /task lists them. */
+export interface TaskError {
+  attempt: number;
+  name: string;
+  message: string;
+}
 
 export interface FunctionRecord {
   id: string;
@@ -16,6 +34,8 @@ export interface FunctionRecord {
   created_at: number;
   /** Default timeout of this function's tasks; the server's when absent. */
   timeout_ms?: number | undefined;
+  /** Default retry policy of this function's tasks; none when absent. */
+  retry?: RetryPolicy | undefined;
 }
 
 export interface NewTask {
@@ -26,6 +46,13 @@ export interface NewTask {
   created_at: number;
   /** A retried submit with the same key gets the task stored the first time. */
   idempotency_key?: string | undefined;
+  /** -100…100, higher first; 0 when absent. */
+  priority?: number | undefined;
+  /** WAITING until then (ms since epoch), then QUEUED; QUEUED at once when absent. */
+  run_at?: number | undefined;
+  /** Not started by then (ms since epoch): FAILED with DeadlineExceededError. */
+  deadline_at?: number | undefined;
+  retry?: RetryPolicy | undefined;
 }
 
 export interface EnqueueResult {
@@ -50,6 +77,15 @@ export interface TaskRecord {
   run_ms: number | undefined;
   /** `<server instance>/<worker>` holding the lease while RUNNING. */
   owner: string | undefined;
+  priority: number;
+  /** When a WAITING task becomes QUEUED (a delay or a retry's backoff). */
+  run_at: number | undefined;
+  deadline_at: number | undefined;
+  retry: RetryPolicy | undefined;
+  /** What the running function last reported. */
+  progress: Progress | undefined;
+  /** The errors of earlier runs that were retried (the last run's error is `result`). */
+  errors: TaskError[];
 }
 
 export interface ClaimResult {
