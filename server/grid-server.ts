@@ -22,6 +22,7 @@ import { refuseUpgrade } from './gateway/upgrade-refusal.js';
 import { WORKER_PATH, WorkerGateway } from './gateway/worker-gateway.js';
 import { BrowserGuard, isLoopbackName } from './http/browser-guard.js';
 import { createHttpApp } from './http/http-app.js';
+import { LifecycleTimer } from './lifecycle-timer.js';
 import { DashboardStats, GridMetrics } from './metrics.js';
 import { ResultWaiters } from './result-waiters.js';
 import { resolveServerConfig, type ServerConfig, type ServerOptions } from './server-config.js';
@@ -64,6 +65,7 @@ export class GridServer {
   readonly #guard: BrowserGuard | undefined;
   readonly #limiter: ConnectionLimiter;
   readonly #unsubscribe: () => void;
+  readonly #timer: LifecycleTimer;
   #closing: Promise<void> | undefined;
 
   private constructor(config: ServerConfig, store: TaskStore, instanceId: string, log: Logger) {
@@ -118,6 +120,7 @@ export class GridServer {
     );
     this.#http.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
     this.#unsubscribe = store.subscribe((event) => this.#onStoreEvent(event));
+    this.#timer = new LifecycleTimer(store, log);
   }
 
   /**
@@ -136,6 +139,7 @@ export class GridServer {
     const store = start.store ?? (await openStore(config.store, instanceId, config, log));
     const server = new GridServer(config, store, instanceId, log);
     await server.dispatcher.start();
+    server.#timer.start();
     server.#http.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
     await once(server.#http, 'listening');
     log.info(
@@ -169,6 +173,7 @@ export class GridServer {
       return;
     }
     if (event.type === 'cancelled') this.metrics.forget(event.id);
+    if (event.type === 'retried') this.#service.forget(event.id);
     if (event.type !== 'finished') return;
     this.#waiters.notify(event.ids, event.outcomes);
     // Outcomes come only with what this server stored: those are the ones it counts.
@@ -193,6 +198,7 @@ export class GridServer {
 
   async #close(): Promise<void> {
     this.#service.stopAccepting();
+    this.#timer.stop();
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref());
     const work = (async () => {
       await this.dispatcher.close();

@@ -147,8 +147,8 @@ export class GridMetrics implements OutcomeCounters {
     this.#outcomesRejected.inc();
   }
 
-  cancelled(): void {
-    this.#finished.inc({ status: 'CANCELLED' });
+  cancelled(count = 1): void {
+    if (count > 0) this.#finished.inc({ status: 'CANCELLED' }, count);
   }
 
   /** A task this server leased ended elsewhere (cancelled): stop tracking it. */

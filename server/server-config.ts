@@ -101,8 +101,8 @@ export interface ServerConfig {
   limits: Limits;
 }
 
-/** Finished tasks are kept (0) unless told otherwise; the stores default to it too. */
-export const DEFAULT_RESULT_TTL_SECONDS = 0;
+/** Finished tasks and their results are kept a day (0 keeps them); the stores default to it too. */
+export const DEFAULT_RESULT_TTL_SECONDS = 86_400;
 /** A day; the stores default to it too. */
 export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 86_400;
 

@@ -21,7 +21,13 @@ import { sharedFunctionChecker } from './function-checker.js';
 import type { GridMetrics } from './metrics.js';
 import type { ResultWaiters, WaitEnd } from './result-waiters.js';
 import type { ServerConfig } from './server-config.js';
-import type { NewTask, RetryPolicy, TaskRecord, TaskStore } from './store/task-store.js';
+import type { NewTask, RetryPolicy, TaskQuery, TaskRecord, TaskStore } from './store/task-store.js';
+import {
+  type FunctionSummary,
+  functionSummary,
+  type TaskDetail,
+  taskDetail,
+} from './task-views.js';
 
 export const MAX_WAIT_MS = 30_000;
 /** A long-poll whose read fails tries again this often while its wait lasts. */
@@ -100,6 +106,11 @@ export class TaskService {
     }
   }
 
+  /** A task kept as finished runs again (retried on any server): forget its outcome. */
+  forget(id: string): void {
+    this.#recent.delete(id);
+  }
+
   /** After this, submits answer 503 (the server is draining). */
   stopAccepting(): void {
     this.#accepting = false;
@@ -130,13 +141,54 @@ export class TaskService {
     return fn.id;
   }
 
-  /** Deletes a function's record. Its tasks claimed later fail (the function is unknown). */
-  async deleteFunction(id: string): Promise<void> {
+  /**
+   * Deletes a function: its QUEUED and WAITING tasks become CANCELLED (how
+   * many is the answer), later submits 404, running tasks finish.
+   */
+  async deleteFunction(id: string): Promise<number> {
     if (!isUuid(id)) throw new BadIdError('function_id', id);
     this.#functions.delete(id);
-    if (!(await this.#store.deleteFunction(id))) {
-      throw new NotFoundError(`No function with id ${id}`);
+    const result = await this.#store.deleteFunction(id);
+    if (!result) throw new NotFoundError(`No function with id ${id}`);
+    this.#metrics.cancelled(result.cancelled.length);
+    return result.cancelled.length;
+  }
+
+  async functions(): Promise<FunctionSummary[]> {
+    return (await this.#store.listFunctions()).map(functionSummary);
+  }
+
+  async function(id: string): Promise<FunctionSummary & { source: string }> {
+    if (!isUuid(id)) throw new BadIdError('function_id', id);
+    const fn = await this.#store.getFunction(id);
+    if (!fn) throw new NotFoundError(`No function with id ${id}`);
+    return { ...functionSummary(fn), source: fn.source };
+  }
+
+  /** GET /task/:id: the whole record, result included. */
+  async task(id: string): Promise<TaskDetail> {
+    return taskDetail(await this.#get(id), true);
+  }
+
+  /** GET /tasks: one page, newest first, without results. */
+  async tasks(query: TaskQuery): Promise<{ tasks: TaskDetail[]; next_cursor?: string }> {
+    const page = await this.#store.listTasks(query);
+    const tasks = page.tasks.map((t) => taskDetail(t, false));
+    return page.next_cursor === undefined ? { tasks } : { tasks, next_cursor: page.next_cursor };
+  }
+
+  /** A FAILED or CANCELLED task runs again under the same id. */
+  async retry(id: string): Promise<TaskView> {
+    if (!isUuid(id)) throw new BadIdError('task_id', id);
+    this.#checkAccepting();
+    const result = await this.#store.retryTask(id);
+    if (!result) throw new NotFoundError(`No task with id ${id}`);
+    if (!result.changed) {
+      throw new ConflictError(
+        `Task ${id} is ${result.previous}; only a FAILED or CANCELLED task can be retried`,
+      );
     }
+    return { task_id: id, status: 'QUEUED' };
   }
 
   async submit(

@@ -33,6 +33,7 @@ export const ERROR_TABLE = {
   TG_CONFIG: { http: 500, close: CloseCode.InternalError },
   TG_TASK_TIMEOUT: { http: 500, close: CloseCode.InternalError },
   TG_WORKER_LOST: { http: 500, close: CloseCode.InternalError },
+  TG_DEADLINE_EXCEEDED: { http: 500, close: CloseCode.InternalError },
   TG_THREAD_EXIT: { http: 500, close: CloseCode.InternalError },
   TG_RESULT_TOO_LARGE: { http: 500, close: CloseCode.InternalError },
   TG_CANCELLED: { http: 500, close: CloseCode.InternalError },
@@ -178,6 +179,12 @@ export class WorkerLostError extends TaskgridError {
       'TG_WORKER_LOST',
       `The worker running this task was lost ${attempts} time(s); the retry cap was reached`,
     );
+  }
+}
+/** A task that had not started when its `deadline_ms` passed: it never runs. */
+export class DeadlineExceededError extends TaskgridError {
+  constructor() {
+    super('TG_DEADLINE_EXCEEDED', 'The task had not started when its deadline passed');
   }
 }
 export class ThreadExitError extends TaskgridError {

@@ -13,6 +13,7 @@ import { RedisStore } from '../server/store/redis-store.js';
 import type { NewTask, StoreEvent, TaskStore } from '../server/store/task-store.js';
 import type { TaskOutcome } from '../shared/types.js';
 import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
+import { normalise } from './helpers/store-transcript.js';
 
 function newTask(fn = 'f1', args = '[1]'): NewTask {
   return { id: randomUUID(), function_id: fn, args, timeout_ms: 1000, created_at: Date.now() };
@@ -240,29 +241,6 @@ function fixedTask(i: number, idempotencyKey?: string): NewTask {
 }
 
 /**
- * Replaces the times a store stamps itself (lease and finish times) with a
- * marker, after checking each is a time of this run: the only fields of a
- * record allowed to differ between the stores.
- */
-function normalise(value: unknown, since: number): unknown {
-  if (Array.isArray(value)) return value.map((v) => normalise(v, since));
-  if (value instanceof Map) {
-    return new Map([...value].map(([k, v]) => [k, normalise(v, since)]));
-  }
-  if (value === null || typeof value !== 'object') return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) {
-    if ((key === 'started_at' || key === 'finished_at') && v !== undefined) {
-      expect(v, key).to.be.a('number').within(since, Date.now());
-      out[key] = '<stamped>';
-    } else {
-      out[key] = normalise(v, since);
-    }
-  }
-  return out;
-}
-
-/**
  * One scripted run of every TaskStore call on a fresh store: every answer,
  * every record read back and every event, in order.
  */
@@ -408,7 +386,14 @@ describe('RedisStore: undoing a submit answered 503', () => {
       expect(retry.duplicates.get(0)).to.equal(held.id);
       // The first submit's late reply now undoes it: the held task must survive.
       await raw.eval(DISCARD_LUA, {
-        keys: [store.keys.queue, store.keys.leases],
+        keys: [
+          store.keys.queue,
+          store.keys.leases,
+          store.keys.prio,
+          store.keys.delayed,
+          store.keys.deadlines,
+          store.keys.index,
+        ],
         arguments: [
           store.keys.taskHead,
           store.keys.idempotencyHead,

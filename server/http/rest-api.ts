@@ -19,6 +19,7 @@ import {
   parseExecuteBody,
   parseRegisterBody,
 } from './schemas.js';
+import { parseTaskQuery } from './task-query.js';
 import { workersRoute } from './workers-route.js';
 
 function waitParam(value: unknown): number {
@@ -86,9 +87,29 @@ export function restApi({ service, store, dispatcher, metrics, version }: RestDe
     res.status(stored ? 201 : 200).json({ task_ids: ids });
   });
 
+  router.get('/functions', async (_req, res) => {
+    res.json({ functions: await service.functions() });
+  });
+
+  router.get('/function/:function_id', async (req, res) => {
+    res.json(await service.function(req.params.function_id));
+  });
+
   router.delete('/function/:function_id', async (req, res) => {
-    await service.deleteFunction(req.params.function_id);
-    res.json({ function_id: req.params.function_id, deleted: true });
+    const cancelled = await service.deleteFunction(req.params.function_id);
+    res.json({ function_id: req.params.function_id, cancelled });
+  });
+
+  router.get('/task/:task_id', async (req, res) => {
+    res.json(await service.task(req.params.task_id));
+  });
+
+  router.get('/tasks', async (req, res) => {
+    res.json(await service.tasks(parseTaskQuery(req.query)));
+  });
+
+  router.post('/task/:task_id/retry', async (req, res) => {
+    res.json(await service.retry(req.params.task_id));
   });
 
   router.get('/status/:task_id', async (req, res) => {

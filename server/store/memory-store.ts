@@ -5,10 +5,12 @@
  * a restart.
  */
 
-import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
+import type { TaskAssignment, TaskOutcome, TaskStatus } from '../../shared/types.js';
 import { DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_RESULT_TTL_SECONDS } from '../server-config.js';
+import { backoffWait, insertSorted, type Queued, SeqQueues } from './memory-queues.js';
 import { StoreEvents } from './store-events.js';
-import { functionRecord, queuedTask, workerLostResult } from './store-records.js';
+import { DEADLINE_RESULT, functionRecord, queuedTask, workerLostResult } from './store-records.js';
+import { errorSummary } from './task-hash.js';
 import type {
   CancelResult,
   ClaimResult,
@@ -16,17 +18,47 @@ import type {
   FunctionRecord,
   LeaseReturn,
   NewTask,
+  PromoteResult,
   RequeueResult,
+  RetryResult,
   StoreListener,
+  TaskError,
+  TaskPage,
+  TaskQuery,
   TaskRecord,
   TaskStore,
 } from './task-store.js';
+
+/** As the Redis store's PROMOTE_LIMIT and LIST_SCAN_CAP, so both answer the same. */
+const PROMOTE_LIMIT = 1000;
+const LIST_SCAN_CAP = 5000;
 
 export interface MemoryStoreOptions {
   /** Finished tasks are forgotten after this many seconds (0: kept). */
   resultTtlSeconds?: number;
   /** How long an idempotency key maps to its task. */
   idempotencyTtlSeconds?: number;
+}
+
+/** The `{attempt, name, message}` of a failed run's error text. */
+function errorOf(run: { attempt: number; value: string }): TaskError {
+  return { attempt: run.attempt, ...errorSummary(run.value) };
+}
+
+function removeId(list: Queued[], id: string): void {
+  const at = list.findIndex((q) => q.id === id);
+  if (at >= 0) list.splice(at, 1);
+}
+
+/** Removes and returns the entries due by `now` (inclusive or not), at most `limit`, soonest first. */
+function takeDue(list: Queued[], now: number, limit: number, inclusive: boolean): Queued[] {
+  let n = 0;
+  while (n < list.length && n < limit) {
+    const at = (list[n] as Queued).at;
+    if (inclusive ? at > now : at >= now) break;
+    n++;
+  }
+  return list.splice(0, n);
 }
 
 export class MemoryStore implements TaskStore {
@@ -40,11 +72,20 @@ export class MemoryStore implements TaskStore {
   /** Idempotency key → the task stored under it, and until when. */
   readonly #idempotency = new Map<string, { id: string; until: number }>();
   #sweepAt = 1024;
+  /** Finished tasks' pending expiry timers, so a retry can keep the task. */
+  readonly #expiries = new Map<string, { close(): void }>();
   /** Task id → leases handed back without counting against it. */
   readonly #released = new Map<string, number>();
-  // A queue as an array with a moving head: O(1) take, compacted now and then.
-  #queue: string[] = [];
-  #head = 0;
+  /** Task id → its place in FIFO order (as Redis's `seq`). */
+  readonly #seqs = new Map<string, number>();
+  #seq = 0;
+  readonly #queues = new SeqQueues();
+  /** WAITING ids by when they become QUEUED, and not yet started ids by deadline: sorted. */
+  readonly #delayed: Queued[] = [];
+  readonly #deadlines: Queued[] = [];
+  /** Every task ever stored and the FAILED ones, in seq order (expired ones skipped on reads). */
+  readonly #index: Queued[] = [];
+  readonly #failed: Queued[] = [];
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#ttlMs = (options.resultTtlSeconds ?? DEFAULT_RESULT_TTL_SECONDS) * 1000;
@@ -62,15 +103,36 @@ export class MemoryStore implements TaskStore {
     return fn && functionRecord(fn);
   }
 
-  async deleteFunction(id: string): Promise<boolean> {
-    return this.#functions.delete(id);
+  async listFunctions(): Promise<FunctionRecord[]> {
+    return [...this.#functions.values()]
+      .sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : 1))
+      .map(functionRecord);
+  }
+
+  async deleteFunction(id: string): Promise<{ cancelled: string[] } | undefined> {
+    if (!this.#functions.delete(id)) return undefined;
+    const cancelled: string[] = [];
+    const now = Date.now();
+    // The Redis store's order: the list (priority 0), then `prio`, then `delayed`.
+    const waiting = [...this.#queues.idsInScanOrder(), ...this.#delayed.map((q) => q.id)];
+    for (const taskId of waiting) {
+      const task = this.#tasks.get(taskId);
+      if (task?.function_id !== id) continue;
+      if (task.status !== 'QUEUED' && task.status !== 'WAITING') continue;
+      this.#unqueue(task);
+      this.#finish(task, 'CANCELLED', now);
+      cancelled.push(taskId);
+    }
+    if (cancelled.length > 0) this.#events.emit({ type: 'finished', ids: cancelled });
+    return { cancelled };
   }
 
   async enqueue(tasks: readonly NewTask[]): Promise<EnqueueResult> {
     const duplicates = new Map<number, string>();
     const now = Date.now();
     this.#forgetExpiredKeys(now);
-    let stored = 0;
+    let runnable = false;
+    let due: number | undefined;
     tasks.forEach((task, position) => {
       const key = task.idempotency_key;
       if (key !== undefined) {
@@ -81,11 +143,25 @@ export class MemoryStore implements TaskStore {
         }
         this.#idempotency.set(key, { id: task.id, until: now + this.#idempotencyTtlMs });
       }
-      stored++;
-      this.#tasks.set(task.id, queuedTask(task));
-      this.#queue.push(task.id);
+      const record = queuedTask(task);
+      const seq = ++this.#seq;
+      this.#tasks.set(task.id, record);
+      this.#seqs.set(task.id, seq);
+      this.#index.push({ at: seq, id: task.id });
+      if (record.run_at !== undefined) {
+        insertSorted(this.#delayed, { at: record.run_at, id: task.id });
+        due = Math.min(due ?? record.run_at, record.run_at);
+      } else {
+        this.#queues.push(record.priority, seq, task.id);
+        runnable = true;
+      }
+      if (record.deadline_at !== undefined) {
+        insertSorted(this.#deadlines, { at: record.deadline_at, id: task.id });
+        due = Math.min(due ?? record.deadline_at, record.deadline_at);
+      }
     });
-    if (stored > 0) this.#events.emit({ type: 'queued' });
+    if (runnable) this.#events.emit({ type: 'queued' });
+    if (due !== undefined) this.#events.emit({ type: 'due', at: due });
     return { duplicates };
   }
 
@@ -103,12 +179,18 @@ export class MemoryStore implements TaskStore {
     const tasks: TaskAssignment[] = [];
     const created: number[] = [];
     const now = Date.now();
-    let popped = 0;
-    while (popped < max && this.#head < this.#queue.length) {
-      const id = this.#queue[this.#head++];
-      popped++;
-      const task = id === undefined ? undefined : this.#tasks.get(id);
+    const expired: string[] = [];
+    for (const id of this.#queues.take(max)) {
+      const task = this.#tasks.get(id);
       if (!task || task.status !== 'QUEUED') continue;
+      if (task.deadline_at !== undefined) {
+        removeId(this.#deadlines, id);
+        if (task.deadline_at < now) {
+          this.#failUnstarted(task, now);
+          expired.push(id);
+          continue;
+        }
+      }
       task.status = 'RUNNING';
       task.attempts += 1;
       task.started_at = now;
@@ -123,27 +205,41 @@ export class MemoryStore implements TaskStore {
       });
       created.push(task.created_at);
     }
-    const drained = this.#head >= this.#queue.length;
-    if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
-    return { tasks, created, drained };
+    if (expired.length > 0) this.#events.emit({ type: 'finished', ids: expired });
+    return { tasks, created, drained: this.#queues.size === 0 };
   }
 
   async complete(outcomes: readonly TaskOutcome[]): Promise<string[]> {
     const applied: string[] = [];
     const now = Date.now();
     const done: TaskOutcome[] = [];
+    let retried = false;
+    let due: number | undefined;
     for (const outcome of outcomes) {
       const task = this.#tasks.get(outcome.id);
       if (!task || task.status !== 'RUNNING' || task.attempts !== outcome.attempt) continue;
+      const runs = task.attempts - (this.#released.get(task.id) ?? 0);
+      if (outcome.status === 'FAILED' && task.retry && runs < task.retry.max_attempts) {
+        const at = now + backoffWait(task.retry, runs);
+        task.status = 'WAITING';
+        task.owner = undefined;
+        task.run_ms = outcome.run_ms;
+        task.run_at = at;
+        task.errors = [...task.errors, errorOf(outcome)];
+        this.#leases.delete(task.id);
+        insertSorted(this.#delayed, { at, id: task.id });
+        due = Math.min(due ?? at, at);
+        retried = true;
+        continue;
+      }
       done.push(outcome);
       this.#finish(task, outcome.status, now);
       task.result = outcome.status === 'CANCELLED' ? undefined : outcome.value;
       task.run_ms = outcome.run_ms;
       applied.push(outcome.id);
     }
+    if (retried) this.#events.emit({ type: 'queued' });
+    if (due !== undefined) this.#events.emit({ type: 'due', at: due });
     if (applied.length > 0) this.#events.emit({ type: 'finished', ids: applied, outcomes: done });
     return applied;
   }
@@ -178,12 +274,13 @@ export class MemoryStore implements TaskStore {
         requeued.push(id);
       }
     }
-    // Returned tasks go to the head of the queue: they have waited longest.
-    if (requeued.length > 0) {
-      this.#queue = [...requeued, ...this.#queue.slice(this.#head)];
-      this.#head = 0;
-      this.#events.emit({ type: 'queued' });
+    // Returned tasks go to the head of their queue: they have waited longest.
+    for (let i = requeued.length - 1; i >= 0; i--) {
+      const id = requeued[i] as string;
+      const task = this.#tasks.get(id);
+      if (task) this.#queues.pushHead(task.priority, this.#seqs.get(id) ?? 0, id);
     }
+    if (requeued.length > 0) this.#events.emit({ type: 'queued' });
     if (failed.length > 0) this.#events.emit({ type: 'finished', ids: failed });
     return { requeued, failed };
   }
@@ -222,20 +319,100 @@ export class MemoryStore implements TaskStore {
     if (!task) return undefined;
     const previous = task.status;
     const owner = task.owner;
-    if (previous !== 'QUEUED' && previous !== 'RUNNING') return { previous, owner, changed: false };
-    this.#finish(task, 'CANCELLED', Date.now());
-    if (previous === 'QUEUED') {
-      const at = this.#queue.indexOf(id, this.#head);
-      if (at >= 0) this.#queue.splice(at, 1);
+    if (previous !== 'QUEUED' && previous !== 'WAITING' && previous !== 'RUNNING') {
+      return { previous, owner, changed: false };
     }
+    this.#unqueue(task);
+    this.#finish(task, 'CANCELLED', Date.now());
     this.#events.emit({ type: 'cancelled', id, owner });
     this.#events.emit({ type: 'finished', ids: [id] });
     return { previous, owner, changed: true };
   }
 
+  async retryTask(id: string): Promise<RetryResult | undefined> {
+    const task = this.#tasks.get(id);
+    if (!task) return undefined;
+    const previous = task.status;
+    if (previous !== 'FAILED' && previous !== 'CANCELLED') return { previous, changed: false };
+    if (previous === 'FAILED' && task.result !== undefined) {
+      task.errors = [...task.errors, errorOf({ attempt: task.attempts, value: task.result })];
+    }
+    task.status = 'QUEUED';
+    task.result = undefined;
+    task.finished_at = undefined;
+    task.run_ms = undefined;
+    task.started_at = undefined;
+    task.run_at = undefined;
+    task.progress = undefined;
+    this.#released.set(id, task.attempts);
+    this.#expiries.get(id)?.close();
+    this.#expiries.delete(id);
+    removeId(this.#failed, id);
+    const seq = ++this.#seq;
+    this.#seqs.set(id, seq);
+    this.#queues.push(task.priority, seq, id);
+    this.#events.emit({ type: 'retried', id });
+    this.#events.emit({ type: 'queued' });
+    return { previous, changed: true };
+  }
+
+  async promoteDue(now: number): Promise<PromoteResult> {
+    let promoted = 0;
+    const due = takeDue(this.#delayed, now, PROMOTE_LIMIT, true);
+    for (const { id } of due) {
+      const task = this.#tasks.get(id);
+      if (task?.status !== 'WAITING') continue;
+      task.status = 'QUEUED';
+      this.#queues.push(task.priority, this.#seqs.get(id) ?? 0, id);
+      promoted++;
+    }
+    const failed: string[] = [];
+    const expired = takeDue(this.#deadlines, now, PROMOTE_LIMIT, false);
+    for (const { id } of expired) {
+      const task = this.#tasks.get(id);
+      if (task?.status !== 'QUEUED' && task?.status !== 'WAITING') continue;
+      this.#unqueue(task);
+      this.#failUnstarted(task, now);
+      failed.push(id);
+    }
+    if (promoted > 0) this.#events.emit({ type: 'queued' });
+    if (failed.length > 0) this.#events.emit({ type: 'finished', ids: failed });
+    const next = [this.#delayed[0]?.at, this.#deadlines[0]?.at].filter(
+      (at): at is number => at !== undefined,
+    );
+    return {
+      nextDue: next.length > 0 ? Math.min(...next) : undefined,
+      more: due.length === PROMOTE_LIMIT || expired.length === PROMOTE_LIMIT,
+      promoted,
+      failed,
+    };
+  }
+
+  async listTasks(query: TaskQuery): Promise<TaskPage> {
+    const index = query.status === 'FAILED' ? this.#failed : this.#index;
+    const below = query.cursor === undefined ? Number.POSITIVE_INFINITY : Number(query.cursor);
+    let at = index.length - 1;
+    while (at >= 0 && (index[at]?.at ?? 0) >= below) at--;
+    const tasks: TaskRecord[] = [];
+    let scanned = 0;
+    let last: number | undefined;
+    for (; at >= 0 && tasks.length < query.limit && scanned < LIST_SCAN_CAP; at--) {
+      const entry = index[at] as Queued;
+      scanned++;
+      last = entry.at;
+      const task = this.#tasks.get(entry.id);
+      if (!task) continue;
+      if (query.status !== undefined && task.status !== query.status) continue;
+      if (query.function_id !== undefined && task.function_id !== query.function_id) continue;
+      tasks.push({ ...task, errors: [...task.errors] });
+    }
+    // As the Redis script: a cursor unless the scan ran off the end of the index.
+    return at < 0 || last === undefined ? { tasks } : { tasks, next_cursor: String(last) };
+  }
+
   async getTask(id: string): Promise<TaskRecord | undefined> {
     const task = this.#tasks.get(id);
-    return task ? { ...task } : undefined;
+    return task ? { ...task, errors: [...task.errors] } : undefined;
   }
 
   async getTasks(ids: readonly string[]): Promise<(TaskRecord | undefined)[]> {
@@ -243,7 +420,7 @@ export class MemoryStore implements TaskStore {
   }
 
   async queueDepth(): Promise<number> {
-    return this.#queue.length - this.#head;
+    return this.#queues.size;
   }
 
   async ping(): Promise<void> {}
@@ -264,14 +441,39 @@ export class MemoryStore implements TaskStore {
     this.#sweepAt = Math.max(1024, this.#idempotency.size * 2);
   }
 
-  #finish(task: TaskRecord, status: TaskRecord['status'], now: number): void {
+  #finish(task: TaskRecord, status: TaskStatus, now: number): void {
     task.status = status;
     task.finished_at = now;
     task.owner = undefined;
     this.#leases.delete(task.id);
-    this.#released.delete(task.id);
+    if (status === 'FAILED')
+      insertSorted(this.#failed, { at: this.#seqs.get(task.id) ?? 0, id: task.id });
     if (this.#ttlMs > 0) {
-      setTimeout(() => this.#tasks.delete(task.id), this.#ttlMs).unref();
+      const timer = setTimeout(() => this.#forget(task.id), this.#ttlMs);
+      timer.unref();
+      this.#expiries.set(task.id, { close: () => clearTimeout(timer) });
     }
+  }
+
+  /** A finished task's TTL ran out: it is gone, as an expired Redis hash is. */
+  #forget(id: string): void {
+    this.#tasks.delete(id);
+    this.#released.delete(id);
+    this.#seqs.delete(id);
+    this.#expiries.delete(id);
+    removeId(this.#failed, id);
+    removeId(this.#index, id);
+  }
+
+  /** Takes a QUEUED or WAITING task out of wherever it waits. */
+  #unqueue(task: TaskRecord): void {
+    if (task.status === 'QUEUED') this.#queues.remove(task.priority, task.id);
+    removeId(this.#delayed, task.id);
+    removeId(this.#deadlines, task.id);
+  }
+
+  #failUnstarted(task: TaskRecord, now: number): void {
+    this.#finish(task, 'FAILED', now);
+    task.result = DEADLINE_RESULT;
   }
 }

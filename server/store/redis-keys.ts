@@ -15,10 +15,17 @@ export const KEY_PARTS = {
 
 /**
  * A message on the events channel, as the Lua scripts publish it:
- * `<instance> q`, `<instance> f <id,id,...>` or `<instance> c <id> <owner>`.
+ * `<instance> q`, `<instance> f <id,id,...>`, `<instance> c <id> <owner>` or
+ * `<instance> r <id>` (a finished task runs again) or `<instance> w <ms>` (a task waits until then: a delay, a backoff or a
+ * deadline). The instance `*` is every server's, the publisher's too: a
+ * script that any server may run (a claim that found a deadline passed)
+ * publishes its outcomes that way, so none is announced twice.
  */
 export type EventMessage =
   | { instance: string; kind: 'queued' }
+  | { instance: string; kind: 'due'; at: number }
+  /** A finished task runs again (POST /task/:id/retry): its outcome is no longer final. */
+  | { instance: string; kind: 'retried'; id: string }
   | { instance: string; kind: 'finished'; ids: string[] }
   | { instance: string; kind: 'cancelled'; id: string; owner: string | undefined };
 
@@ -27,13 +34,29 @@ export function parseEventMessage(message: string): EventMessage | undefined {
   if (kind === 'q') return { instance, kind: 'queued' };
   if (kind === 'f') return { instance, kind: 'finished', ids: rest.split(',') };
   if (kind === 'c') return { instance, kind: 'cancelled', id: rest, owner: owner || undefined };
+  if (kind === 'r') return { instance, kind: 'retried', id: rest };
+  if (kind === 'w' && /^\d{1,16}$/.test(rest)) return { instance, kind: 'due', at: Number(rest) };
   return undefined;
 }
 
 export class RedisKeys {
   readonly prefix: string;
-  /** LIST of QUEUED task ids, FIFO: RPUSH to submit, LPOP to claim. */
+  /** LIST of QUEUED task ids of priority 0, FIFO: RPUSH to submit, LPOP to claim. */
   readonly queue: string;
+  /** ZSET of QUEUED task ids of other priorities (see lua/claim.ts for the score). */
+  readonly prio: string;
+  /** ZSET of WAITING task ids by when they become QUEUED (ms since epoch). */
+  readonly delayed: string;
+  /** ZSET of not yet started task ids by their deadline (ms since epoch). */
+  readonly deadlines: string;
+  /** ZSET of every retained task id by `seq`: what GET /tasks pages through. */
+  readonly index: string;
+  /** ZSET of FAILED task ids by `seq`: the dead-letter view. */
+  readonly failed: string;
+  /** STRING counter: each stored task takes the next value (FIFO order, index score). */
+  readonly seq: string;
+  /** ZSET of registered function ids by creation time. */
+  readonly functions: string;
   /** ZSET of RUNNING task ids scored by lease expiry (ms since epoch). */
   readonly leases: string;
   /** Pub/sub channel that wakes dispatchers and long-polls on every server. */
@@ -50,6 +73,13 @@ export class RedisKeys {
     this.prefix = prefix;
     this.queue = `${prefix}queue`;
     this.leases = `${prefix}leases`;
+    this.prio = `${prefix}prio`;
+    this.delayed = `${prefix}delayed`;
+    this.deadlines = `${prefix}deadlines`;
+    this.index = `${prefix}index`;
+    this.failed = `${prefix}failed`;
+    this.seq = `${prefix}seq`;
+    this.functions = `${prefix}functions`;
     this.events = `${prefix}events`;
     this.taskHead = `${prefix}${KEY_PARTS.task}`;
     this.instanceHead = `${prefix}${KEY_PARTS.instance}`;

@@ -17,9 +17,13 @@ import { functionFromHash, functionToHash } from './function-hash.js';
 import { CANCEL_LUA } from './lua/cancel.js';
 import { CLAIM_LUA, ENQUEUE_CLAIM_LUA, ENQUEUE_LUA } from './lua/claim.js';
 import { COMPLETE_LUA } from './lua/complete.js';
+import { DELETE_FUNCTION_LUA } from './lua/delete-function.js';
 import { DISCARD_LUA } from './lua/discard.js';
+import { LIST_TASKS_LUA } from './lua/list-tasks.js';
+import { PROMOTE_LUA } from './lua/promote.js';
 import { RENEW_LUA } from './lua/renew.js';
 import { REQUEUE_LUA } from './lua/requeue.js';
+import { RETRY_TASK_LUA } from './lua/retry-task.js';
 import { STALE_LEASES_LUA } from './lua/stale-leases.js';
 import { parseEventMessage, RedisKeys } from './redis-keys.js';
 import { integer, ReplyError, ReplyReader, stringArray } from './redis-reply.js';
@@ -29,13 +33,19 @@ import {
   outcomesArgs,
   readCancel,
   readClaim,
+  readComplete,
+  readDeleteFunction,
   readEnqueue,
   readIds,
+  readPromote,
   readRequeue,
+  readRetry,
   readStaleLeases,
+  readTaskIdPage,
   WORKER_LOST_TEMPLATE,
 } from './script-io.js';
 import { StoreEvents } from './store-events.js';
+import { DEADLINE_RESULT } from './store-records.js';
 import { taskFromHash } from './task-hash.js';
 import type {
   CancelResult,
@@ -44,8 +54,12 @@ import type {
   FunctionRecord,
   LeaseReturn,
   NewTask,
+  PromoteResult,
   RequeueResult,
+  RetryResult,
   StoreListener,
+  TaskPage,
+  TaskQuery,
   TaskRecord,
   TaskStore,
 } from './task-store.js';
@@ -86,7 +100,16 @@ const SCRIPTS = {
   renew: script(RENEW_LUA),
   cancel: script(CANCEL_LUA),
   staleLeases: script(STALE_LEASES_LUA),
+  promote: script(PROMOTE_LUA),
+  retryTask: script(RETRY_TASK_LUA),
+  listTasks: script(LIST_TASKS_LUA),
+  deleteFunction: script(DELETE_FUNCTION_LUA),
 };
+
+/** Tasks a promote call moves (and fails) at most; more are left for the next call. */
+const PROMOTE_LIMIT = 1000;
+/** Index entries one GET /tasks page looks at, at most: a rare filter answers a short page and a cursor. */
+const LIST_SCAN_CAP = 5000;
 
 /**
  * Errors that say Redis cannot serve right now, whatever was asked: a lost
@@ -208,15 +231,67 @@ export class RedisStore implements TaskStore {
   }
 
   async registerFunction(fn: FunctionRecord): Promise<void> {
-    await this.#call(() => this.#client.hSet(this.keys.fn(fn.id), functionToHash(fn)));
+    await this.#call(() =>
+      this.#client
+        .multi()
+        .hSet(this.keys.fn(fn.id), functionToHash(fn))
+        .zAdd(this.keys.functions, { score: fn.created_at, value: fn.id })
+        .exec(),
+    );
+  }
+
+  async listFunctions(): Promise<FunctionRecord[]> {
+    const ids = stringArray(
+      await this.#call(() => this.#client.zRange(this.keys.functions, 0, -1)),
+      'functions',
+    );
+    if (ids.length === 0) return [];
+    const replies = await this.#call(() => {
+      const batch = this.#client.multi();
+      for (const id of ids) batch.hGetAll(this.keys.fn(id));
+      return batch.execAsPipeline();
+    });
+    const out: FunctionRecord[] = [];
+    ids.forEach((id, i) => {
+      const fn = functionFromHash(id, replies[i]);
+      if (fn) out.push(fn);
+    });
+    return out;
   }
 
   async getFunction(id: string): Promise<FunctionRecord | undefined> {
     return functionFromHash(id, await this.#call(() => this.#client.hGetAll(this.keys.fn(id))));
   }
 
-  async deleteFunction(id: string): Promise<boolean> {
-    return integer(await this.#call(() => this.#client.del(this.keys.fn(id))), 'DEL') > 0;
+  async deleteFunction(id: string): Promise<{ cancelled: string[] } | undefined> {
+    const announce = (raw: unknown): { cancelled: string[] } | undefined => {
+      const result = readDeleteFunction(raw);
+      if (result && result.cancelled.length > 0) {
+        this.#events.emit({ type: 'finished', ids: result.cancelled });
+      }
+      return result;
+    };
+    const raw = await this.#script(
+      SCRIPTS.deleteFunction,
+      [
+        this.keys.fn(id),
+        this.keys.functions,
+        this.keys.queue,
+        this.keys.prio,
+        this.keys.delayed,
+        this.keys.deadlines,
+        this.keys.events,
+      ],
+      [
+        this.keys.taskHead,
+        id,
+        String(Date.now()),
+        String(this.#options.resultTtlSeconds),
+        this.#options.instanceId,
+      ],
+      announce,
+    );
+    return announce(raw);
   }
 
   async enqueue(tasks: readonly NewTask[]): Promise<EnqueueResult> {
@@ -224,7 +299,15 @@ export class RedisStore implements TaskStore {
     const { json, args } = newTasksArgs(tasks);
     const raw = await this.#script(
       SCRIPTS.enqueue,
-      [this.keys.queue, this.keys.events],
+      [
+        this.keys.queue,
+        this.keys.events,
+        this.keys.prio,
+        this.keys.delayed,
+        this.keys.deadlines,
+        this.keys.index,
+        this.keys.seq,
+      ],
       [
         this.keys.taskHead,
         this.keys.idempotencyHead,
@@ -240,7 +323,7 @@ export class RedisStore implements TaskStore {
     const read = new ReplyReader(stringArray(raw, 'enqueue'), 'enqueue');
     const { duplicates } = enqueued(read, tasks.length);
     read.end();
-    if (duplicates.size < tasks.length) this.#events.emit({ type: 'queued' });
+    this.#announceStored(tasks, duplicates);
     return { duplicates };
   }
 
@@ -263,18 +346,30 @@ export class RedisStore implements TaskStore {
       json,
       this.#deadline(),
       String(this.#options.idempotencyTtlSeconds),
+      String(this.#options.resultTtlSeconds),
+      DEADLINE_RESULT,
       ...taskArgs,
     ];
     const raw = await this.#script(
       SCRIPTS.enqueueClaim,
-      [this.keys.queue, this.keys.leases, this.keys.events],
+      [
+        this.keys.queue,
+        this.keys.leases,
+        this.keys.events,
+        this.keys.prio,
+        this.keys.delayed,
+        this.keys.deadlines,
+        this.keys.index,
+        this.keys.seq,
+        this.keys.failed,
+      ],
       args,
       (late) => this.#discardLate(late, tasks),
       true,
     );
     const read = new ReplyReader(stringArray(raw, 'enqueue-claim'), 'enqueue-claim');
     const { duplicates } = enqueued(read, tasks.length);
-    if (duplicates.size < tasks.length) this.#events.emit({ type: 'queued' });
+    this.#announceStored(tasks, duplicates);
     return { duplicates, ...readClaim(read) };
   }
 
@@ -282,8 +377,23 @@ export class RedisStore implements TaskStore {
     const now = Date.now();
     const raw = await this.#script(
       SCRIPTS.claim,
-      [this.keys.queue, this.keys.leases],
-      [this.keys.taskHead, String(max), owner, String(now), String(now + leaseMs)],
+      [
+        this.keys.queue,
+        this.keys.leases,
+        this.keys.prio,
+        this.keys.deadlines,
+        this.keys.failed,
+        this.keys.events,
+      ],
+      [
+        this.keys.taskHead,
+        String(max),
+        owner,
+        String(now),
+        String(now + leaseMs),
+        String(this.#options.resultTtlSeconds),
+        DEADLINE_RESULT,
+      ],
       (late) => this.#releaseLate(late),
     );
     return readClaim(new ReplyReader(stringArray(raw, 'claim'), 'claim'));
@@ -301,7 +411,8 @@ export class RedisStore implements TaskStore {
     // A call that Redis runs after we gave up still stored outcomes: announce them
     // when its reply comes (the retry will find them applied and announce nothing).
     const announce = (raw: unknown): string[] => {
-      const applied = readIds(raw, 'complete');
+      const { finished: applied, retried } = readComplete(raw);
+      if (retried.length > 0) this.#events.emit({ type: 'queued' });
       if (applied.length === 0) return applied;
       // Usually every outcome applies; only then is the filter skipped.
       const appliedIds = new Set(applied);
@@ -314,7 +425,7 @@ export class RedisStore implements TaskStore {
     };
     const raw = await this.#script(
       SCRIPTS.complete,
-      [this.keys.leases, this.keys.events],
+      [this.keys.leases, this.keys.events, this.keys.delayed, this.keys.failed],
       args,
       announce,
     );
@@ -348,7 +459,7 @@ export class RedisStore implements TaskStore {
     };
     const raw = await this.#script(
       SCRIPTS.requeue,
-      [this.keys.queue, this.keys.leases, this.keys.events],
+      [this.keys.queue, this.keys.leases, this.keys.events, this.keys.prio, this.keys.failed],
       args,
       announce,
     );
@@ -395,7 +506,14 @@ export class RedisStore implements TaskStore {
     };
     const raw = await this.#script(
       SCRIPTS.cancel,
-      [this.keys.queue, this.keys.leases, this.keys.events],
+      [
+        this.keys.queue,
+        this.keys.leases,
+        this.keys.events,
+        this.keys.prio,
+        this.keys.delayed,
+        this.keys.deadlines,
+      ],
       [
         this.keys.taskHead,
         id,
@@ -406,6 +524,73 @@ export class RedisStore implements TaskStore {
       announce,
     );
     return announce(raw);
+  }
+
+  async retryTask(id: string): Promise<RetryResult | undefined> {
+    const announce = (raw: unknown): RetryResult | undefined => {
+      const result = readRetry(raw);
+      if (result?.changed) {
+        this.#events.emit({ type: 'retried', id });
+        this.#events.emit({ type: 'queued' });
+      }
+      return result;
+    };
+    const raw = await this.#script(
+      SCRIPTS.retryTask,
+      [this.keys.queue, this.keys.prio, this.keys.failed, this.keys.events, this.keys.seq],
+      [this.keys.taskHead, id, this.#options.instanceId],
+      announce,
+    );
+    return announce(raw);
+  }
+
+  async promoteDue(now: number): Promise<PromoteResult> {
+    const raw = await this.#script(
+      SCRIPTS.promote,
+      [
+        this.keys.queue,
+        this.keys.prio,
+        this.keys.delayed,
+        this.keys.deadlines,
+        this.keys.failed,
+        this.keys.events,
+      ],
+      [
+        this.keys.taskHead,
+        String(now),
+        String(PROMOTE_LIMIT),
+        String(this.#options.resultTtlSeconds),
+        DEADLINE_RESULT,
+        this.#options.instanceId,
+      ],
+    );
+    const result = readPromote(raw);
+    if (result.promoted > 0) this.#events.emit({ type: 'queued' });
+    if (result.failed.length > 0) this.#events.emit({ type: 'finished', ids: result.failed });
+    return result;
+  }
+
+  async listTasks(query: TaskQuery): Promise<TaskPage> {
+    // The dead-letter set holds only FAILED tasks: the view that must stay fast at any size.
+    const index = query.status === 'FAILED' ? this.keys.failed : this.keys.index;
+    const { ids, cursor } = readTaskIdPage(
+      await this.#script(
+        SCRIPTS.listTasks,
+        [index],
+        [
+          this.keys.taskHead,
+          query.cursor ?? '',
+          String(query.limit),
+          query.status ?? '',
+          query.function_id ?? '',
+          String(LIST_SCAN_CAP),
+        ],
+      ),
+    );
+    const records = await this.getTasks(ids);
+    const tasks: TaskRecord[] = [];
+    for (const record of records) if (record) tasks.push(record);
+    return cursor === undefined ? { tasks } : { tasks, next_cursor: cursor };
   }
 
   async getTask(id: string): Promise<TaskRecord | undefined> {
@@ -427,7 +612,10 @@ export class RedisStore implements TaskStore {
   }
 
   async queueDepth(): Promise<number> {
-    return integer(await this.#call(() => this.#client.lLen(this.keys.queue)), 'LLEN');
+    const [listed, prioritized] = await this.#call(() =>
+      Promise.all([this.#client.lLen(this.keys.queue), this.#client.zCard(this.keys.prio)]),
+    );
+    return integer(listed, 'LLEN') + integer(prioritized, 'ZCARD');
   }
 
   async ping(): Promise<void> {
@@ -455,8 +643,26 @@ export class RedisStore implements TaskStore {
     // (or, for a call that outlived its timeout, when its reply came).
     if (!event || event.instance === this.#options.instanceId) return;
     if (event.kind === 'queued') this.#events.emit({ type: 'queued' });
+    else if (event.kind === 'due') this.#events.emit({ type: 'due', at: event.at });
+    else if (event.kind === 'retried') this.#events.emit({ type: 'retried', id: event.id });
     else if (event.kind === 'finished') this.#events.emit({ type: 'finished', ids: event.ids });
     else this.#events.emit({ type: 'cancelled', id: event.id, owner: event.owner });
+  }
+
+  /** Local events for what an enqueue stored: runnable tasks, and the earliest time one waits for. */
+  #announceStored(tasks: readonly NewTask[], duplicates: ReadonlyMap<number, string>): void {
+    if (duplicates.size === tasks.length) return;
+    let runnable = false;
+    let due: number | undefined;
+    tasks.forEach((t, i) => {
+      if (duplicates.has(i)) return;
+      if (t.run_at === undefined) runnable = true;
+      for (const at of [t.run_at, t.deadline_at]) {
+        if (at !== undefined && (due === undefined || at < due)) due = at;
+      }
+    });
+    if (runnable) this.#events.emit({ type: 'queued' });
+    if (due !== undefined) this.#events.emit({ type: 'due', at: due });
   }
 
   /** The last moment (Redis's clock) a script may store tasks this call submits. */
@@ -499,8 +705,16 @@ export class RedisStore implements TaskStore {
       if (!result.duplicates.has(i)) args.push(t.id, t.idempotency_key ?? '');
     });
     if (args.length === 2) return;
-    this.#script(SCRIPTS.discard, [this.keys.queue, this.keys.leases], args).catch(
-      (error: unknown) => this.#options.onError?.(asError(error)),
+    const keys = [
+      this.keys.queue,
+      this.keys.leases,
+      this.keys.prio,
+      this.keys.delayed,
+      this.keys.deadlines,
+      this.keys.index,
+    ];
+    this.#script(SCRIPTS.discard, keys, args).catch((error: unknown) =>
+      this.#options.onError?.(asError(error)),
     );
   }
 

@@ -19,7 +19,9 @@ import type {
   EnqueueResult,
   LeaseReturn,
   NewTask,
+  PromoteResult,
   RequeueResult,
+  RetryResult,
 } from './task-store.js';
 
 /**
@@ -35,7 +37,8 @@ function sentText(text: string): string | Buffer {
 
 /**
  * New tasks as the enqueue scripts take them: `json`, JSON text of
- * `[[id, idempotency key or '', [field, value, ...]], ...]`, the fields being
+ * `[[id, idempotency key or '', [field, value, ...], priority, run_at or '',
+ * deadline or ''], ...]`, the fields being
  * the task's first hash but its arguments (one argument instead of many per
  * task keeps the client from writing thousands of small buffers per batch),
  * and `args`, each task's argument text as it came, which the scripts store
@@ -49,7 +52,14 @@ export function newTasksArgs(tasks: readonly NewTask[]): {
   const rows = tasks.map((t) => {
     const { [F.args]: text = '', ...rest } = taskToHash(queuedTask(t));
     args.push(sentText(text));
-    return [t.id, t.idempotency_key ?? '', hashFields(rest)];
+    return [
+      t.id,
+      t.idempotency_key ?? '',
+      hashFields(rest),
+      t.priority ?? 0,
+      t.run_at ?? '',
+      t.deadline_at ?? '',
+    ];
   });
   return { json: JSON.stringify(rows), args };
 }
@@ -137,6 +147,63 @@ export function readStaleLeases(raw: unknown): { cursor: number; leases: LeaseRe
   const read = new ReplyReader(stringArray(raw, 'stale-leases'), 'stale-leases');
   const cursor = read.int('cursor');
   return { cursor, leases: readLeases(read) };
+}
+
+/** Reads the `{ finished ids..., '|', retried ids... }` reply of the complete script. */
+export function readComplete(raw: unknown): { finished: string[]; retried: string[] } {
+  const items = stringArray(raw, 'complete');
+  const split = items.indexOf('|');
+  if (split < 0) throw new ReplyError('complete', `no '|' between finished and retried ids`);
+  return {
+    finished: readIds(items.slice(0, split), 'complete'),
+    retried: readIds(items.slice(split + 1), 'complete'),
+  };
+}
+
+/** Reads the `{ next due or -1, more 0|1, promoted, failed ids... }` reply of the promote script. */
+export function readPromote(raw: unknown): PromoteResult {
+  const read = new ReplyReader(stringArray(raw, 'promote'), 'promote');
+  const next = read.int('next due');
+  const more = read.int('more');
+  const promoted = read.int('promoted');
+  const failed: string[] = [];
+  while (read.more) failed.push(read.id('task id'));
+  return { nextDue: next < 0 ? undefined : next, more: more === 1, promoted, failed };
+}
+
+/** Reads the `{ next cursor or '', ids... }` reply of the list-tasks script. */
+export function readTaskIdPage(raw: unknown): { ids: string[]; cursor: string | undefined } {
+  const read = new ReplyReader(stringArray(raw, 'list-tasks'), 'list-tasks');
+  const cursor = read.text('cursor');
+  if (cursor !== '' && !/^\d+$/.test(cursor)) {
+    throw new ReplyError('list-tasks', `cursor should be a seq, got ${cursor.slice(0, 40)}`);
+  }
+  const ids: string[] = [];
+  while (read.more) ids.push(read.id('task id'));
+  return { ids, cursor: cursor === '' ? undefined : cursor };
+}
+
+/** Reads the `{ previous status, changed 0|1 }` reply of the retry-task script; nil is an unknown id. */
+export function readRetry(raw: unknown): RetryResult | undefined {
+  if (raw === null || raw === undefined) return undefined;
+  const read = new ReplyReader(stringArray(raw, 'retry-task'), 'retry-task');
+  const previous = read.oneOf('previous status', TASK_STATUSES);
+  const changed = read.int('changed');
+  read.end();
+  return { previous, changed: changed === 1 };
+}
+
+/** Reads the `{ -1 }` or `{ count, ids... }` reply of the delete-function script. */
+export function readDeleteFunction(raw: unknown): { cancelled: string[] } | undefined {
+  const read = new ReplyReader(stringArray(raw, 'delete-function'), 'delete-function');
+  const count = read.int('cancelled count');
+  if (count < 0) return undefined;
+  const cancelled: string[] = [];
+  while (read.more) cancelled.push(read.id('task id'));
+  if (cancelled.length !== count) {
+    throw new ReplyError('delete-function', `${cancelled.length} ids for a count of ${count}`);
+  }
+  return { cancelled };
 }
 
 /** Reads a reply that is a list of task ids (complete: applied; renew: no longer held). */

@@ -5,7 +5,7 @@
  * reached the retry cap.
  */
 
-import { WorkerLostError } from '../../shared/errors.js';
+import { DeadlineExceededError, WorkerLostError } from '../../shared/errors.js';
 import type { FunctionRecord, NewTask, TaskRecord } from './task-store.js';
 
 /** The record a submitted task starts as: QUEUED (WAITING when it has a `run_at`), never leased. */
@@ -48,3 +48,6 @@ export function functionRecord(fn: FunctionRecord): FunctionRecord {
 export function workerLostResult(losses: number): string {
   return JSON.stringify(new WorkerLostError(losses).toData());
 }
+
+/** The FAILED result of a task whose deadline passed before it started. */
+export const DEADLINE_RESULT = JSON.stringify(new DeadlineExceededError().toData());

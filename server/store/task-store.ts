@@ -117,6 +117,8 @@ export interface RequeueResult {
 
 export type StoreEvent =
   | { type: 'queued' }
+  /** A task waits until `at` (a delay, a backoff, a deadline): the lifecycle timer should look then. */
+  | { type: 'due'; at: number }
   | {
       type: 'finished';
       ids: readonly string[];
@@ -124,11 +126,48 @@ export type StoreEvent =
       outcomes?: readonly TaskOutcome[];
     }
   | { type: 'cancelled'; id: string; owner: string | undefined }
+  /** A finished task was retried: what any server kept of its outcome is stale. */
+  | { type: 'retried'; id: string }
   /**
    * Events may have been missed (the store's event connection was down): every
    * listener should look again at what it waits for.
    */
   | { type: 'resync' };
+
+/** What one call of the lifecycle timer did (promoteDue). */
+export interface PromoteResult {
+  /** When something next falls due (ms since epoch), if anything waits. */
+  nextDue: number | undefined;
+  /** More was due than one call handles: call again at once. */
+  more: boolean;
+  /** Tasks that became QUEUED. */
+  promoted: number;
+  /** Tasks whose deadline passed before they started: FAILED now. */
+  failed: string[];
+}
+
+export interface TaskQuery {
+  status?: TaskStatus | undefined;
+  function_id?: string | undefined;
+  /** 1…1000. */
+  limit: number;
+  /** From the previous page's `next_cursor`. */
+  cursor?: string | undefined;
+}
+
+export interface TaskPage {
+  /** Newest first. */
+  tasks: TaskRecord[];
+  /** Absent on the last page. */
+  next_cursor?: string;
+}
+
+export interface RetryResult {
+  /** The status before the retry. */
+  previous: TaskStatus;
+  /** False when the task was not FAILED or CANCELLED (nothing changed). */
+  changed: boolean;
+}
 
 export type StoreListener = (event: StoreEvent) => void;
 
@@ -136,8 +175,13 @@ export interface TaskStore {
   readonly kind: 'redis' | 'memory';
   registerFunction(fn: FunctionRecord): Promise<void>;
   getFunction(id: string): Promise<FunctionRecord | undefined>;
-  /** Removes a function's record; false when there was none. Its tasks are left as they are. */
-  deleteFunction(id: string): Promise<boolean>;
+  /** Every registered function, oldest first. */
+  listFunctions(): Promise<FunctionRecord[]>;
+  /**
+   * Removes a function's record and cancels its tasks that have not started
+   * (QUEUED, WAITING); running ones finish. Undefined when there was none.
+   */
+  deleteFunction(id: string): Promise<{ cancelled: string[] } | undefined>;
   /**
    * Stores the tasks as QUEUED and appends them to the queue, all or nothing;
    * tasks whose idempotency key is known are not stored again. Rejects with
@@ -174,8 +218,17 @@ export interface TaskStore {
   heartbeat(instanceId: string, ttlMs: number): Promise<void>;
   /** RUNNING tasks whose lease ended before `now` or whose owner instance is gone. */
   staleLeases(now: number, limit: number): Promise<LeaseReturn[]>;
-  /** QUEUED or RUNNING → CANCELLED; undefined for an unknown id. */
+  /** QUEUED, WAITING or RUNNING → CANCELLED; undefined for an unknown id. */
   cancel(id: string): Promise<CancelResult | undefined>;
+  /** FAILED or CANCELLED → QUEUED again, same id; undefined for an unknown id. */
+  retryTask(id: string): Promise<RetryResult | undefined>;
+  /**
+   * The clock's work: WAITING tasks whose time came become QUEUED; tasks not
+   * started by their deadline fail. Each server calls it when something falls due.
+   */
+  promoteDue(now: number): Promise<PromoteResult>;
+  /** One page of retained tasks, newest first (GET /tasks). */
+  listTasks(query: TaskQuery): Promise<TaskPage>;
   getTask(id: string): Promise<TaskRecord | undefined>;
   /** Many tasks in one round trip, in the order of `ids`. */
   getTasks(ids: readonly string[]): Promise<(TaskRecord | undefined)[]>;

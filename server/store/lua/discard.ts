@@ -4,7 +4,7 @@
  * stored, and so are their idempotency keys, so a retry stores them afresh;
  * except a task whose key a retry already repeated (`acked`): that client
  * holds its id now, so it stays.
- *   KEYS[1] queue, KEYS[2] leases
+ *   KEYS[1] queue, KEYS[2] leases, KEYS[3] prio, KEYS[4] delayed, KEYS[5] deadlines, KEYS[6] index
  *   ARGV[1] task key head, ARGV[2] idempotency key head, ARGV[3..] pairs: id, idempotency key or ''
  */
 export const DISCARD_LUA = `
@@ -14,7 +14,7 @@ for i = 3, #ARGV, 2 do
   if redis.call('HGET', key, 'acked') ~= '1' then
     redis.call('DEL', key)
     redis.call('LREM', KEYS[1], 1, id)
-    redis.call('ZREM', KEYS[2], id)
+    for k = 2, 6 do redis.call('ZREM', KEYS[k], id) end
     if idem ~= '' and redis.call('GET', ARGV[2] .. idem) == id then
       redis.call('DEL', ARGV[2] .. idem)
     end

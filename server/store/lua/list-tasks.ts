@@ -1,0 +1,42 @@
+/**
+ * list-tasks: one page of GET /tasks, newest first, from an index ZSET
+ * scored by `seq` (every task, or the dead-letter set of FAILED ones).
+ * Entries whose task expired are trimmed on the way. A page stops at `limit`
+ * matches or after `scan` entries, whichever comes first, so a filter that
+ * matches little never blocks Redis; the cursor then resumes the scan.
+ *   KEYS[1] the index
+ *   ARGV[1] task key head, ARGV[2] cursor (a seq: list below it) or '', ARGV[3] limit,
+ *   ARGV[4] status or '', ARGV[5] function id or '', ARGV[6] scan cap
+ *   returns { next cursor or '', ids... }
+ */
+export const LIST_TASKS_LUA = `
+local head, limit, status, fn, cap = ARGV[1], tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
+local top = '+inf'
+if ARGV[2] ~= '' then top = '(' .. ARGV[2] end
+local ids = {}
+local scanned = 0
+local last = false
+local done = false
+while #ids < limit and scanned < cap do
+  local page = redis.call('ZREVRANGEBYSCORE', KEYS[1], top, '-inf', 'WITHSCORES', 'LIMIT', 0, math.min(200, cap - scanned))
+  if #page == 0 then done = true break end
+  for i = 1, #page, 2 do
+    local id = page[i]
+    scanned = scanned + 1
+    last = page[i + 1]
+    local f = redis.call('HMGET', head .. id, 'status', 'fn')
+    if not f[1] then
+      redis.call('ZREM', KEYS[1], id)
+    elseif (status == '' or f[1] == status) and (fn == '' or f[2] == fn) then
+      ids[#ids + 1] = id
+      if #ids == limit then break end
+    end
+  end
+  top = '(' .. last
+end
+local cursor = ''
+if not done and last then cursor = last end
+local out = { cursor }
+for _, id in ipairs(ids) do out[#out + 1] = id end
+return out
+`;

@@ -1,0 +1,69 @@
+/**
+ * What the REST API answers for a task and a function: the store's records
+ * in the shapes of the "Task lifecycle" table (ARCHITECTURE.md), optional
+ * fields present only when they have a value.
+ */
+
+import type { RetryPolicy } from '../shared/submit-fields.js';
+import type { TaskStatus } from '../shared/types.js';
+import { errorSummary } from './store/task-hash.js';
+import type { FunctionRecord, Progress, TaskError, TaskRecord } from './store/task-store.js';
+
+/** GET /task/:id (GET /tasks lists the same without `result`). */
+export interface TaskDetail {
+  task_id: string;
+  function_id: string;
+  status: TaskStatus;
+  priority: number;
+  attempts: number;
+  created_at: number;
+  started_at?: number;
+  finished_at?: number;
+  run_at?: number;
+  deadline_at?: number;
+  progress?: Progress;
+  errors?: TaskError[];
+  result?: string;
+}
+
+export interface FunctionSummary {
+  function_id: string;
+  name: string;
+  created_at: number;
+  timeout_ms?: number;
+  retry?: RetryPolicy;
+}
+
+export function taskDetail(task: TaskRecord, withResult: boolean): TaskDetail {
+  const out: TaskDetail = {
+    task_id: task.id,
+    function_id: task.function_id,
+    status: task.status,
+    priority: task.priority,
+    attempts: task.attempts,
+    created_at: task.created_at,
+  };
+  // When the function began to run in its thread: the store knows when it
+  // finished and how long it ran there (a lease taken ahead of time is not a start).
+  if (task.finished_at !== undefined && task.run_ms !== undefined && task.attempts > 0) {
+    out.started_at = Math.max(task.created_at, task.finished_at - Math.round(task.run_ms));
+  }
+  if (task.finished_at !== undefined) out.finished_at = task.finished_at;
+  if (task.run_at !== undefined) out.run_at = task.run_at;
+  if (task.deadline_at !== undefined) out.deadline_at = task.deadline_at;
+  if (task.progress !== undefined) out.progress = task.progress;
+  const errors = [...task.errors];
+  if (task.status === 'FAILED' && task.result !== undefined) {
+    errors.push({ attempt: task.attempts, ...errorSummary(task.result) });
+  }
+  if (errors.length > 0) out.errors = errors;
+  if (withResult && task.result !== undefined) out.result = task.result;
+  return out;
+}
+
+export function functionSummary(fn: FunctionRecord): FunctionSummary {
+  const out: FunctionSummary = { function_id: fn.id, name: fn.name, created_at: fn.created_at };
+  if (fn.timeout_ms !== undefined) out.timeout_ms = fn.timeout_ms;
+  if (fn.retry !== undefined) out.retry = fn.retry;
+  return out;
+}
