@@ -43,6 +43,13 @@ export interface ThreadPool {
   cancel(taskId: string, attempt?: number): boolean;
   /** Resolves when no task is held. */
   idle(): Promise<void>;
+  /**
+   * Exact order (priorities in play): a thread holds only the task it runs,
+   * and tasks go to threads in the order they came, none grouped by function.
+   */
+  exact: boolean;
+  /** Takes back every task not yet given to a thread, in order. */
+  takeBack(): TaskAssignment[];
   close(): Promise<void>;
 }
 
@@ -204,6 +211,14 @@ export class WorkerThreadPool implements ThreadPool {
     for (const fn of functions) this.#functions.set(fn.id, fn.source);
   }
 
+  exact = false;
+
+  takeBack(): TaskAssignment[] {
+    const out: TaskAssignment[] = [];
+    while (this.#pending.size > 0) out.push(...this.#pending.take(this.#pending.size, undefined));
+    return out;
+  }
+
   run(tasks: readonly TaskAssignment[]): void {
     if (this.#closed) throw new Error('The thread pool is closed');
     this.#pending.push(tasks);
@@ -272,6 +287,7 @@ export class WorkerThreadPool implements ThreadPool {
 
   /** Tasks a thread may hold at once: the one it runs and about QUEUE_MS of work behind it. */
   #depth(): number {
+    if (this.exact) return 1;
     const avg = this.#runTime.value;
     if (avg >= LONG_TASK_MS) return 1;
     return Math.min(MAX_DEPTH, 1 + Math.ceil(QUEUE_MS / Math.max(avg, QUEUE_MS / MAX_DEPTH)));
@@ -286,7 +302,7 @@ export class WorkerThreadPool implements ThreadPool {
         if (slot.held.size < depth && (!best || slot.held.size < best.held.size)) best = slot;
       }
       if (!best) break;
-      const sticky = best.fn !== undefined && now - best.fnSince < STICKY_MS;
+      const sticky = !this.exact && best.fn !== undefined && now - best.fnSince < STICKY_MS;
       const fn = sticky ? best.fn : this.#pending.frontFn();
       const batch = this.#pending.take(depth - best.held.size, fn);
       if (!sticky || batch[0]?.fn !== fn) {

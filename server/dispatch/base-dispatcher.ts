@@ -17,6 +17,9 @@ import type { HeldTask } from './in-flight.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import type { TaskHolder } from './task-holder.js';
 
+/** How long after the last task with a priority the dispatchers stay exact. */
+const EXACT_HOLD_MS = 10_000;
+
 export abstract class BaseDispatcher implements Dispatcher {
   abstract readonly mode: Mode;
   protected readonly ctx: DispatchContext;
@@ -26,6 +29,8 @@ export abstract class BaseDispatcher implements Dispatcher {
   #toRelease: LeaseReturn[] = [];
   #unsubscribe: (() => void) | undefined;
   #closing: Promise<void> | undefined;
+  /** Until then (ms since epoch) priorities are in play: hold no task ahead of time. */
+  #exactUntil = 0;
 
   constructor(ctx: DispatchContext) {
     this.ctx = ctx;
@@ -95,6 +100,7 @@ export abstract class BaseDispatcher implements Dispatcher {
   async start(): Promise<void> {
     this.#unsubscribe = this.ctx.store.subscribe((event) => {
       // A resync means queue events may have been missed: look at the queue.
+      if (event.type === 'queued' && event.prioritized) this.#prioritized();
       if (event.type === 'queued' || event.type === 'resync') this.#loop.queued();
       else if (event.type === 'cancelled') this.#cancelHeld(event.id);
     });
@@ -103,7 +109,38 @@ export abstract class BaseDispatcher implements Dispatcher {
   }
 
   submit(tasks: readonly NewTask[]): Promise<EnqueueResult> {
+    // Before the claim that may come with the submit: it must not take ahead of time.
+    if (tasks.some((t) => (t.priority ?? 0) !== 0 && t.run_at === undefined)) this.#prioritized();
     return this.#loop.submit(tasks);
+  }
+
+  /**
+   * True while priorities are in play (a task with a priority other than 0
+   * became QUEUED within EXACT_HOLD_MS): holders get no task ahead of time,
+   * so none starts before a higher-priority task queued before it starts.
+   */
+  protected get exact(): boolean {
+    return Date.now() < this.#exactUntil;
+  }
+
+  /**
+   * Priorities came into play: what holders hold ahead of time and have not
+   * started goes back to the queue (a mode that can take it back says what
+   * in `takeBackUnstarted`), not counted against the tasks.
+   */
+  #prioritized(): void {
+    this.#exactUntil = Date.now() + EXACT_HOLD_MS;
+    const back = this.takeBackUnstarted();
+    if (back.length === 0) return;
+    for (const holder of this.holders()) holder.inflight.remove(back.map((t) => t.id));
+    this.#release(leasesOf(back)).catch(() => {
+      // Kept in #toRelease and retried by the lease keeper.
+    });
+  }
+
+  /** Tasks held ahead of time that can be taken back unstarted (none by default). */
+  protected takeBackUnstarted(): TaskAssignment[] {
+    return [];
   }
 
   close(): Promise<void> {

@@ -1,6 +1,6 @@
 /** local mode: tasks run on a pool of worker_threads inside the server process. */
 
-import type { TaskOutcome } from '../../shared/types.js';
+import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import { type ThreadPool, WorkerThreadPool } from '../../threads/thread-pool.js';
 import { BaseDispatcher } from './base-dispatcher.js';
 import type { Demand } from './claim-loop.js';
@@ -37,9 +37,18 @@ export class LocalDispatcher extends BaseDispatcher {
   }
 
   protected nextDemand(): Demand | undefined {
-    const room = this.#holder.credits(this.ctx.config.prefetch) - this.#holder.inflight.size;
+    const exact = this.exact;
+    this.#pool.exact = exact;
+    // Exact: a task per free thread, none ahead of time.
+    const credits = exact ? this.#pool.threads : this.#holder.credits(this.ctx.config.prefetch);
+    const room = credits - this.#holder.inflight.size;
     if (room <= 0) return undefined;
     return { max: room, owner: this.#owner, deliver: (tasks) => this.handOff(this.#holder, tasks) };
+  }
+
+  protected override takeBackUnstarted(): TaskAssignment[] {
+    this.#pool.exact = true;
+    return this.#pool.takeBack();
   }
 
   protected *holders(): Iterable<TaskHolder> {

@@ -13,9 +13,13 @@ export class PushDispatcher extends RemoteDispatcher {
   protected nextDemand(): Demand | undefined {
     let best: WorkerSession | undefined;
     let bestLoad = Number.POSITIVE_INFINITY;
+    // Priorities in play: a task per free thread, none ahead of time.
+    const exact = this.exact;
+    const creditsOf = (s: WorkerSession) =>
+      exact ? s.threads : s.credits(this.ctx.config.prefetch);
     for (const session of this.sessions.values()) {
       if (session.draining || !session.open) continue;
-      const credits = session.credits(this.ctx.config.prefetch);
+      const credits = creditsOf(session);
       if (session.inflight.size >= credits) continue;
       const load = session.inflight.size / session.threads;
       if (load < bestLoad) {
@@ -28,7 +32,7 @@ export class PushDispatcher extends RemoteDispatcher {
     if (!best) return undefined;
     const session = best;
     return {
-      max: session.credits(this.ctx.config.prefetch) - session.inflight.size,
+      max: creditsOf(session) - session.inflight.size,
       owner: `${this.ctx.instanceId}/${session.id}`,
       deliver: (tasks) => this.handOff(session, tasks),
     };

@@ -132,6 +132,7 @@ export class MemoryStore implements TaskStore {
     const now = Date.now();
     this.#forgetExpiredKeys(now);
     let runnable = false;
+    let prioritized = false;
     let due: number | undefined;
     tasks.forEach((task, position) => {
       const key = task.idempotency_key;
@@ -154,13 +155,15 @@ export class MemoryStore implements TaskStore {
       } else {
         this.#queues.push(record.priority, seq, task.id);
         runnable = true;
+        if (record.priority !== 0) prioritized = true;
       }
       if (record.deadline_at !== undefined) {
         insertSorted(this.#deadlines, { at: record.deadline_at, id: task.id });
         due = Math.min(due ?? record.deadline_at, record.deadline_at);
       }
     });
-    if (runnable) this.#events.emit({ type: 'queued' });
+    if (prioritized) this.#events.emit({ type: 'queued', prioritized: true });
+    else if (runnable) this.#events.emit({ type: 'queued' });
     if (due !== undefined) this.#events.emit({ type: 'due', at: due });
     return { duplicates };
   }
@@ -375,7 +378,7 @@ export class MemoryStore implements TaskStore {
       this.#failUnstarted(task, now);
       failed.push(id);
     }
-    if (promoted > 0) this.#events.emit({ type: 'queued' });
+    if (promoted > 0) this.#events.emit({ type: 'queued', prioritized: true });
     if (failed.length > 0) this.#events.emit({ type: 'finished', ids: failed });
     const next = [this.#delayed[0]?.at, this.#deadlines[0]?.at].filter(
       (at): at is number => at !== undefined,

@@ -15,14 +15,14 @@ export const KEY_PARTS = {
 
 /**
  * A message on the events channel, as the Lua scripts publish it:
- * `<instance> q`, `<instance> f <id,id,...>`, `<instance> c <id> <owner>` or
+ * `<instance> q` (`q p` when some have a priority), `<instance> f <id,id,...>`, `<instance> c <id> <owner>` or
  * `<instance> r <id>` (a finished task runs again) or `<instance> w <ms>` (a task waits until then: a delay, a backoff or a
  * deadline). The instance `*` is every server's, the publisher's too: a
  * script that any server may run (a claim that found a deadline passed)
  * publishes its outcomes that way, so none is announced twice.
  */
 export type EventMessage =
-  | { instance: string; kind: 'queued' }
+  | { instance: string; kind: 'queued'; prioritized: boolean }
   | { instance: string; kind: 'due'; at: number }
   /** A finished task runs again (POST /task/:id/retry): its outcome is no longer final. */
   | { instance: string; kind: 'retried'; id: string }
@@ -31,7 +31,7 @@ export type EventMessage =
 
 export function parseEventMessage(message: string): EventMessage | undefined {
   const [instance = '', kind, rest = '', owner = ''] = message.split(' ');
-  if (kind === 'q') return { instance, kind: 'queued' };
+  if (kind === 'q') return { instance, kind: 'queued', prioritized: rest === 'p' };
   if (kind === 'f') return { instance, kind: 'finished', ids: rest.split(',') };
   if (kind === 'c') return { instance, kind: 'cancelled', id: rest, owner: owner || undefined };
   if (kind === 'r') return { instance, kind: 'retried', id: rest };

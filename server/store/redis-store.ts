@@ -565,7 +565,7 @@ export class RedisStore implements TaskStore {
       ],
     );
     const result = readPromote(raw);
-    if (result.promoted > 0) this.#events.emit({ type: 'queued' });
+    if (result.promoted > 0) this.#events.emit({ type: 'queued', prioritized: true });
     if (result.failed.length > 0) this.#events.emit({ type: 'finished', ids: result.failed });
     return result;
   }
@@ -642,8 +642,11 @@ export class RedisStore implements TaskStore {
     // This server's own events were already emitted locally, with their outcomes
     // (or, for a call that outlived its timeout, when its reply came).
     if (!event || event.instance === this.#options.instanceId) return;
-    if (event.kind === 'queued') this.#events.emit({ type: 'queued' });
-    else if (event.kind === 'due') this.#events.emit({ type: 'due', at: event.at });
+    if (event.kind === 'queued') {
+      this.#events.emit(
+        event.prioritized ? { type: 'queued', prioritized: true } : { type: 'queued' },
+      );
+    } else if (event.kind === 'due') this.#events.emit({ type: 'due', at: event.at });
     else if (event.kind === 'retried') this.#events.emit({ type: 'retried', id: event.id });
     else if (event.kind === 'finished') this.#events.emit({ type: 'finished', ids: event.ids });
     else this.#events.emit({ type: 'cancelled', id: event.id, owner: event.owner });
@@ -653,15 +656,18 @@ export class RedisStore implements TaskStore {
   #announceStored(tasks: readonly NewTask[], duplicates: ReadonlyMap<number, string>): void {
     if (duplicates.size === tasks.length) return;
     let runnable = false;
+    let prioritized = false;
     let due: number | undefined;
     tasks.forEach((t, i) => {
       if (duplicates.has(i)) return;
       if (t.run_at === undefined) runnable = true;
+      if (t.run_at === undefined && (t.priority ?? 0) !== 0) prioritized = true;
       for (const at of [t.run_at, t.deadline_at]) {
         if (at !== undefined && (due === undefined || at < due)) due = at;
       }
     });
-    if (runnable) this.#events.emit({ type: 'queued' });
+    if (prioritized) this.#events.emit({ type: 'queued', prioritized: true });
+    else if (runnable) this.#events.emit({ type: 'queued' });
     if (due !== undefined) this.#events.emit({ type: 'due', at: due });
   }
 

@@ -116,7 +116,11 @@ export interface RequeueResult {
 }
 
 export type StoreEvent =
-  | { type: 'queued' }
+  /**
+   * Tasks became QUEUED; `prioritized` when some have a priority other than 0:
+   * tasks held ahead of time should go back so they do not start before them.
+   */
+  | { type: 'queued'; prioritized?: true }
   /** A task waits until `at` (a delay, a backoff, a deadline): the lifecycle timer should look then. */
   | { type: 'due'; at: number }
   | {

@@ -159,8 +159,8 @@ ${CLAIM_STEP}`;
  * Expects locals `queue`, `prio`, `delayed`, `deadlines`, `index`, `seq_key`,
  * `task_head`, `idem_head`, `tasks_json`, `args_from`, `deadline`,
  * `idem_ttl`; leaves `dups` = { position, existing id, ... }, `stored` (how
- * many were stored) and `next_due` (the earliest run_at or deadline stored,
- * or false).
+ * many were stored), `prioritized` (some runnable one has a priority) and
+ * `next_due` (the earliest run_at or deadline stored, or false).
  */
 const ENQUEUE_STEP = `
 local clock = redis.call('TIME')
@@ -173,6 +173,7 @@ local seq = redis.call('INCRBY', seq_key, #rows) - #rows
 local listed = {}
 local dups = {}
 local stored = 0
+local prioritized = false
 local next_due = false
 local function due(at)
   at = tonumber(at)
@@ -203,6 +204,7 @@ for i, t in ipairs(rows) do
       due(t[5])
     elseif t[4] ~= 0 then
       redis.call('ZADD', prio, prio_score(t[4], seq), id)
+      prioritized = true
     else
       listed[#listed + 1] = id
     end
@@ -232,7 +234,8 @@ local queue, prio, delayed, deadlines, index, seq_key = KEYS[1], KEYS[3], KEYS[4
 local task_head, idem_head, tasks_json = ARGV[1], ARGV[2], ARGV[3]
 local deadline, idem_ttl, args_from = ARGV[5], ARGV[6], 7
 ${ENQUEUE_STEP}
-if stored > 0 then redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' q') end
+if prioritized then redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' q p')
+elseif stored > 0 then redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' q') end
 if next_due then redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' w ' .. next_due) end
 local out = { #dups / 2 }
 for _, v in ipairs(dups) do out[#out + 1] = v end
@@ -261,7 +264,8 @@ local max, owner, now, expiry = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local tasks_json, deadline, idem_ttl, args_from = ARGV[8], ARGV[9], ARGV[10], 13
 local ttl, deadline_err = tonumber(ARGV[11]), ARGV[12]
 ${ENQUEUE_STEP}
-if stored > 0 then redis.call('PUBLISH', events, ARGV[7] .. ' q') end
+if prioritized then redis.call('PUBLISH', events, ARGV[7] .. ' q p')
+elseif stored > 0 then redis.call('PUBLISH', events, ARGV[7] .. ' q') end
 if next_due then redis.call('PUBLISH', events, ARGV[7] .. ' w ' .. next_due) end
 local claimed = (function()
 ${CLAIM_STEP}

@@ -10,7 +10,7 @@
  *   ARGV[6..] each outcome's value (JSON text of the result or error), in the same order: moved
  *   into the hash, never decoded, as the enqueue scripts do with arguments
  *   returns { finished ids..., '|', retried ids... }; publishes "<instance> f <id,id,...>" and,
- *   for retries, "<instance> w <earliest run_at>"
+ *   for retries, "* w <earliest run_at>"
  */
 export const COMPLETE_LUA = `
 local applied = {}
@@ -50,7 +50,8 @@ end
 if #applied > 0 then
   redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' f ' .. table.concat(applied, ','))
 end
-if next_due then redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' w ' .. next_due) end
+-- '*': this server's lifecycle timer must hear it too.
+if next_due then redis.call('PUBLISH', KEYS[2], '* w ' .. next_due) end
 applied[#applied + 1] = '|'
 for _, id in ipairs(retried) do applied[#applied + 1] = id end
 return applied

@@ -49,7 +49,8 @@ for _, id in ipairs(expired) do
     failed[#failed + 1] = id
   end
 end
-if promoted > 0 then redis.call('PUBLISH', events, ARGV[6] .. ' q') end
+-- Promoted tasks may have priorities: say so, as a submit of such tasks does.
+if promoted > 0 then redis.call('PUBLISH', events, ARGV[6] .. ' q p') end
 if #failed > 0 then redis.call('PUBLISH', events, ARGV[6] .. ' f ' .. table.concat(failed, ',')) end
 local next_due = -1
 local d = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')

@@ -1,0 +1,332 @@
+/**
+ * The "Task lifecycle" REST contract (ARCHITECTURE.md), on both stores:
+ * priorities in exact order on a one-thread local server, delays, deadlines,
+ * retry policies, GET /task, GET /tasks, POST /task/:id/retry, the function
+ * endpoints, and the 4xx answers for bad input.
+ */
+
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import type { GridServer } from '../server/grid-server.js';
+import { GridClient } from './helpers/grid-client.js';
+import { type StoreKind, startInProcess } from './helpers/in-process.js';
+
+const SLEEP = 'async function sleep(ms) { await new Promise((r) => setTimeout(r, ms)); return ms }';
+/** Returns when it ran, by the thread's own clock: one thread, so the order is exact. */
+const WHEN = '(tag) => [tag, performance.now()]';
+const BOOM = 'function boom(n) { throw new RangeError(`boom ${n}`) }';
+
+interface TaskReply {
+  task_id: string;
+  function_id: string;
+  status: string;
+  priority: number;
+  attempts: number;
+  created_at: number;
+  started_at?: number;
+  finished_at?: number;
+  run_at?: number;
+  deadline_at?: number;
+  errors?: { attempt: number; name: string; message: string }[];
+  result?: string;
+}
+
+/** A small seeded generator (mulberry32), so a failing order can be replayed. */
+function seeded(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function until<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  ms = 10_000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > end) return value;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+for (const store of ['memory', 'redis'] as StoreKind[]) {
+  describe(`task lifecycle over REST (${store} store)`, () => {
+    let server: GridServer;
+    let grid: GridClient;
+    before(async () => {
+      server = await startInProcess(store, { threads: 1 });
+      grid = new GridClient(server.url);
+    });
+    after(async () => {
+      await server.close();
+    });
+    const task = async (id: string) => (await grid.call<TaskReply>('GET', `/task/${id}`)).body;
+
+    it('runs 1,000 queued tasks of mixed priorities in exact priority order, FIFO within each', async () => {
+      const seed = Number(process.env.TASKGRID_TEST_SEED ?? Date.now() % 100_000);
+      const random = seeded(seed);
+      const sleep = await grid.register(SLEEP);
+      const when = await grid.register(WHEN);
+      // The one thread is busy while everything is queued behind it.
+      const blocker = await grid.submit(sleep, [1500]);
+      const submitted: { id: string; priority: number; n: number }[] = [];
+      for (let b = 0; b < 50; b++) {
+        const priority = [0, 0, 5, -5, 100, -100, 1, 42][Math.floor(random() * 8)] as number;
+        const args = Array.from({ length: 20 }, (_, i) => [b * 20 + i]);
+        const reply = await grid.call<{ task_ids: string[] }>('POST', '/execute_batch', {
+          function_id: when,
+          payloads: args.map((a) => JSON.stringify(a)),
+          priority,
+        });
+        expect(reply.status).to.equal(201);
+        reply.body.task_ids.forEach((id, i) => {
+          submitted.push({ id, priority, n: b * 20 + i });
+        });
+      }
+      expect((await task(blocker)).status, 'the blocker outlasted the submits').to.equal('RUNNING');
+      const ran: [number, number][] = [];
+      for (const { id } of submitted) {
+        const done = await grid.wait(id);
+        expect(done.status).to.equal('COMPLETED');
+        ran.push(JSON.parse(done.result ?? '[]'));
+      }
+      const order = ran.sort((a, b) => a[1] - b[1]).map(([tag]) => tag);
+      const expected = [...submitted]
+        .sort((a, b) => b.priority - a.priority || a.n - b.n)
+        .map((t) => t.n);
+      expect(order, `seed ${seed} (TASKGRID_TEST_SEED=${seed} replays it)`).to.deep.equal(expected);
+    });
+
+    it('GET /task/:id answers the whole record; 404 unknown, 400 malformed', async () => {
+      const when = await grid.register(WHEN);
+      const id = await grid.submit(when, ['x']);
+      await grid.wait(id);
+      const record = await task(id);
+      expect(record).to.include({ task_id: id, function_id: when, status: 'COMPLETED' });
+      expect(record.priority).to.equal(0);
+      expect(record.attempts).to.equal(1);
+      expect(record.result).to.be.a('string');
+      const { created_at, started_at, finished_at } = record;
+      expect(started_at).to.be.a('number').at.least(created_at);
+      expect(finished_at)
+        .to.be.a('number')
+        .at.least(started_at as number);
+      expect(record).to.not.have.property('errors');
+      expect((await grid.call('GET', `/task/${randomUUID()}`)).status).to.equal(404);
+      expect((await grid.call('GET', '/task/nope')).status).to.equal(400);
+    });
+
+    it('keeps a delayed task WAITING until its time, then runs it', async () => {
+      const when = await grid.register(WHEN);
+      const reply = await grid.call<{ task_id: string }>('POST', '/execute_function', {
+        function_id: when,
+        payload: '["later"]',
+        delay_ms: 400,
+      });
+      expect(reply.status).to.equal(201);
+      const id = reply.body.task_id;
+      const waiting = await task(id);
+      expect(waiting.status).to.equal('WAITING');
+      expect((await grid.call('GET', `/status/${id}`)).body).to.deep.equal({
+        task_id: id,
+        status: 'WAITING',
+      });
+      expect(waiting.run_at).to.equal(waiting.created_at + 400);
+      const done = await grid.wait(id);
+      expect(done.status).to.equal('COMPLETED');
+      expect((await task(id)).started_at).to.be.at.least(waiting.run_at as number);
+    });
+
+    it('retries a throwing task by its policy, then fails it with every error listed', async () => {
+      const boom = await grid.register(BOOM);
+      const reply = await grid.call<{ task_id: string }>('POST', '/execute_function', {
+        function_id: boom,
+        payload: '[7]',
+        retry: { max_attempts: 3, backoff: 'exponential', delay_ms: 50 },
+      });
+      const id = reply.body.task_id;
+      const seen = await until(
+        () => task(id),
+        (t) => t.status === 'WAITING',
+      );
+      expect(seen.status).to.equal('WAITING');
+      const done = await grid.wait(id);
+      expect(done.status).to.equal('FAILED');
+      const record = await task(id);
+      expect(record.attempts).to.equal(3);
+      expect(record.errors?.map((e) => [e.attempt, e.name, e.message])).to.deep.equal([
+        [1, 'RangeError', 'boom 7'],
+        [2, 'RangeError', 'boom 7'],
+        [3, 'RangeError', 'boom 7'],
+      ]);
+      const dead = await grid.call<{ tasks: TaskReply[] }>(
+        'GET',
+        `/tasks?status=FAILED&function_id=${boom}`,
+      );
+      expect(dead.body.tasks.map((t) => t.task_id)).to.include(id);
+      expect(dead.body.tasks[0]).to.not.have.property('result');
+    });
+
+    it("takes a function's retry policy as its tasks' default", async () => {
+      const reply = await grid.call<{ function_id: string }>('POST', '/register_function', {
+        name: 'boom',
+        payload: BOOM,
+        retry: { max_attempts: 2, backoff: 'fixed', delay_ms: 10 },
+      });
+      expect(reply.status).to.equal(201);
+      const fn = reply.body.function_id;
+      const id = await grid.submit(fn, [1]);
+      expect((await grid.wait(id)).status).to.equal('FAILED');
+      expect((await task(id)).attempts).to.equal(2);
+      const listed = await grid.call<{ functions: Record<string, unknown>[] }>('GET', '/functions');
+      expect(listed.body.functions.find((f) => f.function_id === fn)).to.deep.include({
+        name: 'boom',
+        retry: { max_attempts: 2, backoff: 'fixed', delay_ms: 10 },
+      });
+      const one = await grid.call<Record<string, unknown>>('GET', `/function/${fn}`);
+      expect(one.body).to.include({ function_id: fn, source: BOOM });
+      expect((await grid.call('GET', `/function/${randomUUID()}`)).status).to.equal(404);
+    });
+
+    it('POST /task/:id/retry runs a FAILED task again under its id; 409 otherwise, 404 unknown', async () => {
+      const boom = await grid.register(BOOM);
+      const when = await grid.register(WHEN);
+      const failed = await grid.submit(boom, [1]);
+      const fine = await grid.submit(when, [1]);
+      await grid.wait(failed);
+      await grid.wait(fine);
+      const again = await grid.call('POST', `/task/${failed}/retry`);
+      expect(again.status).to.equal(200);
+      expect(again.body).to.deep.equal({ task_id: failed, status: 'QUEUED' });
+      expect((await grid.wait(failed)).status).to.equal('FAILED');
+      const record = await task(failed);
+      expect(record.attempts).to.equal(2);
+      expect(record.errors).to.have.length(2);
+      expect((await grid.call('POST', `/task/${fine}/retry`)).status).to.equal(409);
+      expect((await grid.call('POST', `/task/${randomUUID()}/retry`)).status).to.equal(404);
+      expect((await grid.call('POST', '/task/bad/retry')).status).to.equal(400);
+    });
+
+    it('GET /tasks pages newest first and answers 400 for bad parameters', async () => {
+      const when = await grid.register(WHEN);
+      const ids = await grid.batch(
+        when,
+        Array.from({ length: 5 }, (_, i) => [i]),
+      );
+      const page = await grid.call<{ tasks: TaskReply[]; next_cursor?: string }>(
+        'GET',
+        `/tasks?function_id=${when}&limit=2`,
+      );
+      expect(page.status).to.equal(200);
+      expect(page.body.tasks.map((t) => t.task_id)).to.deep.equal([ids[4], ids[3]]);
+      const next = await grid.call<{ tasks: TaskReply[]; next_cursor?: string }>(
+        'GET',
+        `/tasks?function_id=${when}&limit=2&cursor=${page.body.next_cursor}`,
+      );
+      expect(next.body.tasks.map((t) => t.task_id)).to.deep.equal([ids[2], ids[1]]);
+      const all = await grid.call<{ tasks: TaskReply[] }>('GET', '/tasks');
+      expect(all.body.tasks.length).to.be.at.most(100);
+      for (const bad of [
+        'status=DONE',
+        'limit=0',
+        'limit=1001',
+        'limit=x',
+        'cursor=abc',
+        'function_id=x',
+      ]) {
+        const reply = await grid.call('GET', `/tasks?${bad}`);
+        expect(reply.status, bad).to.equal(400);
+      }
+    });
+
+    it('answers 422 for out-of-range submit options and stores nothing', async () => {
+      const when = await grid.register(WHEN);
+      for (const extra of [
+        { priority: 101 },
+        { priority: 1.5 },
+        { delay_ms: -1 },
+        { delay_ms: 2_592_000_001 },
+        { deadline_ms: 0 },
+        { retry: { max_attempts: 0, backoff: 'fixed', delay_ms: 1 } },
+        { retry: { max_attempts: 2, backoff: 'linear', delay_ms: 1 } },
+      ]) {
+        const reply = await grid.call('POST', '/execute_function', {
+          function_id: when,
+          payload: '[1]',
+          ...extra,
+        });
+        expect(reply.status, JSON.stringify(extra)).to.equal(422);
+      }
+      const listed = await grid.call<{ tasks: TaskReply[] }>('GET', `/tasks?function_id=${when}`);
+      expect(listed.body.tasks).to.deep.equal([]);
+    });
+  });
+
+  describe(`task lifecycle with no worker to run it (push mode, ${store} store)`, () => {
+    let server: GridServer;
+    let grid: GridClient;
+    before(async () => {
+      server = await startInProcess(store, { mode: 'push' });
+      grid = new GridClient(server.url);
+    });
+    after(async () => {
+      await server.close();
+    });
+
+    it('fails a task not started by its deadline with DeadlineExceededError', async () => {
+      const fn = await grid.register(WHEN);
+      const reply = await grid.call<{ task_id: string }>('POST', '/execute_function', {
+        function_id: fn,
+        payload: '[1]',
+        deadline_ms: 150,
+      });
+      const id = reply.body.task_id;
+      const done = await grid.wait(id, 5000);
+      expect(done.status).to.equal('FAILED');
+      expect(JSON.parse(done.result ?? '{}')).to.include({ name: 'DeadlineExceededError' });
+      const record = (await grid.call<TaskReply>('GET', `/task/${id}`)).body;
+      expect(record.attempts).to.equal(0);
+      expect(record.deadline_at).to.equal(record.created_at + 150);
+      expect(record).to.not.have.property('started_at');
+    });
+
+    it('DELETE /function cancels its QUEUED and WAITING tasks and says how many', async () => {
+      const fn = await grid.register(WHEN);
+      const queued = await grid.batch(fn, [[1], [2]]);
+      const delayed = await grid.call<{ task_id: string }>('POST', '/execute_function', {
+        function_id: fn,
+        payload: '[3]',
+        delay_ms: 60_000,
+      });
+      const reply = await grid.call('DELETE', `/function/${fn}`);
+      expect(reply.status).to.equal(200);
+      expect(reply.body).to.deep.equal({ function_id: fn, cancelled: 3 });
+      for (const id of [...queued, delayed.body.task_id]) {
+        const status = await grid.call<{ status: string }>('GET', `/status/${id}`);
+        expect(status.body.status).to.equal('CANCELLED');
+      }
+      expect(
+        (await grid.call('POST', '/execute_function', { function_id: fn, payload: '[1]' })).status,
+      ).to.equal(404);
+      expect((await grid.call('DELETE', `/function/${fn}`)).status).to.equal(404);
+    });
+
+    it('cancels a WAITING task with DELETE /task', async () => {
+      const fn = await grid.register(WHEN);
+      const reply = await grid.call<{ task_id: string }>('POST', '/execute_function', {
+        function_id: fn,
+        payload: '[1]',
+        delay_ms: 60_000,
+      });
+      const cancel = await grid.call('DELETE', `/task/${reply.body.task_id}`);
+      expect(cancel.status).to.equal(200);
+      expect(cancel.body).to.deep.equal({ task_id: reply.body.task_id, status: 'CANCELLED' });
+    });
+  });
+}
