@@ -14,7 +14,7 @@ import { type StoreKind, startInProcess } from './helpers/in-process.js';
 const SLEEP = 'async function sleep(ms) { await new Promise((r) => setTimeout(r, ms)); return ms }';
 /** Returns when it ran, by the thread's own clock: one thread, so the order is exact. */
 const WHEN = '(tag) => [tag, performance.now()]';
-const BOOM = 'function boom(n) { throw new RangeError(`boom ${n}`) }';
+const BOOM = "function boom(n) { throw new RangeError('boom ' + n) }";
 
 interface TaskReply {
   task_id: string;
