@@ -11,6 +11,10 @@
 import type { Logger } from 'pino';
 import type { TaskStore } from './store/task-store.js';
 
+/** How often the listing indexes are trimmed of expired tasks. */
+const TRIM_EVERY_MS = 30_000;
+/** Trim calls in a row at most, when each finds only expired entries. */
+const TRIM_ROUNDS = 50;
 /** After a failed call (the store was away), look again this soon. */
 const RETRY_MS = 1_000;
 /** setTimeout's longest delay; a later time is re-armed when it is reached. */
@@ -27,6 +31,7 @@ export class LifecycleTimer {
   #again = false;
   #stopped = false;
   #unsubscribe: (() => void) | undefined;
+  #trimTimer: NodeJS.Timeout | undefined;
 
   constructor(store: TaskStore, log: Logger) {
     this.#store = store;
@@ -40,12 +45,26 @@ export class LifecycleTimer {
       else if (event.type === 'resync') this.#arm(Date.now());
     });
     this.#arm(Date.now());
+    this.#trimTimer = setInterval(() => void this.#trim(), TRIM_EVERY_MS);
+    this.#trimTimer.unref();
   }
 
   stop(): void {
     this.#stopped = true;
     this.#unsubscribe?.();
     clearTimeout(this.#timer);
+    clearInterval(this.#trimTimer);
+  }
+
+  /** Housekeeping, not a deadline: expired tasks leave the listing indexes. */
+  async #trim(): Promise<void> {
+    try {
+      for (let round = 0; round < TRIM_ROUNDS && !this.#stopped; round++) {
+        if (!(await this.#store.trimIndexes()).more) break;
+      }
+    } catch (error) {
+      this.#log.debug({ err: error }, 'lifecycle timer: trimming the task index failed');
+    }
   }
 
   /** Makes sure a run happens at `at` or earlier. */

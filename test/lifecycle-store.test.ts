@@ -41,15 +41,16 @@ const completed = (id: string, attempt: number): TaskOutcome => ({
   run_ms: 1,
 });
 
-const stores: [string, () => Promise<TaskStore>][] = [
-  ['MemoryStore', async () => new MemoryStore()],
+const stores: [string, (resultTtlSeconds?: number) => Promise<TaskStore>][] = [
+  ['MemoryStore', async (resultTtlSeconds) => new MemoryStore({ resultTtlSeconds })],
   [
     'RedisStore',
-    async () => {
+    async (resultTtlSeconds) => {
       const store = new RedisStore({
         url: testRedis().url,
         prefix: uniquePrefix(),
         instanceId: randomUUID(),
+        ...(resultTtlSeconds === undefined ? {} : { resultTtlSeconds }),
       });
       await store.connect();
       return store;
@@ -280,6 +281,31 @@ for (const [name, open] of stores) {
       const { tasks } = await store.claim(10, 'me/w', 60_000);
       expect(tasks.map((t) => t.id)).to.deep.equal([theirs.id]);
       expect((await store.listFunctions()).map((fn) => fn.id)).to.deep.equal([other]);
+    });
+
+    it('forgets finished tasks after the result TTL, and trims them from the listing indexes', async () => {
+      const short = await open(1);
+      try {
+        const tasks = [task(), task(), task()];
+        await short.enqueue(tasks);
+        await short.claim(3, 'me/w', 60_000);
+        await short.complete([
+          completed(tasks[0]?.id as string, 1),
+          failed(tasks[1]?.id as string, 1),
+        ]);
+        expect((await short.listTasks({ limit: 10 })).tasks).to.have.length(3);
+        await new Promise((resolve) => setTimeout(resolve, 1200));
+        expect(await short.getTask(tasks[0]?.id as string)).to.equal(undefined);
+        expect(await short.getTask(tasks[1]?.id as string)).to.equal(undefined);
+        const trimmed = await short.trimIndexes();
+        // Two from the index and one from the dead-letter set.
+        expect(trimmed.removed).to.equal(3);
+        const left = await short.listTasks({ limit: 10 });
+        expect(left.tasks.map((t) => t.id)).to.deep.equal([tasks[2]?.id]);
+        expect((await short.listTasks({ status: 'FAILED', limit: 10 })).tasks).to.deep.equal([]);
+      } finally {
+        await short.close();
+      }
     });
 
     it('lists tasks newest first, by page, by status and by function', async () => {

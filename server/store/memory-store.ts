@@ -464,8 +464,17 @@ export class MemoryStore implements TaskStore {
     this.#released.delete(id);
     this.#seqs.delete(id);
     this.#expiries.delete(id);
-    removeId(this.#failed, id);
-    removeId(this.#index, id);
+    // Index entries stay until trimIndexes: a splice per expiry would cost O(n) each.
+  }
+
+  async trimIndexes(): Promise<{ removed: number; more: boolean }> {
+    let removed = 0;
+    for (const list of [this.#index, this.#failed]) {
+      const kept = list.filter((q) => this.#tasks.has(q.id));
+      removed += list.length - kept.length;
+      list.splice(0, list.length, ...kept);
+    }
+    return { removed, more: false };
   }
 
   /** Takes a QUEUED or WAITING task out of wherever it waits. */

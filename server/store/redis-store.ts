@@ -25,6 +25,7 @@ import { RENEW_LUA } from './lua/renew.js';
 import { REQUEUE_LUA } from './lua/requeue.js';
 import { RETRY_TASK_LUA } from './lua/retry-task.js';
 import { STALE_LEASES_LUA } from './lua/stale-leases.js';
+import { TRIM_INDEX_LUA } from './lua/trim-index.js';
 import { parseEventMessage, RedisKeys } from './redis-keys.js';
 import { integer, ReplyError, ReplyReader, stringArray } from './redis-reply.js';
 import {
@@ -104,7 +105,11 @@ const SCRIPTS = {
   retryTask: script(RETRY_TASK_LUA),
   listTasks: script(LIST_TASKS_LUA),
   deleteFunction: script(DELETE_FUNCTION_LUA),
+  trimIndex: script(TRIM_INDEX_LUA),
 };
+
+/** Index entries one trim call looks at per index. */
+const TRIM_LIMIT = 1000;
 
 /** Tasks a promote call moves (and fails) at most; more are left for the next call. */
 const PROMOTE_LIMIT = 1000;
@@ -591,6 +596,24 @@ export class RedisStore implements TaskStore {
     const tasks: TaskRecord[] = [];
     for (const record of records) if (record) tasks.push(record);
     return cursor === undefined ? { tasks } : { tasks, next_cursor: cursor };
+  }
+
+  async trimIndexes(): Promise<{ removed: number; more: boolean }> {
+    const read = new ReplyReader(
+      stringArray(
+        await this.#script(
+          SCRIPTS.trimIndex,
+          [this.keys.index, this.keys.failed],
+          [this.keys.taskHead, String(TRIM_LIMIT)],
+        ),
+        'trim-index',
+      ),
+      'trim-index',
+    );
+    const removed = read.int('removed');
+    const more = read.int('more') === 1;
+    read.end();
+    return { removed, more };
   }
 
   async getTask(id: string): Promise<TaskRecord | undefined> {

@@ -233,6 +233,11 @@ export interface TaskStore {
   promoteDue(now: number): Promise<PromoteResult>;
   /** One page of retained tasks, newest first (GET /tasks). */
   listTasks(query: TaskQuery): Promise<TaskPage>;
+  /**
+   * Drops the oldest listing-index entries of tasks that expired; `more`
+   * when there may be more to drop right away.
+   */
+  trimIndexes(): Promise<{ removed: number; more: boolean }>;
   getTask(id: string): Promise<TaskRecord | undefined>;
   /** Many tasks in one round trip, in the order of `ids`. */
   getTasks(ids: readonly string[]): Promise<(TaskRecord | undefined)[]>;
