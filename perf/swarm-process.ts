@@ -116,6 +116,10 @@ class SwarmConnection {
       }
       case 'cancel':
         return; // nothing runs here, so there is nothing to stop
+      case 'hand_back':
+        // Every task is answered the moment it comes: none is held to hand back.
+        socket.send(encode({ type: 'handed_back', tasks: [] }));
+        return;
       default: {
         const never: never = message;
         throw new Error(`Unhandled server message ${JSON.stringify(never)}`);

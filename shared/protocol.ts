@@ -70,8 +70,15 @@ export const ResultsHeadSchema = Type.Object({
 export type ResultsHead = Static<typeof ResultsHeadSchema>;
 export type ResultsMessage = Static<typeof Results>;
 const Draining = Type.Object({ type: Type.Literal('draining') });
+/** The answer to `hand_back`: the tasks this worker held and had not started, now given up. */
+const HandedBack = Type.Object({
+  type: Type.Literal('handed_back'),
+  tasks: Type.Array(Type.Object({ id: Id, attempt: Type.Integer({ minimum: 0 }) }), {
+    maxItems: 100000,
+  }),
+});
 
-export const WorkerMessageSchema = Type.Union([Hello, Pull, Results, Draining]);
+export const WorkerMessageSchema = Type.Union([Hello, Pull, Results, Draining, HandedBack]);
 export type WorkerMessage = Static<typeof WorkerMessageSchema>;
 export type HelloMessage = Static<typeof Hello>;
 
@@ -117,7 +124,17 @@ const Cancel = Type.Object({
   attempts: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }))),
 });
 
-export const ServerMessageSchema = Type.Union([Welcome, Tasks, Cancel]);
+/**
+ * Priorities are in play for `exact_ms`: hold only what the threads run, and
+ * hand back (`handed_back`) every task held that has not started, so none
+ * starts before a higher-priority task queued before it.
+ */
+const HandBack = Type.Object({
+  type: Type.Literal('hand_back'),
+  exact_ms: Type.Integer({ minimum: 0, maximum: 3_600_000 }),
+});
+
+export const ServerMessageSchema = Type.Union([Welcome, Tasks, Cancel, HandBack]);
 export type ServerMessage = Static<typeof ServerMessageSchema>;
 
 const parseWorkerValue = compileParser(

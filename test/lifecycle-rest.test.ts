@@ -10,6 +10,8 @@ import { expect } from 'chai';
 import type { GridServer } from '../server/grid-server.js';
 import { GridClient } from './helpers/grid-client.js';
 import { type StoreKind, startInProcess } from './helpers/in-process.js';
+import { killAll, startWorker } from './helpers/processes.js';
+import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
 
 const SLEEP = 'async function sleep(ms) { await new Promise((r) => setTimeout(r, ms)); return ms }';
 /** Returns when it ran, by the thread's own clock: one thread, so the order is exact. */
@@ -55,6 +57,49 @@ async function until<T>(
   }
 }
 
+/**
+ * Keeps the one thread busy, submits 1,000 tasks in 50 batches of seeded
+ * priorities (to each grid in turn), and checks that they ran (by the
+ * thread's clock) in exact priority order, FIFO within each priority.
+ */
+async function checkPriorityOrder(grids: GridClient[]): Promise<void> {
+  const seed = Number(process.env.TASKGRID_TEST_SEED ?? Date.now() % 100_000);
+  const random = seeded(seed);
+  const first = grids[0] as GridClient;
+  const sleep = await first.register(SLEEP);
+  const when = await first.register(WHEN);
+  // The one thread is busy while everything is queued behind it.
+  const blocker = await first.submit(sleep, [1500]);
+  const submitted: { id: string; priority: number; n: number }[] = [];
+  for (let b = 0; b < 50; b++) {
+    const priority = [0, 0, 5, -5, 100, -100, 1, 42][Math.floor(random() * 8)] as number;
+    const grid = grids[b % grids.length] as GridClient;
+    const args = Array.from({ length: 20 }, (_, i) => [b * 20 + i]);
+    const reply = await grid.call<{ task_ids: string[] }>('POST', '/execute_batch', {
+      function_id: when,
+      payloads: args.map((a) => JSON.stringify(a)),
+      priority,
+    });
+    expect(reply.status).to.equal(201);
+    reply.body.task_ids.forEach((id, i) => {
+      submitted.push({ id, priority, n: b * 20 + i });
+    });
+  }
+  const blocked = await first.call<{ status: string }>('GET', `/status/${blocker}`);
+  expect(blocked.body.status, 'the blocker outlasted the submits').to.equal('RUNNING');
+  const ran: [number, number][] = [];
+  for (const { id } of submitted) {
+    const done = await first.wait(id);
+    expect(done.status).to.equal('COMPLETED');
+    ran.push(JSON.parse(done.result ?? '[]'));
+  }
+  const order = ran.sort((a, b) => a[1] - b[1]).map(([tag]) => tag);
+  const expected = [...submitted]
+    .sort((a, b) => b.priority - a.priority || a.n - b.n)
+    .map((t) => t.n);
+  expect(order, `seed ${seed} (TASKGRID_TEST_SEED=${seed} replays it)`).to.deep.equal(expected);
+}
+
 for (const store of ['memory', 'redis'] as StoreKind[]) {
   describe(`task lifecycle over REST (${store} store)`, () => {
     let server: GridServer;
@@ -69,38 +114,7 @@ for (const store of ['memory', 'redis'] as StoreKind[]) {
     const task = async (id: string) => (await grid.call<TaskReply>('GET', `/task/${id}`)).body;
 
     it('runs 1,000 queued tasks of mixed priorities in exact priority order, FIFO within each', async () => {
-      const seed = Number(process.env.TASKGRID_TEST_SEED ?? Date.now() % 100_000);
-      const random = seeded(seed);
-      const sleep = await grid.register(SLEEP);
-      const when = await grid.register(WHEN);
-      // The one thread is busy while everything is queued behind it.
-      const blocker = await grid.submit(sleep, [1500]);
-      const submitted: { id: string; priority: number; n: number }[] = [];
-      for (let b = 0; b < 50; b++) {
-        const priority = [0, 0, 5, -5, 100, -100, 1, 42][Math.floor(random() * 8)] as number;
-        const args = Array.from({ length: 20 }, (_, i) => [b * 20 + i]);
-        const reply = await grid.call<{ task_ids: string[] }>('POST', '/execute_batch', {
-          function_id: when,
-          payloads: args.map((a) => JSON.stringify(a)),
-          priority,
-        });
-        expect(reply.status).to.equal(201);
-        reply.body.task_ids.forEach((id, i) => {
-          submitted.push({ id, priority, n: b * 20 + i });
-        });
-      }
-      expect((await task(blocker)).status, 'the blocker outlasted the submits').to.equal('RUNNING');
-      const ran: [number, number][] = [];
-      for (const { id } of submitted) {
-        const done = await grid.wait(id);
-        expect(done.status).to.equal('COMPLETED');
-        ran.push(JSON.parse(done.result ?? '[]'));
-      }
-      const order = ran.sort((a, b) => a[1] - b[1]).map(([tag]) => tag);
-      const expected = [...submitted]
-        .sort((a, b) => b.priority - a.priority || a.n - b.n)
-        .map((t) => t.n);
-      expect(order, `seed ${seed} (TASKGRID_TEST_SEED=${seed} replays it)`).to.deep.equal(expected);
+      await checkPriorityOrder([grid]);
     });
 
     it('GET /task/:id answers the whole record; 404 unknown, 400 malformed', async () => {
@@ -330,3 +344,23 @@ for (const store of ['memory', 'redis'] as StoreKind[]) {
     });
   });
 }
+
+describe('task priorities across two servers and a remote worker (redis store, push mode)', () => {
+  let servers: GridServer[] = [];
+  after(async () => {
+    await killAll();
+    await Promise.all(servers.map((s) => s.close()));
+  });
+
+  it('runs tasks submitted to both servers in one exact priority order on a worker of one', async () => {
+    const prefix = uniquePrefix();
+    const store = { kind: 'redis' as const, url: testRedis().url, prefix, required: true };
+    servers = [
+      await startInProcess('redis', { mode: 'push', store }),
+      await startInProcess('redis', { mode: 'push', store }),
+    ];
+    const [a, b] = servers as [GridServer, GridServer];
+    await startWorker(`${a.url.replace(/^http/, 'ws')}/ws`, ['--threads', '1']);
+    await checkPriorityOrder([new GridClient(a.url), new GridClient(b.url)]);
+  });
+});

@@ -78,6 +78,8 @@ export class TaskgridWorker {
   readonly #runTime = new RunTimeAverage();
   /** Pull mode: tasks asked for and not yet received. */
   #asked = 0;
+  /** Ends the exact order a `hand_back` asked for. */
+  #exactTimer: NodeJS.Timeout | undefined;
   #flushScheduled = false;
   #flushTimer: NodeJS.Timeout | undefined;
   #retries = 0;
@@ -231,6 +233,9 @@ export class TaskgridWorker {
           this.#held.set(heldKey(task.id, task.attempt), generation);
         this.#pool.run(message.tasks);
         return;
+      case 'hand_back':
+        this.#handBack(message.exact_ms);
+        return;
       case 'cancel':
         message.ids.forEach((id, i) => {
           const attempt = message.attempts?.[i];
@@ -244,6 +249,29 @@ export class TaskgridWorker {
         throw new ProtocolError(`Unhandled server message ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  /**
+   * Priorities came into play on the server: run in exact order for a while
+   * (threads hold only the task they run) and give back what has not started.
+   */
+  #handBack(exactMs: number): void {
+    this.#pool.exact = true;
+    clearTimeout(this.#exactTimer);
+    this.#exactTimer = setTimeout(() => {
+      this.#pool.exact = false;
+      if (this.#mode === 'pull' && !this.#stopping) this.#topUp();
+    }, exactMs);
+    this.#exactTimer.unref();
+    const back = this.#pool.takeBack();
+    for (const task of back) this.#held.delete(heldKey(task.id, task.attempt));
+    // The server forgets this worker's open request when the answer comes: ask anew.
+    this.#asked = 0;
+    this.#send({
+      type: 'handed_back',
+      tasks: back.map((t) => ({ id: t.id, attempt: t.attempt })),
+    });
+    if (this.#mode === 'pull') this.#topUp();
   }
 
   /** A server that stops pinging is gone even if TCP has not noticed: reconnect. */
@@ -360,7 +388,10 @@ export class TaskgridWorker {
 
   /** Pull mode: asks for as many tasks as it has room for and has not asked for yet. */
   #topUp(): void {
-    const room = creditsFor(this.threads, this.#prefetch, this.#runTime.value);
+    // Exact order (see #handBack): a task per thread, none ahead of time.
+    const room = this.#pool.exact
+      ? this.threads
+      : creditsFor(this.threads, this.#prefetch, this.#runTime.value);
     const want = room - this.#held.size - this.#asked;
     if (want <= 0) return;
     this.#asked += want;

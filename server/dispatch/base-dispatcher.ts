@@ -129,18 +129,32 @@ export abstract class BaseDispatcher implements Dispatcher {
    * in `takeBackUnstarted`), not counted against the tasks.
    */
   #prioritized(): void {
-    this.#exactUntil = Date.now() + EXACT_HOLD_MS;
-    const back = this.takeBackUnstarted();
-    if (back.length === 0) return;
-    for (const holder of this.holders()) holder.inflight.remove(back.map((t) => t.id));
-    this.#release(leasesOf(back)).catch(() => {
-      // Kept in #toRelease and retried by the lease keeper.
-    });
+    const now = Date.now();
+    // While exact, holders take nothing ahead of time: there is nothing to hand back,
+    // only the holders' own exact windows to renew before they end.
+    const renew = this.#exactUntil - now < EXACT_HOLD_MS / 2;
+    this.#exactUntil = now + EXACT_HOLD_MS;
+    if (renew) this.handBackUnstarted(EXACT_HOLD_MS);
   }
 
-  /** Tasks held ahead of time that can be taken back unstarted (none by default). */
-  protected takeBackUnstarted(): TaskAssignment[] {
-    return [];
+  /**
+   * Asks every holder for the tasks it holds ahead of time and has not
+   * started; each mode passes what comes back to `takeBack`.
+   */
+  protected abstract handBackUnstarted(exactMs: number): void;
+
+  /** Tasks a holder gave back unstarted: off its ledger (that attempt only), back to the queue. */
+  protected takeBack(holder: TaskHolder, tasks: readonly LeaseReturn[]): void {
+    const back: LeaseReturn[] = [];
+    for (const task of tasks) {
+      if (holder.inflight.get(task.id)?.attempt !== task.attempt) continue;
+      holder.inflight.remove([task.id]);
+      back.push(task);
+    }
+    if (back.length === 0) return;
+    this.#release(back).catch(() => {
+      // Kept in #toRelease and retried by the lease keeper.
+    });
   }
 
   close(): Promise<void> {

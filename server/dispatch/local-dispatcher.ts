@@ -1,6 +1,6 @@
 /** local mode: tasks run on a pool of worker_threads inside the server process. */
 
-import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
+import type { TaskOutcome } from '../../shared/types.js';
 import { type ThreadPool, WorkerThreadPool } from '../../threads/thread-pool.js';
 import { BaseDispatcher } from './base-dispatcher.js';
 import type { Demand } from './claim-loop.js';
@@ -46,9 +46,9 @@ export class LocalDispatcher extends BaseDispatcher {
     return { max: room, owner: this.#owner, deliver: (tasks) => this.handOff(this.#holder, tasks) };
   }
 
-  protected override takeBackUnstarted(): TaskAssignment[] {
+  protected handBackUnstarted(): void {
     this.#pool.exact = true;
-    return this.#pool.takeBack();
+    this.takeBack(this.#holder, this.#pool.takeBack());
   }
 
   protected *holders(): Iterable<TaskHolder> {

@@ -56,6 +56,11 @@ export abstract class RemoteDispatcher extends BaseDispatcher implements WorkerL
         session.draining = true;
         session.requested = 0;
         return;
+      case 'handed_back':
+        this.takeBack(session, message.tasks);
+        // The worker asks anew for what it now has room for (it forgot its earlier asks).
+        session.requested = 0;
+        return;
       case 'hello':
         return; // the gateway never passes a second hello on
       default: {
@@ -84,6 +89,13 @@ export abstract class RemoteDispatcher extends BaseDispatcher implements WorkerL
       // The leases still end on their own, and the lease keeper requeues them then.
       (error: unknown) => this.ctx.log.warn({ err: error }, 'requeue after worker loss failed'),
     );
+  }
+
+  protected handBackUnstarted(exactMs: number): void {
+    const frame = JSON.stringify({ type: 'hand_back', exact_ms: exactMs });
+    for (const session of this.sessions.values()) {
+      if (session.open && session.inflight.size > 0) session.link.send(frame);
+    }
   }
 
   protected async stopWork(): Promise<void> {
