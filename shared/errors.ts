@@ -187,6 +187,8 @@ export class DeadlineExceededError extends TaskgridError {
     super('TG_DEADLINE_EXCEEDED', 'The task had not started when its deadline passed');
   }
 }
+/** The value of every outcome failed that way: the store keeps exactly this text. */
+export const DEADLINE_EXCEEDED_VALUE = JSON.stringify(new DeadlineExceededError().toData());
 export class ThreadExitError extends TaskgridError {
   constructor(message: string) {
     super('TG_THREAD_EXIT', message);

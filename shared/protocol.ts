@@ -100,6 +100,11 @@ const TaskFields = {
   fn: Id,
   attempt: Type.Integer({ minimum: 0 }),
   timeout_ms: Type.Integer({ minimum: 1 }),
+  /**
+   * A deadline, as ms from when the frame was sent: the worker must not start
+   * the task later (clocks of two machines differ; a span does not).
+   */
+  start_within_ms: Type.Optional(Type.Integer({ minimum: 0 })),
 };
 const Tasks = Type.Object({
   type: Type.Literal('tasks'),

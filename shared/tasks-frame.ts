@@ -26,22 +26,51 @@ export function planTasksFrame(
   functions: readonly FunctionSource[],
 ): BinaryFramePlan {
   const texts = tasks.map((t) => t.args);
+  const now = Date.now();
   const { lengths, total } = textLengths(texts);
   const head: TasksHead = {
     type: 'tasks',
     functions: [...functions],
-    tasks: tasks.map((t, i) => ({
-      id: t.id,
-      fn: t.fn,
-      attempt: t.attempt,
-      timeout_ms: t.timeout_ms,
-      args_bytes: lengths[i] ?? 0,
-    })),
+    tasks: tasks.map((t, i) => {
+      const task: TasksHead['tasks'][number] = {
+        id: t.id,
+        fn: t.fn,
+        attempt: t.attempt,
+        timeout_ms: t.timeout_ms,
+        args_bytes: lengths[i] ?? 0,
+      };
+      if (t.deadline_at !== undefined) task.start_within_ms = startWithin(t.deadline_at, now);
+      return task;
+    }),
   };
   return planBinaryFrame(head, texts, total);
 }
 
 export { encodeBinaryFrame as encodeTasksFrame };
+
+/** A deadline as the span a tasks frame carries (see TaskFields.start_within_ms). */
+export function startWithin(deadlineAt: number, now: number): number {
+  return Math.max(0, Math.floor(deadlineAt - now));
+}
+
+/** Tasks as a text tasks frame carries them: a deadline becomes a span. */
+export function wireTasks(tasks: TaskAssignment[]): TasksMessage['tasks'] {
+  // The common case, no deadline: the tasks as they are, no copy.
+  if (!tasks.some((t) => t.deadline_at !== undefined)) return tasks;
+  const now = Date.now();
+  return tasks.map(({ deadline_at, ...task }) =>
+    deadline_at === undefined ? task : { ...task, start_within_ms: startWithin(deadline_at, now) },
+  );
+}
+
+/** Tasks as a worker holds them: a span becomes a deadline in this process's clock. */
+export function heldTasks(tasks: TasksMessage['tasks']): TaskAssignment[] {
+  if (!tasks.some((t) => t.start_within_ms !== undefined)) return tasks;
+  const now = Date.now();
+  return tasks.map(({ start_within_ms, ...task }) =>
+    start_within_ms === undefined ? task : { ...task, deadline_at: now + start_within_ms },
+  );
+}
 
 /** Reads a binary tasks frame into the tasks message a text frame carries. Throws ProtocolError. */
 export function decodeTasksFrame(frame: Buffer): TasksMessage {

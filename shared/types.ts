@@ -33,6 +33,11 @@ export interface TaskAssignment {
   args: string;
   attempt: number;
   timeout_ms: number;
+  /**
+   * Not started by then (ms since epoch, this process's clock): it must not
+   * start, and fails with DeadlineExceededError where it is held.
+   */
+  deadline_at?: number;
 }
 
 /** A function's source, sent once per thread or socket and then referred to by id. */
@@ -52,4 +57,6 @@ export interface TaskOutcome {
   status: TerminalStatus;
   value: string;
   run_ms: number;
+  /** Set by the server for an outcome no retry policy may retry (a deadline that passed). */
+  final?: boolean;
 }

@@ -100,6 +100,29 @@ async function checkPriorityOrder(grids: GridClient[]): Promise<void> {
   expect(order, `seed ${seed} (TASKGRID_TEST_SEED=${seed} replays it)`).to.deep.equal(expected);
 }
 
+/**
+ * The one thread is busy; a task with a short deadline (and a retry policy)
+ * is held behind it, ahead of time: it must fail with DeadlineExceededError
+ * when its turn comes, never run, and not be retried.
+ */
+async function checkDeadlineWhileHeld(grid: GridClient): Promise<void> {
+  const sleep = await grid.register(SLEEP);
+  const blocker = await grid.submit(sleep, [800]);
+  const reply = await grid.call<{ task_id: string }>('POST', '/execute_function', {
+    function_id: sleep,
+    payload: '[1]',
+    deadline_ms: 200,
+    retry: { max_attempts: 3, backoff: 'fixed', delay_ms: 10 },
+  });
+  const id = reply.body.task_id;
+  const done = await grid.wait(id);
+  expect(done.status).to.equal('FAILED');
+  expect(JSON.parse(done.result ?? '{}')).to.include({ name: 'DeadlineExceededError' });
+  const record = (await grid.call<TaskReply>('GET', `/task/${id}`)).body;
+  expect(record.attempts, 'leased at most once, never retried').to.be.at.most(1);
+  expect((await grid.wait(blocker)).status).to.equal('COMPLETED');
+}
+
 for (const store of ['memory', 'redis'] as StoreKind[]) {
   describe(`task lifecycle over REST (${store} store)`, () => {
     let server: GridServer;
@@ -115,6 +138,10 @@ for (const store of ['memory', 'redis'] as StoreKind[]) {
 
     it('runs 1,000 queued tasks of mixed priorities in exact priority order, FIFO within each', async () => {
       await checkPriorityOrder([grid]);
+    });
+
+    it('fails a task held ahead of time past its deadline without running it, and does not retry it', async () => {
+      await checkDeadlineWhileHeld(grid);
     });
 
     it('GET /task/:id answers the whole record; 404 unknown, 400 malformed', async () => {
@@ -362,5 +389,10 @@ describe('task priorities across two servers and a remote worker (redis store, p
     const [a, b] = servers as [GridServer, GridServer];
     await startWorker(`${a.url.replace(/^http/, 'ws')}/ws`, ['--threads', '1']);
     await checkPriorityOrder([new GridClient(a.url), new GridClient(b.url)]);
+  });
+
+  it('fails a task a remote worker holds past its deadline without running it', async () => {
+    const [a] = servers as [GridServer];
+    await checkDeadlineWhileHeld(new GridClient(a.url));
   });
 });

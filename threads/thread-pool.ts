@@ -17,7 +17,13 @@ import {
   Worker,
 } from 'node:worker_threads';
 import { RunTimeAverage } from '../shared/credits.js';
-import { CancelledError, ThreadExitError, TimeoutError, toErrorData } from '../shared/errors.js';
+import {
+  CancelledError,
+  DEADLINE_EXCEEDED_VALUE,
+  ThreadExitError,
+  TimeoutError,
+  toErrorData,
+} from '../shared/errors.js';
 import type { FunctionSource, TaskAssignment, TaskOutcome } from '../shared/types.js';
 import {
   DOORBELL_INDEX,
@@ -216,6 +222,8 @@ export class WorkerThreadPool implements ThreadPool {
   takeBack(): TaskAssignment[] {
     const out: TaskAssignment[] = [];
     while (this.#pending.size > 0) out.push(...this.#pending.take(this.#pending.size, undefined));
+    // Given back, not finished: no outcome comes for them.
+    this.#finish([], out.length);
     return out;
   }
 
@@ -304,13 +312,38 @@ export class WorkerThreadPool implements ThreadPool {
       if (!best) break;
       const sticky = !this.exact && best.fn !== undefined && now - best.fnSince < STICKY_MS;
       const fn = sticky ? best.fn : this.#pending.frontFn();
-      const batch = this.#pending.take(depth - best.held.size, fn);
+      const batch = this.#startable(this.#pending.take(depth - best.held.size, fn), now);
+      if (batch.length === 0) continue;
       if (!sticky || batch[0]?.fn !== fn) {
         best.fn = batch[0]?.fn;
         best.fnSince = now;
       }
       this.#send(best, batch);
     }
+  }
+
+  /**
+   * The tasks that may still start: one whose deadline passed while it was
+   * held here never runs; it fails with DeadlineExceededError instead.
+   */
+  #startable(tasks: TaskAssignment[], now: number): TaskAssignment[] {
+    if (!tasks.some((t) => t.deadline_at !== undefined && t.deadline_at < now)) return tasks;
+    const late: TaskOutcome[] = [];
+    const ok: TaskAssignment[] = [];
+    for (const task of tasks) {
+      if (task.deadline_at === undefined || task.deadline_at >= now) ok.push(task);
+      else {
+        late.push({
+          id: task.id,
+          attempt: task.attempt,
+          status: 'FAILED',
+          value: DEADLINE_EXCEEDED_VALUE,
+          run_ms: 0,
+        });
+      }
+    }
+    this.#finish(late);
+    return ok;
   }
 
   #send(slot: ThreadSlot, tasks: TaskAssignment[]): void {
@@ -369,9 +402,10 @@ export class WorkerThreadPool implements ThreadPool {
     this.#pump();
   }
 
-  #finish(outcomes: TaskOutcome[]): void {
-    this.#active -= outcomes.length;
-    this.#options.onOutcomes(outcomes);
+  /** `outcomes` ended, and `givenBack` more tasks left without one. */
+  #finish(outcomes: TaskOutcome[], givenBack = 0): void {
+    this.#active -= outcomes.length + givenBack;
+    if (outcomes.length > 0) this.#options.onOutcomes(outcomes);
     if (this.#active === 0 && this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];

@@ -23,7 +23,7 @@ import {
   type WorkerMessage,
 } from '../shared/protocol.js';
 import { encodeResultsFrame } from '../shared/results-frame.js';
-import { decodeTasksFrame } from '../shared/tasks-frame.js';
+import { decodeTasksFrame, heldTasks } from '../shared/tasks-frame.js';
 import type { TaskOutcome } from '../shared/types.js';
 import { type ThreadPool, WorkerThreadPool } from '../threads/thread-pool.js';
 import {
@@ -231,7 +231,7 @@ export class TaskgridWorker {
         this.#pool.addFunctions(message.functions);
         for (const task of message.tasks)
           this.#held.set(heldKey(task.id, task.attempt), generation);
-        this.#pool.run(message.tasks);
+        this.#pool.run(heldTasks(message.tasks));
         return;
       case 'hand_back':
         this.#handBack(message.exact_ms);

@@ -16,7 +16,7 @@
  */
 
 import type { Logger } from 'pino';
-import { BadResultError, UnavailableError } from '../../shared/errors.js';
+import { BadResultError, DEADLINE_EXCEEDED_VALUE, UnavailableError } from '../../shared/errors.js';
 import type { TaskOutcome } from '../../shared/types.js';
 import type { TaskStore } from '../store/task-store.js';
 
@@ -75,7 +75,9 @@ export class OutcomeWriter {
 
   add(outcomes: readonly TaskOutcome[]): void {
     for (const outcome of outcomes) {
-      this.#buffer.push(outcome);
+      // A task that never started before its deadline is not retried by its policy.
+      const final = outcome.status === 'FAILED' && outcome.value === DEADLINE_EXCEEDED_VALUE;
+      this.#buffer.push(final ? { ...outcome, final } : outcome);
       this.#bytes += weight(outcome);
     }
     this.#trim();

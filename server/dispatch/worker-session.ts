@@ -7,7 +7,7 @@
 import { worthBinary } from '../../shared/binary-frame.js';
 import { TooLargeError, toErrorData } from '../../shared/errors.js';
 import { encode } from '../../shared/protocol.js';
-import { encodeTasksFrame, planTasksFrame } from '../../shared/tasks-frame.js';
+import { encodeTasksFrame, planTasksFrame, wireTasks } from '../../shared/tasks-frame.js';
 import type { FunctionSource, TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import { TaskHolder } from './task-holder.js';
 import type { WorkerLink } from './worker-link.js';
@@ -129,7 +129,7 @@ export class WorkerSession extends TaskHolder {
         const plan = planTasksFrame(tasks, functions);
         return plan.bytes <= max ? encodeTasksFrame(plan) : undefined;
       }
-      const text = encode({ type: 'tasks', functions, tasks });
+      const text = encode({ type: 'tasks', functions, tasks: wireTasks(tasks) });
       return text.length * 3 <= max || Buffer.byteLength(text) <= max ? text : undefined;
     } catch {
       return undefined; // longer than a string can be

@@ -199,13 +199,15 @@ export class MemoryStore implements TaskStore {
       task.started_at = now;
       task.owner = owner;
       this.#leases.set(task.id, now + leaseMs);
-      tasks.push({
+      const assignment: TaskAssignment = {
         id: task.id,
         fn: task.function_id,
         args: task.args,
         attempt: task.attempts,
         timeout_ms: task.timeout_ms,
-      });
+      };
+      if (task.deadline_at !== undefined) assignment.deadline_at = task.deadline_at;
+      tasks.push(assignment);
       created.push(task.created_at);
     }
     if (expired.length > 0) this.#events.emit({ type: 'finished', ids: expired });
@@ -222,8 +224,9 @@ export class MemoryStore implements TaskStore {
       const task = this.#tasks.get(outcome.id);
       if (!task || task.status !== 'RUNNING' || task.attempts !== outcome.attempt) continue;
       const runs = task.attempts - (this.#released.get(task.id) ?? 0);
-      if (outcome.status === 'FAILED' && task.retry && runs < task.retry.max_attempts) {
-        const at = now + backoffWait(task.retry, runs);
+      const retry = task.retry;
+      if (outcome.status === 'FAILED' && !outcome.final && retry && runs < retry.max_attempts) {
+        const at = now + backoffWait(retry, runs);
         task.status = 'WAITING';
         task.owner = undefined;
         task.run_ms = outcome.run_ms;

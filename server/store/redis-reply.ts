@@ -130,6 +130,11 @@ export class ReplyReader {
     return integerIn(this.text(name), this.#what, this.#last(name));
   }
 
+  /** The item just read, as an integer. */
+  previousInt(name: string): number {
+    return integerIn(this.#items[this.#at - 1] ?? '', this.#what, this.#last(name));
+  }
+
   /** The next item, which must be one of `allowed`. */
   oneOf<T extends string>(name: string, allowed: readonly T[]): T {
     return memberIn(this.text(name), allowed, this.#what, this.#last(name));

@@ -87,7 +87,7 @@ export function readEnqueue(read: ReplyReader, batch: number): EnqueueResult | u
   return { duplicates };
 }
 
-/** Reads the `{ drained 0|1, id, fn, args, attempt, timeout, created, ... }` reply of the claim step. */
+/** Reads the `{ drained 0|1, id, fn, args, attempt, timeout, created, deadline or '', ... }` reply of the claim step. */
 export function readClaim(read: ReplyReader): ClaimResult {
   const drained = read.int('drained');
   if (drained !== 0 && drained !== 1) {
@@ -96,21 +96,23 @@ export function readClaim(read: ReplyReader): ClaimResult {
   const tasks: TaskAssignment[] = [];
   const created: number[] = [];
   while (read.more) {
-    tasks.push({
+    const task: TaskAssignment = {
       id: read.id('task id'),
       fn: read.text('function id'),
       args: read.text('args'),
       attempt: read.int('attempt'),
       timeout_ms: read.int('timeout'),
-    });
+    };
     created.push(read.int('created'));
+    if (read.text('deadline') !== '') task.deadline_at = read.previousInt('deadline');
+    tasks.push(task);
   }
   return { tasks, created, drained: drained === 1 };
 }
 
 /**
  * Outcomes as the arguments the complete script takes: JSON text of
- * `[[id, attempt, status, run_ms], ...]`, then each outcome's value as its
+ * `[[id, attempt, status, run_ms, final 0|1], ...]`, then each outcome's value as its
  * own argument (stored undecoded, as the enqueue scripts store arguments).
  * Throws BadResultError for a value with a lone surrogate (it can come from a
  * text results frame): sent as is, it would be stored as U+FFFD, a result
@@ -124,7 +126,9 @@ export function outcomesArgs(outcomes: readonly TaskOutcome[]): (string | Buffer
       );
     }
   }
-  const meta = JSON.stringify(outcomes.map((o) => [o.id, o.attempt, o.status, String(o.run_ms)]));
+  const meta = JSON.stringify(
+    outcomes.map((o) => [o.id, o.attempt, o.status, String(o.run_ms), o.final ? 1 : 0]),
+  );
   return [meta, ...outcomes.map((o) => sentText(o.value))];
 }
 

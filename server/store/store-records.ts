@@ -5,7 +5,7 @@
  * reached the retry cap.
  */
 
-import { DeadlineExceededError, WorkerLostError } from '../../shared/errors.js';
+import { DEADLINE_EXCEEDED_VALUE, WorkerLostError } from '../../shared/errors.js';
 import type { FunctionRecord, NewTask, TaskRecord } from './task-store.js';
 
 /** The record a submitted task starts as: QUEUED (WAITING when it has a `run_at`), never leased. */
@@ -50,4 +50,4 @@ export function workerLostResult(losses: number): string {
 }
 
 /** The FAILED result of a task whose deadline passed before it started. */
-export const DEADLINE_RESULT = JSON.stringify(new DeadlineExceededError().toData());
+export const DEADLINE_RESULT = DEADLINE_EXCEEDED_VALUE;

@@ -59,8 +59,8 @@ end
  * has passed fails instead of running. Expects locals `queue`, `prio`,
  * `leases`, `deadlines`, `failed_set`, `task_head`, `max`, `owner`, `now`,
  * `expiry`, `ttl`, `deadline_err`, `events`, and returns { drained, id1,
- * fn1, args1, attempt1, timeout1, created1, ... }, drained being 1 when the
- * queue is empty after the claim.
+ * fn1, args1, attempt1, timeout1, created1, deadline1 or '', ... }, drained
+ * being 1 when the queue is empty after the claim.
  */
 const CLAIM_STEP = `
 ${FAIL_UNSTARTED_STEP}
@@ -87,6 +87,7 @@ local function take(id)
   out[#out + 1] = attempt
   out[#out + 1] = f[4]
   out[#out + 1] = f[5]
+  out[#out + 1] = f[6] or ''
 end
 local function take_prio(low, count)
   local range

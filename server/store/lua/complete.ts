@@ -6,7 +6,8 @@
  * `e<attempt>`. Runs are attempts minus leases handed back uncounted.
  *   KEYS[1] leases, KEYS[2] events channel, KEYS[3] delayed, KEYS[4] failed set
  *   ARGV[1] task key head, ARGV[2] now (ms), ARGV[3] result TTL (s, 0 = keep), ARGV[4] instance id
- *   ARGV[5] outcomes as ONE argument, JSON text of [[id, attempt, status, run_ms], ...]
+ *   ARGV[5] outcomes as ONE argument, JSON text of [[id, attempt, status, run_ms, final 0|1], ...]
+ *   (final: no retry, e.g. a deadline that passed before the task started)
  *   ARGV[6..] each outcome's value (JSON text of the result or error), in the same order: moved
  *   into the hash, never decoded, as the enqueue scripts do with arguments
  *   returns { finished ids..., '|', retried ids... }; publishes "<instance> f <id,id,...>" and,
@@ -26,7 +27,7 @@ for i, o in ipairs(cjson.decode(ARGV[5])) do
     local runs = tonumber(f[2]) - (tonumber(f[4]) or 0)
     redis.call('HDEL', key, 'owner')
     redis.call('ZREM', KEYS[1], id)
-    if o[3] == 'FAILED' and f[3] and runs < tonumber(f[3]) then
+    if o[3] == 'FAILED' and o[5] ~= 1 and f[3] and runs < tonumber(f[3]) then
       local wait = tonumber(f[6])
       if f[5] == 'exponential' then wait = wait * 2 ^ (runs - 1) end
       if f[7] and wait > tonumber(f[7]) then wait = tonumber(f[7]) end
