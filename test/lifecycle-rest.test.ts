@@ -391,6 +391,21 @@ describe('task priorities across two servers and a remote worker (redis store, p
     await checkPriorityOrder([new GridClient(a.url), new GridClient(b.url)]);
   });
 
+  it('answers a repeated idempotency key on the other server with the same task', async () => {
+    const [a, b] = servers as [GridServer, GridServer];
+    const ga = new GridClient(a.url);
+    const gb = new GridClient(b.url);
+    const fn = await ga.register(WHEN);
+    const body = { function_id: fn, payload: '[1]', idempotency_key: `k-${randomUUID()}` };
+    const first = await ga.call<{ task_id: string }>('POST', '/execute_function', body);
+    const again = await gb.call<{ task_id: string }>('POST', '/execute_function', body);
+    expect(first.status).to.equal(201);
+    expect(again.status).to.equal(200);
+    expect(again.body.task_id).to.equal(first.body.task_id);
+    const mine = await gb.call<{ tasks: TaskReply[] }>('GET', `/tasks?function_id=${fn}`);
+    expect(mine.body.tasks.map((t) => t.task_id)).to.deep.equal([first.body.task_id]);
+  });
+
   it('fails a task a remote worker holds past its deadline without running it', async () => {
     const [a] = servers as [GridServer];
     await checkDeadlineWhileHeld(new GridClient(a.url));

@@ -43,6 +43,7 @@ function task(overrides: Partial<TaskRecord> = {}): TaskRecord {
     retry: undefined,
     progress: undefined,
     errors: [],
+    lane: undefined,
     ...overrides,
   };
 }

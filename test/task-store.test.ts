@@ -397,6 +397,12 @@ describe('RedisStore: undoing a submit answered 503', () => {
         arguments: [
           store.keys.taskHead,
           store.keys.idempotencyHead,
+          store.keys.laneQueueHead,
+          store.keys.lanePrioHead,
+          store.keys.running,
+          store.keys.laneVt,
+          store.keys.vtNow,
+          store.keys.lanes,
           held.id,
           'held',
           orphan.id,

@@ -11,12 +11,14 @@ export const KEY_PARTS = {
   fn: 'fn:',
   instance: 'instance:',
   idempotency: 'idem:',
+  laneQueue: 'lq:',
+  lanePrio: 'lp:',
 } as const;
 
 /**
  * A message on the events channel, as the Lua scripts publish it:
  * `<instance> q` (`q p` when some have a priority), `<instance> f <id,id,...>`, `<instance> c <id> <owner>` or
- * `<instance> r <id>` (a finished task runs again) or `<instance> w <ms>` (a task waits until then: a delay, a backoff or a
+ * `<instance> l <lane>` (a lane came into use), `<instance> r <id>` (a finished task runs again) or `<instance> w <ms>` (a task waits until then: a delay, a backoff or a
  * deadline). The instance `*` is every server's, the publisher's too: a
  * script that any server may run (a claim that found a deadline passed)
  * publishes its outcomes that way, so none is announced twice.
@@ -24,6 +26,8 @@ export const KEY_PARTS = {
 export type EventMessage =
   | { instance: string; kind: 'queued'; prioritized: boolean }
   | { instance: string; kind: 'due'; at: number }
+  /** A lane came into use (lanes.ts): every server should learn who may take from it. */
+  | { instance: string; kind: 'lane'; lane: string }
   /** A finished task runs again (POST /task/:id/retry): its outcome is no longer final. */
   | { instance: string; kind: 'retried'; id: string }
   | { instance: string; kind: 'finished'; ids: string[] }
@@ -35,6 +39,7 @@ export function parseEventMessage(message: string): EventMessage | undefined {
   if (kind === 'f') return { instance, kind: 'finished', ids: rest.split(',') };
   if (kind === 'c') return { instance, kind: 'cancelled', id: rest, owner: owner || undefined };
   if (kind === 'r') return { instance, kind: 'retried', id: rest };
+  if (kind === 'l') return { instance, kind: 'lane', lane: rest };
   if (kind === 'w' && /^\d{1,16}$/.test(rest)) return { instance, kind: 'due', at: Number(rest) };
   return undefined;
 }
@@ -57,6 +62,17 @@ export class RedisKeys {
   readonly seq: string;
   /** ZSET of registered function ids by creation time. */
   readonly functions: string;
+  /** HASH of lanes other than the default (lanes.ts): lane id → concurrency limit (0: none). */
+  readonly lanes: string;
+  /** HASH of RUNNING counts of functions with a concurrency limit: function id → count. */
+  readonly running: string;
+  /** ZSET of lanes by virtual time (tasks taken ÷ weight): the fair share so far. */
+  readonly laneVt: string;
+  /** STRING: the virtual time of the lane served last (where a lane that wakes up starts). */
+  readonly vtNow: string;
+  /** Heads of a lane's LIST (priority 0) and ZSET (other priorities) keys. */
+  readonly laneQueueHead: string;
+  readonly lanePrioHead: string;
   /** ZSET of RUNNING task ids scored by lease expiry (ms since epoch). */
   readonly leases: string;
   /** Pub/sub channel that wakes dispatchers and long-polls on every server. */
@@ -80,6 +96,12 @@ export class RedisKeys {
     this.failed = `${prefix}failed`;
     this.seq = `${prefix}seq`;
     this.functions = `${prefix}functions`;
+    this.lanes = `${prefix}lanes`;
+    this.running = `${prefix}running`;
+    this.laneVt = `${prefix}lane-vt`;
+    this.vtNow = `${prefix}vt-now`;
+    this.laneQueueHead = `${prefix}${KEY_PARTS.laneQueue}`;
+    this.lanePrioHead = `${prefix}${KEY_PARTS.lanePrio}`;
     this.events = `${prefix}events`;
     this.taskHead = `${prefix}${KEY_PARTS.task}`;
     this.instanceHead = `${prefix}${KEY_PARTS.instance}`;

@@ -26,8 +26,16 @@ import { REQUEUE_LUA } from './lua/requeue.js';
 import { RETRY_TASK_LUA } from './lua/retry-task.js';
 import { STALE_LEASES_LUA } from './lua/stale-leases.js';
 import { TRIM_INDEX_LUA } from './lua/trim-index.js';
+import {
+  ANY_HOLDER,
+  type ClaimFilter,
+  DEFAULT_LANE,
+  type LaneInfo,
+  laneServes,
+  parseLaneId,
+} from './lanes.js';
 import { parseEventMessage, RedisKeys } from './redis-keys.js';
-import { integer, ReplyError, ReplyReader, stringArray } from './redis-reply.js';
+import { hash, integer, ReplyError, ReplyReader, stringArray } from './redis-reply.js';
 import {
   leasesArgs,
   newTasksArgs,
@@ -66,6 +74,8 @@ import type {
 } from './task-store.js';
 
 export interface RedisStoreOptions {
+  /** A tenant's weight in fair dispatch across lanes (1 when not given). */
+  weightOf?: (tenant: string | undefined) => number;
   url: string;
   prefix?: string;
   /** Identifies this server in published events and lease owners. */
@@ -155,8 +165,8 @@ export class RedisStore implements TaskStore {
   readonly #client: Client;
   readonly #subscriber: Client;
   readonly #events = new StoreEvents();
-  readonly #options: Required<Omit<RedisStoreOptions, 'onError'>> &
-    Pick<RedisStoreOptions, 'onError'>;
+  readonly #options: Required<Omit<RedisStoreOptions, 'onError' | 'weightOf'>> &
+    Pick<RedisStoreOptions, 'onError' | 'weightOf'>;
   #connected = false;
   #closed = false;
   /** Redis's clock minus ours (ms), so script deadlines are set in Redis's clock. */
@@ -165,6 +175,8 @@ export class RedisStore implements TaskStore {
   #leaseCursor = 0;
   /** The event connection was lost since it last subscribed: events may have been missed. */
   #eventsLost = false;
+  /** Every lane but the default one, as the `lanes` hash lists them. */
+  readonly #lanes = new Map<string, LaneInfo>();
 
   constructor(options: RedisStoreOptions) {
     this.#options = {
@@ -225,6 +237,7 @@ export class RedisStore implements TaskStore {
       await this.#subscriber.connect();
       await this.#subscriber.subscribe(this.keys.events, (message) => this.#onMessage(message));
       await this.#measureClock();
+      await this.#loadLanes();
     } catch (error) {
       await this.close();
       const message = asError(error).message;
@@ -293,6 +306,7 @@ export class RedisStore implements TaskStore {
         String(Date.now()),
         String(this.#options.resultTtlSeconds),
         this.#options.instanceId,
+        ...this.#laneArgs(),
       ],
       announce,
     );
@@ -301,6 +315,7 @@ export class RedisStore implements TaskStore {
 
   async enqueue(tasks: readonly NewTask[]): Promise<EnqueueResult> {
     if (tasks.length === 0) return { duplicates: new Map() };
+    this.#noteLanes(tasks);
     const { json, args } = newTasksArgs(tasks);
     const raw = await this.#script(
       SCRIPTS.enqueue,
@@ -320,6 +335,7 @@ export class RedisStore implements TaskStore {
         this.#options.instanceId,
         this.#deadline(),
         String(this.#options.idempotencyTtlSeconds),
+        ...this.#laneArgs(),
         ...args,
       ],
       (late) => this.#discardLate(late, tasks),
@@ -337,9 +353,12 @@ export class RedisStore implements TaskStore {
     max: number,
     owner: string,
     leaseMs: number,
+    filter?: ClaimFilter,
   ): Promise<ClaimResult & EnqueueResult> {
     const now = Date.now();
+    this.#noteLanes(tasks);
     const { json, args: taskArgs } = newTasksArgs(tasks);
+    const lanes = this.#eligibleLanes(filter);
     const args = [
       this.keys.taskHead,
       this.keys.idempotencyHead,
@@ -353,6 +372,9 @@ export class RedisStore implements TaskStore {
       String(this.#options.idempotencyTtlSeconds),
       String(this.#options.resultTtlSeconds),
       DEADLINE_RESULT,
+      ...this.#laneArgs(),
+      String(lanes.length),
+      ...lanes,
       ...taskArgs,
     ];
     const raw = await this.#script(
@@ -378,7 +400,12 @@ export class RedisStore implements TaskStore {
     return { duplicates, ...readClaim(read) };
   }
 
-  async claim(max: number, owner: string, leaseMs: number): Promise<ClaimResult> {
+  async claim(
+    max: number,
+    owner: string,
+    leaseMs: number,
+    filter?: ClaimFilter,
+  ): Promise<ClaimResult> {
     const now = Date.now();
     const raw = await this.#script(
       SCRIPTS.claim,
@@ -398,6 +425,8 @@ export class RedisStore implements TaskStore {
         String(now + leaseMs),
         String(this.#options.resultTtlSeconds),
         DEADLINE_RESULT,
+        ...this.#laneArgs(),
+        ...this.#eligibleLanes(filter),
       ],
       (late) => this.#releaseLate(late),
     );
@@ -430,7 +459,7 @@ export class RedisStore implements TaskStore {
     };
     const raw = await this.#script(
       SCRIPTS.complete,
-      [this.keys.leases, this.keys.events, this.keys.delayed, this.keys.failed],
+      [this.keys.leases, this.keys.events, this.keys.delayed, this.keys.failed, this.keys.running],
       args,
       announce,
     );
@@ -454,6 +483,7 @@ export class RedisStore implements TaskStore {
       this.#options.instanceId,
       String(this.#options.resultTtlSeconds),
       WORKER_LOST_TEMPLATE,
+      ...this.#laneArgs(),
       ...leasesArgs(tasks),
     ];
     const announce = (raw: unknown): RequeueResult => {
@@ -525,6 +555,7 @@ export class RedisStore implements TaskStore {
         String(Date.now()),
         this.#options.instanceId,
         String(this.#options.resultTtlSeconds),
+        ...this.#laneArgs(),
       ],
       announce,
     );
@@ -543,7 +574,7 @@ export class RedisStore implements TaskStore {
     const raw = await this.#script(
       SCRIPTS.retryTask,
       [this.keys.queue, this.keys.prio, this.keys.failed, this.keys.events, this.keys.seq],
-      [this.keys.taskHead, id, this.#options.instanceId],
+      [this.keys.taskHead, id, this.#options.instanceId, ...this.#laneArgs()],
       announce,
     );
     return announce(raw);
@@ -567,6 +598,7 @@ export class RedisStore implements TaskStore {
         String(this.#options.resultTtlSeconds),
         DEADLINE_RESULT,
         this.#options.instanceId,
+        ...this.#laneArgs(),
       ],
     );
     const result = readPromote(raw);
@@ -635,10 +667,19 @@ export class RedisStore implements TaskStore {
   }
 
   async queueDepth(): Promise<number> {
-    const [listed, prioritized] = await this.#call(() =>
-      Promise.all([this.#client.lLen(this.keys.queue), this.#client.zCard(this.keys.prio)]),
+    const k = this.keys;
+    const lanes = [...this.#lanes.keys()];
+    const counts = await this.#call(() =>
+      Promise.all([
+        this.#client.lLen(k.queue),
+        this.#client.zCard(k.prio),
+        ...lanes.flatMap((lane) => [
+          this.#client.lLen(`${k.laneQueueHead}${lane}`),
+          this.#client.zCard(`${k.lanePrioHead}${lane}`),
+        ]),
+      ]),
     );
-    return integer(listed, 'LLEN') + integer(prioritized, 'ZCARD');
+    return counts.reduce<number>((sum, n) => sum + integer(n, 'queue depth'), 0);
   }
 
   async ping(): Promise<void> {
@@ -665,6 +706,12 @@ export class RedisStore implements TaskStore {
     // This server's own events were already emitted locally, with their outcomes
     // (or, for a call that outlived its timeout, when its reply came).
     if (!event || event.instance === this.#options.instanceId) return;
+    if (event.kind === 'lane') {
+      void this.#loadLanes().catch(() => {
+        // Read again on the next lane event or resync.
+      });
+      return;
+    }
     if (event.kind === 'queued') {
       this.#events.emit(
         event.prioritized ? { type: 'queued', prioritized: true } : { type: 'queued' },
@@ -673,6 +720,49 @@ export class RedisStore implements TaskStore {
     else if (event.kind === 'retried') this.#events.emit({ type: 'retried', id: event.id });
     else if (event.kind === 'finished') this.#events.emit({ type: 'finished', ids: event.ids });
     else this.#events.emit({ type: 'cancelled', id: event.id, owner: event.owner });
+  }
+
+  /** The lanes other than the default one, read from Redis (at start, and when one is added). */
+  async #loadLanes(): Promise<void> {
+    const raw = hash(await this.#call(() => this.#client.hGetAll(this.keys.lanes)), 'lanes');
+    for (const [id, limit] of Object.entries(raw)) {
+      if (!this.#lanes.has(id)) this.#lanes.set(id, parseLaneId(id, Number(limit) || undefined));
+    }
+  }
+
+  /** The lane key heads and keys every lane-aware script takes (see laneLocals in lua/claim.ts). */
+  #laneArgs(): string[] {
+    const k = this.keys;
+    return [k.laneQueueHead, k.lanePrioHead, k.running, k.laneVt, k.vtNow, k.lanes];
+  }
+
+  /** The lanes a claim for `filter` may take from, as the claim step's lane args. */
+  #eligibleLanes(filter: ClaimFilter | undefined): string[] {
+    const weightOf = this.#options.weightOf ?? (() => 1);
+    const out: string[] = [];
+    // The default lane has no tenant: a holder of one tenant does not take from it.
+    if (filter === undefined || filter.tenant === undefined) {
+      out.push(DEFAULT_LANE, String(weightOf(undefined)), '', '0');
+    }
+    for (const lane of this.#lanes.values()) {
+      if (!laneServes(lane, filter ?? ANY_HOLDER)) continue;
+      out.push(
+        lane.id,
+        String(weightOf(lane.tenant)),
+        lane.limited?.fn ?? '',
+        String(lane.limited?.limit ?? 0),
+      );
+    }
+    return out;
+  }
+
+  /** Lanes this call's tasks use that this store had not seen: known at once, not only by event. */
+  #noteLanes(tasks: readonly NewTask[]): void {
+    for (const t of tasks) {
+      if (t.lane && !this.#lanes.has(t.lane.id)) {
+        this.#lanes.set(t.lane.id, parseLaneId(t.lane.id, t.lane.limit || undefined));
+      }
+    }
   }
 
   /** Local events for what an enqueue stored: runnable tasks, and the earliest time one waits for. */
@@ -729,11 +819,11 @@ export class RedisStore implements TaskStore {
     const read = new ReplyReader(stringArray(raw, 'enqueue'), 'enqueue');
     const result = readEnqueue(read, tasks.length);
     if (!result) return; // stored nothing
-    const args = [this.keys.taskHead, this.keys.idempotencyHead];
+    const args = [this.keys.taskHead, this.keys.idempotencyHead, ...this.#laneArgs()];
     tasks.forEach((t, i) => {
       if (!result.duplicates.has(i)) args.push(t.id, t.idempotency_key ?? '');
     });
-    if (args.length === 2) return;
+    if (args.length === 8) return;
     const keys = [
       this.keys.queue,
       this.keys.leases,

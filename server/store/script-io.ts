@@ -38,7 +38,7 @@ function sentText(text: string): string | Buffer {
 /**
  * New tasks as the enqueue scripts take them: `json`, JSON text of
  * `[[id, idempotency key or '', [field, value, ...], priority, run_at or '',
- * deadline or ''], ...]`, the fields being
+ * deadline or '', lane or '', lane limit or 0], ...]`, the fields being
  * the task's first hash but its arguments (one argument instead of many per
  * task keeps the client from writing thousands of small buffers per batch),
  * and `args`, each task's argument text as it came, which the scripts store
@@ -59,6 +59,8 @@ export function newTasksArgs(tasks: readonly NewTask[]): {
       t.priority ?? 0,
       t.run_at ?? '',
       t.deadline_at ?? '',
+      t.lane?.id ?? '',
+      t.lane?.limit ?? 0,
     ];
   });
   return { json: JSON.stringify(rows), args };

@@ -29,6 +29,7 @@ export function queuedTask(task: NewTask): TaskRecord {
     retry: task.retry,
     progress: undefined,
     errors: [],
+    lane: task.lane?.id,
   };
 }
 

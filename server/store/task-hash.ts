@@ -33,6 +33,8 @@ export const F = {
   retryMaxDelay: 'r_max_delay',
   /** JSON text of {value, note?, at}. */
   progress: 'progress',
+  /** Absent in the default lane. */
+  lane: 'lane',
 } as const;
 
 /**
@@ -71,6 +73,7 @@ export function taskToHash(task: TaskRecord): TaskHash {
   if (task.deadline_at !== undefined) raw[F.deadline] = String(task.deadline_at);
   if (task.retry !== undefined) Object.assign(raw, retryToHash(task.retry));
   if (task.progress !== undefined) raw[F.progress] = JSON.stringify(task.progress);
+  if (task.lane !== undefined) raw[F.lane] = task.lane;
   for (const e of task.errors) {
     raw[`${ERROR_HEAD}${e.attempt}`] = JSON.stringify({ name: e.name, message: e.message });
   }
@@ -166,6 +169,7 @@ export function taskFromHash(id: string, raw: unknown): TaskRecord | undefined {
     deadline_at: read.optionalInt(F.deadline),
     retry: retryFromHash(read),
     progress: progressFromText(read.optionalText(F.progress), `task ${id}`),
+    lane: read.optionalText(F.lane),
     errors: read
       .withHead(ERROR_HEAD)
       .filter(([attempt]) => /^\d+$/.test(attempt))

@@ -8,6 +8,7 @@
  */
 
 import type { RetryPolicy } from '../../shared/submit-fields.js';
+import type { ClaimFilter } from './lanes.js';
 import type { TaskAssignment, TaskOutcome, TaskStatus } from '../../shared/types.js';
 
 export type { RetryPolicy };
@@ -53,6 +54,8 @@ export interface NewTask {
   /** Not started by then (ms since epoch): FAILED with DeadlineExceededError. */
   deadline_at?: number | undefined;
   retry?: RetryPolicy | undefined;
+  /** Its lane (lanes.ts) and the lane's concurrency limit (0: none); the default lane when absent. */
+  lane?: { id: string; limit: number } | undefined;
 }
 
 export interface EnqueueResult {
@@ -86,6 +89,8 @@ export interface TaskRecord {
   progress: Progress | undefined;
   /** The errors of earlier runs that were retried (the last run's error is `result`). */
   errors: TaskError[];
+  /** Its lane (lanes.ts); undefined for the default lane. */
+  lane: string | undefined;
 }
 
 export interface ClaimResult {
@@ -201,9 +206,13 @@ export interface TaskStore {
     max: number,
     owner: string,
     leaseMs: number,
+    filter?: ClaimFilter,
   ): Promise<ClaimResult & EnqueueResult>;
-  /** Takes up to `max` tasks from the head of the queue and leases them to `owner`. */
-  claim(max: number, owner: string, leaseMs: number): Promise<ClaimResult>;
+  /**
+   * Takes up to `max` tasks from the lanes `filter` may take from (the
+   * default lane only, without one), fairly across lanes, and leases them to `owner`.
+   */
+  claim(max: number, owner: string, leaseMs: number, filter?: ClaimFilter): Promise<ClaimResult>;
   /** Applies outcomes to RUNNING tasks of the same attempt; returns the ids applied. */
   complete(outcomes: readonly TaskOutcome[]): Promise<string[]>;
   /**

@@ -17,24 +17,70 @@ export const PRIORITY_MAX = 100;
 /** The score priority 0 would have: the boundary between `prio`'s two halves. */
 export const ZERO_SCORE = PRIORITY_MAX * SEQ_SPAN;
 
+/**
+ * The lane key heads and keys every lane-aware script takes, as six ARGV
+ * items from `at` on (redis-store.ts #laneArgs builds them): the heads of a
+ * lane's list and `prio` keys, the HASH of RUNNING counts per limited
+ * function, the ZSET of lane virtual times, the STRING of the latest virtual
+ * time served, and the HASH of lanes (lane id → concurrency limit).
+ */
+export function laneLocals(at: number): string {
+  return `local lane_q_head, lane_p_head, running, vt_key, vt_now_key, lanes_key = ARGV[${at}], ARGV[${at + 1}], ARGV[${at + 2}], ARGV[${at + 3}], ARGV[${at + 4}], ARGV[${at + 5}]`;
+}
+
 /** Lua: the `prio` score of a priority and a seq (both numbers). */
 const PRIORITY_SCORE = `
 local function prio_score(p, seq) return (${PRIORITY_MAX} - p) * ${SEQ_SPAN} + seq end
 `;
 
 /**
- * Lua: puts a task that has just become QUEUED where its priority says: at
- * the tail of the list, or (`head`) back at its head; in `prio` by score,
- * which returns it to its place either way. Expects local `queue`, `prio`.
+ * Lua: the list and `prio` keys of a lane (see lanes.ts): the default lane's
+ * are `queue` and `prio`, another's are built from the lane key heads.
+ * Expects locals `queue`, `prio`, `lane_q_head`, `lane_p_head`.
+ */
+const LANE_KEYS_STEP = `
+local function lane_keys(lane)
+  if lane == nil or lane == false or lane == '' then return queue, prio end
+  return lane_q_head .. lane, lane_p_head .. lane
+end
+-- The function a lane limits, or '' (see lanes.ts laneId: its part 'f=<id>').
+local function lane_fn(lane)
+  if not lane or lane == '' then return '' end
+  return string.match(lane, 'f=([^;]+)') or ''
+end
+`;
+
+/**
+ * Lua: puts a task that has just become QUEUED where its lane and priority
+ * say: at the tail of the lane's list, or (`head`) back at its head; in its
+ * `prio` by score, which returns it to its place either way.
  */
 const PUSH_STEP = `
 ${PRIORITY_SCORE}
-local function push_queued(id, p, seq, head)
+${LANE_KEYS_STEP}
+local function push_queued(id, p, seq, head, lane)
+  local q, z = lane_keys(lane)
   p = tonumber(p) or 0
   if p == 0 then
-    if head then redis.call('LPUSH', queue, id) else redis.call('RPUSH', queue, id) end
+    if head then redis.call('LPUSH', q, id) else redis.call('RPUSH', q, id) end
   else
-    redis.call('ZADD', prio, prio_score(p, tonumber(seq) or 0), id)
+    redis.call('ZADD', z, prio_score(p, tonumber(seq) or 0), id)
+  end
+end
+`;
+
+/**
+ * Lua: a RUNNING task of a function with a concurrency limit (`cfn`) ended
+ * or went back: one fewer runs, and whoever waits for room should look.
+ * Expects locals `running`, and `freed` (a flag the caller publishes on).
+ */
+const FREE_SLOT_STEP = `
+local freed = false
+local function free_slot(lane)
+  local cfn = lane_fn(lane)
+  if cfn ~= '' then
+    redis.call('HINCRBY', running, cfn, -1)
+    freed = true
   end
 end
 `;
@@ -52,35 +98,46 @@ local function fail_unstarted(key, id, err, seq)
 end
 `;
 
+/** Tasks taken from one lane before the fairest lane is chosen again. */
+const LANE_CHUNK = 32;
+
 /**
- * The claim step, shared by two scripts: lease up to N tasks, higher
- * priorities first, then the list, then lower priorities. Ids whose task is
- * no longer QUEUED (cancelled, expired) are dropped; a task whose deadline
- * has passed fails instead of running. Expects locals `queue`, `prio`,
- * `leases`, `deadlines`, `failed_set`, `task_head`, `max`, `owner`, `now`,
- * `expiry`, `ttl`, `deadline_err`, `events`, and returns { drained, id1,
+ * The claim step, shared by two scripts: lease up to N tasks from the lanes
+ * the holder may take from (`lane_args`: lane, weight, limited function or
+ * '', limit or 0, per lane). Within a lane, higher priorities first, then
+ * the list, then lower priorities; across lanes, the lane with the least
+ * virtual time (tasks taken ÷ weight) next, LANE_CHUNK at a time, and a
+ * lane whose function is at its concurrency limit is passed over. The
+ * default lane alone (the common case) is taken from directly. Ids whose
+ * task is no longer QUEUED (cancelled, expired) are dropped; a task whose
+ * deadline has passed fails instead of running. Expects locals `queue`,
+ * `prio`, `lane_q_head`, `lane_p_head`, `running`, `vt_key`, `leases`,
+ * `deadlines`, `failed_set`, `task_head`, `max`, `owner`, `now`, `expiry`,
+ * `ttl`, `deadline_err`, `events`, `lane_args`, and returns { drained, id1,
  * fn1, args1, attempt1, timeout1, created1, deadline1 or '', ... }, drained
- * being 1 when the queue is empty after the claim.
+ * being 1 when nothing the holder may take is left.
  */
 const CLAIM_STEP = `
 ${FAIL_UNSTARTED_STEP}
+${LANE_KEYS_STEP}
 local out = {0}
 local expired = {}
-local function take(id)
+local function take(id, cfn)
   local key = task_head .. id
   local f = redis.call('HMGET', key, 'status', 'fn', 'args', 'timeout', 'created', 'deadline', 'seq')
-  if f[1] ~= 'QUEUED' then return end
+  if f[1] ~= 'QUEUED' then return 0 end
   if f[6] then
     redis.call('ZREM', deadlines, id)
     if tonumber(f[6]) < tonumber(now) then
       fail_unstarted(key, id, deadline_err, f[7])
       expired[#expired + 1] = id
-      return
+      return 0
     end
   end
   local attempt = redis.call('HINCRBY', key, 'attempts', 1)
   redis.call('HSET', key, 'status', 'RUNNING', 'started', now, 'owner', owner)
   redis.call('ZADD', leases, expiry, id)
+  if cfn ~= '' then redis.call('HINCRBY', running, cfn, 1) end
   out[#out + 1] = id
   out[#out + 1] = f[2]
   out[#out + 1] = f[3]
@@ -88,32 +145,83 @@ local function take(id)
   out[#out + 1] = f[4]
   out[#out + 1] = f[5]
   out[#out + 1] = f[6] or ''
+  return 1
 end
-local function take_prio(low, count)
-  local range
-  if low then
-    range = redis.call('ZRANGEBYSCORE', prio, '(${ZERO_SCORE}', '+inf', 'LIMIT', 0, count)
-  else
-    range = redis.call('ZRANGEBYSCORE', prio, '-inf', '(${ZERO_SCORE}', 'LIMIT', 0, count)
+-- Up to count ids off one lane (higher priorities, the list, lower ones);
+-- returns how many ids left the lane and how many tasks were taken.
+local function take_from(q, z, count, cfn)
+  local popped, taken = 0, 0
+  local has_prio = redis.call('ZCARD', z) > 0
+  local function from_prio(low)
+    if count - popped <= 0 then return end
+    local range
+    if low then
+      range = redis.call('ZRANGEBYSCORE', z, '(${ZERO_SCORE}', '+inf', 'LIMIT', 0, count - popped)
+    else
+      range = redis.call('ZRANGEBYSCORE', z, '-inf', '(${ZERO_SCORE}', 'LIMIT', 0, count - popped)
+    end
+    if #range == 0 then return end
+    redis.call('ZREM', z, unpack(range))
+    popped = popped + #range
+    for _, id in ipairs(range) do taken = taken + take(id, cfn) end
   end
-  if #range == 0 then return 0 end
-  redis.call('ZREM', prio, unpack(range))
-  for _, id in ipairs(range) do take(id) end
-  return #range
-end
-local left = tonumber(max)
-local has_prio = redis.call('ZCARD', prio) > 0
-if has_prio then left = left - take_prio(false, left) end
-if left > 0 then
-  local ids = redis.call('LPOP', queue, left)
-  if ids then
-    for _, id in ipairs(ids) do take(id) end
-    left = left - #ids
+  if has_prio then from_prio(false) end
+  if count - popped > 0 then
+    local ids = redis.call('LPOP', q, count - popped)
+    if ids then
+      popped = popped + #ids
+      for _, id in ipairs(ids) do taken = taken + take(id, cfn) end
+    end
   end
+  if has_prio then from_prio(true) end
+  return popped, taken
 end
-if has_prio and left > 0 then take_prio(true, left) end
-if redis.call('LLEN', queue) == 0 and (not has_prio or redis.call('ZCARD', prio) == 0) then
+local function has_work(q, z)
+  return redis.call('LLEN', q) > 0 or redis.call('ZCARD', z) > 0
+end
+local n = #lane_args / 4
+if n == 1 and lane_args[1] == '' then
+  take_from(queue, prio, tonumber(max), '')
+  if not has_work(queue, prio) then out[1] = 1 end
+else
+  -- Room a lane has: what is left to take, less what its function's limit allows.
+  local function room(i, left)
+    local limit = tonumber(lane_args[i * 4])
+    if limit == 0 then return left end
+    local busy = tonumber(redis.call('HGET', running, lane_args[i * 4 - 1])) or 0
+    return math.min(left, limit - busy)
+  end
+  local left = tonumber(max)
+  local more = true
+  while left > 0 and more do
+    local best, best_vt, best_room = nil, 0, 0
+    for i = 1, n do
+      local q, z = lane_keys(lane_args[i * 4 - 3])
+      if has_work(q, z) then
+        local r = room(i, left)
+        if r > 0 then
+          local vt = tonumber(redis.call('ZSCORE', vt_key, lane_args[i * 4 - 3])) or 0
+          if not best or vt < best_vt then best, best_vt, best_room = i, vt, r end
+        end
+      end
+    end
+    if not best then
+      more = false
+    else
+      local lane = lane_args[best * 4 - 3]
+      local q, z = lane_keys(lane)
+      local popped = take_from(q, z, math.min(best_room, ${LANE_CHUNK}), lane_args[best * 4 - 1])
+      left = left - popped
+      local vt = best_vt + popped / tonumber(lane_args[best * 4 - 2])
+      redis.call('ZADD', vt_key, vt, lane)
+      redis.call('SET', vt_now_key, vt)
+    end
+  end
   out[1] = 1
+  for i = 1, n do
+    local q, z = lane_keys(lane_args[i * 4 - 3])
+    if has_work(q, z) and room(i, 1) > 0 then out[1] = 0 end
+  end
 end
 if #expired > 0 then
   -- '*': every server, this one too, announces these outcomes from the channel.
@@ -123,16 +231,19 @@ return out
 `;
 
 /**
- * claim: lease up to N tasks from the head of the queue.
+ * claim: lease up to N tasks from the lanes a holder may take from.
  *   KEYS[1] queue, KEYS[2] leases, KEYS[3] prio, KEYS[4] deadlines, KEYS[5] failed set,
  *   KEYS[6] events channel
  *   ARGV[1] task key head, ARGV[2] max, ARGV[3] owner, ARGV[4] now (ms), ARGV[5] lease expiry (ms),
- *   ARGV[6] result TTL (s), ARGV[7] DeadlineExceededError JSON text
+ *   ARGV[6] result TTL (s), ARGV[7] DeadlineExceededError JSON text, ARGV[8..13] lane locals,
+ *   ARGV[14..] lane args (lane, weight, function or '', limit or 0 per lane)
  */
 export const CLAIM_LUA = `
 local queue, leases, prio, deadlines, failed_set, events = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local task_head, max, owner, now, expiry = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local ttl, deadline_err = tonumber(ARGV[6]), ARGV[7]
+${laneLocals(8)}
+local lane_args = { unpack(ARGV, 14) }
 ${CLAIM_STEP}`;
 
 /**
@@ -157,11 +268,14 @@ ${CLAIM_STEP}`;
  *   never leaves a task behind; the reply is then {-1};
  * - idempotency keys: a task whose key is known is not stored again; its
  *   position and the task id stored under the key come back in the reply.
+ * A task with a lane (lanes.ts; row items 7 and 8: lane id or '', the
+ * lane's concurrency limit or 0) goes to that lane's list or `prio`.
  * Expects locals `queue`, `prio`, `delayed`, `deadlines`, `index`, `seq_key`,
  * `task_head`, `idem_head`, `tasks_json`, `args_from`, `deadline`,
- * `idem_ttl`; leaves `dups` = { position, existing id, ... }, `stored` (how
- * many were stored), `prioritized` (some runnable one has a priority) and
- * `next_due` (the earliest run_at or deadline stored, or false).
+ * `idem_ttl` and the lane locals; leaves `dups` = { position, existing id,
+ * ... }, `stored` (how many were stored), `prioritized` (some runnable one
+ * has a priority), `new_lanes` and `next_due` (the earliest run_at or
+ * deadline stored, or false).
  */
 const ENQUEUE_STEP = `
 local clock = redis.call('TIME')
@@ -170,6 +284,7 @@ if tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) > tonumber(
 end
 ${PUSH_STEP}
 local rows = cjson.decode(tasks_json)
+local new_lanes = {}
 local seq = redis.call('INCRBY', seq_key, #rows) - #rows
 local listed = {}
 local dups = {}
@@ -200,9 +315,24 @@ for i, t in ipairs(rows) do
     stored = stored + 1
     redis.call('HSET', task_head .. id, 'args', ARGV[args_from + i - 1], 'seq', seq, unpack(t[3]))
     redis.call('ZADD', index, seq, id)
+    local lane = t[7]
+    if lane ~= '' then
+      -- A new lane is announced, so that every server learns who may take from it.
+      if redis.call('HSETNX', lanes_key, lane, t[8]) == 1 then new_lanes[#new_lanes + 1] = lane end
+    end
     if t[5] ~= '' then
       redis.call('ZADD', delayed, t[5], id)
       due(t[5])
+    elseif lane ~= '' then
+      local q, z = lane_keys(lane)
+      -- A lane that had nothing queued starts at the virtual time served last: no credit saved up.
+      if redis.call('LLEN', q) == 0 and redis.call('ZCARD', z) == 0 then
+        local vt = tonumber(redis.call('ZSCORE', vt_key, lane)) or 0
+        local vt_now = tonumber(redis.call('GET', vt_now_key)) or 0
+        if vt < vt_now then redis.call('ZADD', vt_key, vt_now, lane) end
+      end
+      push_queued(id, t[4], seq, false, lane)
+      if t[4] ~= 0 then prioritized = true end
     elseif t[4] ~= 0 then
       redis.call('ZADD', prio, prio_score(t[4], seq), id)
       prioritized = true
@@ -226,15 +356,17 @@ end
  *   KEYS[6] index, KEYS[7] seq
  *   ARGV[1] task key head, ARGV[2] idempotency key head, ARGV[3] tasks JSON (see ENQUEUE_STEP),
  *   ARGV[4] instance id, ARGV[5] deadline (ms, Redis clock), ARGV[6] idempotency key TTL (s),
- *   ARGV[7..] each task's argument text
+ *   ARGV[7..12] lane locals, ARGV[13..] each task's argument text
  *   returns { #dups / 2, dups... } or { -1 } past the deadline; publishes "<instance> q"
  *   when tasks were stored and "<instance> w <ms>" with the earliest run_at or deadline
  */
 export const ENQUEUE_LUA = `
 local queue, prio, delayed, deadlines, index, seq_key = KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local task_head, idem_head, tasks_json = ARGV[1], ARGV[2], ARGV[3]
-local deadline, idem_ttl, args_from = ARGV[5], ARGV[6], 7
+local deadline, idem_ttl, args_from = ARGV[5], ARGV[6], 13
+${laneLocals(7)}
 ${ENQUEUE_STEP}
+for _, lane in ipairs(new_lanes) do redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' l ' .. lane) end
 if prioritized then redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' q p')
 elseif stored > 0 then redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' q') end
 if next_due then redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' w ' .. next_due) end
@@ -254,7 +386,8 @@ return out
  *   ARGV[5] now (ms), ARGV[6] lease expiry (ms), ARGV[7] instance id,
  *   ARGV[8] tasks JSON (see ENQUEUE_STEP), ARGV[9] deadline (ms, Redis clock),
  *   ARGV[10] idempotency key TTL (s), ARGV[11] result TTL (s),
- *   ARGV[12] DeadlineExceededError JSON text, ARGV[13..] each task's argument text
+ *   ARGV[12] DeadlineExceededError JSON text, ARGV[13..18] lane locals, ARGV[19] k, the number
+ *   of lane arg items, ARGV[20..19+k] lane args (as claim's), then each task's argument text
  *   returns { #dups / 2, dups..., then the claim reply } or { -1 } past the deadline
  */
 export const ENQUEUE_CLAIM_LUA = `
@@ -262,9 +395,14 @@ local queue, leases, events = KEYS[1], KEYS[2], KEYS[3]
 local prio, delayed, deadlines, index, seq_key, failed_set = KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local task_head, idem_head = ARGV[1], ARGV[2]
 local max, owner, now, expiry = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local tasks_json, deadline, idem_ttl, args_from = ARGV[8], ARGV[9], ARGV[10], 13
+local tasks_json, deadline, idem_ttl = ARGV[8], ARGV[9], ARGV[10]
 local ttl, deadline_err = tonumber(ARGV[11]), ARGV[12]
+${laneLocals(13)}
+local lane_count = tonumber(ARGV[19])
+local lane_args = { unpack(ARGV, 20, 19 + lane_count) }
+local args_from = 20 + lane_count
 ${ENQUEUE_STEP}
+for _, lane in ipairs(new_lanes) do redis.call('PUBLISH', events, ARGV[7] .. ' l ' .. lane) end
 if prioritized then redis.call('PUBLISH', events, ARGV[7] .. ' q p')
 elseif stored > 0 then redis.call('PUBLISH', events, ARGV[7] .. ' q') end
 if next_due then redis.call('PUBLISH', events, ARGV[7] .. ' w ' .. next_due) end
@@ -277,4 +415,4 @@ for _, v in ipairs(claimed) do out[#out + 1] = v end
 return out
 `;
 
-export { FAIL_UNSTARTED_STEP, PUSH_STEP };
+export { FAIL_UNSTARTED_STEP, FREE_SLOT_STEP, LANE_KEYS_STEP, PUSH_STEP };

@@ -1,10 +1,13 @@
+import { FREE_SLOT_STEP, LANE_KEYS_STEP } from './claim.js';
+
 /**
  * complete: apply outcomes to RUNNING tasks of the same attempt (the attempt
  * fences late duplicates: the first terminal result wins). A FAILED outcome
  * of a task with a retry policy and runs left does not finish it: the task
  * waits out its backoff (WAITING, in `delayed`), keeping the error under
  * `e<attempt>`. Runs are attempts minus leases handed back uncounted.
- *   KEYS[1] leases, KEYS[2] events channel, KEYS[3] delayed, KEYS[4] failed set
+ *   KEYS[1] leases, KEYS[2] events channel, KEYS[3] delayed, KEYS[4] failed set,
+ *   KEYS[5] running counts of limited functions (see lanes.ts)
  *   ARGV[1] task key head, ARGV[2] now (ms), ARGV[3] result TTL (s, 0 = keep), ARGV[4] instance id
  *   ARGV[5] outcomes as ONE argument, JSON text of [[id, attempt, status, run_ms, final 0|1], ...]
  *   (final: no retry, e.g. a deadline that passed before the task started)
@@ -14,6 +17,10 @@
  *   for retries, "* w <earliest run_at>"
  */
 export const COMPLETE_LUA = `
+local running = KEYS[5]
+local queue, prio, lane_q_head, lane_p_head = '', '', '', ''
+${LANE_KEYS_STEP}
+${FREE_SLOT_STEP}
 local applied = {}
 local retried = {}
 local now = tonumber(ARGV[2])
@@ -22,8 +29,9 @@ local next_due = false
 for i, o in ipairs(cjson.decode(ARGV[5])) do
   local id = o[1]
   local key = ARGV[1] .. id
-  local f = redis.call('HMGET', key, 'status', 'attempts', 'r_max', 'released', 'r_backoff', 'r_delay', 'r_max_delay', 'seq')
+  local f = redis.call('HMGET', key, 'status', 'attempts', 'r_max', 'released', 'r_backoff', 'r_delay', 'r_max_delay', 'seq', 'lane')
   if f[1] == 'RUNNING' and tonumber(f[2]) == o[2] then
+    free_slot(f[9])
     local runs = tonumber(f[2]) - (tonumber(f[4]) or 0)
     redis.call('HDEL', key, 'owner')
     redis.call('ZREM', KEYS[1], id)
@@ -53,6 +61,8 @@ if #applied > 0 then
 end
 -- '*': this server's lifecycle timer must hear it too.
 if next_due then redis.call('PUBLISH', KEYS[2], '* w ' .. next_due) end
+-- A limited function has room again: whoever waits for it should look.
+if freed then redis.call('PUBLISH', KEYS[2], '* q') end
 applied[#applied + 1] = '|'
 for _, id in ipairs(retried) do applied[#applied + 1] = id end
 return applied

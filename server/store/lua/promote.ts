@@ -7,16 +7,17 @@
  *   KEYS[1] queue, KEYS[2] prio, KEYS[3] delayed, KEYS[4] deadlines, KEYS[5] failed set,
  *   KEYS[6] events channel
  *   ARGV[1] task key head, ARGV[2] now (ms), ARGV[3] limit, ARGV[4] result TTL (s),
- *   ARGV[5] DeadlineExceededError JSON text, ARGV[6] instance id
+ *   ARGV[5] DeadlineExceededError JSON text, ARGV[6] instance id, ARGV[7..12] lane locals
  *   returns { next due (ms) or -1, more 0|1, promoted count, failed ids... }
  */
 
-import { FAIL_UNSTARTED_STEP, PUSH_STEP } from './claim.js';
+import { FAIL_UNSTARTED_STEP, laneLocals, PUSH_STEP } from './claim.js';
 
 export const PROMOTE_LUA = `
 local queue, prio, delayed, deadlines, failed_set, events = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local task_head, now, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local ttl, deadline_err = tonumber(ARGV[4]), ARGV[5]
+${laneLocals(7)}
 ${PUSH_STEP}
 ${FAIL_UNSTARTED_STEP}
 local more = 0
@@ -26,10 +27,10 @@ if #due == limit then more = 1 end
 for _, id in ipairs(due) do
   redis.call('ZREM', delayed, id)
   local key = task_head .. id
-  local f = redis.call('HMGET', key, 'status', 'prio', 'seq')
+  local f = redis.call('HMGET', key, 'status', 'prio', 'seq', 'lane')
   if f[1] == 'WAITING' then
     redis.call('HSET', key, 'status', 'QUEUED')
-    push_queued(id, f[2], f[3], false)
+    push_queued(id, f[2], f[3], false, f[4])
     promoted = promoted + 1
   end
 end
@@ -39,11 +40,12 @@ if #expired == limit then more = 1 end
 for _, id in ipairs(expired) do
   redis.call('ZREM', deadlines, id)
   local key = task_head .. id
-  local f = redis.call('HMGET', key, 'status', 'seq', 'prio')
+  local f = redis.call('HMGET', key, 'status', 'seq', 'prio', 'lane')
   if f[1] == 'QUEUED' or f[1] == 'WAITING' then
+    local q, z = lane_keys(f[4])
     -- LREM walks the list from its head, where a task that waited this long usually is.
-    if f[1] == 'QUEUED' and not f[3] then redis.call('LREM', queue, 1, id) end
-    redis.call('ZREM', prio, id)
+    if f[1] == 'QUEUED' and not f[3] then redis.call('LREM', q, 1, id) end
+    redis.call('ZREM', z, id)
     redis.call('ZREM', delayed, id)
     fail_unstarted(key, id, deadline_err, f[2])
     failed[#failed + 1] = id

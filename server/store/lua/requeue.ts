@@ -1,4 +1,4 @@
-import { PUSH_STEP } from './claim.js';
+import { FREE_SLOT_STEP, laneLocals, PUSH_STEP } from './claim.js';
 
 /**
  * requeue: return leased tasks to the head of the queue (a task with a
@@ -11,22 +11,25 @@ import { PUSH_STEP } from './claim.js';
  *   KEYS[1] queue, KEYS[2] leases, KEYS[3] events channel, KEYS[4] prio, KEYS[5] failed set
  *   ARGV[1] task key head, ARGV[2] now (ms), ARGV[3] max losses (0 = release, not counted),
  *   ARGV[4] instance id, ARGV[5] result TTL (s), ARGV[6] error JSON template with %d for losses
- *   ARGV[7..] pairs: id, attempt
+ *   ARGV[7..12] lane locals, ARGV[13..] pairs: id, attempt
  *   returns { requeued ids..., '|', failed ids... }
  */
 export const REQUEUE_LUA = `
 local queue, prio = KEYS[1], KEYS[4]
+${laneLocals(7)}
 ${PUSH_STEP}
+${FREE_SLOT_STEP}
 local requeued = {}
 local listed = {}
 local failed = {}
 local cap = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[5])
-for i = 7, #ARGV, 2 do
+for i = 13, #ARGV, 2 do
   local id = ARGV[i]
   local key = ARGV[1] .. id
-  local f = redis.call('HMGET', key, 'status', 'attempts', 'released', 'prio', 'seq')
+  local f = redis.call('HMGET', key, 'status', 'attempts', 'released', 'prio', 'seq', 'lane')
   if f[1] == 'RUNNING' and f[2] == ARGV[i + 1] then
+    free_slot(f[6])
     redis.call('ZREM', KEYS[2], id)
     redis.call('HDEL', key, 'owner')
     local lost = tonumber(f[2]) - (tonumber(f[3]) or 0)
@@ -48,7 +51,9 @@ for i = 7, #ARGV, 2 do
     end
   end
 end
-for i = #requeued, 1, -1 do push_queued(requeued[i], listed[i][4], listed[i][5], true) end
+for i = #requeued, 1, -1 do push_queued(requeued[i], listed[i][4], listed[i][5], true, listed[i][6]) end
+-- A limited function has room again: every server (this one too) should look.
+if freed then redis.call('PUBLISH', KEYS[3], '* q') end
 if #requeued > 0 then redis.call('PUBLISH', KEYS[3], ARGV[4] .. ' q') end
 if #failed > 0 then
   redis.call('PUBLISH', KEYS[3], ARGV[4] .. ' f ' .. table.concat(failed, ','))
