@@ -7,6 +7,14 @@
 
 import type { TaskAssignment, TaskOutcome, TaskStatus } from '../../shared/types.js';
 import { DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_RESULT_TTL_SECONDS } from '../server-config.js';
+import {
+  ANY_HOLDER,
+  type ClaimFilter,
+  DEFAULT_LANE,
+  type LaneInfo,
+  laneServes,
+  parseLaneId,
+} from './lanes.js';
 import { backoffWait, insertSorted, type Queued, SeqQueues } from './memory-queues.js';
 import { StoreEvents } from './store-events.js';
 import { DEADLINE_RESULT, functionRecord, queuedTask, workerLostResult } from './store-records.js';
@@ -29,11 +37,25 @@ import type {
   TaskStore,
 } from './task-store.js';
 
-/** As the Redis store's PROMOTE_LIMIT and LIST_SCAN_CAP, so both answer the same. */
+/** A lane a claim may take from, with what the claim needs of it. */
+interface EligibleLane {
+  id: string;
+  weight: number;
+  /** The function whose concurrency it limits, or ''. */
+  fn: string;
+  /** 0: no limit. */
+  limit: number;
+  queues: SeqQueues;
+}
+
+/** As the Redis store's PROMOTE_LIMIT, LIST_SCAN_CAP and lua/claim.ts LANE_CHUNK, so both answer the same. */
+const LANE_CHUNK = 32;
 const PROMOTE_LIMIT = 1000;
 const LIST_SCAN_CAP = 5000;
 
 export interface MemoryStoreOptions {
+  /** A tenant's weight in fair dispatch across lanes (1 when not given). */
+  weightOf?: (tenant: string | undefined) => number;
   /** Finished tasks are forgotten after this many seconds (0: kept). */
   resultTtlSeconds?: number;
   /** How long an idempotency key maps to its task. */
@@ -79,7 +101,15 @@ export class MemoryStore implements TaskStore {
   /** Task id → its place in FIFO order (as Redis's `seq`). */
   readonly #seqs = new Map<string, number>();
   #seq = 0;
+  /** The default lane's queue; other lanes' are in #lanes. */
   readonly #queues = new SeqQueues();
+  readonly #lanes = new Map<string, { info: LaneInfo; queues: SeqQueues }>();
+  /** Lane → virtual time (tasks taken ÷ weight), and the one served last. */
+  readonly #vt = new Map<string, number>();
+  #vtNow = 0;
+  /** Function with a concurrency limit → tasks of it RUNNING. */
+  readonly #running = new Map<string, number>();
+  readonly #weightOf: (tenant: string | undefined) => number;
   /** WAITING ids by when they become QUEUED, and not yet started ids by deadline: sorted. */
   readonly #delayed: Queued[] = [];
   readonly #deadlines: Queued[] = [];
@@ -89,6 +119,7 @@ export class MemoryStore implements TaskStore {
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#ttlMs = (options.resultTtlSeconds ?? DEFAULT_RESULT_TTL_SECONDS) * 1000;
+    this.#weightOf = options.weightOf ?? (() => 1);
     this.#idempotencyTtlMs =
       (options.idempotencyTtlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS) * 1000;
   }
@@ -114,7 +145,12 @@ export class MemoryStore implements TaskStore {
     const cancelled: string[] = [];
     const now = Date.now();
     // The Redis store's order: the list (priority 0), then `prio`, then `delayed`.
-    const waiting = [...this.#queues.idsInScanOrder(), ...this.#delayed.map((q) => q.id)];
+    const lanes = [...this.#lanes.keys()].sort();
+    const waiting = [
+      ...this.#queues.idsInScanOrder(),
+      ...lanes.flatMap((lane) => this.#lanes.get(lane)?.queues.idsInScanOrder() ?? []),
+      ...this.#delayed.map((q) => q.id),
+    ];
     for (const taskId of waiting) {
       const task = this.#tasks.get(taskId);
       if (task?.function_id !== id) continue;
@@ -153,7 +189,12 @@ export class MemoryStore implements TaskStore {
         insertSorted(this.#delayed, { at: record.run_at, id: task.id });
         due = Math.min(due ?? record.run_at, record.run_at);
       } else {
-        this.#queues.push(record.priority, seq, task.id);
+        const queues = this.#laneQueues(task.lane);
+        // A lane that had nothing queued starts at the virtual time served last: no credit saved up.
+        if (task.lane && queues.size === 0) {
+          this.#vt.set(task.lane.id, Math.max(this.#vt.get(task.lane.id) ?? 0, this.#vtNow));
+        }
+        queues.push(record.priority, seq, task.id);
         runnable = true;
         if (record.priority !== 0) prioritized = true;
       }
@@ -173,17 +214,80 @@ export class MemoryStore implements TaskStore {
     max: number,
     owner: string,
     leaseMs: number,
+    filter?: ClaimFilter,
   ): Promise<ClaimResult & EnqueueResult> {
     const { duplicates } = await this.enqueue(tasks);
-    return { duplicates, ...(await this.claim(max, owner, leaseMs)) };
+    return { duplicates, ...(await this.claim(max, owner, leaseMs, filter)) };
   }
 
-  async claim(max: number, owner: string, leaseMs: number): Promise<ClaimResult> {
+  /** The Redis claim step's twin (lua/claim.ts): the default lane alone directly, else fairly. */
+  async claim(
+    max: number,
+    owner: string,
+    leaseMs: number,
+    filter?: ClaimFilter,
+  ): Promise<ClaimResult> {
+    const lanes = this.#eligible(filter);
+    const picked: { id: string; cfn: string }[] = [];
+    const only = lanes[0];
+    if (lanes.length === 1 && only?.id === DEFAULT_LANE) {
+      for (const id of only.queues.take(max)) picked.push({ id, cfn: '' });
+      return this.#lease(picked, owner, leaseMs, only.queues.size === 0);
+    }
+    // As the Redis step, a lease counts against the limit at once, within this claim too.
+    const now = Date.now();
+    const takenNow = new Map<string, number>();
+    const leasable = (id: string) => {
+      const task = this.#tasks.get(id);
+      return (
+        task?.status === 'QUEUED' && !(task.deadline_at !== undefined && task.deadline_at < now)
+      );
+    };
+    // Room a lane has: what is left to take, less what its function's limit allows.
+    const room = (lane: EligibleLane, left: number) => {
+      if (lane.limit === 0) return left;
+      const busy = (this.#running.get(lane.fn) ?? 0) + (takenNow.get(lane.fn) ?? 0);
+      return Math.min(left, lane.limit - busy);
+    };
+    let left = max;
+    for (;;) {
+      let best: EligibleLane | undefined;
+      let bestVt = 0;
+      let bestRoom = 0;
+      for (const lane of lanes) {
+        if (lane.queues.size === 0) continue;
+        const r = room(lane, left);
+        if (r <= 0) continue;
+        const vt = this.#vt.get(lane.id) ?? 0;
+        if (!best || vt < bestVt) [best, bestVt, bestRoom] = [lane, vt, r];
+      }
+      if (!best || left <= 0) break;
+      const ids = best.queues.take(Math.min(bestRoom, LANE_CHUNK));
+      for (const id of ids) {
+        picked.push({ id, cfn: best.fn });
+        if (best.fn !== '' && leasable(id)) takenNow.set(best.fn, (takenNow.get(best.fn) ?? 0) + 1);
+      }
+      left -= ids.length;
+      const vt = bestVt + ids.length / best.weight;
+      this.#vt.set(best.id, vt);
+      this.#vtNow = vt;
+    }
+    const drained = !lanes.some((lane) => lane.queues.size > 0 && room(lane, 1) > 0);
+    return this.#lease(picked, owner, leaseMs, drained);
+  }
+
+  /** Leases the picked ids that are still QUEUED; a deadline that passed fails its task instead. */
+  #lease(
+    picked: readonly { id: string; cfn: string }[],
+    owner: string,
+    leaseMs: number,
+    drained: boolean,
+  ): ClaimResult {
     const tasks: TaskAssignment[] = [];
     const created: number[] = [];
     const now = Date.now();
     const expired: string[] = [];
-    for (const id of this.#queues.take(max)) {
+    for (const { id, cfn } of picked) {
       const task = this.#tasks.get(id);
       if (!task || task.status !== 'QUEUED') continue;
       if (task.deadline_at !== undefined) {
@@ -198,6 +302,7 @@ export class MemoryStore implements TaskStore {
       task.attempts += 1;
       task.started_at = now;
       task.owner = owner;
+      if (cfn !== '') this.#running.set(cfn, (this.#running.get(cfn) ?? 0) + 1);
       this.#leases.set(task.id, now + leaseMs);
       const assignment: TaskAssignment = {
         id: task.id,
@@ -211,7 +316,48 @@ export class MemoryStore implements TaskStore {
       created.push(task.created_at);
     }
     if (expired.length > 0) this.#events.emit({ type: 'finished', ids: expired });
-    return { tasks, created, drained: this.#queues.size === 0 };
+    return { tasks, created, drained };
+  }
+
+  /** The lanes a claim for `filter` may take from (the Redis store's #eligibleLanes twin). */
+  #eligible(filter: ClaimFilter | undefined): EligibleLane[] {
+    const out: EligibleLane[] = [];
+    if (filter === undefined || filter.tenant === undefined) {
+      const weight = this.#weightOf(undefined);
+      out.push({ id: DEFAULT_LANE, weight, fn: '', limit: 0, queues: this.#queues });
+    }
+    for (const { info, queues } of this.#lanes.values()) {
+      if (!laneServes(info, filter ?? ANY_HOLDER)) continue;
+      out.push({
+        id: info.id,
+        weight: this.#weightOf(info.tenant),
+        fn: info.limited?.fn ?? '',
+        limit: info.limited?.limit ?? 0,
+        queues,
+      });
+    }
+    return out;
+  }
+
+  /** The queues of a task's lane, made when first used. */
+  #laneQueues(lane: { id: string; limit: number } | string | undefined): SeqQueues {
+    const id = typeof lane === 'string' ? lane : lane?.id;
+    if (id === undefined || id === DEFAULT_LANE) return this.#queues;
+    let entry = this.#lanes.get(id);
+    if (!entry) {
+      const limit = typeof lane === 'object' ? lane.limit : 0;
+      entry = { info: parseLaneId(id, limit || undefined), queues: new SeqQueues() };
+      this.#lanes.set(id, entry);
+    }
+    return entry.queues;
+  }
+
+  /** A RUNNING task of a limited function ended or went back: one fewer runs. */
+  #freeSlot(task: TaskRecord): boolean {
+    const fn = task.lane === undefined ? undefined : parseLaneId(task.lane, 1).limited?.fn;
+    if (fn === undefined) return false;
+    this.#running.set(fn, Math.max(0, (this.#running.get(fn) ?? 0) - 1));
+    return true;
   }
 
   async complete(outcomes: readonly TaskOutcome[]): Promise<string[]> {
@@ -219,10 +365,12 @@ export class MemoryStore implements TaskStore {
     const now = Date.now();
     const done: TaskOutcome[] = [];
     let retried = false;
+    let freed = false;
     let due: number | undefined;
     for (const outcome of outcomes) {
       const task = this.#tasks.get(outcome.id);
       if (!task || task.status !== 'RUNNING' || task.attempts !== outcome.attempt) continue;
+      if (this.#freeSlot(task)) freed = true;
       const runs = task.attempts - (this.#released.get(task.id) ?? 0);
       const retry = task.retry;
       if (outcome.status === 'FAILED' && !outcome.final && retry && runs < retry.max_attempts) {
@@ -244,7 +392,7 @@ export class MemoryStore implements TaskStore {
       task.run_ms = outcome.run_ms;
       applied.push(outcome.id);
     }
-    if (retried) this.#events.emit({ type: 'queued' });
+    if (retried || freed) this.#events.emit({ type: 'queued' });
     if (due !== undefined) this.#events.emit({ type: 'due', at: due });
     if (applied.length > 0) this.#events.emit({ type: 'finished', ids: applied, outcomes: done });
     return applied;
@@ -263,9 +411,11 @@ export class MemoryStore implements TaskStore {
     const requeued: string[] = [];
     const failed: string[] = [];
     const now = Date.now();
+    let freed = false;
     for (const { id, attempt } of tasks) {
       const task = this.#tasks.get(id);
       if (!task || task.status !== 'RUNNING' || task.attempts !== attempt) continue;
+      if (this.#freeSlot(task)) freed = true;
       const released = this.#released.get(id) ?? 0;
       const lost = task.attempts - released;
       if (cap === 0) this.#released.set(id, released + 1);
@@ -284,9 +434,9 @@ export class MemoryStore implements TaskStore {
     for (let i = requeued.length - 1; i >= 0; i--) {
       const id = requeued[i] as string;
       const task = this.#tasks.get(id);
-      if (task) this.#queues.pushHead(task.priority, this.#seqs.get(id) ?? 0, id);
+      if (task) this.#laneQueues(task.lane).pushHead(task.priority, this.#seqs.get(id) ?? 0, id);
     }
-    if (requeued.length > 0) this.#events.emit({ type: 'queued' });
+    if (requeued.length > 0 || freed) this.#events.emit({ type: 'queued' });
     if (failed.length > 0) this.#events.emit({ type: 'finished', ids: failed });
     return { requeued, failed };
   }
@@ -329,7 +479,9 @@ export class MemoryStore implements TaskStore {
       return { previous, owner, changed: false };
     }
     this.#unqueue(task);
+    const freed = previous === 'RUNNING' && this.#freeSlot(task);
     this.#finish(task, 'CANCELLED', Date.now());
+    if (freed) this.#events.emit({ type: 'queued' });
     this.#events.emit({ type: 'cancelled', id, owner });
     this.#events.emit({ type: 'finished', ids: [id] });
     return { previous, owner, changed: true };
@@ -356,7 +508,7 @@ export class MemoryStore implements TaskStore {
     removeId(this.#failed, id);
     const seq = ++this.#seq;
     this.#seqs.set(id, seq);
-    this.#queues.push(task.priority, seq, id);
+    this.#laneQueues(task.lane).push(task.priority, seq, id);
     this.#events.emit({ type: 'retried', id });
     this.#events.emit({ type: 'queued' });
     return { previous, changed: true };
@@ -369,7 +521,7 @@ export class MemoryStore implements TaskStore {
       const task = this.#tasks.get(id);
       if (task?.status !== 'WAITING') continue;
       task.status = 'QUEUED';
-      this.#queues.push(task.priority, this.#seqs.get(id) ?? 0, id);
+      this.#laneQueues(task.lane).push(task.priority, this.#seqs.get(id) ?? 0, id);
       promoted++;
     }
     const failed: string[] = [];
@@ -426,7 +578,9 @@ export class MemoryStore implements TaskStore {
   }
 
   async queueDepth(): Promise<number> {
-    return this.#queues.size;
+    let depth = this.#queues.size;
+    for (const { queues } of this.#lanes.values()) depth += queues.size;
+    return depth;
   }
 
   async ping(): Promise<void> {}
@@ -482,7 +636,7 @@ export class MemoryStore implements TaskStore {
 
   /** Takes a QUEUED or WAITING task out of wherever it waits. */
   #unqueue(task: TaskRecord): void {
-    if (task.status === 'QUEUED') this.#queues.remove(task.priority, task.id);
+    if (task.status === 'QUEUED') this.#laneQueues(task.lane).remove(task.priority, task.id);
     removeId(this.#delayed, task.id);
     removeId(this.#deadlines, task.id);
   }

@@ -14,6 +14,14 @@ import { ConfigError, UnavailableError, UnknownOutcomeError } from '../../shared
 import type { TaskOutcome } from '../../shared/types.js';
 import { DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_RESULT_TTL_SECONDS } from '../server-config.js';
 import { functionFromHash, functionToHash } from './function-hash.js';
+import {
+  ANY_HOLDER,
+  type ClaimFilter,
+  DEFAULT_LANE,
+  type LaneInfo,
+  laneServes,
+  parseLaneId,
+} from './lanes.js';
 import { CANCEL_LUA } from './lua/cancel.js';
 import { CLAIM_LUA, ENQUEUE_CLAIM_LUA, ENQUEUE_LUA } from './lua/claim.js';
 import { COMPLETE_LUA } from './lua/complete.js';
@@ -26,14 +34,6 @@ import { REQUEUE_LUA } from './lua/requeue.js';
 import { RETRY_TASK_LUA } from './lua/retry-task.js';
 import { STALE_LEASES_LUA } from './lua/stale-leases.js';
 import { TRIM_INDEX_LUA } from './lua/trim-index.js';
-import {
-  ANY_HOLDER,
-  type ClaimFilter,
-  DEFAULT_LANE,
-  type LaneInfo,
-  laneServes,
-  parseLaneId,
-} from './lanes.js';
 import { parseEventMessage, RedisKeys } from './redis-keys.js';
 import { hash, integer, ReplyError, ReplyReader, stringArray } from './redis-reply.js';
 import {

@@ -8,8 +8,8 @@
  */
 
 import type { RetryPolicy } from '../../shared/submit-fields.js';
-import type { ClaimFilter } from './lanes.js';
 import type { TaskAssignment, TaskOutcome, TaskStatus } from '../../shared/types.js';
+import type { ClaimFilter } from './lanes.js';
 
 export type { RetryPolicy };
 
