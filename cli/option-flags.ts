@@ -21,9 +21,11 @@ export interface OptionFlag {
   unit?: number;
   /** Text, not a number (`--mode`, `--url`). */
   text?: boolean;
+  /** Repeatable (`--label gpu --label region=eu`); its variable takes a comma-separated list. */
+  list?: boolean;
 }
 
-export type FlagValues = Record<string, string | boolean | undefined>;
+export type FlagValues = Record<string, string | string[] | boolean | undefined>;
 
 /** Commander's key for a flag: `--max-connections-per-ip <n>` → `maxConnectionsPerIp`. */
 function keyOf(flag: string): string {
@@ -35,7 +37,9 @@ function keyOf(flag: string): string {
 export function givenText(rows: readonly OptionFlag[], flags: FlagValues): Map<OptionFlag, string> {
   const given = new Map<OptionFlag, string>();
   for (const row of rows) {
-    const fromFlag = flags[keyOf(row.flag)];
+    const raw = flags[keyOf(row.flag)];
+    // A repeated flag comes as its values; they travel as one comma-separated text, as its variable does.
+    const fromFlag = Array.isArray(raw) ? (raw.length > 0 ? raw.join(',') : undefined) : raw;
     const text =
       typeof fromFlag === 'string' ? fromFlag : row.env ? process.env[row.env] : undefined;
     if (text !== undefined && text !== '') given.set(row, text);
@@ -49,6 +53,7 @@ export function givenText(rows: readonly OptionFlag[], flags: FlagValues): Map<O
  * in its own words.
  */
 export function optionValue(row: OptionFlag, text: string): unknown {
+  if (row.list) return text.split(',').map((item) => item.trim());
   if (row.text) return text;
   const n = Number(text);
   return text.trim() !== '' && Number.isFinite(n) ? n * (row.unit ?? 1) : text;
@@ -78,10 +83,12 @@ export function addOptionFlags(
   for (const row of rows) {
     const env = row.env ? ` (env ${row.env})` : '';
     const fallback = defaultText(row);
-    command.option(
-      row.flag,
-      `${row.help}${env}${fallback === undefined ? '' : `; default ${fallback}`}`,
-    );
+    const help = `${row.help}${env}${fallback === undefined ? '' : `; default ${fallback}`}`;
+    if (row.list) {
+      command.option(row.flag, help, (value: string, all: string[]) => [...all, value], []);
+    } else {
+      command.option(row.flag, help);
+    }
   }
   return command;
 }

@@ -56,6 +56,13 @@ const FLAGS: readonly OptionFlag[] = [
     text: true,
   },
   {
+    flag: '--label <label>',
+    option: 'labels',
+    env: 'TASKGRID_LABELS',
+    help: 'local mode: what the pool can run, repeatable (gpu, region=eu)',
+    list: true,
+  },
+  {
     flag: '--threads <n>',
     option: 'threads',
     env: 'TASKGRID_THREADS',

@@ -38,6 +38,13 @@ const TOKEN: OptionFlag = {
 const FLAGS: readonly OptionFlag[] = [
   { flag: '--url <ws-url>', option: 'url', env: 'TASKGRID_URL', help: 'server socket', text: true },
   { flag: '--threads <n>', option: 'threads', env: 'TASKGRID_THREADS', help: 'task threads' },
+  {
+    flag: '--label <label>',
+    option: 'labels',
+    env: 'TASKGRID_LABELS',
+    help: 'what this worker can run, repeatable (gpu, region=eu): a task runs only on a worker with all its labels',
+    list: true,
+  },
   TOKEN,
   {
     flag: '--prefetch <n>',

@@ -34,6 +34,10 @@ export interface FunctionDefaults {
   readonly timeoutMs: number | undefined;
   /** Default retry policy of its tasks; none when undefined. */
   readonly retry: RetryPolicy | undefined;
+  /** Labels every task of it carries. */
+  readonly labels: readonly string[];
+  /** At most this many of its tasks RUNNING at once; no limit when undefined. */
+  readonly concurrency: number | undefined;
 }
 
 interface CachedFunction extends FunctionDefaults {
@@ -41,6 +45,15 @@ interface CachedFunction extends FunctionDefaults {
   readonly checkedAt: number;
   /** Undefined when not held (never read here, or dropped for room). */
   source: string | undefined;
+}
+
+function defaultsOf(fn: FunctionRecord): FunctionDefaults {
+  return {
+    timeoutMs: fn.timeout_ms,
+    retry: fn.retry,
+    labels: fn.labels ?? [],
+    concurrency: fn.concurrency,
+  };
 }
 
 export class FunctionCache {
@@ -63,8 +76,7 @@ export class FunctionCache {
   /** Keeps a function the store has just stored or returned: it exists now. */
   add(fn: FunctionRecord): void {
     this.#keep(fn.id, {
-      timeoutMs: fn.timeout_ms,
-      retry: fn.retry,
+      ...defaultsOf(fn),
       checkedAt: Date.now(),
       source: fn.source,
     });
@@ -87,7 +99,8 @@ export class FunctionCache {
     const known = this.#entries.get(id);
     if (known && Date.now() - known.checkedAt < CHECK_TTL_MS) {
       this.#touch(id, known);
-      return { timeoutMs: known.timeoutMs, retry: known.retry };
+      const { timeoutMs, retry, labels, concurrency } = known;
+      return { timeoutMs, retry, labels, concurrency };
     }
     const fn = await this.#store.getFunction(id);
     if (!fn) {
@@ -95,7 +108,7 @@ export class FunctionCache {
       return undefined;
     }
     // The source stays as held (or not): see the header.
-    const defaults = { timeoutMs: fn.timeout_ms, retry: fn.retry };
+    const defaults = defaultsOf(fn);
     this.#keep(id, { ...defaults, checkedAt: Date.now(), source: known?.source });
     return defaults;
   }

@@ -24,6 +24,7 @@ import {
   boolOption,
   choiceOption,
   intOption,
+  labelsOption,
   objectOption,
   optionalTextOption,
   orDefault,
@@ -98,6 +99,8 @@ export interface ServerConfig {
   functionCacheBytes: number;
   /** How long an idle HTTP keep-alive connection stays open. */
   keepAliveTimeoutMs: number;
+  /** Local mode: what the pool can run (a task runs only where all its labels are). */
+  labels: string[];
   limits: Limits;
 }
 
@@ -131,6 +134,7 @@ export function defaultConfig(): ServerConfig {
     // Longer than the 60 s idle timeout of common load balancers, so they close an idle
     // connection first: otherwise a request may arrive on one the server is closing (a 502).
     keepAliveTimeoutMs: 65_000,
+    labels: [],
     limits: {
       bodyBytes: 10 * MiB,
       functionBytes: 1 * MiB,
@@ -204,6 +208,7 @@ const OPTION_NAMES = [
   'token',
   'insecure',
   'limits',
+  'labels',
 ];
 
 /**
@@ -222,6 +227,7 @@ export function resolveServerConfig(options: unknown = {}): ServerConfig {
     store: storeConfig(orDefault(given.store, defaults.store)),
     token: optionalTextOption('token', given.token),
     insecure: boolOption('insecure', orDefault(given.insecure, defaults.insecure)),
+    labels: labelsOption('labels', given.labels),
     limits: limitsConfig(orDefault(given.limits, {}), defaults.limits),
   };
   for (const [name, [min, max]] of Object.entries(INT_RANGES)) {

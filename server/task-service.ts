@@ -21,6 +21,7 @@ import { sharedFunctionChecker } from './function-checker.js';
 import type { GridMetrics } from './metrics.js';
 import type { ResultWaiters, WaitEnd } from './result-waiters.js';
 import type { ServerConfig } from './server-config.js';
+import { DEFAULT_LANE, laneId, normaliseLabels } from './store/lanes.js';
 import type { NewTask, RetryPolicy, TaskQuery, TaskRecord, TaskStore } from './store/task-store.js';
 import {
   type FunctionSummary,
@@ -46,8 +47,18 @@ export interface SubmitOptions {
   deadlineMs?: number | undefined;
   /** The function's default when absent. */
   retry?: RetryPolicy | undefined;
+  /** Added to the function's: the task runs only on a worker with all of them. */
+  labels?: readonly string[] | undefined;
   /** One per payload: a key seen before returns the task stored under it. */
   idempotencyKeys?: readonly string[] | undefined;
+}
+
+/** What POST /register_function takes beside the name and source. */
+export interface FunctionOptions {
+  timeoutMs?: number | undefined;
+  retry?: RetryPolicy | undefined;
+  labels?: readonly string[] | undefined;
+  concurrency?: number | undefined;
 }
 
 export interface Submitted {
@@ -116,12 +127,7 @@ export class TaskService {
     this.#accepting = false;
   }
 
-  async register(
-    name: string,
-    payload: string,
-    timeoutMs?: number,
-    retry?: RetryPolicy,
-  ): Promise<string> {
+  async register(name: string, payload: string, options: FunctionOptions = {}): Promise<string> {
     this.#checkAccepting();
     const limit = this.#config.limits.functionBytes;
     if (Buffer.byteLength(payload) > limit) {
@@ -133,8 +139,10 @@ export class TaskService {
       name,
       source,
       created_at: Date.now(),
-      timeout_ms: timeoutMs,
-      retry,
+      timeout_ms: options.timeoutMs,
+      retry: options.retry,
+      labels: options.labels && normaliseLabels(options.labels),
+      concurrency: options.concurrency,
     };
     await this.#store.registerFunction(fn);
     this.#functions.add(fn);
@@ -167,7 +175,14 @@ export class TaskService {
 
   /** GET /task/:id: the whole record, result included. */
   async task(id: string): Promise<TaskDetail> {
-    return taskDetail(await this.#get(id), true);
+    const detail = taskDetail(await this.#get(id), true);
+    const labels = detail.labels;
+    // Workers of this server only: one with these labels on another server would take it there.
+    if (detail.status === 'QUEUED' && labels !== undefined) {
+      const can = this.#dispatcher.workers().some((w) => labels.every((l) => w.labels.includes(l)));
+      if (!can) detail.waiting_for = `a worker with labels ${labels.join(', ')}`;
+    }
+    return detail;
   }
 
   /** GET /tasks: one page, newest first, without results. */
@@ -219,6 +234,7 @@ export class TaskService {
     const retry = options.retry ?? defaults.retry;
     const runAt = options.delayMs ? now + options.delayMs : undefined;
     const deadlineAt = options.deadlineMs === undefined ? undefined : now + options.deadlineMs;
+    const lane = laneOf(functionId, defaults, options.labels);
     const tasks: NewTask[] = payloads.map((args, i) => ({
       id: uuidv4(),
       function_id: functionId,
@@ -230,6 +246,7 @@ export class TaskService {
       run_at: runAt,
       deadline_at: deadlineAt,
       retry,
+      lane,
     }));
     const { duplicates } = await this.#dispatcher.submit(tasks);
     this.#metrics.submitted(tasks.length - duplicates.size);
@@ -341,6 +358,23 @@ export class TaskService {
     if (!this.#accepting)
       throw new UnavailableError('The server is shutting down; submit elsewhere');
   }
+}
+
+/**
+ * The lane a function's tasks go to (lanes.ts): by its labels and the
+ * task's, and by the function when it limits how many run at once.
+ * Undefined for the default lane.
+ */
+function laneOf(
+  functionId: string,
+  defaults: FunctionDefaults,
+  taskLabels: readonly string[] | undefined,
+): { id: string; limit: number } | undefined {
+  const labels = normaliseLabels([...defaults.labels, ...(taskLabels ?? [])]);
+  const limit = defaults.concurrency;
+  const limited = limit === undefined ? undefined : { fn: functionId, limit };
+  const id = laneId({ labels, limited });
+  return id === DEFAULT_LANE ? undefined : { id, limit: limit ?? 0 };
 }
 
 function checkIdempotencyKeys(keys: readonly string[], count: number): void {

@@ -6,6 +6,7 @@
 
 import type { RetryPolicy } from '../shared/submit-fields.js';
 import type { TaskStatus } from '../shared/types.js';
+import { parseLaneId } from './store/lanes.js';
 import { errorSummary } from './store/task-hash.js';
 import type { FunctionRecord, Progress, TaskError, TaskRecord } from './store/task-store.js';
 
@@ -21,6 +22,9 @@ export interface TaskDetail {
   finished_at?: number;
   run_at?: number;
   deadline_at?: number;
+  labels?: string[];
+  /** QUEUED with labels no connected worker has: who it waits for. */
+  waiting_for?: string;
   progress?: Progress;
   errors?: TaskError[];
   result?: string;
@@ -32,6 +36,8 @@ export interface FunctionSummary {
   created_at: number;
   timeout_ms?: number;
   retry?: RetryPolicy;
+  labels?: string[];
+  concurrency?: number;
 }
 
 export function taskDetail(task: TaskRecord, withResult: boolean): TaskDetail {
@@ -51,6 +57,8 @@ export function taskDetail(task: TaskRecord, withResult: boolean): TaskDetail {
   if (task.finished_at !== undefined) out.finished_at = task.finished_at;
   if (task.run_at !== undefined) out.run_at = task.run_at;
   if (task.deadline_at !== undefined) out.deadline_at = task.deadline_at;
+  const labels = task.lane === undefined ? [] : parseLaneId(task.lane, undefined).labels;
+  if (labels.length > 0) out.labels = [...labels];
   if (task.progress !== undefined) out.progress = task.progress;
   const errors = [...task.errors];
   if (task.status === 'FAILED' && task.result !== undefined) {
@@ -65,5 +73,7 @@ export function functionSummary(fn: FunctionRecord): FunctionSummary {
   const out: FunctionSummary = { function_id: fn.id, name: fn.name, created_at: fn.created_at };
   if (fn.timeout_ms !== undefined) out.timeout_ms = fn.timeout_ms;
   if (fn.retry !== undefined) out.retry = fn.retry;
+  if (fn.labels !== undefined && fn.labels.length > 0) out.labels = fn.labels;
+  if (fn.concurrency !== undefined) out.concurrency = fn.concurrency;
   return out;
 }

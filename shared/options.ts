@@ -6,6 +6,7 @@
  */
 
 import { ConfigError } from './errors.js';
+import { MAX_LABELS, NAME_PATTERN } from './submit-fields.js';
 
 export function describe(value: unknown): string {
   const text = typeof value === 'string' ? value.slice(0, 64) : String(value);
@@ -95,6 +96,23 @@ export function objectOption(
 }
 
 /** The value given, or `fallback` when none was: only undefined means none (null is a wrong value). */
+/** A list of labels (submit-fields.ts NAME_PATTERN, at most MAX_LABELS), sorted, repeats dropped. */
+export function labelsOption(name: string, value: unknown): string[] {
+  const expected = `a list of at most ${MAX_LABELS} labels of letters, digits and _.:=/@+- (1 to 64 characters each)`;
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.length > MAX_LABELS)
+    throw new OptionError(name, expected, value);
+  const pattern = new RegExp(NAME_PATTERN);
+  const out = new Set<string>();
+  for (const label of value) {
+    if (typeof label !== 'string' || !pattern.test(label)) {
+      throw new OptionError(name, expected, label);
+    }
+    out.add(label);
+  }
+  return [...out].sort();
+}
+
 export function orDefault(value: unknown, fallback: unknown): unknown {
   return value === undefined ? fallback : value;
 }

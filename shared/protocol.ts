@@ -10,7 +10,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { ProtocolError } from './errors.js';
 import { jsonShapeProblem } from './json-shape.js';
-import { IdempotencyKeySchema, TimeoutMsSchema } from './submit-fields.js';
+import { IdempotencyKeySchema, LabelsSchema, TimeoutMsSchema } from './submit-fields.js';
 import { compileParser } from './validate.js';
 import { WorkerLoadSchema } from './worker-info.js';
 
@@ -45,6 +45,8 @@ const Hello = Type.Object({
   max_frame: Type.Optional(Type.Integer({ minimum: MIN_FRAME_BYTES })),
   /** The worker reads tasks frames in binary (tasks-frame.ts); text frames otherwise. */
   binary_tasks: Type.Optional(Type.Boolean()),
+  /** What this worker can run: a task runs only on a worker with all of its labels. */
+  labels: Type.Optional(LabelsSchema),
 });
 const Pull = Type.Object({
   type: Type.Literal('pull'),

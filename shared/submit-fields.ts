@@ -54,3 +54,13 @@ export const RetryPolicySchema = Type.Object(
   },
 );
 export type RetryPolicy = Static<typeof RetryPolicySchema>;
+
+/** Labels and tenant names: what fits in a Redis key and an event message unescaped. */
+export const NAME_PATTERN = '^[A-Za-z0-9_.:=/@+-]{1,64}$';
+/** Labels one task, function or worker may carry. */
+export const MAX_LABELS = 32;
+export const LabelsSchema = Type.Array(Type.String({ pattern: NAME_PATTERN }), {
+  maxItems: MAX_LABELS,
+  description:
+    'Labels such as `gpu` or `region=eu`: a task runs only on a worker whose labels include all of its own',
+});

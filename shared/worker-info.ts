@@ -16,6 +16,7 @@ export const WorkerInfoSchema = Type.Object({
   connected_since: Type.String({ format: 'date-time' }),
   last_heartbeat: Type.String({ format: 'date-time' }),
   draining: Type.Boolean({ description: 'Finishing what it holds and taking nothing new' }),
+  labels: Type.Array(Type.String(), { description: 'What it can run (`--label`)' }),
 });
 
 export type WorkerInfo = Static<typeof WorkerInfoSchema>;

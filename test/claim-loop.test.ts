@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { ClaimLoop, type Demand } from '../server/dispatch/claim-loop.js';
+import { ANY_HOLDER } from '../server/store/lanes.js';
 import { MemoryStore } from '../server/store/memory-store.js';
 import type { NewTask } from '../server/store/task-store.js';
 import type { TaskAssignment } from '../shared/types.js';
@@ -30,7 +31,12 @@ function holder(room: number): { got: TaskAssignment[]; next: () => Demand | und
     next: () =>
       got.length >= room
         ? undefined
-        : { max: room - got.length, owner: 'me/w', deliver: (tasks) => void got.push(...tasks) },
+        : {
+            max: room - got.length,
+            owner: 'me/w',
+            filter: ANY_HOLDER,
+            deliver: (tasks) => void got.push(...tasks),
+          },
   };
 }
 

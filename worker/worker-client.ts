@@ -176,6 +176,7 @@ export class TaskgridWorker {
         threads: this.threads,
         max_frame: maxFrame,
         binary_tasks: true,
+        ...(this.#options.labels.length > 0 ? { labels: this.#options.labels } : {}),
         ...(this.#workerId ? { worker_id: this.#workerId } : {}),
         ...(this.#options.token ? { token: this.#options.token } : {}),
       };

@@ -18,6 +18,7 @@ import {
 import {
   boolOption,
   intOption,
+  labelsOption,
   OptionError,
   objectOption,
   optionalTextOption,
@@ -38,6 +39,8 @@ export interface WorkerOptions {
   drainTimeoutMs?: number;
   /** Task threads lock process.kill, exit, new Worker… (`taskgrid worker --sandbox`). */
   sandbox?: boolean;
+  /** What this worker can run: a task runs only on a worker with all of its labels. */
+  labels?: string[];
   log: Logger;
 }
 
@@ -59,6 +62,7 @@ const OPTION_NAMES = [
   'threadMemoryMb',
   'drainTimeoutMs',
   'sandbox',
+  'labels',
   'log',
 ];
 
@@ -78,6 +82,7 @@ export function resolveWorkerOptions(options: unknown): WorkerConfig {
     threadMemoryMb: int('threadMemoryMb', DEFAULT_THREAD_MEMORY_MB, 1),
     drainTimeoutMs: int('drainTimeoutMs', DEFAULT_DRAIN_TIMEOUT_MS, 0),
     sandbox: boolOption('sandbox', orDefault(given.sandbox, false)),
+    labels: labelsOption('labels', given.labels),
     log: logOption(given.log),
   };
 }

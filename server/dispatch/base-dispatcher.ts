@@ -10,7 +10,7 @@
 import { TimeoutError } from '../../shared/errors.js';
 import type { Mode, TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import type { EnqueueResult, LeaseReturn, NewTask } from '../store/task-store.js';
-import { ClaimLoop, type Demand } from './claim-loop.js';
+import { ClaimLoop, type Demand, type KnownEmpty } from './claim-loop.js';
 import type { DispatchContext } from './dispatch-context.js';
 import type { Dispatcher, WorkerInfo, WorkersSlice } from './dispatcher.js';
 import type { HeldTask } from './in-flight.js';
@@ -37,15 +37,18 @@ export abstract class BaseDispatcher implements Dispatcher {
     this.#loop = new ClaimLoop(
       ctx.store,
       ctx.config.leaseMs,
-      () => (this.#closing ? undefined : this.nextDemand()),
+      (known) => (this.#closing ? undefined : this.nextDemand(known)),
       (error) => ctx.log.warn({ err: error }, 'claiming tasks failed; retrying'),
       (claim) => ctx.metrics.claimed(claim),
     );
     this.#leases = new LeaseKeeper(ctx, this);
   }
 
-  /** Who to claim tasks for next, and how many; undefined when nobody has room. */
-  protected abstract nextDemand(): Demand | undefined;
+  /**
+   * Who to claim tasks for next, and how many; undefined when nobody has
+   * room. Holders whose filter is `known` to have nothing are passed over.
+   */
+  protected abstract nextDemand(known: KnownEmpty): Demand | undefined;
   /** Everyone this dispatcher hands tasks to. */
   protected abstract holders(): Iterable<TaskHolder>;
   /** Stops running tasks (what is still held is then handed back). */

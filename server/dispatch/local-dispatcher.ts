@@ -2,8 +2,9 @@
 
 import type { TaskOutcome } from '../../shared/types.js';
 import { type ThreadPool, WorkerThreadPool } from '../../threads/thread-pool.js';
+import { claimFilter } from '../store/lanes.js';
 import { BaseDispatcher } from './base-dispatcher.js';
-import type { Demand } from './claim-loop.js';
+import type { Demand, KnownEmpty } from './claim-loop.js';
 import type { DispatchContext } from './dispatch-context.js';
 import type { WorkerInfo } from './dispatcher.js';
 import { PoolHolder } from './pool-holder.js';
@@ -24,7 +25,11 @@ export class LocalDispatcher extends BaseDispatcher {
       resourceLimits: { maxOldGenerationSizeMb: ctx.config.threadMemoryMb },
       onOutcomes: (outcomes) => this.#onOutcomes(outcomes),
     });
-    this.#holder = new PoolHolder(this.#pool, ctx.config.deadlineGraceMs);
+    this.#holder = new PoolHolder(
+      this.#pool,
+      ctx.config.deadlineGraceMs,
+      claimFilter(ctx.config.labels, undefined),
+    );
   }
 
   workers(): WorkerInfo[] {
@@ -36,14 +41,20 @@ export class LocalDispatcher extends BaseDispatcher {
     return super.close();
   }
 
-  protected nextDemand(): Demand | undefined {
+  protected nextDemand(known: KnownEmpty): Demand | undefined {
+    if (known(this.#holder.filter.key)) return undefined;
     const exact = this.exact;
     this.#pool.exact = exact;
     // Exact: a task per free thread, none ahead of time.
     const credits = exact ? this.#pool.threads : this.#holder.credits(this.ctx.config.prefetch);
     const room = credits - this.#holder.inflight.size;
     if (room <= 0) return undefined;
-    return { max: room, owner: this.#owner, deliver: (tasks) => this.handOff(this.#holder, tasks) };
+    return {
+      max: room,
+      owner: this.#owner,
+      filter: this.#holder.filter,
+      deliver: (tasks) => this.handOff(this.#holder, tasks),
+    };
   }
 
   protected handBackUnstarted(): void {

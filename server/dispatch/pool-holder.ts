@@ -2,6 +2,7 @@
 
 import type { FunctionSource, TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import type { ThreadPool } from '../../threads/thread-pool.js';
+import type { ClaimFilter } from '../store/lanes.js';
 import { TaskHolder } from './task-holder.js';
 
 export class PoolHolder extends TaskHolder {
@@ -12,8 +13,8 @@ export class PoolHolder extends TaskHolder {
   readonly open = true;
   readonly #pool: ThreadPool;
 
-  constructor(pool: ThreadPool, deadlineGraceMs: number) {
-    super(pool.threads, deadlineGraceMs);
+  constructor(pool: ThreadPool, deadlineGraceMs: number, filter: ClaimFilter) {
+    super(pool.threads, deadlineGraceMs, filter);
     this.#pool = pool;
   }
 

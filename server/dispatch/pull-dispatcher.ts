@@ -5,7 +5,7 @@
  */
 
 import { maxCredits } from '../../shared/credits.js';
-import type { Demand } from './claim-loop.js';
+import type { Demand, KnownEmpty } from './claim-loop.js';
 import { RemoteDispatcher } from './remote-dispatcher.js';
 import type { WorkerSession } from './worker-session.js';
 
@@ -35,11 +35,13 @@ export class PullDispatcher extends RemoteDispatcher {
     if (session.requested > 0) this.#waiting.add(session);
   }
 
-  protected nextDemand(): Demand | undefined {
+  protected nextDemand(known: KnownEmpty): Demand | undefined {
     let oldest: WorkerSession | undefined;
     for (const session of this.#waiting) {
       const current = this.sessions.get(session.id) === session;
       if (session.requested > 0 && session.open && !session.draining && current) {
+        // Nothing for its lanes now: it keeps its place until a queue event.
+        if (known(session.filter.key)) continue;
         oldest = session;
         break;
       }
@@ -51,6 +53,7 @@ export class PullDispatcher extends RemoteDispatcher {
     return {
       max: session.requested,
       owner: `${this.ctx.instanceId}/${session.id}`,
+      filter: session.filter,
       deliver: (tasks) => {
         session.requested = Math.max(0, session.requested - tasks.length);
         // A partly answered request keeps its place in line.

@@ -3,14 +3,14 @@
  * credit (see creditsFor: at least threads × prefetch, more for cheap tasks), least-loaded worker first.
  */
 
-import type { Demand } from './claim-loop.js';
+import type { Demand, KnownEmpty } from './claim-loop.js';
 import { RemoteDispatcher } from './remote-dispatcher.js';
 import type { WorkerSession } from './worker-session.js';
 
 export class PushDispatcher extends RemoteDispatcher {
   readonly mode = 'push';
 
-  protected nextDemand(): Demand | undefined {
+  protected nextDemand(known: KnownEmpty): Demand | undefined {
     let best: WorkerSession | undefined;
     let bestLoad = Number.POSITIVE_INFINITY;
     // Priorities in play: a task per free thread, none ahead of time.
@@ -18,7 +18,7 @@ export class PushDispatcher extends RemoteDispatcher {
     const creditsOf = (s: WorkerSession) =>
       exact ? s.threads : s.credits(this.ctx.config.prefetch);
     for (const session of this.sessions.values()) {
-      if (session.draining || !session.open) continue;
+      if (session.draining || !session.open || known(session.filter.key)) continue;
       const credits = creditsOf(session);
       if (session.inflight.size >= credits) continue;
       const load = session.inflight.size / session.threads;
@@ -34,6 +34,7 @@ export class PushDispatcher extends RemoteDispatcher {
     return {
       max: creditsOf(session) - session.inflight.size,
       owner: `${this.ctx.instanceId}/${session.id}`,
+      filter: session.filter,
       deliver: (tasks) => this.handOff(session, tasks),
     };
   }

@@ -9,6 +9,7 @@
 
 import { creditsFor, RunTimeAverage } from '../../shared/credits.js';
 import type { FunctionSource, TaskAssignment, TaskOutcome } from '../../shared/types.js';
+import { ANY_HOLDER, type ClaimFilter } from '../store/lanes.js';
 import type { WorkerInfo } from './dispatcher.js';
 import { InFlight } from './in-flight.js';
 
@@ -23,10 +24,13 @@ export abstract class TaskHolder {
   /** It takes no new tasks (it said so, or the server is closing). */
   draining = false;
   readonly #since = new Date().toISOString();
+  /** The lanes it may take from: its labels and tenant (lanes.ts). */
+  readonly filter: ClaimFilter;
 
-  constructor(threads: number, deadlineGraceMs: number) {
+  constructor(threads: number, deadlineGraceMs: number, filter: ClaimFilter = ANY_HOLDER) {
     this.threads = threads;
     this.inflight = new InFlight(threads, deadlineGraceMs);
+    this.filter = filter;
   }
 
   /** Functions whose source this holder already has; undefined: send every source needed. */
@@ -69,6 +73,7 @@ export abstract class TaskHolder {
       connected_since: this.#since,
       last_heartbeat: new Date(this.lastHeartbeat).toISOString(),
       draining: this.draining,
+      labels: [...this.filter.labels],
     };
   }
 }

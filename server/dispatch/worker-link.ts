@@ -18,6 +18,8 @@ export interface WorkerLink {
   readonly maxFrameBytes: number;
   /** It reads binary tasks frames (shared/tasks-frame.ts); text frames otherwise. */
   readonly binaryTasks: boolean;
+  /** Its labels (from its hello): it runs only tasks whose labels it all has. */
+  readonly labels: readonly string[];
   /** When it last answered a heartbeat (ms since the epoch). */
   readonly lastHeartbeat: number;
   /** Open and not closing: a frame sent now reaches the worker. */

@@ -9,6 +9,7 @@ import { TooLargeError, toErrorData } from '../../shared/errors.js';
 import { encode } from '../../shared/protocol.js';
 import { encodeTasksFrame, planTasksFrame, wireTasks } from '../../shared/tasks-frame.js';
 import type { FunctionSource, TaskAssignment, TaskOutcome } from '../../shared/types.js';
+import { claimFilter } from '../store/lanes.js';
 import { TaskHolder } from './task-holder.js';
 import type { WorkerLink } from './worker-link.js';
 
@@ -25,7 +26,7 @@ export class WorkerSession extends TaskHolder {
   requestedSince = 0;
 
   constructor(link: WorkerLink, deadlineGraceMs: number) {
-    super(link.threads, deadlineGraceMs);
+    super(link.threads, deadlineGraceMs, claimFilter(link.labels, undefined));
     this.link = link;
   }
 

@@ -16,6 +16,8 @@ export interface ConnectionOptions {
   maxFrameBytes: number;
   /** It reads binary tasks frames (from its hello). */
   binaryTasks: boolean;
+  /** What it can run (from its hello): a task runs only where all its labels are. */
+  labels: readonly string[];
 }
 
 export class WorkerConnection implements WorkerLink {
@@ -24,6 +26,7 @@ export class WorkerConnection implements WorkerLink {
   readonly threads: number;
   readonly maxFrameBytes: number;
   readonly binaryTasks: boolean;
+  readonly labels: readonly string[];
   lastHeartbeat = Date.now();
   /** Pings sent since the last answer. */
   missedHeartbeats = 0;
@@ -37,6 +40,7 @@ export class WorkerConnection implements WorkerLink {
     this.threads = options.threads;
     this.maxFrameBytes = options.maxFrameBytes;
     this.binaryTasks = options.binaryTasks;
+    this.labels = options.labels;
   }
 
   get open(): boolean {

@@ -159,6 +159,7 @@ export class WorkerGateway {
       // A worker that does not say takes the default frame limit of older workers.
       maxFrameBytes: hello.max_frame ?? DEFAULT_FRAME_BYTES,
       binaryTasks: hello.binary_tasks === true,
+      labels: hello.labels ?? [],
     });
     this.#connections.add(conn);
     ws.on('pong', () => conn.answered());

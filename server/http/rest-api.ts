@@ -41,6 +41,7 @@ function submitOptions(body: ExecuteBody | BatchBody): SubmitOptions {
     delayMs: body.delay_ms,
     deadlineMs: body.deadline_ms,
     retry: body.retry,
+    labels: body.labels,
   };
 }
 
@@ -58,7 +59,12 @@ export function restApi({ service, store, dispatcher, metrics, version }: RestDe
 
   router.post('/register_function', async (req, res) => {
     const body = parseRegisterBody(req.body);
-    const functionId = await service.register(body.name, body.payload, body.timeout_ms, body.retry);
+    const functionId = await service.register(body.name, body.payload, {
+      timeoutMs: body.timeout_ms,
+      retry: body.retry,
+      labels: body.labels,
+      concurrency: body.concurrency,
+    });
     res.status(201).json({ function_id: functionId });
   });
 

@@ -9,6 +9,7 @@ import {
   DeadlineMsSchema as DeadlineMs,
   DelayMsSchema as DelayMs,
   IdempotencyKeySchema as IdempotencyKey,
+  LabelsSchema as Labels,
   PrioritySchema as Priority,
   RetryPolicySchema as RetryPolicy,
   TimeoutMsSchema as TimeoutMs,
@@ -22,6 +23,14 @@ export const RegisterBody = Type.Object({
   payload: Type.String({ description: 'Source text of one JavaScript function' }),
   timeout_ms: Type.Optional(TimeoutMs),
   retry: Type.Optional(RetryPolicy),
+  labels: Type.Optional(Labels),
+  concurrency: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      description: 'At most this many of its tasks RUNNING at once, across every server and worker',
+    }),
+  ),
 });
 /** The lifecycle options a submit takes, for one task or every task of a batch. */
 const SubmitOptionFields = {
@@ -30,6 +39,7 @@ const SubmitOptionFields = {
   delay_ms: Type.Optional(DelayMs),
   deadline_ms: Type.Optional(DeadlineMs),
   retry: Type.Optional(RetryPolicy),
+  labels: Type.Optional(Labels),
 };
 export const ExecuteBody = Type.Object({
   function_id: Type.String(),

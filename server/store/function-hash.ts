@@ -15,6 +15,9 @@ const FN = {
   created: 'created',
   /** Absent when the function has no default timeout of its own. */
   timeout: 'timeout',
+  /** Comma-separated; absent when it has none. */
+  labels: 'labels',
+  concurrency: 'concurrency',
 } as const;
 
 /** A function as Redis stores it: every field a string, absent when unset. */
@@ -28,6 +31,8 @@ export function functionToHash(fn: FunctionRecord): FunctionHash {
   };
   if (fn.timeout_ms !== undefined) raw[FN.timeout] = String(fn.timeout_ms);
   if (fn.retry !== undefined) Object.assign(raw, retryToHash(fn.retry));
+  if (fn.labels !== undefined && fn.labels.length > 0) raw[FN.labels] = fn.labels.join(',');
+  if (fn.concurrency !== undefined) raw[FN.concurrency] = String(fn.concurrency);
   return raw;
 }
 
@@ -42,5 +47,7 @@ export function functionFromHash(id: string, raw: unknown): FunctionRecord | und
     created_at: read.int(FN.created),
     timeout_ms: read.optionalInt(FN.timeout),
     retry: retryFromHash(read),
+    labels: read.optionalText(FN.labels)?.split(','),
+    concurrency: read.optionalInt(FN.concurrency),
   });
 }

@@ -13,11 +13,6 @@
  * first (start-time fair queuing, as a weighted fair scheduler does).
  */
 
-/** Labels and tenant names: what fits in a key and an event message unescaped. */
-export const NAME_PATTERN = /^[A-Za-z0-9_.:=/@+-]{1,64}$/;
-/** Labels one task or worker may carry. */
-export const MAX_LABELS = 32;
-
 export interface LaneSpec {
   tenant?: string | undefined;
   /** Sorted, without repeats. */

@@ -35,10 +35,12 @@ export function queuedTask(task: NewTask): TaskRecord {
 
 /** A function's record with `timeout_ms` and `retry` present only when it has them (a fresh object). */
 export function functionRecord(fn: FunctionRecord): FunctionRecord {
-  const { id, name, source, created_at, timeout_ms, retry } = fn;
+  const { id, name, source, created_at, timeout_ms, retry, labels, concurrency } = fn;
   const record: FunctionRecord = { id, name, source, created_at };
   if (timeout_ms !== undefined) record.timeout_ms = timeout_ms;
   if (retry !== undefined) record.retry = { ...retry };
+  if (labels !== undefined && labels.length > 0) record.labels = [...labels];
+  if (concurrency !== undefined) record.concurrency = concurrency;
   return record;
 }
 

@@ -37,6 +37,10 @@ export interface FunctionRecord {
   timeout_ms?: number | undefined;
   /** Default retry policy of this function's tasks; none when absent. */
   retry?: RetryPolicy | undefined;
+  /** Labels every task of it carries (sorted); none when absent. */
+  labels?: string[] | undefined;
+  /** At most this many of its tasks RUNNING at once, across the grid; no limit when absent. */
+  concurrency?: number | undefined;
 }
 
 export interface NewTask {
