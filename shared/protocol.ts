@@ -132,13 +132,12 @@ const Cancel = Type.Object({
 });
 
 /**
- * Priorities are in play for `exact_ms`: hold only what the threads run, and
- * hand back (`handed_back`) every task held that has not started, so none
- * starts before a higher-priority task queued before it.
+ * A task of a higher priority was queued: hand back (`handed_back`) those of
+ * these tasks that have not started, so none starts before it.
  */
 const HandBack = Type.Object({
   type: Type.Literal('hand_back'),
-  exact_ms: Type.Integer({ minimum: 0, maximum: 3_600_000 }),
+  ids: Type.Array(Id, { maxItems: 100000 }),
 });
 
 export const ServerMessageSchema = Type.Union([Welcome, Tasks, Cancel, HandBack]);

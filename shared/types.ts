@@ -38,6 +38,8 @@ export interface TaskAssignment {
    * start, and fails with DeadlineExceededError where it is held.
    */
   deadline_at?: number;
+  /** Its priority when not 0 (the server's: what it may hand back when a higher one comes). */
+  priority?: number;
 }
 
 /** A function's source, sent once per thread or socket and then referred to by id. */

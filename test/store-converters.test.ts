@@ -119,11 +119,22 @@ describe('store converters', () => {
 
   describe('script replies', () => {
     it('reads a claim reply, and refuses one cut short', () => {
-      const reply = ['0', 'a', 'f', '[1]', '1', '1000', '5', 'b', 'f', '[2]', '3', '2000', '6'];
+      const reply = [
+        ...['0', 'a', 'f', '[1]', '1', '1000', '5', '', ''],
+        ...['b', 'f', '[2]', '3', '2000', '6', '9000', '-4'],
+      ];
       expect(readClaim(new ReplyReader(reply, 'claim'))).to.deep.equal({
         tasks: [
           { id: 'a', fn: 'f', args: '[1]', attempt: 1, timeout_ms: 1000 },
-          { id: 'b', fn: 'f', args: '[2]', attempt: 3, timeout_ms: 2000 },
+          {
+            id: 'b',
+            fn: 'f',
+            args: '[2]',
+            attempt: 3,
+            timeout_ms: 2000,
+            deadline_at: 9000,
+            priority: -4,
+          },
         ],
         created: [5, 6],
         drained: false,
@@ -133,8 +144,8 @@ describe('store converters', () => {
         created: [],
         drained: true,
       });
-      expect(replyError(() => readClaim(new ReplyReader(reply.slice(0, 10), 'claim')))).to.match(
-        /claim: attempt missing at item 10 of 10/,
+      expect(replyError(() => readClaim(new ReplyReader(reply.slice(0, 12), 'claim')))).to.match(
+        /claim: attempt missing at item 12 of 12/,
       );
       expect(replyError(() => readClaim(new ReplyReader(['2'], 'claim')))).to.match(/drained/);
     });

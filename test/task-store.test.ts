@@ -204,7 +204,7 @@ for (const [name, open] of stores) {
       await store.complete([done(task.id, 1)]);
       off();
       expect(events).to.deep.equal([
-        { type: 'queued' },
+        { type: 'queued', priority: 0 },
         { type: 'finished', ids: [task.id], outcomes: [done(task.id, 1)] },
       ]);
     });

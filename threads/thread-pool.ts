@@ -50,12 +50,13 @@ export interface ThreadPool {
   /** Resolves when no task is held. */
   idle(): Promise<void>;
   /**
-   * Exact order (priorities in play): a thread holds only the task it runs,
-   * and tasks go to threads in the order they came, none grouped by function.
+   * Exact order (priorities in play): tasks go to threads in the order they
+   * came, none grouped by function. A thread still holds about QUEUE_MS of
+   * work behind the task it runs: what `takeBack` cannot reach.
    */
   exact: boolean;
-  /** Takes back every task not yet given to a thread, in order. */
-  takeBack(): TaskAssignment[];
+  /** Takes back those of these tasks not yet given to a thread. */
+  takeBack(ids: ReadonlySet<string>): TaskAssignment[];
   close(): Promise<void>;
 }
 
@@ -219,9 +220,12 @@ export class WorkerThreadPool implements ThreadPool {
 
   exact = false;
 
-  takeBack(): TaskAssignment[] {
+  takeBack(ids: ReadonlySet<string>): TaskAssignment[] {
     const out: TaskAssignment[] = [];
-    while (this.#pending.size > 0) out.push(...this.#pending.take(this.#pending.size, undefined));
+    for (const id of ids) {
+      const task = this.#pending.remove(id);
+      if (task) out.push(task);
+    }
     // Given back, not finished: no outcome comes for them.
     this.#finish([], out.length);
     return out;
@@ -295,7 +299,6 @@ export class WorkerThreadPool implements ThreadPool {
 
   /** Tasks a thread may hold at once: the one it runs and about QUEUE_MS of work behind it. */
   #depth(): number {
-    if (this.exact) return 1;
     const avg = this.#runTime.value;
     if (avg >= LONG_TASK_MS) return 1;
     return Math.min(MAX_DEPTH, 1 + Math.ceil(QUEUE_MS / Math.max(avg, QUEUE_MS / MAX_DEPTH)));

@@ -28,7 +28,7 @@ import {
   receiveMessageOnPort,
   workerData,
 } from 'node:worker_threads';
-import { ResultTooLargeError, toErrorData } from '../shared/errors.js';
+import { DEADLINE_EXCEEDED_VALUE, ResultTooLargeError, toErrorData } from '../shared/errors.js';
 import type { TaskAssignment, TaskOutcome } from '../shared/types.js';
 import {
   AtomicsLoad,
@@ -351,6 +351,19 @@ async function loop(): Promise<void> {
         attempt: task.attempt,
         status: 'CANCELLED',
         value: 'null',
+        run_ms: 0,
+      });
+      continue;
+    }
+    // Not started by its deadline (it waited behind others here): it never runs.
+    const deadline = entry.task.deadline_at;
+    if (deadline !== undefined && DateNow() > deadline) {
+      const task = entry.task;
+      record(entry.seq, {
+        id: task.id,
+        attempt: task.attempt,
+        status: 'FAILED',
+        value: DEADLINE_EXCEEDED_VALUE,
         run_ms: 0,
       });
       continue;

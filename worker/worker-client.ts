@@ -78,8 +78,6 @@ export class TaskgridWorker {
   readonly #runTime = new RunTimeAverage();
   /** Pull mode: tasks asked for and not yet received. */
   #asked = 0;
-  /** Ends the exact order a `hand_back` asked for. */
-  #exactTimer: NodeJS.Timeout | undefined;
   #flushScheduled = false;
   #flushTimer: NodeJS.Timeout | undefined;
   #retries = 0;
@@ -235,7 +233,7 @@ export class TaskgridWorker {
         this.#pool.run(heldTasks(message.tasks));
         return;
       case 'hand_back':
-        this.#handBack(message.exact_ms);
+        this.#handBack(message.ids);
         return;
       case 'cancel':
         message.ids.forEach((id, i) => {
@@ -253,26 +251,19 @@ export class TaskgridWorker {
   }
 
   /**
-   * Priorities came into play on the server: run in exact order for a while
-   * (threads hold only the task they run) and give back what has not started.
+   * A higher-priority task was queued on the server: give back those of
+   * these tasks that no thread has taken yet, and keep the order given.
    */
-  #handBack(exactMs: number): void {
+  #handBack(ids: readonly string[]): void {
     this.#pool.exact = true;
-    clearTimeout(this.#exactTimer);
-    this.#exactTimer = setTimeout(() => {
-      this.#pool.exact = false;
-      if (this.#mode === 'pull' && !this.#stopping) this.#topUp();
-    }, exactMs);
-    this.#exactTimer.unref();
-    const back = this.#pool.takeBack();
+    const back = this.#pool.takeBack(new Set(ids));
     for (const task of back) this.#held.delete(heldKey(task.id, task.attempt));
-    // The server forgets this worker's open request when the answer comes: ask anew.
-    this.#asked = 0;
     this.#send({
       type: 'handed_back',
       tasks: back.map((t) => ({ id: t.id, attempt: t.attempt })),
     });
-    if (this.#mode === 'pull') this.#topUp();
+    // Room again for as many as went back: a pull worker asks for them.
+    if (this.#mode === 'pull' && !this.#stopping) this.#topUp();
   }
 
   /** A server that stops pinging is gone even if TCP has not noticed: reconnect. */
@@ -389,10 +380,7 @@ export class TaskgridWorker {
 
   /** Pull mode: asks for as many tasks as it has room for and has not asked for yet. */
   #topUp(): void {
-    // Exact order (see #handBack): a task per thread, none ahead of time.
-    const room = this.#pool.exact
-      ? this.threads
-      : creditsFor(this.threads, this.#prefetch, this.#runTime.value);
+    const room = creditsFor(this.threads, this.#prefetch, this.#runTime.value);
     const want = room - this.#held.size - this.#asked;
     if (want <= 0) return;
     this.#asked += want;

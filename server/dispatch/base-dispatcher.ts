@@ -17,9 +17,6 @@ import type { HeldTask } from './in-flight.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import type { TaskHolder } from './task-holder.js';
 
-/** How long after the last task with a priority the dispatchers stay exact. */
-const EXACT_HOLD_MS = 10_000;
-
 export abstract class BaseDispatcher implements Dispatcher {
   abstract readonly mode: Mode;
   protected readonly ctx: DispatchContext;
@@ -29,8 +26,6 @@ export abstract class BaseDispatcher implements Dispatcher {
   #toRelease: LeaseReturn[] = [];
   #unsubscribe: (() => void) | undefined;
   #closing: Promise<void> | undefined;
-  /** Until then (ms since epoch) priorities are in play: hold no task ahead of time. */
-  #exactUntil = 0;
 
   constructor(ctx: DispatchContext) {
     this.ctx = ctx;
@@ -103,7 +98,8 @@ export abstract class BaseDispatcher implements Dispatcher {
   async start(): Promise<void> {
     this.#unsubscribe = this.ctx.store.subscribe((event) => {
       // A resync means queue events may have been missed: look at the queue.
-      if (event.type === 'queued' && event.prioritized) this.#prioritized();
+      if (event.type === 'queued' && event.priority !== undefined)
+        this.#prioritized(event.priority);
       if (event.type === 'queued' || event.type === 'resync') this.#loop.queued();
       else if (event.type === 'cancelled') this.#cancelHeld(event.id);
     });
@@ -112,39 +108,24 @@ export abstract class BaseDispatcher implements Dispatcher {
   }
 
   submit(tasks: readonly NewTask[]): Promise<EnqueueResult> {
-    // Before the claim that may come with the submit: it must not take ahead of time.
-    if (tasks.some((t) => (t.priority ?? 0) !== 0 && t.run_at === undefined)) this.#prioritized();
     return this.#loop.submit(tasks);
   }
 
   /**
-   * True while priorities are in play (a task with a priority other than 0
-   * became QUEUED within EXACT_HOLD_MS): holders get no task ahead of time,
-   * so none starts before a higher-priority task queued before it starts.
+   * Tasks of `priority` became QUEUED: what holders hold ahead of time at a
+   * lower priority and have not started goes back to the queue (not counted
+   * against the tasks), so none starts before a higher-priority task queued
+   * before it starts. Holders keep prefetching; only this changes.
    */
-  protected get exact(): boolean {
-    return Date.now() < this.#exactUntil;
+  #prioritized(priority: number): void {
+    for (const holder of this.holders()) {
+      const lower = holder.inflight.below(priority);
+      if (lower.length > 0) this.handBack(holder, lower);
+    }
   }
 
-  /**
-   * Priorities came into play: what holders hold ahead of time and have not
-   * started goes back to the queue (a mode that can take it back says what
-   * in `takeBackUnstarted`), not counted against the tasks.
-   */
-  #prioritized(): void {
-    const now = Date.now();
-    // While exact, holders take nothing ahead of time: there is nothing to hand back,
-    // only the holders' own exact windows to renew before they end.
-    const renew = this.#exactUntil - now < EXACT_HOLD_MS / 2;
-    this.#exactUntil = now + EXACT_HOLD_MS;
-    if (renew) this.handBackUnstarted(EXACT_HOLD_MS);
-  }
-
-  /**
-   * Asks every holder for the tasks it holds ahead of time and has not
-   * started; each mode passes what comes back to `takeBack`.
-   */
-  protected abstract handBackUnstarted(exactMs: number): void;
+  /** Asks a holder for these tasks back if it has not started them; each mode passes what comes back to `takeBack`. */
+  protected abstract handBack(holder: TaskHolder, tasks: readonly HeldTask[]): void;
 
   /** Tasks a holder gave back unstarted: off its ledger (that attempt only), back to the queue. */
   protected takeBack(holder: TaskHolder, tasks: readonly LeaseReturn[]): void {

@@ -18,6 +18,7 @@ export interface HeldTask {
   timeout_ms: number;
   /** When the server gives up on the holder (ms since epoch). */
   deadline: number;
+  priority: number;
 }
 
 export class InFlight {
@@ -26,6 +27,8 @@ export class InFlight {
   readonly #tasks = new Map<string, HeldTask>();
   /** Longest timeout among the tasks held since the ledger was last empty. */
   #longest = 0;
+  /** Held tasks per priority other than 0, so a check for lower ones costs nothing in FIFO use. */
+  readonly #priorities = new Map<number, number>();
 
   constructor(threads: number, graceMs: number) {
     this.#threads = Math.max(1, threads);
@@ -46,13 +49,19 @@ export class InFlight {
       if (this.#tasks.size === 0) this.#longest = 0;
       const wait = Math.floor(this.#tasks.size / this.#threads) * this.#longest;
       const previous = this.#tasks.get(task.id);
-      if (previous) replaced.push(previous);
+      if (previous) {
+        replaced.push(previous);
+        this.#forget(previous);
+      }
+      const priority = task.priority ?? 0;
       this.#tasks.set(task.id, {
         id: task.id,
         attempt: task.attempt,
         timeout_ms: task.timeout_ms,
         deadline: now + wait + task.timeout_ms + this.#graceMs,
+        priority,
       });
+      if (priority !== 0) this.#priorities.set(priority, (this.#priorities.get(priority) ?? 0) + 1);
       this.#longest = Math.max(this.#longest, task.timeout_ms);
     }
     return replaced;
@@ -60,9 +69,33 @@ export class InFlight {
 
   /** True when this exact attempt is held; it is then removed. */
   settle(id: string, attempt: number): boolean {
-    if (this.#tasks.get(id)?.attempt !== attempt) return false;
+    const held = this.#tasks.get(id);
+    if (held?.attempt !== attempt) return false;
     this.#tasks.delete(id);
+    this.#forget(held);
     return true;
+  }
+
+  /** True when some held task has a priority other than 0. */
+  get prioritized(): boolean {
+    return this.#priorities.size > 0;
+  }
+
+  /** Held tasks of a priority below `priority` (none, at no cost, while all held are 0 and it is 0). */
+  below(priority: number): HeldTask[] {
+    let any = priority > 0;
+    for (const p of this.#priorities.keys()) if (p < priority) any = true;
+    if (!any) return [];
+    const out: HeldTask[] = [];
+    for (const held of this.#tasks.values()) if (held.priority < priority) out.push(held);
+    return out;
+  }
+
+  #forget(held: HeldTask): void {
+    if (held.priority === 0) return;
+    const left = (this.#priorities.get(held.priority) ?? 1) - 1;
+    if (left > 0) this.#priorities.set(held.priority, left);
+    else this.#priorities.delete(held.priority);
   }
 
   has(id: string): boolean {
@@ -80,6 +113,7 @@ export class InFlight {
       const held = this.#tasks.get(id);
       if (!held) continue;
       this.#tasks.delete(id);
+      this.#forget(held);
       out.push(held);
     }
     return out;
@@ -89,7 +123,10 @@ export class InFlight {
   takeOverdue(now: number): HeldTask[] {
     const out: HeldTask[] = [];
     for (const held of this.#tasks.values()) if (held.deadline <= now) out.push(held);
-    for (const held of out) this.#tasks.delete(held.id);
+    for (const held of out) {
+      this.#tasks.delete(held.id);
+      this.#forget(held);
+    }
     return out;
   }
 
@@ -101,6 +138,7 @@ export class InFlight {
   takeAll(): LeaseReturn[] {
     const out = this.leases();
     this.#tasks.clear();
+    this.#priorities.clear();
     return out;
   }
 

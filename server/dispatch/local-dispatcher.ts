@@ -7,6 +7,7 @@ import { BaseDispatcher } from './base-dispatcher.js';
 import type { Demand, KnownEmpty } from './claim-loop.js';
 import type { DispatchContext } from './dispatch-context.js';
 import type { WorkerInfo } from './dispatcher.js';
+import type { HeldTask } from './in-flight.js';
 import { PoolHolder } from './pool-holder.js';
 import type { TaskHolder } from './task-holder.js';
 
@@ -43,11 +44,9 @@ export class LocalDispatcher extends BaseDispatcher {
 
   protected nextDemand(known: KnownEmpty): Demand | undefined {
     if (known(this.#holder.filter.key)) return undefined;
-    const exact = this.exact;
-    this.#pool.exact = exact;
-    // Exact: a task per free thread, none ahead of time.
-    const credits = exact ? this.#pool.threads : this.#holder.credits(this.ctx.config.prefetch);
-    const room = credits - this.#holder.inflight.size;
+    // Priorities in play: threads take tasks in the order given, none grouped by function.
+    this.#pool.exact = this.#holder.inflight.prioritized;
+    const room = this.#holder.credits(this.ctx.config.prefetch) - this.#holder.inflight.size;
     if (room <= 0) return undefined;
     return {
       max: room,
@@ -57,9 +56,9 @@ export class LocalDispatcher extends BaseDispatcher {
     };
   }
 
-  protected handBackUnstarted(): void {
+  protected handBack(holder: TaskHolder, tasks: readonly HeldTask[]): void {
     this.#pool.exact = true;
-    this.takeBack(this.#holder, this.#pool.takeBack());
+    this.takeBack(holder, this.#pool.takeBack(new Set(tasks.map((t) => t.id))));
   }
 
   protected *holders(): Iterable<TaskHolder> {

@@ -28,9 +28,7 @@ export class PullDispatcher extends RemoteDispatcher {
     }
     // The worker sizes its own requests (it sees its run times); the server only
     // bounds them, so a request it answers in part is never silently forgotten.
-    // Priorities in play: a task per free thread, none ahead of time.
-    const cap =
-      (this.exact ? session.threads : maxCredits(session.threads)) - session.inflight.size;
+    const cap = maxCredits(session.threads) - session.inflight.size;
     session.requested = Math.max(0, Math.min(session.requested + max, cap));
     if (session.requested > 0) this.#waiting.add(session);
   }

@@ -13,10 +13,7 @@ export class PushDispatcher extends RemoteDispatcher {
   protected nextDemand(known: KnownEmpty): Demand | undefined {
     let best: WorkerSession | undefined;
     let bestLoad = Number.POSITIVE_INFINITY;
-    // Priorities in play: a task per free thread, none ahead of time.
-    const exact = this.exact;
-    const creditsOf = (s: WorkerSession) =>
-      exact ? s.threads : s.credits(this.ctx.config.prefetch);
+    const creditsOf = (s: WorkerSession) => s.credits(this.ctx.config.prefetch);
     for (const session of this.sessions.values()) {
       if (session.draining || !session.open || known(session.filter.key)) continue;
       const credits = creditsOf(session);

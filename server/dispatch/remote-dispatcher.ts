@@ -9,11 +9,12 @@
 
 import { CloseCode } from '../../shared/close-codes.js';
 import { BadResultError, ResultTooLargeError, type TaskgridError } from '../../shared/errors.js';
-import type { WorkerMessage } from '../../shared/protocol.js';
+import { encode, type WorkerMessage } from '../../shared/protocol.js';
 import { isWellFormed } from '../../shared/serialize.js';
 import type { TaskOutcome } from '../../shared/types.js';
 import { BaseDispatcher } from './base-dispatcher.js';
 import type { WorkerInfo } from './dispatcher.js';
+import type { HeldTask } from './in-flight.js';
 import type { TaskHolder } from './task-holder.js';
 import type { WorkerLink, WorkerLinkHandler } from './worker-link.js';
 import { WorkerSession } from './worker-session.js';
@@ -58,8 +59,6 @@ export abstract class RemoteDispatcher extends BaseDispatcher implements WorkerL
         return;
       case 'handed_back':
         this.takeBack(session, message.tasks);
-        // The worker asks anew for what it now has room for (it forgot its earlier asks).
-        session.requested = 0;
         return;
       case 'hello':
         return; // the gateway never passes a second hello on
@@ -91,11 +90,10 @@ export abstract class RemoteDispatcher extends BaseDispatcher implements WorkerL
     );
   }
 
-  protected handBackUnstarted(exactMs: number): void {
-    const frame = JSON.stringify({ type: 'hand_back', exact_ms: exactMs });
-    for (const session of this.sessions.values()) {
-      if (session.open && session.inflight.size > 0) session.link.send(frame);
-    }
+  protected handBack(holder: TaskHolder, tasks: readonly HeldTask[]): void {
+    const session = this.sessions.get(holder.id);
+    if (session !== holder || !session.open) return;
+    session.link.send(encode({ type: 'hand_back', ids: tasks.map((t) => t.id) }));
   }
 
   protected async stopWork(): Promise<void> {

@@ -168,7 +168,7 @@ export class MemoryStore implements TaskStore {
     const now = Date.now();
     this.#forgetExpiredKeys(now);
     let runnable = false;
-    let prioritized = false;
+    let highest: number | undefined;
     let due: number | undefined;
     tasks.forEach((task, position) => {
       const key = task.idempotency_key;
@@ -196,15 +196,14 @@ export class MemoryStore implements TaskStore {
         }
         queues.push(record.priority, seq, task.id);
         runnable = true;
-        if (record.priority !== 0) prioritized = true;
+        highest = Math.max(highest ?? -Infinity, record.priority);
       }
       if (record.deadline_at !== undefined) {
         insertSorted(this.#deadlines, { at: record.deadline_at, id: task.id });
         due = Math.min(due ?? record.deadline_at, record.deadline_at);
       }
     });
-    if (prioritized) this.#events.emit({ type: 'queued', prioritized: true });
-    else if (runnable) this.#events.emit({ type: 'queued' });
+    if (runnable) this.#events.emit({ type: 'queued', priority: highest ?? 0 });
     if (due !== undefined) this.#events.emit({ type: 'due', at: due });
     return { duplicates };
   }
@@ -312,6 +311,7 @@ export class MemoryStore implements TaskStore {
         timeout_ms: task.timeout_ms,
       };
       if (task.deadline_at !== undefined) assignment.deadline_at = task.deadline_at;
+      if (task.priority !== 0) assignment.priority = task.priority;
       tasks.push(assignment);
       created.push(task.created_at);
     }
@@ -516,12 +516,14 @@ export class MemoryStore implements TaskStore {
 
   async promoteDue(now: number): Promise<PromoteResult> {
     let promoted = 0;
+    let highest: number | undefined;
     const due = takeDue(this.#delayed, now, PROMOTE_LIMIT, true);
     for (const { id } of due) {
       const task = this.#tasks.get(id);
       if (task?.status !== 'WAITING') continue;
       task.status = 'QUEUED';
       this.#laneQueues(task.lane).push(task.priority, this.#seqs.get(id) ?? 0, id);
+      highest = Math.max(highest ?? -Infinity, task.priority);
       promoted++;
     }
     const failed: string[] = [];
@@ -533,7 +535,7 @@ export class MemoryStore implements TaskStore {
       this.#failUnstarted(task, now);
       failed.push(id);
     }
-    if (promoted > 0) this.#events.emit({ type: 'queued', prioritized: true });
+    if (highest !== undefined) this.#events.emit({ type: 'queued', priority: highest });
     if (failed.length > 0) this.#events.emit({ type: 'finished', ids: failed });
     const next = [this.#delayed[0]?.at, this.#deadlines[0]?.at].filter(
       (at): at is number => at !== undefined,
@@ -542,6 +544,7 @@ export class MemoryStore implements TaskStore {
       nextDue: next.length > 0 ? Math.min(...next) : undefined,
       more: due.length === PROMOTE_LIMIT || expired.length === PROMOTE_LIMIT,
       promoted,
+      highest,
       failed,
     };
   }

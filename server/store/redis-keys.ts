@@ -17,14 +17,14 @@ export const KEY_PARTS = {
 
 /**
  * A message on the events channel, as the Lua scripts publish it:
- * `<instance> q` (`q p` when some have a priority), `<instance> f <id,id,...>`, `<instance> c <id> <owner>` or
+ * `<instance> q` (`q p <n>` when some have a priority, the highest being n), `<instance> f <id,id,...>`, `<instance> c <id> <owner>` or
  * `<instance> l <lane>` (a lane came into use), `<instance> r <id>` (a finished task runs again) or `<instance> w <ms>` (a task waits until then: a delay, a backoff or a
  * deadline). The instance `*` is every server's, the publisher's too: a
  * script that any server may run (a claim that found a deadline passed)
  * publishes its outcomes that way, so none is announced twice.
  */
 export type EventMessage =
-  | { instance: string; kind: 'queued'; prioritized: boolean }
+  | { instance: string; kind: 'queued'; priority: number }
   | { instance: string; kind: 'due'; at: number }
   /** A lane came into use (lanes.ts): every server should learn who may take from it. */
   | { instance: string; kind: 'lane'; lane: string }
@@ -35,7 +35,10 @@ export type EventMessage =
 
 export function parseEventMessage(message: string): EventMessage | undefined {
   const [instance = '', kind, rest = '', owner = ''] = message.split(' ');
-  if (kind === 'q') return { instance, kind: 'queued', prioritized: rest === 'p' };
+  if (kind === 'q') {
+    const priority = rest === 'p' && /^-?\d{1,3}$/.test(owner) ? Number(owner) : 0;
+    return { instance, kind: 'queued', priority };
+  }
   if (kind === 'f') return { instance, kind: 'finished', ids: rest.split(',') };
   if (kind === 'c') return { instance, kind: 'cancelled', id: rest, owner: owner || undefined };
   if (kind === 'r') return { instance, kind: 'retried', id: rest };

@@ -602,7 +602,8 @@ export class RedisStore implements TaskStore {
       ],
     );
     const result = readPromote(raw);
-    if (result.promoted > 0) this.#events.emit({ type: 'queued', prioritized: true });
+    if (result.highest !== undefined)
+      this.#events.emit({ type: 'queued', priority: result.highest });
     if (result.failed.length > 0) this.#events.emit({ type: 'finished', ids: result.failed });
     return result;
   }
@@ -713,9 +714,7 @@ export class RedisStore implements TaskStore {
       return;
     }
     if (event.kind === 'queued') {
-      this.#events.emit(
-        event.prioritized ? { type: 'queued', prioritized: true } : { type: 'queued' },
-      );
+      this.#events.emit({ type: 'queued', priority: event.priority });
     } else if (event.kind === 'due') this.#events.emit({ type: 'due', at: event.at });
     else if (event.kind === 'retried') this.#events.emit({ type: 'retried', id: event.id });
     else if (event.kind === 'finished') this.#events.emit({ type: 'finished', ids: event.ids });
@@ -769,18 +768,17 @@ export class RedisStore implements TaskStore {
   #announceStored(tasks: readonly NewTask[], duplicates: ReadonlyMap<number, string>): void {
     if (duplicates.size === tasks.length) return;
     let runnable = false;
-    let prioritized = false;
+    let highest: number | undefined;
     let due: number | undefined;
     tasks.forEach((t, i) => {
       if (duplicates.has(i)) return;
       if (t.run_at === undefined) runnable = true;
-      if (t.run_at === undefined && (t.priority ?? 0) !== 0) prioritized = true;
+      if (t.run_at === undefined) highest = Math.max(highest ?? -Infinity, t.priority ?? 0);
       for (const at of [t.run_at, t.deadline_at]) {
         if (at !== undefined && (due === undefined || at < due)) due = at;
       }
     });
-    if (prioritized) this.#events.emit({ type: 'queued', prioritized: true });
-    else if (runnable) this.#events.emit({ type: 'queued' });
+    if (runnable) this.#events.emit({ type: 'queued', priority: highest ?? 0 });
     if (due !== undefined) this.#events.emit({ type: 'due', at: due });
   }
 

@@ -89,7 +89,7 @@ export function readEnqueue(read: ReplyReader, batch: number): EnqueueResult | u
   return { duplicates };
 }
 
-/** Reads the `{ drained 0|1, id, fn, args, attempt, timeout, created, deadline or '', ... }` reply of the claim step. */
+/** Reads the `{ drained 0|1, id, fn, args, attempt, timeout, created, deadline or '', priority or '', ... }` reply of the claim step. */
 export function readClaim(read: ReplyReader): ClaimResult {
   const drained = read.int('drained');
   if (drained !== 0 && drained !== 1) {
@@ -107,6 +107,7 @@ export function readClaim(read: ReplyReader): ClaimResult {
     };
     created.push(read.int('created'));
     if (read.text('deadline') !== '') task.deadline_at = read.previousInt('deadline');
+    if (read.text('priority') !== '') task.priority = read.previousInt('priority');
     tasks.push(task);
   }
   return { tasks, created, drained: drained === 1 };
@@ -172,9 +173,16 @@ export function readPromote(raw: unknown): PromoteResult {
   const next = read.int('next due');
   const more = read.int('more');
   const promoted = read.int('promoted');
+  const highest = read.int('highest');
   const failed: string[] = [];
   while (read.more) failed.push(read.id('task id'));
-  return { nextDue: next < 0 ? undefined : next, more: more === 1, promoted, failed };
+  return {
+    nextDue: next < 0 ? undefined : next,
+    more: more === 1,
+    promoted,
+    highest: promoted > 0 ? highest : undefined,
+    failed,
+  };
 }
 
 /** Reads the `{ next cursor or '', ids... }` reply of the list-tasks script. */

@@ -126,10 +126,11 @@ export interface RequeueResult {
 
 export type StoreEvent =
   /**
-   * Tasks became QUEUED; `prioritized` when some have a priority other than 0:
-   * tasks held ahead of time should go back so they do not start before them.
+   * Tasks became QUEUED. `priority`, when known: the highest among them
+   * (new submits and promoted ones); a task held ahead of time at a lower
+   * priority should go back, so it does not start before them.
    */
-  | { type: 'queued'; prioritized?: true }
+  | { type: 'queued'; priority?: number }
   /** A task waits until `at` (a delay, a backoff, a deadline): the lifecycle timer should look then. */
   | { type: 'due'; at: number }
   | {
@@ -155,6 +156,8 @@ export interface PromoteResult {
   more: boolean;
   /** Tasks that became QUEUED. */
   promoted: number;
+  /** The highest priority among them; undefined when none was. */
+  highest: number | undefined;
   /** Tasks whose deadline passed before they started: FAILED now. */
   failed: string[];
 }

@@ -114,7 +114,8 @@ const LANE_CHUNK = 32;
  * `prio`, `lane_q_head`, `lane_p_head`, `running`, `vt_key`, `leases`,
  * `deadlines`, `failed_set`, `task_head`, `max`, `owner`, `now`, `expiry`,
  * `ttl`, `deadline_err`, `events`, `lane_args`, and returns { drained, id1,
- * fn1, args1, attempt1, timeout1, created1, deadline1 or '', ... }, drained
+ * fn1, args1, attempt1, timeout1, created1, deadline1 or '', priority1 or
+ * '', ... }, drained
  * being 1 when nothing the holder may take is left.
  */
 const CLAIM_STEP = `
@@ -124,7 +125,7 @@ local out = {0}
 local expired = {}
 local function take(id, cfn)
   local key = task_head .. id
-  local f = redis.call('HMGET', key, 'status', 'fn', 'args', 'timeout', 'created', 'deadline', 'seq')
+  local f = redis.call('HMGET', key, 'status', 'fn', 'args', 'timeout', 'created', 'deadline', 'seq', 'prio')
   if f[1] ~= 'QUEUED' then return 0 end
   if f[6] then
     redis.call('ZREM', deadlines, id)
@@ -145,6 +146,7 @@ local function take(id, cfn)
   out[#out + 1] = f[4]
   out[#out + 1] = f[5]
   out[#out + 1] = f[6] or ''
+  out[#out + 1] = f[8] or ''
   return 1
 end
 -- Up to count ids off one lane (higher priorities, the list, lower ones);
@@ -273,8 +275,8 @@ ${CLAIM_STEP}`;
  * Expects locals `queue`, `prio`, `delayed`, `deadlines`, `index`, `seq_key`,
  * `task_head`, `idem_head`, `tasks_json`, `args_from`, `deadline`,
  * `idem_ttl` and the lane locals; leaves `dups` = { position, existing id,
- * ... }, `stored` (how many were stored), `prioritized` (some runnable one
- * has a priority), `new_lanes` and `next_due` (the earliest run_at or
+ * ... }, `stored` (how many were stored), `highest` (the highest priority
+ * of a runnable one stored) and `any_priority` (one of them is not 0), `new_lanes` and `next_due` (the earliest run_at or
  * deadline stored, or false).
  */
 const ENQUEUE_STEP = `
@@ -289,7 +291,13 @@ local seq = redis.call('INCRBY', seq_key, #rows) - #rows
 local listed = {}
 local dups = {}
 local stored = 0
-local prioritized = false
+-- The highest priority among the runnable tasks stored (nil: none), and whether one is not 0.
+local highest = nil
+local any_priority = false
+local function runnable(p)
+  if p ~= 0 then any_priority = true end
+  if highest == nil or p > highest then highest = p end
+end
 local next_due = false
 local function due(at)
   at = tonumber(at)
@@ -332,12 +340,13 @@ for i, t in ipairs(rows) do
         if vt < vt_now then redis.call('ZADD', vt_key, vt_now, lane) end
       end
       push_queued(id, t[4], seq, false, lane)
-      if t[4] ~= 0 then prioritized = true end
+      runnable(t[4])
     elseif t[4] ~= 0 then
       redis.call('ZADD', prio, prio_score(t[4], seq), id)
-      prioritized = true
+      runnable(t[4])
     else
       listed[#listed + 1] = id
+      runnable(0)
     end
     if t[6] ~= '' then
       redis.call('ZADD', deadlines, t[6], id)
@@ -367,7 +376,7 @@ local deadline, idem_ttl, args_from = ARGV[5], ARGV[6], 13
 ${laneLocals(7)}
 ${ENQUEUE_STEP}
 for _, lane in ipairs(new_lanes) do redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' l ' .. lane) end
-if prioritized then redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' q p')
+if any_priority then redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' q p ' .. highest)
 elseif stored > 0 then redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' q') end
 if next_due then redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' w ' .. next_due) end
 local out = { #dups / 2 }
@@ -403,7 +412,7 @@ local lane_args = { unpack(ARGV, 20, 19 + lane_count) }
 local args_from = 20 + lane_count
 ${ENQUEUE_STEP}
 for _, lane in ipairs(new_lanes) do redis.call('PUBLISH', events, ARGV[7] .. ' l ' .. lane) end
-if prioritized then redis.call('PUBLISH', events, ARGV[7] .. ' q p')
+if any_priority then redis.call('PUBLISH', events, ARGV[7] .. ' q p ' .. highest)
 elseif stored > 0 then redis.call('PUBLISH', events, ARGV[7] .. ' q') end
 if next_due then redis.call('PUBLISH', events, ARGV[7] .. ' w ' .. next_due) end
 local claimed = (function()

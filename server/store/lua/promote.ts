@@ -8,7 +8,8 @@
  *   KEYS[6] events channel
  *   ARGV[1] task key head, ARGV[2] now (ms), ARGV[3] limit, ARGV[4] result TTL (s),
  *   ARGV[5] DeadlineExceededError JSON text, ARGV[6] instance id, ARGV[7..12] lane locals
- *   returns { next due (ms) or -1, more 0|1, promoted count, failed ids... }
+ *   returns { next due (ms) or -1, more 0|1, promoted count, highest priority promoted (or 0),
+ *   failed ids... }
  */
 
 import { FAIL_UNSTARTED_STEP, laneLocals, PUSH_STEP } from './claim.js';
@@ -22,6 +23,7 @@ ${PUSH_STEP}
 ${FAIL_UNSTARTED_STEP}
 local more = 0
 local promoted = 0
+local highest = false
 local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, limit)
 if #due == limit then more = 1 end
 for _, id in ipairs(due) do
@@ -32,6 +34,8 @@ for _, id in ipairs(due) do
     redis.call('HSET', key, 'status', 'QUEUED')
     push_queued(id, f[2], f[3], false, f[4])
     promoted = promoted + 1
+    local p = tonumber(f[2]) or 0
+    if not highest or p > highest then highest = p end
   end
 end
 local failed = {}
@@ -52,14 +56,14 @@ for _, id in ipairs(expired) do
   end
 end
 -- Promoted tasks may have priorities: say so, as a submit of such tasks does.
-if promoted > 0 then redis.call('PUBLISH', events, ARGV[6] .. ' q p') end
+if highest then redis.call('PUBLISH', events, ARGV[6] .. ' q p ' .. highest) end
 if #failed > 0 then redis.call('PUBLISH', events, ARGV[6] .. ' f ' .. table.concat(failed, ',')) end
 local next_due = -1
 local d = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
 if d[2] then next_due = tonumber(d[2]) end
 local e = redis.call('ZRANGE', deadlines, 0, 0, 'WITHSCORES')
 if e[2] and (next_due == -1 or tonumber(e[2]) < next_due) then next_due = tonumber(e[2]) end
-local out = { next_due, more, promoted }
+local out = { next_due, more, promoted, highest or 0 }
 for _, id in ipairs(failed) do out[#out + 1] = id end
 return out
 `;

@@ -1,5 +1,5 @@
 /**
- * retry-task: a FAILED or CANCELLED task runs again under the same id (POST
+ * The retry-task script: a FAILED or CANCELLED task runs again under the same id (POST
  * /task/:id/retry): QUEUED at the tail of its priority (a new `seq`), kept
  * until it finishes again. The last error moves to `e<attempt>` with the others; the
  * counts of lost leases and of runs start afresh (`released` = attempts),
