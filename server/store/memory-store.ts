@@ -26,6 +26,7 @@ import type {
   FunctionRecord,
   LeaseReturn,
   NewTask,
+  Progress,
   PromoteResult,
   RequeueResult,
   RetryResult,
@@ -450,6 +451,15 @@ export class MemoryStore implements TaskStore {
       else gone.push(id);
     }
     return gone;
+  }
+
+  async setProgress(id: string, attempt: number, progress: Progress): Promise<boolean> {
+    const task = this.#tasks.get(id);
+    if (task?.status !== 'RUNNING' || task.attempts !== attempt) return false;
+    // A copy: the caller cannot change what is stored.
+    task.progress = { ...progress };
+    this.#events.emit({ type: 'progress', id, progress: { ...progress } });
+    return true;
   }
 
   async heartbeat(): Promise<void> {
