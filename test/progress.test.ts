@@ -164,7 +164,7 @@ for (const kind of ['memory', 'redis'] as const) {
         await killAll();
       });
 
-      it("shows progress(0.5, 'half') on the record while RUNNING and pushes it to the task's subscriber", async () => {
+      it("shows progress(0.5, 'half') on the record and GET /task while RUNNING, and pushes it to the task's subscriber", async () => {
         const fn = await grid.register(HALF_THEN_SLEEP);
         const before = Date.now();
         const id = await socket.submit(fn, []);
@@ -174,6 +174,10 @@ for (const kind of ['memory', 'redis'] as const) {
         expect(record?.status).to.equal('RUNNING');
         expect(record?.progress).to.include({ value: 0.5, note: 'half' });
         expect(record?.progress?.at).to.be.within(before, Date.now());
+        const rest = await grid.call<{ status: string; progress?: Progress }>('GET', `/task/${id}`);
+        expect(rest.status).to.equal(200);
+        expect(rest.body.status).to.equal('RUNNING');
+        expect(rest.body.progress).to.deep.equal(record?.progress);
         const result = await socket.next(isResult(id));
         expect(result).to.include({ status: 'COMPLETED', result: '"done"' });
         // Subscribed once: one progress message, then the result, nothing else.
