@@ -1,6 +1,6 @@
 /**
  * Progress from inside a task, end to end, on both stores, in local mode and
- * in push mode with a real worker process: `progress(value, note?)` in task
+ * in push and pull modes with a real worker process: `progress(value, note?)` in task
  * code reaches the task's record while it runs and its `/ws/client`
  * subscribers (on this server and on another one on the same Redis) and the
  * SDK's handle; the server writes at most about ten updates a second per task
@@ -135,7 +135,7 @@ const HALF_THEN_SLEEP = `async function half() {
 }`;
 
 for (const kind of ['memory', 'redis'] as const) {
-  for (const mode of ['local', 'push'] as const) {
+  for (const mode of ['local', 'push', 'pull'] as const) {
     describe(`progress from inside a task: ${kind} store, ${mode} mode`, function () {
       this.timeout(60_000);
       let server: GridServer;
@@ -152,7 +152,7 @@ for (const kind of ['memory', 'redis'] as const) {
           store: logged.store,
           log: pino({ level: 'silent' }),
         });
-        if (mode === 'push') {
+        if (mode !== 'local') {
           await startWorker(`${server.url.replace(/^http/, 'ws')}/ws`, ['--threads', '2']);
         }
         grid = new GridClient(server.url);
@@ -270,7 +270,7 @@ for (const kind of ['memory', 'redis'] as const) {
         }
       });
 
-      if (mode === 'push') {
+      if (mode !== 'local') {
         it('keeps the results path working, text and binary, for tasks that report progress', async () => {
           const fn = await grid.register(`async function big(n) {
             progress(0.5, 'building');
