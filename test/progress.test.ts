@@ -393,6 +393,31 @@ for (const kind of ['memory', 'redis'] as const) {
   });
 }
 
+describe('progress from a sandboxed worker (taskgrid worker --sandbox)', function () {
+  this.timeout(60_000);
+  let server: GridServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    await killAll();
+  });
+
+  it('reaches the task subscriber as from any worker', async () => {
+    server = await GridServer.start(testConfig('memory', { mode: 'push' }), {
+      log: pino({ level: 'silent' }),
+    });
+    await startWorker(`${server.url.replace(/^http/, 'ws')}/ws`, ['--threads', '1', '--sandbox']);
+    const socket = await ClientSocket.open(server.url);
+    try {
+      const fn = await new GridClient(server.url).register(HALF_THEN_SLEEP);
+      const id = await socket.submit(fn, []);
+      expect(await socket.next(isProgress(id))).to.include({ value: 0.5, note: 'half' });
+      expect(await socket.next(isResult(id))).to.include({ status: 'COMPLETED' });
+    } finally {
+      socket.close();
+    }
+  });
+});
+
 describe('progress across two servers on one Redis', function () {
   this.timeout(60_000);
   const servers: GridServer[] = [];
