@@ -9,6 +9,7 @@ export {
   TaskGridHttpError,
   type TaskGridOptions,
   type TaskHandle,
+  type TaskProgress,
 } from './client/task-grid.js';
 export { GridServer } from './server/grid-server.js';
 export { defaultConfig, type ServerConfig, type ServerOptions } from './server/server-config.js';

@@ -24,6 +24,19 @@ import {
 } from '../shared/protocol.js';
 
 export type TaskResultMessage = Extract<ClientServerMessage, { type: 'result' }>;
+
+/** What a running task last reported through `progress(value, note?)`. */
+export interface TaskProgress {
+  /** 0…1. */
+  value: number;
+  note?: string;
+}
+
+/** Progress of one task as it comes; `end` once the task finished (or cannot be followed). */
+export interface ProgressListener {
+  update: (progress: TaskProgress) => void;
+  end: () => void;
+}
 /** What a socket submit carries besides its ref. */
 export type SubmitFields = Omit<Extract<ClientMessage, { type: 'submit' }>, 'type' | 'ref'>;
 
@@ -89,6 +102,8 @@ export class ResultStream {
   readonly #submits = new Map<string, PendingSubmit>();
   #lastRef = 0;
   #submitFrameBytes = SUBMIT_FRAME_BYTES;
+  /** Progress listeners by task id, until the task's result comes. */
+  readonly #progress = new Map<string, Set<ProgressListener>>();
 
   constructor(httpUrl: string, token: string | undefined) {
     this.#url = `${httpUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/ws/client`;
@@ -98,6 +113,32 @@ export class ResultStream {
   /** Resolves with the task's result message once it is stored. */
   wait(taskId: string): Promise<TaskResultMessage> {
     return this.#await(taskId, true);
+  }
+
+  /**
+   * Follows a task's progress until it finishes: subscribes to it (if this
+   * socket is not already) and calls `listener.update` with each update the
+   * server pushes, then `listener.end`. Returns a function that stops
+   * following it.
+   */
+  onProgress(taskId: string, listener: ProgressListener): () => void {
+    if (this.#closed) {
+      listener.end();
+      return () => {};
+    }
+    let set = this.#progress.get(taskId);
+    if (!set) {
+      set = new Set();
+      this.#progress.set(taskId, set);
+    }
+    set.add(listener);
+    // The subscription that carries the result carries progress too; its end ends the listeners.
+    if (!this.#pending.has(taskId)) this.wait(taskId).catch(() => {});
+    return () => {
+      const listeners = this.#progress.get(taskId);
+      listeners?.delete(listener);
+      if (listeners?.size === 0) this.#progress.delete(taskId);
+    };
   }
 
   /**
@@ -140,6 +181,7 @@ export class ResultStream {
     this.#pending.clear();
     for (const [, submit] of this.#submits) submit.reject(closed);
     this.#submits.clear();
+    for (const id of [...this.#progress.keys()]) this.#endProgress(id);
   }
 
   /** A promise of the task's result; `subscribe` false when the server subscribed us already. */
@@ -244,6 +286,15 @@ export class ResultStream {
         this.#pending.delete(message.task_id);
         this.#recheck.delete(message.task_id);
         for (const p of list ?? []) p.resolve(message);
+        this.#endProgress(message.task_id);
+        return;
+      }
+      case 'progress': {
+        const listeners = this.#progress.get(message.task_id);
+        if (!listeners) return;
+        const progress: TaskProgress = { value: message.value };
+        if (message.note !== undefined) progress.note = message.note;
+        for (const listener of listeners) callQuietly(() => listener.update(progress));
         return;
       }
       case 'unknown':
@@ -299,5 +350,24 @@ export class ResultStream {
     this.#pending.delete(id);
     this.#recheck.delete(id);
     for (const p of list ?? []) p.reject(error);
+    this.#endProgress(id);
+  }
+
+  #endProgress(id: string): void {
+    const listeners = this.#progress.get(id);
+    if (!listeners) return;
+    this.#progress.delete(id);
+    for (const listener of listeners) callQuietly(() => listener.end());
+  }
+}
+
+/** A listener's throw is the application's; it must not close the socket or skip the others. */
+function callQuietly(call: () => void): void {
+  try {
+    call();
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
   }
 }

@@ -14,13 +14,17 @@ import { randomUUID } from 'node:crypto';
 import { type ErrorData, httpStatusOf } from '../shared/errors.js';
 import { deserialize, serializeArgs } from '../shared/serialize.js';
 import type { TaskStatus } from '../shared/types.js';
+import { progressIterator } from './progress-iterator.js';
 import {
   ResultStream,
   type Submission,
   SubmitRefusedError,
   SubmitUnansweredError,
+  type TaskProgress,
   type TaskResultMessage,
 } from './result-stream.js';
+
+export type { TaskProgress };
 
 export interface TaskGridOptions {
   /** The server's HTTP address, e.g. http://127.0.0.1:8000. */
@@ -63,6 +67,14 @@ export interface TaskHandle<R> {
   /** The return value; rejects with RemoteTaskError when the task failed or was cancelled. */
   result(): Promise<R>;
   cancel(): Promise<TaskStatus>;
+  /**
+   * Calls `listener` with each update the running task reports through
+   * `progress(value, note?)` (about ten a second at most), until it
+   * finishes. Returns a function that stops listening.
+   */
+  on(event: 'progress', listener: (progress: TaskProgress) => void): () => void;
+  /** The same updates as an async iterator that ends when the task finishes. */
+  progress(): AsyncGenerator<TaskProgress, void, undefined>;
 }
 
 export interface MapOptions {
@@ -163,6 +175,16 @@ export class TaskGrid {
       result: async () => unpack<R>(await this.#results.wait(taskId)),
       cancel: async () =>
         (await this.#call<{ status: TaskStatus }>('DELETE', `/task/${taskId}`)).status,
+      on: (event, listener) => {
+        if (event !== 'progress') {
+          throw new TypeError(`Expected the event \`progress\`, got \`${String(event)}\``);
+        }
+        if (typeof listener !== 'function') {
+          throw new TypeError(`Expected a listener function, got ${typeof listener}`);
+        }
+        return this.#results.onProgress(taskId, { update: listener, end: () => {} });
+      },
+      progress: () => progressIterator((listener) => this.#results.onProgress(taskId, listener)),
     };
   }
 

@@ -174,6 +174,7 @@ export class GridServer {
     }
     if (event.type === 'cancelled') this.metrics.forget(event.id);
     if (event.type === 'retried') this.#service.forget(event.id);
+    if (event.type === 'progress') this.#clients.progress(event.id, event.progress);
     if (event.type !== 'finished') return;
     this.#waiters.notify(event.ids, event.outcomes);
     // Outcomes come only with what this server stored: those are the ones it counts.

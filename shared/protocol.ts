@@ -10,6 +10,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { ProtocolError } from './errors.js';
 import { jsonShapeProblem } from './json-shape.js';
+import { PROGRESS_NOTE_MAX } from './progress.js';
 import { IdempotencyKeySchema, LabelsSchema, TimeoutMsSchema } from './submit-fields.js';
 import { compileParser } from './validate.js';
 import { WorkerLoadSchema } from './worker-info.js';
@@ -80,7 +81,30 @@ const HandedBack = Type.Object({
   }),
 });
 
-export const WorkerMessageSchema = Type.Union([Hello, Pull, Results, Draining, HandedBack]);
+const ProgressValue = Type.Number({ minimum: 0, maximum: 1 });
+const ProgressNote = Type.String({ maxLength: PROGRESS_NOTE_MAX });
+/**
+ * A running task called `progress(value, note?)`. Workers throttle these
+ * (about ten a second per task), and the server does again; it takes them
+ * only for attempts the worker holds. Always a text frame.
+ */
+const Progress = Type.Object({
+  type: Type.Literal('progress'),
+  id: Id,
+  attempt: Type.Integer({ minimum: 0 }),
+  value: ProgressValue,
+  note: Type.Optional(ProgressNote),
+});
+export type ProgressMessage = Static<typeof Progress>;
+
+export const WorkerMessageSchema = Type.Union([
+  Hello,
+  Pull,
+  Results,
+  Draining,
+  HandedBack,
+  Progress,
+]);
 export type WorkerMessage = Static<typeof WorkerMessageSchema>;
 export type HelloMessage = Static<typeof Hello>;
 
@@ -234,6 +258,13 @@ const TaskResult = Type.Object({
   result: Type.Optional(Type.String()),
 });
 const UnknownTask = Type.Object({ type: Type.Literal('unknown'), task_id: Type.String() });
+/** What a running task last reported, pushed to the task's subscribers (throttled per task). */
+const TaskProgress = Type.Object({
+  type: Type.Literal('progress'),
+  task_id: Type.String(),
+  value: ProgressValue,
+  note: Type.Optional(ProgressNote),
+});
 const Submitted = Type.Object({
   type: Type.Literal('submitted'),
   ref: Type.String(),
@@ -260,12 +291,14 @@ const Stats = Type.Object({
 export const ClientServerMessageSchema = Type.Union([
   TaskResult,
   UnknownTask,
+  TaskProgress,
   Submitted,
   Refused,
   Stats,
 ]);
 export type ClientServerMessage = Static<typeof ClientServerMessageSchema>;
 export type StatsMessage = Static<typeof Stats>;
+export type TaskProgressMessage = Static<typeof TaskProgress>;
 
 const parseClientValue = compileParser(
   ClientMessageSchema,

@@ -27,10 +27,15 @@ export type ToThread =
  * `retire`: the thread found its realm changed in a way it cannot undo
  * (sandbox-realm-guard.ts) after posting every outcome it had; it will start
  * no other task, so every task it still holds is unstarted.
+ * `progress`: the running task (`seq`) called `progress(value, note?)`;
+ * already checked, clamped to 0…1 and throttled by the runtime
+ * (thread-progress.ts), and checked again by the pool (it must be a task the
+ * thread holds).
  */
 export type FromThread =
   | { type: 'done'; count: number; outcomes: (TaskOutcome | undefined)[]; seqs: number[] }
-  | { type: 'retire'; reason: string };
+  | { type: 'retire'; reason: string }
+  | { type: 'progress'; seq: number; value: number; note: string | undefined };
 
 /** Outcomes a thread buffers before it must post them. */
 export const OUTCOME_BUFFER = 64;

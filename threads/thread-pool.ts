@@ -24,6 +24,7 @@ import {
   TimeoutError,
   toErrorData,
 } from '../shared/errors.js';
+import type { ProgressUpdate } from '../shared/progress.js';
 import type { FunctionSource, TaskAssignment, TaskOutcome } from '../shared/types.js';
 import {
   DOORBELL_INDEX,
@@ -67,6 +68,8 @@ export interface ThreadPoolOptions {
   /** `taskgrid worker --sandbox`: threads lock process.kill, exit, new Worker… (sandbox-process.ts). */
   sandbox?: boolean;
   onOutcomes: (outcomes: TaskOutcome[]) => void;
+  /** A running task called `progress(value, note?)` (already checked and throttled in its thread). */
+  onProgress?: (update: ProgressUpdate) => void;
   /**
    * A thread was replaced although no task of it failed: its realm was
    * changed by task code (`retired`), or it sat on tasks without running
@@ -376,6 +379,9 @@ export class WorkerThreadPool implements ThreadPool {
       case 'retire':
         this.#replace(slot, 'retired', message.reason);
         return;
+      case 'progress':
+        this.#onProgress(slot, message.seq, message.value, message.note);
+        return;
       default: {
         const never: never = message;
         throw new Error(`Unknown thread message ${JSON.stringify(never)}`);
@@ -403,6 +409,15 @@ export class WorkerThreadPool implements ThreadPool {
     this.#runTime.add(finished);
     this.#finish(finished);
     this.#pump();
+  }
+
+  /** Only for a task the thread holds: the thread cannot speak for any other. */
+  #onProgress(slot: ThreadSlot, seq: number, value: number, note: string | undefined): void {
+    const held = slot.held.get(seq);
+    const onProgress = this.#options.onProgress;
+    if (!held || !onProgress) return;
+    const { id, attempt } = held.task;
+    onProgress(note === undefined ? { id, attempt, value } : { id, attempt, value, note });
   }
 
   /** `outcomes` ended, and `givenBack` more tasks left without one. */

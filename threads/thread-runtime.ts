@@ -60,6 +60,7 @@ import {
   type ThreadData,
   type ToThread,
 } from './thread-messages.js';
+import { ThreadProgress } from './thread-progress.js';
 
 type UserFunction = (...args: unknown[]) => unknown;
 
@@ -89,6 +90,11 @@ process.on('unhandledRejection', () => {});
 new MessageChannel().port1.on('message', () => {});
 
 if (data.sandbox) lockProcess();
+// Before the realm is recorded: the guard then keeps the global as it is.
+const progress = new ThreadProgress((seq, value, note) =>
+  post({ type: 'progress', seq, value, note }),
+);
+progress.install();
 const builtin =
   (process as { getBuiltinModule?: (name: string) => unknown }).getBuiltinModule?.bind(process) ??
   createRequire(import.meta.url);
@@ -314,6 +320,7 @@ async function run(entry: Entry): Promise<void> {
   const t0 = PerformanceNow();
   started[0] = DateNow();
   AtomicsStore(ints, SEQ_INDEX, entry.seq);
+  progress.start(entry.seq);
   let outcome: TaskOutcome;
   try {
     const fn = compile(task.fn);
@@ -327,6 +334,7 @@ async function run(entry: Entry): Promise<void> {
   } catch (error) {
     outcome = failed(task, error, PerformanceNow() - t0);
   }
+  progress.end();
   AtomicsStore(ints, SEQ_INDEX, -1);
   record(entry.seq, outcome);
 }

@@ -13,6 +13,7 @@ import { CloseCode } from '../shared/close-codes.js';
 import { creditsFor, RunTimeAverage } from '../shared/credits.js';
 import { DEFAULT_FRAME_BYTES, DEFAULT_HEARTBEAT_MS } from '../shared/defaults.js';
 import { ProtocolError, ResultTooLargeError } from '../shared/errors.js';
+import type { ProgressUpdate } from '../shared/progress.js';
 import {
   encode,
   frameBytes,
@@ -101,6 +102,7 @@ export class TaskgridWorker {
       resourceLimits: { maxOldGenerationSizeMb: this.#options.threadMemoryMb },
       sandbox: this.#options.sandbox,
       onOutcomes: (outcomes) => this.#onOutcomes(outcomes),
+      onProgress: (update) => this.#onProgress(update),
       onReplaced: (why, detail) => this.#log.warn({ why, detail }, 'replaced a task thread'),
     });
   }
@@ -313,6 +315,21 @@ export class TaskgridWorker {
       finished++;
     }
     if (finished > 0) this.#scheduleFlush();
+  }
+
+  /**
+   * Sent at once, as a text frame (the thread throttled it already): only
+   * for an attempt that came on the current connection, as results are.
+   * It goes before the task's result, which waits for its batch.
+   */
+  #onProgress(update: ProgressUpdate): void {
+    if (this.#held.get(heldKey(update.id, update.attempt)) !== this.#generation) return;
+    const { id, attempt, value, note } = update;
+    this.#send(
+      note === undefined
+        ? { type: 'progress', id, attempt, value }
+        : { type: 'progress', id, attempt, value, note },
+    );
   }
 
   /**

@@ -8,6 +8,7 @@
  */
 
 import { TimeoutError } from '../../shared/errors.js';
+import type { ProgressUpdate } from '../../shared/progress.js';
 import type { Mode, TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import type { EnqueueResult, LeaseReturn, NewTask } from '../store/task-store.js';
 import { ClaimLoop, type Demand, type KnownEmpty } from './claim-loop.js';
@@ -15,6 +16,7 @@ import type { DispatchContext } from './dispatch-context.js';
 import type { Dispatcher, WorkerInfo, WorkersSlice } from './dispatcher.js';
 import type { HeldTask } from './in-flight.js';
 import { LeaseKeeper } from './lease-keeper.js';
+import { ProgressWriter } from './progress-writer.js';
 import type { TaskHolder } from './task-holder.js';
 
 export abstract class BaseDispatcher implements Dispatcher {
@@ -22,6 +24,7 @@ export abstract class BaseDispatcher implements Dispatcher {
   protected readonly ctx: DispatchContext;
   readonly #loop: ClaimLoop;
   readonly #leases: LeaseKeeper;
+  readonly #progress: ProgressWriter;
   /** Leases to hand back that the store did not take yet (it was unreachable). */
   #toRelease: LeaseReturn[] = [];
   #unsubscribe: (() => void) | undefined;
@@ -37,6 +40,7 @@ export abstract class BaseDispatcher implements Dispatcher {
       (claim) => ctx.metrics.claimed(claim),
     );
     this.#leases = new LeaseKeeper(ctx, this);
+    this.#progress = new ProgressWriter(ctx.store, ctx.log);
   }
 
   /**
@@ -189,6 +193,18 @@ export abstract class BaseDispatcher implements Dispatcher {
     this.wake();
   }
 
+  /**
+   * A task reported progress through its holder: taken only for an attempt
+   * the holder holds (a worker cannot speak for tasks it was not given), then
+   * throttled per task on its way to the store. False when refused.
+   */
+  protected progressFrom(holder: TaskHolder, update: ProgressUpdate): boolean {
+    const held = holder.inflight.get(update.id);
+    if (!held || held.attempt !== update.attempt || this.closing) return false;
+    this.#progress.offer(update);
+    return true;
+  }
+
   /** Hands back leases that could not be handed back earlier. */
   async retryReleases(): Promise<void> {
     if (this.#toRelease.length === 0) return;
@@ -232,6 +248,7 @@ export abstract class BaseDispatcher implements Dispatcher {
   async #close(): Promise<void> {
     this.#loop.stop();
     this.#leases.stop();
+    this.#progress.close();
     this.#unsubscribe?.();
     await this.stopWork();
     const unfinished: LeaseReturn[] = [...this.#toRelease];

@@ -25,6 +25,7 @@ export class LocalDispatcher extends BaseDispatcher {
       maxResultBytes: ctx.config.limits.resultBytes,
       resourceLimits: { maxOldGenerationSizeMb: ctx.config.threadMemoryMb },
       onOutcomes: (outcomes) => this.#onOutcomes(outcomes),
+      onProgress: (update) => this.progressFrom(this.#holder, update),
     });
     this.#holder = new PoolHolder(
       this.#pool,

@@ -60,6 +60,13 @@ export abstract class RemoteDispatcher extends BaseDispatcher implements WorkerL
       case 'handed_back':
         this.takeBack(session, message.tasks);
         return;
+      case 'progress': {
+        const { id, attempt, value, note } = message;
+        // A progress for a task this worker does not hold is dropped, quietly: it may
+        // simply have crossed a cancel or a requeue on the wire.
+        this.progressFrom(session, { id, attempt, value, note });
+        return;
+      }
       case 'hello':
         return; // the gateway never passes a second hello on
       default: {

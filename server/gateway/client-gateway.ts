@@ -23,7 +23,7 @@ import {
 } from '../../shared/protocol.js';
 import { tokenMatches } from '../../shared/token.js';
 import { isTerminal, type TaskOutcome } from '../../shared/types.js';
-import type { TaskRecord, TaskStore } from '../store/task-store.js';
+import type { Progress, TaskRecord, TaskStore } from '../store/task-store.js';
 import type { TaskService } from '../task-service.js';
 import { refuseUpgrade } from './upgrade-refusal.js';
 
@@ -58,7 +58,10 @@ class ClientConnection {
     this.ws = ws;
   }
   send(message: ClientServerMessage): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(encode(message));
+    this.sendEncoded(encode(message));
+  }
+  sendEncoded(frame: string): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(frame);
   }
 }
 
@@ -113,6 +116,21 @@ export class ClientGateway {
       else toRead.push(id);
     }
     if (toRead.length > 0) void this.#readAndDeliver(toRead);
+  }
+
+  /**
+   * A task's progress was stored (here or on another server): its
+   * subscribers are sent it and stay subscribed for the result. It comes
+   * throttled per task by whichever server stored it.
+   */
+  progress(id: string, progress: Progress): void {
+    const set = this.#subscribers.get(id);
+    if (!set) return;
+    const message: ClientServerMessage = { type: 'progress', task_id: id, value: progress.value };
+    if (progress.note !== undefined) message.note = progress.note;
+    // Encoded once for every subscriber.
+    const frame = encode(message);
+    for (const conn of set) conn.sendEncoded(frame);
   }
 
   /** Events may have been missed: read every subscribed task again. */

@@ -26,6 +26,7 @@ import type {
   FunctionRecord,
   LeaseReturn,
   NewTask,
+  Progress,
   PromoteResult,
   RequeueResult,
   RetryResult,
@@ -377,6 +378,7 @@ export class MemoryStore implements TaskStore {
         const at = now + backoffWait(retry, runs);
         task.status = 'WAITING';
         task.owner = undefined;
+        task.progress = undefined;
         task.run_ms = outcome.run_ms;
         task.run_at = at;
         task.errors = [...task.errors, errorOf(outcome)];
@@ -426,6 +428,7 @@ export class MemoryStore implements TaskStore {
       } else {
         task.status = 'QUEUED';
         task.owner = undefined;
+        task.progress = undefined;
         this.#leases.delete(id);
         requeued.push(id);
       }
@@ -450,6 +453,15 @@ export class MemoryStore implements TaskStore {
       else gone.push(id);
     }
     return gone;
+  }
+
+  async setProgress(id: string, attempt: number, progress: Progress): Promise<boolean> {
+    const task = this.#tasks.get(id);
+    if (task?.status !== 'RUNNING' || task.attempts !== attempt) return false;
+    // A copy: the caller cannot change what is stored.
+    task.progress = { ...progress };
+    this.#events.emit({ type: 'progress', id, progress: { ...progress } });
+    return true;
   }
 
   async heartbeat(): Promise<void> {

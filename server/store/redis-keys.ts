@@ -5,6 +5,9 @@
  * key name is written twice.
  */
 
+import { progressFromText } from './task-hash.js';
+import type { Progress } from './task-store.js';
+
 /** The part after the prefix that starts each kind of per-id key. */
 export const KEY_PARTS = {
   task: 'task:',
@@ -19,7 +22,9 @@ export const KEY_PARTS = {
  * A message on the events channel, as the Lua scripts publish it:
  * `<instance> q` (`q p <n>` when some have a priority, the highest being n), `<instance> f <id,id,...>`, `<instance> c <id> <owner>` or
  * `<instance> l <lane>` (a lane came into use), `<instance> r <id>` (a finished task runs again) or `<instance> w <ms>` (a task waits until then: a delay, a backoff or a
- * deadline). The instance `*` is every server's, the publisher's too: a
+ * deadline), or
+ * `<instance> p <id> <progress JSON>` (the JSON may hold spaces: it is the rest).
+ * The instance `*` is every server's, the publisher's too: a
  * script that any server may run (a claim that found a deadline passed)
  * publishes its outcomes that way, so none is announced twice.
  */
@@ -31,10 +36,12 @@ export type EventMessage =
   /** A finished task runs again (POST /task/:id/retry): its outcome is no longer final. */
   | { instance: string; kind: 'retried'; id: string }
   | { instance: string; kind: 'finished'; ids: string[] }
-  | { instance: string; kind: 'cancelled'; id: string; owner: string | undefined };
+  | { instance: string; kind: 'cancelled'; id: string; owner: string | undefined }
+  | { instance: string; kind: 'progress'; id: string; progress: Progress };
 
 export function parseEventMessage(message: string): EventMessage | undefined {
-  const [instance = '', kind, rest = '', owner = ''] = message.split(' ');
+  const [instance = '', kind, rest = '', owner = ''] = message.split(' ', 4);
+  if (kind === 'p') return progressEvent(message, instance, rest);
   if (kind === 'q') {
     const priority = rest === 'p' && /^-?\d{1,3}$/.test(owner) ? Number(owner) : 0;
     return { instance, kind: 'queued', priority };
@@ -45,6 +52,17 @@ export function parseEventMessage(message: string): EventMessage | undefined {
   if (kind === 'l') return { instance, kind: 'lane', lane: rest };
   if (kind === 'w' && /^\d{1,16}$/.test(rest)) return { instance, kind: 'due', at: Number(rest) };
   return undefined;
+}
+
+function progressEvent(message: string, instance: string, id: string): EventMessage | undefined {
+  // instance, ' p ', id, ' ': the JSON is what follows.
+  const json = message.slice(instance.length + 3 + id.length + 1);
+  try {
+    const progress = progressFromText(json, `progress event of ${id}`);
+    return progress && { instance, kind: 'progress', id, progress };
+  } catch {
+    return undefined; // not ours to act on
+  }
 }
 
 export class RedisKeys {

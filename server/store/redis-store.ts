@@ -28,6 +28,7 @@ import { COMPLETE_LUA } from './lua/complete.js';
 import { DELETE_FUNCTION_LUA } from './lua/delete-function.js';
 import { DISCARD_LUA } from './lua/discard.js';
 import { LIST_TASKS_LUA } from './lua/list-tasks.js';
+import { PROGRESS_LUA } from './lua/progress.js';
 import { PROMOTE_LUA } from './lua/promote.js';
 import { RENEW_LUA } from './lua/renew.js';
 import { REQUEUE_LUA } from './lua/requeue.js';
@@ -55,7 +56,7 @@ import {
 } from './script-io.js';
 import { StoreEvents } from './store-events.js';
 import { DEADLINE_RESULT } from './store-records.js';
-import { taskFromHash } from './task-hash.js';
+import { F, taskFromHash } from './task-hash.js';
 import type {
   CancelResult,
   ClaimResult,
@@ -63,6 +64,7 @@ import type {
   FunctionRecord,
   LeaseReturn,
   NewTask,
+  Progress,
   PromoteResult,
   RequeueResult,
   RetryResult,
@@ -116,6 +118,7 @@ const SCRIPTS = {
   listTasks: script(LIST_TASKS_LUA),
   deleteFunction: script(DELETE_FUNCTION_LUA),
   trimIndex: script(TRIM_INDEX_LUA),
+  progress: script(PROGRESS_LUA),
 };
 
 /** Index entries one trim call looks at per index. */
@@ -507,6 +510,19 @@ export class RedisStore implements TaskStore {
     return readIds(await this.#script(SCRIPTS.renew, [this.keys.leases], args), 'renew');
   }
 
+  async setProgress(id: string, attempt: number, progress: Progress): Promise<boolean> {
+    const stored: Progress = { value: progress.value, at: progress.at };
+    if (progress.note !== undefined) stored.note = progress.note;
+    const raw = await this.#script(
+      SCRIPTS.progress,
+      [this.keys.task(id), this.keys.events],
+      [String(attempt), JSON.stringify(stored), this.#options.instanceId, id, F.progress],
+    );
+    const applied = integer(raw, 'progress') === 1;
+    if (applied) this.#events.emit({ type: 'progress', id, progress: stored });
+    return applied;
+  }
+
   async heartbeat(instanceId: string, ttlMs: number): Promise<void> {
     await this.#call(() => this.#client.set(this.keys.instance(instanceId), '1', { PX: ttlMs }));
     await this.#measureClock();
@@ -718,7 +734,9 @@ export class RedisStore implements TaskStore {
     } else if (event.kind === 'due') this.#events.emit({ type: 'due', at: event.at });
     else if (event.kind === 'retried') this.#events.emit({ type: 'retried', id: event.id });
     else if (event.kind === 'finished') this.#events.emit({ type: 'finished', ids: event.ids });
-    else this.#events.emit({ type: 'cancelled', id: event.id, owner: event.owner });
+    else if (event.kind === 'progress') {
+      this.#events.emit({ type: 'progress', id: event.id, progress: event.progress });
+    } else this.#events.emit({ type: 'cancelled', id: event.id, owner: event.owner });
   }
 
   /** The lanes other than the default one, read from Redis (at start, and when one is added). */

@@ -121,7 +121,8 @@ export function errorSummary(text: string): { name: string; message: string } {
   return { name, message };
 }
 
-function progressFromText(text: string | undefined, what: string): Progress | undefined {
+/** The progress field's JSON text (also what progress events carry); throws ReplyError. */
+export function progressFromText(text: string | undefined, what: string): Progress | undefined {
   if (text === undefined) return undefined;
   let data: unknown;
   try {

@@ -142,6 +142,8 @@ export type StoreEvent =
   | { type: 'cancelled'; id: string; owner: string | undefined }
   /** A finished task was retried: what any server kept of its outcome is stale. */
   | { type: 'retried'; id: string }
+  /** A running task's progress was stored (setProgress), here or on another server. */
+  | { type: 'progress'; id: string; progress: Progress }
   /**
    * Events may have been missed (the store's event connection was down): every
    * listener should look again at what it waits for.
@@ -234,6 +236,13 @@ export interface TaskStore {
    * the ids that are not (requeued by a peer, finished, cancelled).
    */
   renewLeases(tasks: readonly LeaseReturn[], leaseMs: number): Promise<string[]>;
+  /**
+   * Stores what a running function reported, only while the task is RUNNING
+   * under `attempt` (an earlier attempt's or a finished task's update is
+   * refused); true when stored, and then a progress event goes to every
+   * server's subscribers.
+   */
+  setProgress(id: string, attempt: number, progress: Progress): Promise<boolean>;
   /** Marks this server instance alive for `ttlMs`; leases of dead instances are stale. */
   heartbeat(instanceId: string, ttlMs: number): Promise<void>;
   /** RUNNING tasks whose lease ended before `now` or whose owner instance is gone. */

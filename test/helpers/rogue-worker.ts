@@ -69,6 +69,16 @@ export class RogueWorker {
     );
   }
 
+  /** Sends frames as they are, JSON-encoded (progress messages, say), without waiting. */
+  sendRaw(messages: readonly Record<string, unknown>[]): void {
+    for (const message of messages) this.#ws.send(JSON.stringify(message));
+  }
+
+  /** Its socket is still open (the server did not close it). */
+  get open(): boolean {
+    return this.#ws.readyState === WebSocket.OPEN;
+  }
+
   close(): Promise<void> {
     if (this.#ws.readyState === WebSocket.CLOSED) return Promise.resolve();
     return new Promise((resolve) => {

@@ -41,6 +41,7 @@ for i, o in ipairs(cjson.decode(ARGV[5])) do
       if f[7] and wait > tonumber(f[7]) then wait = tonumber(f[7]) end
       local at = now + math.floor(wait)
       redis.call('HSET', key, 'status', 'WAITING', 'e' .. o[2], ARGV[5 + i], 'run_ms', o[4], 'run_at', at)
+      redis.call('HDEL', key, 'progress')
       redis.call('ZADD', KEYS[3], at, id)
       if not next_due or at < next_due then next_due = at end
       retried[#retried + 1] = id

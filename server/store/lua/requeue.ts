@@ -31,7 +31,8 @@ for i = 13, #ARGV, 2 do
   if f[1] == 'RUNNING' and f[2] == ARGV[i + 1] then
     free_slot(f[6])
     redis.call('ZREM', KEYS[2], id)
-    redis.call('HDEL', key, 'owner')
+    -- The next attempt reports its own progress.
+    redis.call('HDEL', key, 'owner', 'progress')
     local lost = tonumber(f[2]) - (tonumber(f[3]) or 0)
     if cap == 0 then
       redis.call('HINCRBY', key, 'released', 1)
