@@ -100,7 +100,7 @@ describe('security: function memory and deletion (defect 14)', () => {
         const fn = await grid.register('n => n + 1');
         const reply = await grid.call('DELETE', `/function/${fn}`);
         expect(reply.status).to.equal(200);
-        expect(reply.body).to.deep.equal({ function_id: fn, deleted: true });
+        expect(reply.body).to.deep.equal({ function_id: fn, cancelled: 0 });
         expect(await server.store.getFunction(fn)).to.equal(undefined);
         expect((await grid.call('DELETE', `/function/${fn}`)).status).to.equal(404);
         expect((await grid.call('DELETE', `/function/${fn}/`)).status).to.equal(404);
@@ -114,18 +114,30 @@ describe('security: function memory and deletion (defect 14)', () => {
         expect(bad.body.error.code).to.equal('TG_BAD_ID');
       });
 
-      it('a task queued before the delete fails when claimed, saying the function is unknown or deleted', async () => {
+      it('a task queued before the delete is cancelled with it; another function runs on', async () => {
         const fn = await grid.register('n => n + 1');
         const kept = await grid.register('n => n * 10');
         // No worker yet: both stay QUEUED.
         const doomed = await grid.submit(fn, [1]);
         const fine = await grid.submit(kept, [2]);
-        expect((await grid.call('DELETE', `/function/${fn}`)).status).to.equal(200);
+        const deleted = await grid.call('DELETE', `/function/${fn}`);
+        expect(deleted.body).to.deep.equal({ function_id: fn, cancelled: 1 });
         await startWorker(`${server.url.replace('http', 'ws')}/ws`, ['--threads', '1']);
         const body = await grid.wait(doomed);
-        expect(body.status).to.equal('FAILED');
-        expect(JSON.parse(body.result as string).message).to.match(/unknown or was deleted/);
+        expect(body.status).to.equal('CANCELLED');
         expect(await grid.value(fine)).to.equal(20);
+      });
+
+      it('a task leased before the delete fails when it runs, saying the function is unknown or deleted', async () => {
+        // The store hands out the task, then the function goes: the thread finds no source.
+        const fn = await grid.register('n => n + 1');
+        const doomed = await grid.submit(fn, [1]);
+        const owner = 'test/holder';
+        const claimed = await server.store.claim(1, owner, 60_000);
+        expect(claimed.tasks.map((t) => t.id)).to.deep.equal([doomed]);
+        expect((await grid.call('DELETE', `/function/${fn}`)).status).to.equal(200);
+        expect((await server.store.getTask(doomed))?.status).to.equal('RUNNING');
+        expect(await server.store.getFunction(fn)).to.equal(undefined);
       });
     });
   }
