@@ -105,11 +105,11 @@ function waits(runs: readonly RunResult[]): string[] {
 }
 
 function retentionLines(r: RetentionResult): string[] {
-  const gb = (n: number) => (n >= 10 ? String(Math.round(n)) : String(round(n, 2)));
+  const gb = (n: number) => (n >= 10 ? int(n) : String(round(n, 2)));
   return [
     `${int(r.tasks)} finished no-op tasks (arguments \`[]\`, result \`null\`), submitted in batches of 1,000 to a ${r.mode}-mode server with the default \`--result-ttl\` of ${int(r.result_ttl_seconds)} s (one task's TTL read back: ${int(r.ttl_seen_seconds)} s), on a fresh Redis started for this measurement. Redis \`used_memory\` grew from ${int(r.used_memory_before)} to ${int(r.used_memory_after)} bytes:`,
     '',
-    `- **${int(r.bytes_per_task)} bytes of Redis memory per retained task** (${round(r.keys_per_task, 2)} Redis keys per task; the task hash alone is ${int(r.task_hash_bytes)} bytes by \`MEMORY USAGE\`, the rest is the keyspace entry and the listing indexes).`,
+    `- **${int(r.bytes_per_task)} bytes of Redis memory per retained task** (Redis keys per task: ${round(r.keys_per_task, 2)}; the task hash alone is ${int(r.task_hash_bytes)} bytes by \`MEMORY USAGE\`, the rest is the keyspace entry and the listing indexes).`,
     ...r.bounds.map(
       (b) =>
         `- Bound, bytes per task × tasks/s × TTL: at ${int(b.tasks_per_second)} tasks/s (${b.rate_from}), one day holds ${millions(b.tasks_held)} M tasks = **${gb(b.gb)} GB** (10⁹ bytes).`,
