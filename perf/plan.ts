@@ -38,6 +38,13 @@ export interface Plan {
   };
   queuedTasks: number;
   soakTasks: number;
+  /**
+   * Issue 16: rounds of the FIFO and the priority-mixed no-op runs on each
+   * mode (0: the part is skipped), and the finished tasks whose Redis memory
+   * is measured.
+   */
+  lifecycleRounds: number;
+  retainedTasks: number;
 }
 
 const PAYLOAD_QUICK = { echo1k: 5000, echo64k: 2000, echo1m: 100, result64k: 2000 };
@@ -59,6 +66,8 @@ export const QUICK: Plan = {
   swarm: { few: 10, many: 2000, tasks: 20_000, connect: 3000, storm: 2000, stormTasks: 10_000 },
   queuedTasks: 100_000,
   soakTasks: 200_000,
+  lifecycleRounds: 3,
+  retainedTasks: 20_000,
 };
 
 export const FULL: Plan = {
@@ -85,6 +94,8 @@ export const FULL: Plan = {
   },
   queuedTasks: 100_000,
   soakTasks: 1_000_000,
+  lifecycleRounds: 3,
+  retainedTasks: 100_000,
 };
 
 /** The targets of issue 17 at the sizes they are stated for; no sweeps. */
@@ -97,6 +108,8 @@ export const BENCH: Plan = {
   oneCalls: 1000,
   swarm: FULL.swarm,
   soakTasks: 1_000_000,
+  // Issue 17's targets only.
+  lifecycleRounds: 0,
 };
 
 export const TINY: Plan = {
@@ -116,4 +129,6 @@ export const TINY: Plan = {
   swarm: { few: 2, many: 50, tasks: 500, connect: 100, storm: 50, stormTasks: 200 },
   queuedTasks: 1000,
   soakTasks: 0,
+  lifecycleRounds: 1,
+  retainedTasks: 1000,
 };

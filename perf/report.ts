@@ -3,6 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { lifecycleChecks, lifecycleFigures, lifecycleSection } from './lifecycle-report.js';
 import type { MemoryResult } from './memory-bench.js';
 import { argumentMBps, type RunResult } from './result-types.js';
 import { round } from './stats.js';
@@ -163,6 +164,7 @@ export async function writeReport(
   const results = collected.runs;
   const memory = collected.memory;
   const all = targets(collected);
+  const lifecycle = lifecycleFigures(results);
   await writeFile(
     join(dir, 'results.json'),
     JSON.stringify(
@@ -172,6 +174,8 @@ export async function writeReport(
         memory,
         swarm_connect: collected.swarmConnect,
         swarm_storm: collected.swarmStorm,
+        lifecycle,
+        retention: collected.retention,
         targets: all,
       },
       null,
@@ -179,7 +183,7 @@ export async function writeReport(
     ),
   );
   const csvHead =
-    'system,mode,task,workers,threads_per_worker,scaling,submit,tasks,seconds,throughput,latency_mean,latency_p50,latency_p95,latency_p99,queue_p50,run_p50,verified,arg_bytes,result_bytes';
+    'system,mode,task,workers,threads_per_worker,scaling,submit,tasks,seconds,throughput,latency_mean,latency_p50,latency_p95,latency_p99,queue_p50,run_p50,verified,arg_bytes,result_bytes,priorities';
   const csv = results.map((r) =>
     [
       r.system,
@@ -201,11 +205,12 @@ export async function writeReport(
       r.verified,
       r.arg_bytes ?? '',
       r.result_bytes ?? '',
+      r.priority_mix ? r.priority_mix.values.join(' ') : '',
     ].join(','),
   );
   await writeFile(join(dir, 'results.csv'), `${[csvHead, ...csv].join('\n')}\n`);
 
-  const other = otherChecks(results, memory);
+  const other = [...otherChecks(results, memory), ...lifecycleChecks(lifecycle)];
   const cpu = cpus()[0]?.model ?? 'unknown';
   const section = (title: string, scaling: RunResult['scaling'], text = '') => {
     const rows = results.filter((r) => r.scaling === scaling);
@@ -239,6 +244,7 @@ export async function writeReport(
     table(results.filter((r) => r.scaling === 'headline')),
     '',
     ...charts.map((c) => `![${c}](${c})\n`),
+    ...lifecycleSection(collected),
     ...(payloads.length === 0
       ? []
       : [

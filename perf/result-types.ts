@@ -18,7 +18,8 @@ export interface RunResult {
    * headline: the no-op and fib(3) comparison; weak, weak-large, strong: the
    * scaling sweeps; ceiling: raw pools; payload: the argument/result size
    * sweep; latency: one call at a time; cpu: fib(25) against plain loops;
-   * swarm: the server alone, fed by protocol-level swarm connections.
+   * swarm: the server alone, fed by protocol-level swarm connections;
+   * lifecycle: no-op FIFO beside the same workload with mixed priorities.
    */
   scaling:
     | 'headline'
@@ -29,7 +30,8 @@ export interface RunResult {
     | 'payload'
     | 'latency'
     | 'cpu'
-    | 'swarm';
+    | 'swarm'
+    | 'lifecycle';
   /** single: REST submit then its result; sdk: `await fn(x)` through the client SDK. */
   submit: 'batch' | 'single' | 'sdk' | 'in-process';
   tasks: number;
@@ -46,6 +48,24 @@ export interface RunResult {
   arg_bytes?: number;
   /** Bytes of one task's result as JSON text (payload runs). */
   result_bytes?: number;
+  /** The priorities the batches were submitted with (absent: none given, plain FIFO). */
+  priority_mix?: PriorityMix;
+  /** submit → start for the tasks of each priority, highest first, when batches had priorities. */
+  queue_wait_by_priority?: PriorityWait[];
+}
+
+export interface PriorityWait {
+  priority: number;
+  tasks: number;
+  queue_wait: Summary;
+}
+
+/** A fixed seeded draw of one priority per batch: the same sequence in every run. */
+export interface PriorityMix {
+  seed: number;
+  values: number[];
+  /** Batches submitted at each priority. */
+  batches: Record<string, number>;
 }
 
 /** MB/s (10^6 bytes) of arguments moved end to end. */

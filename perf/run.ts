@@ -13,6 +13,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { createClient } from 'redis';
 import { TestRedis } from '../test/helpers/redis-server.js';
 import { writeCharts } from './charts.js';
+import { lifecycleSummary } from './lifecycle-report.js';
 import { BENCH, FULL, QUICK, TINY } from './plan.js';
 import { writeReport } from './report.js';
 import { type Collected, PARTS, type Part, studySteps } from './steps.js';
@@ -114,8 +115,10 @@ async function main(): Promise<void> {
     collected,
     charts,
   );
+  const lifecycle = lifecycleSummary(collected);
   process.stdout.write(
     `\n${textTable(['target', 'this run', 'goal', 'met'], targetRows(all))}\n\n` +
+      (lifecycle.length > 0 ? `${lifecycle.join('\n')}\n\n` : '') +
       `perf: wrote ${opts.out}report.md, results.json, results.csv and ${charts.length} charts\n`,
   );
 }

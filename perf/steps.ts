@@ -11,6 +11,7 @@ import { runOneCall } from './one-call-bench.js';
 import type { Plan } from './plan.js';
 import { runRawPools } from './pool-bench.js';
 import type { RunResult } from './result-types.js';
+import { type RetentionResult, retentionBounds, runRetention } from './retention-bench.js';
 import {
   runSwarmConnect,
   runSwarmStorm,
@@ -26,6 +27,7 @@ export interface Collected {
   memory?: MemoryResult;
   swarmConnect?: SwarmConnectResult;
   swarmStorm?: SwarmStormResult;
+  retention?: RetentionResult;
 }
 
 export interface Step {
@@ -120,6 +122,59 @@ function headline(plan: Plan, redisUrl: string): Step[] {
       bull(redisUrl, w('fib3'), plan.headlineTasks / 2, 2, 'headline'),
     ]),
   );
+  return steps;
+}
+
+/**
+ * Issue 16: the headline no-op push workload (every mode, 2 × 2), FIFO beside
+ * the same batches each with one priority of a seeded mix, on one cluster.
+ * All FIFO rounds come first: after a task with a priority the dispatchers
+ * stay exact (no prefetch) for a while, which would slow a FIFO run after it.
+ * Then the Redis memory of retained tasks, on a fresh Redis of its own.
+ */
+function lifecycle(plan: Plan, redisUrl: string): Step[] {
+  const rounds = plan.lifecycleRounds;
+  if (rounds === 0) return [];
+  const steps: Step[] = (['push', 'pull', 'local'] as const).map((mode) =>
+    onCluster(
+      redisUrl,
+      { mode, workers: 2, threadsPerWorker: 2 },
+      (cluster) =>
+        [false, true].flatMap((mixedPriorities) =>
+          Array.from(
+            { length: rounds },
+            () => () =>
+              runOnGrid(cluster, {
+                workload: w('noop'),
+                tasks: plan.headlineTasks,
+                scaling: 'lifecycle',
+                mixedPriorities,
+              }),
+          ),
+        ),
+      `lifecycle: FIFO and priority-mixed no-op, taskgrid ${mode} 2×2`,
+    ),
+  );
+  steps.push({
+    label: `lifecycle: Redis memory of ${plan.retainedTasks} retained tasks`,
+    run: async (into) => {
+      const measured = await runRetention(plan.retainedTasks);
+      const fifo = into.runs
+        .filter((r) => r.scaling === 'lifecycle' && r.mode === 'push' && !r.priority_mix)
+        .reduce((best, r) => Math.max(best, r.throughput), 0);
+      const rates = [{ tasks_per_second: 1000, rate_from: 'a round figure' }];
+      if (fifo > 0) {
+        rates.push({
+          tasks_per_second: Math.round(fifo),
+          rate_from: "this run's FIFO push no-op throughput, sustained all day",
+        });
+      }
+      into.retention = {
+        ...measured,
+        bounds: retentionBounds(measured.bytes_per_task, measured.result_ttl_seconds, rates),
+      };
+    },
+  });
   return steps;
 }
 
@@ -295,6 +350,7 @@ function sweeps(plan: Plan, redisUrl: string): Step[] {
 /** The parts of the study, in the order they run; `--only` picks some of them. */
 export const PARTS = [
   'headline',
+  'lifecycle',
   'payload',
   'latency',
   'cpu',
@@ -321,6 +377,7 @@ export function studySteps(plan: Plan, redisUrl: string, only?: ReadonlySet<Part
   };
   const parts: Record<Part, () => Step[]> = {
     headline: () => headline(plan, redisUrl),
+    lifecycle: () => lifecycle(plan, redisUrl),
     payload: () => payload(plan, redisUrl),
     latency: () => latency(plan, redisUrl),
     cpu: () => cpu(plan, redisUrl),

@@ -15,7 +15,8 @@ import {
   stop,
 } from '../test/helpers/processes.js';
 import { CompletionWatcher } from './completion-watcher.js';
-import type { RunResult } from './result-types.js';
+import { drawPriorities } from './priority-mix.js';
+import type { PriorityWait, RunResult } from './result-types.js';
 import { summarize } from './stats.js';
 import { payloadBytes, type Workload } from './workloads.js';
 
@@ -213,6 +214,8 @@ export interface RunSpec {
   scaling: RunResult['scaling'];
   /** Payloads per execute_batch request (default 1000; fewer when they would pass 8 MiB). */
   batchSize?: number;
+  /** Each batch with one priority of the seeded mix (priority-mix.ts); absent: no priority sent. */
+  mixedPriorities?: boolean;
 }
 
 /**
@@ -225,22 +228,28 @@ export async function runOnGrid(cluster: GridCluster, spec: RunSpec): Promise<Ru
   const payload = JSON.stringify(workload.args());
   const watcher = await CompletionWatcher.start(cluster.redisUrl, cluster.prefix);
   const ids: string[] = [];
+  // Keep each request under the server's 10 MiB body limit (64 KiB payloads: 128 a batch).
+  const fit = Math.floor((8 * 1024 * 1024) / (JSON.stringify(payload).length + 8));
+  const size = Math.max(1, Math.min(spec.batchSize ?? 1000, fit));
+  // The FIFO runs send no priority field at all: the path with none of issue 16's options.
+  const drawn = spec.mixedPriorities ? drawPriorities(Math.ceil(tasks / size)) : undefined;
+  const taskPriorities: number[] = [];
   let t0 = 0;
   let t1 = 0;
   try {
     t0 = performance.now();
-    // Keep each request under the server's 10 MiB body limit (64 KiB payloads: 128 a batch).
-    const fit = Math.floor((8 * 1024 * 1024) / (JSON.stringify(payload).length + 8));
-    const size = Math.max(1, Math.min(spec.batchSize ?? 1000, fit));
-    for (let i = 0; i < tasks; i += size) {
+    for (let i = 0, batch = 0; i < tasks; i += size, batch++) {
       const n = Math.min(size, tasks - i);
+      const priority = drawn?.perBatch[batch];
       const reply = await cluster.grid.call<{ task_ids: string[] }>('POST', '/execute_batch', {
         function_id: fn,
         payloads: Array.from({ length: n }, () => payload),
+        ...(priority === undefined ? {} : { priority }),
       });
       if (reply.status !== 201)
         throw new Error(`batch submit failed: ${JSON.stringify(reply.body)}`);
       ids.push(...reply.body.task_ids);
+      if (priority !== undefined) taskPriorities.push(...Array<number>(n).fill(priority));
     }
     await watcher.waitFor(ids, 600_000);
     t1 = Math.max(...ids.map((id) => watcher.finishedAt(id) ?? 0));
@@ -259,5 +268,28 @@ export async function runOnGrid(cluster: GridCluster, spec: RunSpec): Promise<Ru
     throughput: tasks / seconds,
     latency: summarize(stamps.map((s) => s.finished - s.created)),
     verified,
+    ...(drawn
+      ? {
+          priority_mix: drawn.mix,
+          queue_wait_by_priority: waitByPriority(stamps, taskPriorities),
+        }
+      : {}),
   };
+}
+
+/** submit → start of the tasks of each priority, highest first: shows the mix took effect. */
+function waitByPriority(stamps: readonly Stamps[], priorities: readonly number[]): PriorityWait[] {
+  const waits = new Map<number, number[]>();
+  stamps.forEach((s, i) => {
+    const p = priorities[i] ?? 0;
+    let list = waits.get(p);
+    if (!list) {
+      list = [];
+      waits.set(p, list);
+    }
+    list.push(s.started - s.created);
+  });
+  return [...waits.entries()]
+    .sort(([a], [b]) => b - a)
+    .map(([priority, list]) => ({ priority, tasks: list.length, queue_wait: summarize(list) }));
 }
