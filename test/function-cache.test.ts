@@ -37,7 +37,12 @@ describe('FunctionCache', () => {
     const fn = { id: 'f', name: 'f', source: '() => 1', created_at: 0, timeout_ms: 250 };
     await store.registerFunction(fn);
     cache.add(fn);
-    expect(await cache.lookup('f')).to.deep.include({ timeoutMs: 250, retry: undefined, labels: [], concurrency: undefined });
+    expect(await cache.lookup('f')).to.deep.include({
+      timeoutMs: 250,
+      retry: undefined,
+      labels: [],
+      concurrency: undefined,
+    });
     expect(await cache.forTasks([task('f')])).to.deep.equal([{ id: 'f', source: '() => 1' }]);
     expect(reads()).to.equal(0);
   });
