@@ -5,17 +5,20 @@
  * the SDK's schedule / schedules / unschedule.
  */
 
+import { randomUUID } from 'node:crypto';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { FormatRegistry } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { expect } from 'chai';
+import { pino } from 'pino';
 import { validate as isUuid } from 'uuid';
 import { TaskGrid, TaskGridHttpError } from '../client/task-grid.js';
-import type { GridServer } from '../server/grid-server.js';
+import { GridServer } from '../server/grid-server.js';
 import { CreateScheduleReply, SchedulesReply } from '../server/http/schedule-schemas.js';
+import { RedisStore } from '../server/store/redis-store.js';
 import { GridClient } from './helpers/grid-client.js';
-import { type StoreKind, startInProcess } from './helpers/in-process.js';
-import { until } from './helpers/wait.js';
+import { type StoreKind, startInProcess, testConfig } from './helpers/in-process.js';
+import { sleep, until } from './helpers/wait.js';
 
 interface ScheduleBody {
   schedule_id: string;
@@ -212,3 +215,42 @@ for (const kind of ['memory', 'redis'] as StoreKind[]) {
     });
   });
 }
+
+describe('schedules stop with the server', () => {
+  it('fires nothing and looks at nothing after close', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
+    const config = testConfig('redis');
+    const server = await GridServer.start(config, { log });
+    const store = config.store;
+    if (store.kind !== 'redis') throw new Error('expected a Redis store');
+    const grid = new GridClient(server.url);
+    const fn = await grid.register('function one() { return 1 }');
+    const created = await grid.call<{ schedule_id: string }>('POST', '/schedules', {
+      function_id: fn,
+      cron: '* * * * * *',
+      payload: '[]',
+    });
+    const id = created.body.schedule_id;
+    const peek = new RedisStore({ url: store.url, prefix: store.prefix, instanceId: randomUUID() });
+    await peek.connect();
+    try {
+      await until(
+        async () => (await peek.schedules.get(id))?.last_task_id,
+        (t) => t !== undefined,
+        10_000,
+        50,
+      );
+      await server.close();
+      const atClose = await peek.schedules.get(id);
+      const logged = lines.length;
+      await sleep(1_500);
+      expect(await peek.schedules.get(id)).to.deep.equal(atClose);
+      // A scheduler still running would try its closed store each second, and say so.
+      expect(lines.slice(logged).filter((l) => l.includes('schedules:'))).to.deep.equal([]);
+    } finally {
+      await peek.close();
+      await server.close();
+    }
+  });
+});
