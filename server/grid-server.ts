@@ -146,9 +146,10 @@ export class GridServer {
     const server = new GridServer(config, store, instanceId, log);
     await server.dispatcher.start();
     server.#timer.start();
-    server.#scheduler.start();
     server.#http.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
     await once(server.#http, 'listening');
+    // Only a server that is up fires schedules (one that failed to listen never does).
+    server.#scheduler.start();
     log.info(
       { url: server.url, mode: config.mode, store: store.kind, instance: instanceId },
       `taskgrid listening on ${server.url} (mode ${config.mode}, store ${store.kind})`,
