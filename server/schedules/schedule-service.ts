@@ -25,21 +25,17 @@ export interface ScheduleServiceDeps {
   store: TaskStore;
   /** Largest argument payload a task takes (bytes). */
   argsBytes: number;
-  /** Injected by tests; Date.now otherwise. */
-  now?: () => number;
 }
 
 export class ScheduleService {
   readonly #store: TaskStore;
   readonly #schedules: ScheduleStore;
   readonly #argsBytes: number;
-  readonly #now: () => number;
 
   constructor(deps: ScheduleServiceDeps) {
     this.#store = deps.store;
     this.#schedules = deps.store.schedules;
     this.#argsBytes = deps.argsBytes;
-    this.#now = deps.now ?? Date.now;
   }
 
   /** Checks and stores a schedule; rejects with BadPayloadError, TooLargeError or NotFoundError. */
@@ -59,7 +55,7 @@ export class ScheduleService {
         `No function with id ${input.function_id.slice(0, 64)}; register it first`,
       );
     }
-    const now = this.#now();
+    const now = Date.now();
     const schedule: ScheduleRecord = {
       id: uuidv4(),
       function_id: input.function_id,

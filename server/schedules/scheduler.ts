@@ -52,8 +52,6 @@ export interface SchedulerDeps {
   /** Store events that may have been missed (Redis reconnected): returns an unsubscribe. */
   onResync?: (listener: () => void) => () => void;
   log: Logger;
-  /** Injected by tests; Date.now otherwise. */
-  now?: () => number;
   /** DEFAULT_FIRE_LEASE_MS unless a test wants takeovers sooner. */
   fireLeaseMs?: number;
 }
@@ -67,7 +65,6 @@ export class Scheduler {
   readonly #submit: FireSubmit;
   readonly #onResync: SchedulerDeps['onResync'];
   readonly #log: Logger;
-  readonly #now: () => number;
   readonly #fireLeaseMs: number;
   readonly #unsubscribe: (() => void)[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -83,7 +80,6 @@ export class Scheduler {
     this.#submit = deps.submit;
     this.#onResync = deps.onResync;
     this.#log = deps.log;
-    this.#now = deps.now ?? Date.now;
     this.#fireLeaseMs = deps.fireLeaseMs ?? DEFAULT_FIRE_LEASE_MS;
   }
 
@@ -127,7 +123,7 @@ export class Scheduler {
     try {
       let worked = false;
       for (;;) {
-        const due = await this.#schedules.due(this.#now(), DUE_BATCH);
+        const due = await this.#schedules.due(Date.now(), DUE_BATCH);
         for (const schedule of due) {
           if (this.#stopped) return;
           await this.#fire(schedule);
@@ -135,14 +131,14 @@ export class Scheduler {
         worked ||= due.length > 0;
         if (due.length < DUE_BATCH) break;
       }
-      const stalled = await this.#schedules.stalled(this.#now(), DUE_BATCH);
+      const stalled = await this.#schedules.stalled(Date.now(), DUE_BATCH);
       for (const fire of stalled) {
         if (this.#stopped) return;
         await this.#takeOver(fire);
       }
       worked ||= stalled.length > 0;
       const earliest = await this.#schedules.earliest();
-      const wait = earliest === undefined ? MAX_TIMER_MS : earliest - this.#now();
+      const wait = earliest === undefined ? MAX_TIMER_MS : earliest - Date.now();
       // Something past due that this pass found nothing to do for (it fell due just now, or
       // the store is inconsistent): look again soon, never in a busy loop.
       this.#arm(worked ? wait : Math.max(wait, IDLE_REPASS_MS));
@@ -163,7 +159,7 @@ export class Scheduler {
   /** Claims the schedule's due slot by compare-and-set; the winner submits its task. */
   async #fire(schedule: ScheduleRecord): Promise<void> {
     const slot = schedule.next_run_at;
-    const now = this.#now();
+    const now = Date.now();
     const lease = now + this.#fireLeaseMs;
     let next: number;
     try {
@@ -189,7 +185,7 @@ export class Scheduler {
 
   /** A fire whose server died before storing its task: submitted again under the same key. */
   async #takeOver(fire: OpenFire): Promise<void> {
-    const now = this.#now();
+    const now = Date.now();
     if (!(await this.#schedules.retake(fire, now, now + this.#fireLeaseMs))) return;
     const schedule = await this.#schedules.get(fire.id);
     this.#log.info({ schedule: fire.id, slot: fire.slot }, 'schedules: taking over a stalled fire');
