@@ -74,6 +74,8 @@ export class Scheduler {
   #again = false;
   #started = false;
   #stopped = false;
+  /** The last pass failed: later failures of the same outage are not logged again. */
+  #failing = false;
 
   constructor(deps: SchedulerDeps) {
     this.#schedules = deps.schedules;
@@ -142,8 +144,14 @@ export class Scheduler {
       // Something past due that this pass found nothing to do for (it fell due just now, or
       // the store is inconsistent): look again soon, never in a busy loop.
       this.#arm(worked ? wait : Math.max(wait, IDLE_REPASS_MS));
+      if (this.#failing) this.#log.info('schedules: the store answers again');
+      this.#failing = false;
     } catch (error) {
-      this.#log.warn({ err: (error as Error).message }, 'schedules: store failed; retrying');
+      // Once per outage: a pass is tried every RETRY_MS while it lasts.
+      if (!this.#failing) {
+        this.#log.warn({ err: (error as Error).message }, 'schedules: store failed; retrying');
+      }
+      this.#failing = true;
       this.#arm(RETRY_MS);
     }
   }
