@@ -5,6 +5,8 @@ export {
   type RegisterOptions,
   type RemoteFunction,
   RemoteTaskError,
+  type Schedule,
+  type ScheduleOptions,
   TaskGrid,
   TaskGridHttpError,
   type TaskGridOptions,

@@ -10,12 +10,13 @@ import { DEFAULT_SERVER_URL } from '../shared/defaults.js';
 import { ConfigError } from '../shared/errors.js';
 import { urlOption } from '../shared/options.js';
 
-interface ClientFlags {
+export interface ClientFlags {
   url?: string;
   token?: string;
 }
 
-function grid(flags: ClientFlags): TaskGrid {
+/** The SDK on the server the flags (or the environment) name. */
+export function grid(flags: ClientFlags): TaskGrid {
   const url = urlOption('--url', flags.url ?? process.env.TASKGRID_URL ?? DEFAULT_SERVER_URL, [
     'http:',
     'https:',

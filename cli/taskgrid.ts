@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { TaskgridError } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
 import { addClientCommands } from './client-commands.js';
+import { addScheduleCommands } from './schedule-commands.js';
 import { addServerCommand } from './server-command.js';
 import { addWorkerCommand } from './worker-command.js';
 
@@ -15,6 +16,7 @@ const program = new Command('taskgrid')
 addServerCommand(program);
 addWorkerCommand(program);
 addClientCommands(program);
+addScheduleCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) process.exit(error.exitCode);

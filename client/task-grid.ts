@@ -97,6 +97,48 @@ export interface RegisterOptions {
   timeoutMs?: number;
 }
 
+export interface ScheduleOptions<A extends unknown[] = unknown[]> {
+  /** 5 fields (minute hour day-of-month month day-of-week), or 6 with leading seconds. */
+  cron: string;
+  /** The arguments each fire passes. */
+  args: A;
+  /** IANA time zone the cron is read in (UTC by default). */
+  timezone?: string;
+  priority?: number;
+  timeoutMs?: number;
+}
+
+export interface Schedule {
+  scheduleId: string;
+  functionId: string;
+  cron: string;
+  /** JSON text of the argument array. */
+  payload: string;
+  timezone?: string;
+  priority?: number;
+  timeoutMs?: number;
+  /** ms since the epoch. */
+  nextRunAt: number;
+  createdAt: number;
+  lastRunAt?: number;
+  lastTaskId?: string;
+}
+
+/** GET /schedules as the server sends each one. */
+interface ScheduleWire {
+  schedule_id: string;
+  function_id: string;
+  cron: string;
+  payload: string;
+  timezone?: string;
+  priority?: number;
+  timeout_ms?: number;
+  next_run_at: number;
+  created_at: number;
+  last_run_at?: number;
+  last_task_id?: string;
+}
+
 type AnyFunction = (...args: never[]) => unknown;
 
 /** How long a submit is retried while the server answers 503. */
@@ -219,6 +261,41 @@ export class TaskGrid {
     return { id: task_id };
   }
 
+  /**
+   * Runs a registered function on a cron schedule: each slot submits one
+   * task, once across all servers.
+   */
+  async schedule<A extends unknown[]>(
+    fn: RemoteFunction<A, unknown> | string,
+    options: ScheduleOptions<A>,
+  ): Promise<{ scheduleId: string; nextRunAt: number }> {
+    const body: Record<string, unknown> = {
+      function_id: typeof fn === 'string' ? fn : fn.id,
+      cron: options.cron,
+      payload: serializeArgs(options.args),
+    };
+    if (options.timezone !== undefined) body.timezone = options.timezone;
+    if (options.priority !== undefined) body.priority = options.priority;
+    if (options.timeoutMs !== undefined) body.timeout_ms = options.timeoutMs;
+    const reply = await this.#call<{ schedule_id: string; next_run_at: number }>(
+      'POST',
+      '/schedules',
+      body,
+    );
+    return { scheduleId: reply.schedule_id, nextRunAt: reply.next_run_at };
+  }
+
+  /** Every schedule, the next to fire first. */
+  async schedules(): Promise<Schedule[]> {
+    const { schedules } = await this.#call<{ schedules: ScheduleWire[] }>('GET', '/schedules');
+    return schedules.map(fromScheduleWire);
+  }
+
+  /** Deletes a schedule; tasks it already submitted are left as they are. */
+  async unschedule(scheduleId: string): Promise<void> {
+    await this.#call('DELETE', `/schedule/${encodeURIComponent(scheduleId)}`);
+  }
+
   /** Closes the result socket; pending results reject. */
   close(): void {
     this.#results.close();
@@ -296,6 +373,23 @@ export class TaskGrid {
     }
     return parsed as T;
   }
+}
+
+function fromScheduleWire(w: ScheduleWire): Schedule {
+  const out: Schedule = {
+    scheduleId: w.schedule_id,
+    functionId: w.function_id,
+    cron: w.cron,
+    payload: w.payload,
+    nextRunAt: w.next_run_at,
+    createdAt: w.created_at,
+  };
+  if (w.timezone !== undefined) out.timezone = w.timezone;
+  if (w.priority !== undefined) out.priority = w.priority;
+  if (w.timeout_ms !== undefined) out.timeoutMs = w.timeout_ms;
+  if (w.last_run_at !== undefined) out.lastRunAt = w.last_run_at;
+  if (w.last_task_id !== undefined) out.lastTaskId = w.last_task_id;
+  return out;
 }
 
 function unpack<R>(message: TaskResultMessage): R {

@@ -25,6 +25,9 @@ import { createHttpApp } from './http/http-app.js';
 import { LifecycleTimer } from './lifecycle-timer.js';
 import { DashboardStats, GridMetrics } from './metrics.js';
 import { ResultWaiters } from './result-waiters.js';
+import { gridScheduler } from './schedules/grid-scheduler.js';
+import { ScheduleService } from './schedules/schedule-service.js';
+import type { Scheduler } from './schedules/scheduler.js';
 import { resolveServerConfig, type ServerConfig, type ServerOptions } from './server-config.js';
 import { openStore } from './store/open-store.js';
 import type { StoreEvent, TaskStore } from './store/task-store.js';
@@ -66,6 +69,7 @@ export class GridServer {
   readonly #limiter: ConnectionLimiter;
   readonly #unsubscribe: () => void;
   readonly #timer: LifecycleTimer;
+  readonly #scheduler: Scheduler;
   #closing: Promise<void> | undefined;
 
   private constructor(config: ServerConfig, store: TaskStore, instanceId: string, log: Logger) {
@@ -89,8 +93,10 @@ export class GridServer {
     this.#outcomes = outcomes;
     this.#service = service;
     this.#guard = guard;
+    const schedules = new ScheduleService({ store, argsBytes: config.limits.argsBytes });
+    this.#scheduler = gridScheduler(store, service, log);
     this.#http = createServer(
-      createHttpApp({ config, guard, service, store, dispatcher, metrics, log }),
+      createHttpApp({ config, guard, service, store, dispatcher, metrics, schedules, log }),
     );
     this.#http.keepAliveTimeout = config.keepAliveTimeoutMs;
 
@@ -142,6 +148,8 @@ export class GridServer {
     server.#timer.start();
     server.#http.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
     await once(server.#http, 'listening');
+    // Only a server that is up fires schedules (one that failed to listen never does).
+    server.#scheduler.start();
     log.info(
       { url: server.url, mode: config.mode, store: store.kind, instance: instanceId },
       `taskgrid listening on ${server.url} (mode ${config.mode}, store ${store.kind})`,
@@ -198,9 +206,11 @@ export class GridServer {
   }
 
   async #close(): Promise<void> {
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref());
+    // Before submits are refused, so that a fire under way is stored, not dropped.
+    await Promise.race([this.#scheduler.stop(), timeout]);
     this.#service.stopAccepting();
     this.#timer.stop();
-    const timeout = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref());
     const work = (async () => {
       await this.dispatcher.close();
       await this.#gateway?.close();

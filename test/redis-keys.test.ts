@@ -22,7 +22,8 @@ describe('redis keys', () => {
     expect(keys.task('a')).to.equal(`${keys.taskHead}a`).and.to.equal('{tg}:task:a');
     expect(keys.instance('s')).to.equal(`${keys.instanceHead}s`);
     expect(keys.idempotency('k')).to.equal(`${keys.idempotencyHead}k`);
-    for (const key of [keys.queue, keys.leases, keys.events, keys.fn('f')]) {
+    expect(keys.schedule('s')).to.equal('{tg}:schedule:s');
+    for (const key of [keys.queue, keys.leases, keys.events, keys.fn('f'), keys.schedules]) {
       expect(key.startsWith('{tg}:'), key).to.equal(true);
     }
   });

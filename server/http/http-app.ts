@@ -11,6 +11,7 @@ import { NotFoundError } from '../../shared/errors.js';
 import { VERSION } from '../../shared/version.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { GridMetrics } from '../metrics.js';
+import type { ScheduleService } from '../schedules/schedule-service.js';
 import type { ServerConfig } from '../server-config.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { TaskService } from '../task-service.js';
@@ -18,6 +19,7 @@ import { bearerAuth } from './auth.js';
 import { type BrowserGuard, requireJsonBody } from './browser-guard.js';
 import { errorHandler } from './error-handler.js';
 import { restApi } from './rest-api.js';
+import { schedulesApi } from './schedules-api.js';
 
 export interface HttpAppDeps {
   config: ServerConfig;
@@ -27,11 +29,12 @@ export interface HttpAppDeps {
   store: TaskStore;
   dispatcher: Dispatcher;
   metrics: GridMetrics;
+  schedules: ScheduleService;
   log: Logger;
 }
 
 export function createHttpApp(deps: HttpAppDeps): Express {
-  const { config, guard, service, store, dispatcher, metrics, log } = deps;
+  const { config, guard, service, store, dispatcher, metrics, schedules, log } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('strict routing', false);
@@ -42,6 +45,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.use(requireJsonBody());
   app.use(express.json({ limit: config.limits.bodyBytes, strict: false }));
   app.use(restApi({ service, store, dispatcher, metrics, version: VERSION }));
+  app.use(schedulesApi(schedules));
   app.use((_req, _res, next) => next(new NotFoundError('No such route')));
   app.use(errorHandler(log));
   return app;

@@ -5,6 +5,7 @@
  */
 
 import { Type } from '@sinclair/typebox';
+import { schedulePaths } from './schedule-schemas.js';
 import {
   BatchBody,
   BatchReply,
@@ -73,6 +74,7 @@ export function openApiDocument(version: string): object {
     },
     security: [{ bearer: [] }],
     paths: {
+      ...schedulePaths({ json, error, guards, bodyGuards }),
       '/register_function': {
         post: {
           summary: 'Register the source of one JavaScript function',

@@ -16,6 +16,7 @@ import {
   parseLaneId,
 } from './lanes.js';
 import { backoffWait, insertSorted, type Queued, SeqQueues } from './memory-queues.js';
+import { MemoryScheduleStore } from './memory-schedule-store.js';
 import { StoreEvents } from './store-events.js';
 import { DEADLINE_RESULT, functionRecord, queuedTask, workerLostResult } from './store-records.js';
 import { errorSummary } from './task-hash.js';
@@ -86,6 +87,7 @@ function takeDue(list: Queued[], now: number, limit: number, inclusive: boolean)
 
 export class MemoryStore implements TaskStore {
   readonly kind = 'memory';
+  readonly schedules = new MemoryScheduleStore();
   readonly #functions = new Map<string, FunctionRecord>();
   readonly #tasks = new Map<string, TaskRecord>();
   readonly #leases = new Map<string, number>();

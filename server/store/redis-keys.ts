@@ -16,6 +16,7 @@ export const KEY_PARTS = {
   idempotency: 'idem:',
   laneQueue: 'lq:',
   lanePrio: 'lp:',
+  schedule: 'schedule:',
 } as const;
 
 /**
@@ -26,7 +27,8 @@ export const KEY_PARTS = {
  * `<instance> p <id> <progress JSON>` (the JSON may hold spaces: it is the rest).
  * The instance `*` is every server's, the publisher's too: a
  * script that any server may run (a claim that found a deadline passed)
- * publishes its outcomes that way, so none is announced twice.
+ * publishes its outcomes that way, so none is announced twice. The schedule
+ * store publishes `<instance> s` when it adds or deletes a schedule.
  */
 export type EventMessage =
   | { instance: string; kind: 'queued'; priority: number }
@@ -37,7 +39,8 @@ export type EventMessage =
   | { instance: string; kind: 'retried'; id: string }
   | { instance: string; kind: 'finished'; ids: string[] }
   | { instance: string; kind: 'cancelled'; id: string; owner: string | undefined }
-  | { instance: string; kind: 'progress'; id: string; progress: Progress };
+  | { instance: string; kind: 'progress'; id: string; progress: Progress }
+  | { instance: string; kind: 'schedules' };
 
 export function parseEventMessage(message: string): EventMessage | undefined {
   const [instance = '', kind, rest = '', owner = ''] = message.split(' ', 4);
@@ -51,6 +54,7 @@ export function parseEventMessage(message: string): EventMessage | undefined {
   if (kind === 'r') return { instance, kind: 'retried', id: rest };
   if (kind === 'l') return { instance, kind: 'lane', lane: rest };
   if (kind === 'w' && /^\d{1,16}$/.test(rest)) return { instance, kind: 'due', at: Number(rest) };
+  if (kind === 's') return { instance, kind: 'schedules' };
   return undefined;
 }
 
@@ -104,7 +108,12 @@ export class RedisKeys {
   readonly instanceHead: string;
   /** Head of every idempotency key. */
   readonly idempotencyHead: string;
+  /** ZSET of schedule ids scored by their next_run_at (ms since epoch). */
+  readonly schedules: string;
+  /** ZSET of fires won and not yet stored (`<schedule id>/<slot>`), scored by lease end (ms). */
+  readonly scheduleFires: string;
   readonly #functionHead: string;
+  readonly #scheduleHead: string;
 
   constructor(prefix: string) {
     this.prefix = prefix;
@@ -128,6 +137,9 @@ export class RedisKeys {
     this.instanceHead = `${prefix}${KEY_PARTS.instance}`;
     this.idempotencyHead = `${prefix}${KEY_PARTS.idempotency}`;
     this.#functionHead = `${prefix}${KEY_PARTS.fn}`;
+    this.schedules = `${prefix}schedules`;
+    this.scheduleFires = `${prefix}schedule-fires`;
+    this.#scheduleHead = `${prefix}${KEY_PARTS.schedule}`;
   }
 
   /** HASH of one task (see task-hash.ts for its fields). */
@@ -148,5 +160,10 @@ export class RedisKeys {
   /** HASH of one registered function (see function-hash.ts for its fields). */
   fn(id: string): string {
     return `${this.#functionHead}${id}`;
+  }
+
+  /** HASH of one schedule (see schedule-hash.ts for its fields). */
+  schedule(id: string): string {
+    return `${this.#scheduleHead}${id}`;
   }
 }

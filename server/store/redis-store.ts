@@ -37,6 +37,7 @@ import { STALE_LEASES_LUA } from './lua/stale-leases.js';
 import { TRIM_INDEX_LUA } from './lua/trim-index.js';
 import { parseEventMessage, RedisKeys } from './redis-keys.js';
 import { hash, integer, ReplyError, ReplyReader, stringArray } from './redis-reply.js';
+import { RedisScheduleStore } from './redis-schedule-store.js';
 import {
   leasesArgs,
   newTasksArgs,
@@ -165,6 +166,7 @@ function enqueued(read: ReplyReader, batch: number): EnqueueResult {
 export class RedisStore implements TaskStore {
   readonly kind = 'redis';
   readonly keys: RedisKeys;
+  readonly schedules: RedisScheduleStore;
   readonly #client: Client;
   readonly #subscriber: Client;
   readonly #events = new StoreEvents();
@@ -209,6 +211,12 @@ export class RedisStore implements TaskStore {
       },
     });
     this.#client.on('error', (error: Error) => this.#options.onError?.(error));
+    this.schedules = new RedisScheduleStore({
+      client: this.#client,
+      keys: this.keys,
+      instanceId: this.#options.instanceId,
+      call: (run) => this.#call(run),
+    });
     this.#subscriber = this.#client.duplicate({
       socket: {
         connectTimeout: this.#options.connectTimeoutMs,
@@ -733,6 +741,7 @@ export class RedisStore implements TaskStore {
       this.#events.emit({ type: 'queued', priority: event.priority });
     } else if (event.kind === 'due') this.#events.emit({ type: 'due', at: event.at });
     else if (event.kind === 'retried') this.#events.emit({ type: 'retried', id: event.id });
+    else if (event.kind === 'schedules') this.schedules.notify();
     else if (event.kind === 'finished') this.#events.emit({ type: 'finished', ids: event.ids });
     else if (event.kind === 'progress') {
       this.#events.emit({ type: 'progress', id: event.id, progress: event.progress });

@@ -10,6 +10,7 @@
 import type { RetryPolicy } from '../../shared/submit-fields.js';
 import type { TaskAssignment, TaskOutcome, TaskStatus } from '../../shared/types.js';
 import type { ClaimFilter } from './lanes.js';
+import type { ScheduleStore } from './schedule-store.js';
 
 export type { RetryPolicy };
 
@@ -191,6 +192,8 @@ export type StoreListener = (event: StoreEvent) => void;
 
 export interface TaskStore {
   readonly kind: 'redis' | 'memory';
+  /** Cron schedules, kept beside the tasks (schedule-store.ts). */
+  readonly schedules: ScheduleStore;
   registerFunction(fn: FunctionRecord): Promise<void>;
   getFunction(id: string): Promise<FunctionRecord | undefined>;
   /** Every registered function, oldest first. */
