@@ -130,7 +130,7 @@ export function lifecycleSection(c: Collected): string[] {
       ? mix.values.map((p) => `${p}: ${mix.batches[String(p)] ?? 0}`).join(', ')
       : '';
     out.push(
-      `FIFO: the headline no-op workload (batches of 1,000, no submit options) on 2 workers × 2 threads (local: 4 threads). Priority-mixed: the same batches, each submitted with one \`priority\` drawn from {${mix?.values.join(', ') ?? ''}} by a generator seeded with ${mix?.seed ?? ''} (batches per priority: ${perBatch}). Each mode runs on one cluster, all FIFO rounds first (after a task with a priority the dispatchers hold nothing ahead of time for 10 s, which would slow a FIFO round after it); the best round of each is compared.`,
+      `FIFO: the headline no-op workload (batches of 1,000, no submit options) on 2 workers × 2 threads (local: 4 threads). Priority-mixed: the same batches, each submitted with one \`priority\` drawn from {${mix?.values.join(', ') ?? ''}} by a generator seeded with ${mix?.seed ?? ''} (batches per priority: ${perBatch}). Each mode runs on one cluster, all FIFO rounds first; the best round of each is compared. What priorities cost: a batch of a higher priority than tasks held ahead of time makes the holders hand back those they have not started (a release and a claim again), and tasks with a priority other than 0 go through a sorted set instead of the list.`,
       '',
       '| mode | FIFO tasks/s (rounds) | priority-mixed tasks/s (rounds) | priority-mixed ÷ FIFO | goal | met |',
       '|---|---|---|---|---|---|',
