@@ -81,6 +81,13 @@ const FLAGS: readonly OptionFlag[] = [
     help: 'require this bearer token',
     text: true,
   },
+  {
+    flag: '--tokens <file>',
+    option: 'tokensFile',
+    env: 'TASKGRID_TOKENS_FILE',
+    help: 'tenants: a JSON array of {token, tenant, weight?} and {token, role: "worker", tenant?}',
+    text: true,
+  },
   { flag: '--insecure', option: 'insecure', help: 'allow a non-loopback address without a token' },
   {
     flag: '--task-timeout <ms>',
@@ -154,7 +161,9 @@ const FLAGS: readonly OptionFlag[] = [
 /** The default a row's help states, read from the config the server would use. */
 function defaultText(row: OptionFlag): string | undefined {
   if (row.option === 'threads') return 'cores';
-  if (row.option === 'token' || row.option === 'insecure') return undefined;
+  if (row.option === 'token' || row.option === 'tokensFile' || row.option === 'insecure') {
+    return undefined;
+  }
   let value: unknown = defaultConfig();
   for (const part of row.option.split('.')) {
     value = typeof value === 'object' && value !== null ? Reflect.get(value, part) : undefined;

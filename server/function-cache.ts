@@ -22,6 +22,7 @@
 
 import type { FunctionSource, TaskAssignment } from '../shared/types.js';
 import type { FunctionRecord, RetryPolicy, TaskStore } from './store/task-store.js';
+import { tenantName } from './tenants.js';
 
 /** Functions whose record is kept, least recently used dropped. */
 const MAX_RECORDS = 10_000;
@@ -38,6 +39,8 @@ export interface FunctionDefaults {
   readonly labels: readonly string[];
   /** At most this many of its tasks RUNNING at once; no limit when undefined. */
   readonly concurrency: number | undefined;
+  /** Whose it is (server/tenants.ts); undefined for `default`. */
+  readonly tenant: string | undefined;
 }
 
 interface CachedFunction extends FunctionDefaults {
@@ -53,6 +56,7 @@ function defaultsOf(fn: FunctionRecord): FunctionDefaults {
     retry: fn.retry,
     labels: fn.labels ?? [],
     concurrency: fn.concurrency,
+    tenant: fn.tenant,
   };
 }
 
@@ -99,8 +103,8 @@ export class FunctionCache {
     const known = this.#entries.get(id);
     if (known && Date.now() - known.checkedAt < CHECK_TTL_MS) {
       this.#touch(id, known);
-      const { timeoutMs, retry, labels, concurrency } = known;
-      return { timeoutMs, retry, labels, concurrency };
+      const { timeoutMs, retry, labels, concurrency, tenant } = known;
+      return { timeoutMs, retry, labels, concurrency, tenant };
     }
     const fn = await this.#store.getFunction(id);
     if (!fn) {
@@ -111,6 +115,15 @@ export class FunctionCache {
     const defaults = defaultsOf(fn);
     this.#keep(id, { ...defaults, checkedAt: Date.now(), source: known?.source });
     return defaults;
+  }
+
+  /**
+   * The tenant name of a function held here (`default` for none), undefined
+   * when not held: a read from memory for what counts tasks by tenant (metrics).
+   */
+  tenantOf(id: string): string | undefined {
+    const known = this.#entries.get(id);
+    return known && tenantName(known.tenant);
   }
 
   /** Sources of the functions these tasks call, except those in `skip`. */

@@ -32,6 +32,7 @@ import { resolveServerConfig, type ServerConfig, type ServerOptions } from './se
 import { openStore } from './store/open-store.js';
 import type { StoreEvent, TaskStore } from './store/task-store.js';
 import { TaskService } from './task-service.js';
+import { Tenants } from './tenants.js';
 
 const CLOSE_TIMEOUT_MS = 10_000;
 /**
@@ -72,21 +73,38 @@ export class GridServer {
   readonly #scheduler: Scheduler;
   #closing: Promise<void> | undefined;
 
-  private constructor(config: ServerConfig, store: TaskStore, instanceId: string, log: Logger) {
+  private constructor(
+    config: ServerConfig,
+    store: TaskStore,
+    instanceId: string,
+    log: Logger,
+    tenants: Tenants,
+  ) {
     this.config = config;
     this.store = store;
     this.instanceId = instanceId;
     this.log = log;
     const waiters = new ResultWaiters(config.limits.parkedPolls);
-    const metrics = new GridMetrics(store, () => this.dispatcher);
     const functions = new FunctionCache(store, config.functionCacheBytes);
+    const tenantLabels = tenants.enabled
+      ? { names: tenants.names, tenantOfFunction: (fn: string) => functions.tenantOf(fn) }
+      : undefined;
+    const metrics = new GridMetrics(store, () => this.dispatcher, tenantLabels);
     const bufferLimits = { count: config.outcomeBuffer, bytes: config.outcomeBufferBytes };
     const outcomes = new OutcomeWriter(store, { limits: bufferLimits, metrics, log });
-    const ctx = { store, instanceId, config, log, functions, outcomes, metrics };
+    const ctx = { store, instanceId, config, log, functions, outcomes, metrics, tenants };
     const { dispatcher, remote } = createDispatcher(ctx);
-    const service = new TaskService({ store, waiters, functions, dispatcher, config, metrics });
+    const service = new TaskService({
+      store,
+      waiters,
+      functions,
+      dispatcher,
+      config,
+      metrics,
+      tenants: tenants.enabled,
+    });
     // Without a token, what a web page could send or open is refused (browser-guard.ts).
-    const guard = config.token === undefined ? new BrowserGuard(config.host) : undefined;
+    const guard = tenants.required ? undefined : new BrowserGuard(config.host);
     this.metrics = metrics;
     this.dispatcher = dispatcher;
     this.#waiters = waiters;
@@ -96,7 +114,17 @@ export class GridServer {
     const schedules = new ScheduleService({ store, argsBytes: config.limits.argsBytes });
     this.#scheduler = gridScheduler(store, service, log);
     this.#http = createServer(
-      createHttpApp({ config, guard, service, store, dispatcher, metrics, schedules, log }),
+      createHttpApp({
+        config,
+        guard,
+        service,
+        store,
+        dispatcher,
+        metrics,
+        schedules,
+        log,
+        tenants,
+      }),
     );
     this.#http.keepAliveTimeout = config.keepAliveTimeoutMs;
 
@@ -104,7 +132,7 @@ export class GridServer {
       remote &&
       new WorkerGateway({
         handler: remote,
-        token: config.token,
+        tenants,
         maxFrameBytes: config.limits.frameBytes,
         helloBytes: config.limits.helloBytes,
         heartbeatMs: config.heartbeatMs,
@@ -114,7 +142,7 @@ export class GridServer {
     const stats = new DashboardStats(metrics, store, dispatcher);
     this.#clients = new ClientGateway({
       store,
-      token: config.token,
+      tenants,
       maxFrameBytes: Math.min(config.limits.frameBytes, CLIENT_FRAME_BYTES),
       log,
       stats: () => stats.current(),
@@ -136,14 +164,15 @@ export class GridServer {
   static async start(options: ServerOptions = {}, start: StartOptions = {}): Promise<GridServer> {
     const config = resolveServerConfig(options);
     const log = start.log ?? createLogger('taskgrid-server');
-    if (config.insecure && !config.token && !isLoopbackName(config.host)) {
+    if (config.insecure && !config.token && !config.tokens && !isLoopbackName(config.host)) {
       log.warn(
         `INSECURE: listening on ${config.host} with no token; anyone who reaches it can run code`,
       );
     }
     const instanceId = uuidv4();
-    const store = start.store ?? (await openStore(config.store, instanceId, config, log));
-    const server = new GridServer(config, store, instanceId, log);
+    const tenants = new Tenants(config.token, config.tokens);
+    const store = start.store ?? (await openStore(config.store, instanceId, config, log, tenants));
+    const server = new GridServer(config, store, instanceId, log, tenants);
     await server.dispatcher.start();
     server.#timer.start();
     server.#http.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });

@@ -12,6 +12,7 @@ import type { Mode, TaskOutcome } from '../shared/types.js';
 import type { Dispatcher } from './dispatch/dispatcher.js';
 import type { OutcomeCounters } from './dispatch/outcome-writer.js';
 import type { ClaimResult, RequeueResult, TaskStore } from './store/task-store.js';
+import { tenantName } from './tenants.js';
 
 const BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
@@ -23,36 +24,59 @@ const STATS_INTERVAL_MS = 900;
 
 /** Leased tasks tracked for latency at most (oldest forgotten first). */
 const MAX_TRACKED = 500_000;
+/** The tenant label of a task whose tenant this server cannot tell (its function is not held). */
+const UNKNOWN_TENANT = 'unknown';
+/** The tenant label of a tenant the tokens file no longer names: labels stay bounded by the file. */
+const OTHER_TENANT = 'other';
+
+/** With a tokens file, task counters are labelled by tenant (server/tenants.ts). */
+export interface TenantLabels {
+  /** Every tenant the tokens file names, `default` included. */
+  readonly names: readonly string[];
+  /** A function's tenant name when this server holds the function, else undefined. */
+  tenantOfFunction(functionId: string): string | undefined;
+}
 
 export class GridMetrics implements OutcomeCounters {
   readonly registry = new Registry();
-  readonly #submitted: Counter;
+  readonly #submitted: Counter<'tenant'>;
   readonly #outcomesDropped: Counter;
   readonly #outcomesRejected: Counter;
-  readonly #finished: Counter<'status'>;
+  readonly #finished: Counter<'status' | 'tenant'>;
+  readonly #tenants: TenantLabels | undefined;
+  readonly #tenantNames: ReadonlySet<string>;
   readonly #retried: Counter;
   readonly #queueWait: Histogram;
   readonly #runTime: Histogram;
   readonly #endToEnd: Histogram;
-  readonly #leased = new Map<string, { created: number; leased: number }>();
+  readonly #leased = new Map<string, { created: number; leased: number; fn: string }>();
   readonly #recent = new Float64Array(RECENT);
   #recentCount = 0;
   #completedTotal = 0;
 
-  constructor(store: TaskStore, dispatcher: () => Dispatcher) {
+  /** `tenants`: label task counters by tenant (a tokens file is in use); unlabelled without. */
+  constructor(store: TaskStore, dispatcher: () => Dispatcher, tenants?: TenantLabels) {
     const registers = [this.registry];
+    this.#tenants = tenants;
+    this.#tenantNames = new Set(tenants?.names);
+    const tenantLabel = tenants ? (['tenant'] as const) : [];
     this.#submitted = new Counter({
       name: 'taskgrid_tasks_submitted_total',
-      help: 'Tasks accepted by this server',
+      help: tenants ? 'Tasks accepted by this server, by tenant' : 'Tasks accepted by this server',
+      labelNames: tenantLabel,
       registers,
     });
     this.#finished = new Counter({
       name: 'taskgrid_tasks_finished_total',
-      help: 'Tasks that reached a terminal status through this server, by status',
-      labelNames: ['status'],
+      help: `Tasks that reached a terminal status through this server, by status${tenants ? ' and tenant' : ''}`,
+      labelNames: ['status', ...tenantLabel],
       registers,
     });
-    for (const status of ['COMPLETED', 'FAILED', 'CANCELLED']) this.#finished.inc({ status }, 0);
+    for (const status of ['COMPLETED', 'FAILED', 'CANCELLED']) {
+      if (!tenants) this.#finished.inc({ status }, 0);
+      for (const tenant of tenants?.names ?? []) this.#finished.inc({ status, tenant }, 0);
+    }
+    for (const tenant of tenants?.names ?? []) this.#submitted.inc({ tenant }, 0);
     this.#retried = new Counter({
       name: 'taskgrid_tasks_retried_total',
       help: 'Tasks put back in the queue after their worker was lost or their lease ended',
@@ -105,15 +129,18 @@ export class GridMetrics implements OutcomeCounters {
     return this.#completedTotal;
   }
 
-  submitted(count: number): void {
-    this.#submitted.inc(count);
+  /** `tenant`: the submitting client's (undefined: `default`). */
+  submitted(count: number, tenant?: string): void {
+    if (this.#tenants) this.#submitted.inc({ tenant: this.#label(tenantName(tenant)) }, count);
+    else this.#submitted.inc(count);
   }
 
   claimed(claim: ClaimResult): void {
     const now = Date.now();
     for (let i = 0; i < claim.tasks.length; i++) {
       const created = claim.created[i] ?? now;
-      this.#leased.set((claim.tasks[i] as { id: string }).id, { created, leased: now });
+      const task = claim.tasks[i] as { id: string; fn: string };
+      this.#leased.set(task.id, { created, leased: now, fn: task.fn });
       // Tasks that end elsewhere (taken over by a peer) never come back here: stay bounded.
       if (this.#leased.size > MAX_TRACKED) {
         const oldest = this.#leased.keys().next().value;
@@ -127,9 +154,9 @@ export class GridMetrics implements OutcomeCounters {
   finished(outcomes: readonly TaskOutcome[]): void {
     const now = Date.now();
     for (const outcome of outcomes) {
-      this.#finished.inc({ status: outcome.status });
-      this.#runTime.observe(outcome.run_ms / 1000);
       const times = this.#leased.get(outcome.id);
+      this.#finished.inc(this.#finishedLabels(outcome.status, times?.fn));
+      this.#runTime.observe(outcome.run_ms / 1000);
       if (!times) continue;
       this.#leased.delete(outcome.id);
       const e2e = now - times.created;
@@ -147,8 +174,15 @@ export class GridMetrics implements OutcomeCounters {
     this.#outcomesRejected.inc();
   }
 
-  cancelled(count = 1): void {
-    if (count > 0) this.#finished.inc({ status: 'CANCELLED' }, count);
+  /** `tenant`: whose tasks they were (undefined: `default`). */
+  cancelled(count = 1, tenant?: string): void {
+    if (count <= 0) return;
+    if (this.#tenants) {
+      const labels = { status: 'CANCELLED', tenant: this.#label(tenantName(tenant)) };
+      this.#finished.inc(labels, count);
+    } else {
+      this.#finished.inc({ status: 'CANCELLED' }, count);
+    }
   }
 
   /** A task this server leased ended elsewhere (cancelled): stop tracking it. */
@@ -158,8 +192,25 @@ export class GridMetrics implements OutcomeCounters {
 
   requeued(result: RequeueResult): void {
     this.#retried.inc(result.requeued.length);
-    this.#finished.inc({ status: 'FAILED' }, result.failed.length);
+    for (const id of result.failed) {
+      this.#finished.inc(this.#finishedLabels('FAILED', this.#leased.get(id)?.fn));
+    }
     for (const id of [...result.requeued, ...result.failed]) this.#leased.delete(id);
+  }
+
+  /** The finished counter's labels: with tenants, the tenant of the task's function. */
+  #finishedLabels(
+    status: string,
+    fn: string | undefined,
+  ): Partial<Record<'status' | 'tenant', string>> {
+    if (!this.#tenants) return { status };
+    const name = fn === undefined ? undefined : this.#tenants.tenantOfFunction(fn);
+    return { status, tenant: name === undefined ? UNKNOWN_TENANT : this.#label(name) };
+  }
+
+  /** A tenant name as a label value: one the tokens file names, else `other`. */
+  #label(name: string): string {
+    return this.#tenantNames.has(name) ? name : OTHER_TENANT;
   }
 
   /** p50 and p95 of the end-to-end latencies (ms) in the current window; a read, nothing more. */
@@ -223,6 +274,7 @@ export class DashboardStats {
         threads: w.threads,
         in_flight: w.in_flight,
         completed: w.completed,
+        ...(w.tenant === undefined ? {} : { tenant: w.tenant }),
       })),
     };
     this.#last = { at: now, completed, message };

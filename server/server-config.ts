@@ -33,6 +33,8 @@ import {
 } from '../shared/options.js';
 import { MODES, type Mode } from '../shared/types.js';
 import { isLoopbackName } from './http/browser-guard.js';
+import type { TokenEntry } from './tenants.js';
+import { parseTokens, readTokensFile } from './tokens-file.js';
 
 export interface Limits {
   /** Largest REST request body (413 past it). */
@@ -74,6 +76,11 @@ export interface ServerConfig {
   /** Tasks a worker (or the local pool) may hold per thread. */
   prefetch: number;
   token: string | undefined;
+  /**
+   * The tokens file's entries, checked (tokens-file.ts); undefined without
+   * one. `tokensFile` (--tokens) is read into this by resolveServerConfig.
+   */
+  tokens: readonly TokenEntry[] | undefined;
   insecure: boolean;
   taskTimeoutMs: number;
   maxAttempts: number;
@@ -118,6 +125,7 @@ export function defaultConfig(): ServerConfig {
     threads: defaultThreads(),
     prefetch: DEFAULT_PREFETCH,
     token: undefined,
+    tokens: undefined,
     insecure: false,
     taskTimeoutMs: 60_000,
     maxAttempts: 3,
@@ -152,9 +160,13 @@ export function defaultConfig(): ServerConfig {
 }
 
 /** What `GridServer.start` takes: any part of ServerConfig; the rest comes from defaultConfig(). */
-export type ServerOptions = Partial<Omit<ServerConfig, 'limits' | 'store'>> & {
+export type ServerOptions = Partial<Omit<ServerConfig, 'limits' | 'store' | 'tokens'>> & {
   limits?: Partial<Limits>;
   store?: StoreOptions;
+  /** A tokens file to read (tokens-file.ts); instead of `tokens`. */
+  tokensFile?: string;
+  /** The tokens file's entries, as parsed JSON (checked here); instead of `tokensFile`. */
+  tokens?: readonly unknown[];
 };
 
 export type StoreOptions =
@@ -206,6 +218,8 @@ const OPTION_NAMES = [
   'host',
   'store',
   'token',
+  'tokens',
+  'tokensFile',
   'insecure',
   'limits',
   'labels',
@@ -226,6 +240,7 @@ export function resolveServerConfig(options: unknown = {}): ServerConfig {
     host: textOption('host', orDefault(given.host, defaults.host)),
     store: storeConfig(orDefault(given.store, defaults.store)),
     token: optionalTextOption('token', given.token),
+    tokens: tokensConfig(given.tokensFile, given.tokens, given.token),
     insecure: boolOption('insecure', orDefault(given.insecure, defaults.insecure)),
     labels: labelsOption('labels', given.labels),
     limits: limitsConfig(orDefault(given.limits, {}), defaults.limits),
@@ -234,14 +249,29 @@ export function resolveServerConfig(options: unknown = {}): ServerConfig {
     const key = name as IntKey;
     config[key] = intOption(name, orDefault(given[name], defaults[key]), min, max);
   }
-  if (!config.token && !config.insecure && !isLoopbackName(config.host)) {
+  if (!config.token && !config.tokens && !config.insecure && !isLoopbackName(config.host)) {
     throw new ConfigError(
       `Refusing to listen on ${config.host} without a token: anyone who reaches it could run code. ` +
-        'Set a token (`token`: TASKGRID_TOKEN or --token <secret>), listen on 127.0.0.1, ' +
+        'Set a token (`token`: TASKGRID_TOKEN or --token <secret>) or a tokens file (--tokens), ' +
+        'listen on 127.0.0.1, ' +
         'or set `insecure` (--insecure) to accept the risk.',
     );
   }
   return config;
+}
+
+/** The tokens file's entries, from a file (`tokensFile`) or given as is (`tokens`). */
+function tokensConfig(
+  file: unknown,
+  entries: unknown,
+  token: unknown,
+): readonly TokenEntry[] | undefined {
+  const single = typeof token === 'string' ? token : undefined;
+  if (file !== undefined && entries !== undefined) {
+    throw new ConfigError('Give `tokensFile` (--tokens) or `tokens`, not both');
+  }
+  if (file !== undefined) return readTokensFile(textOption('tokensFile', file), single);
+  return entries === undefined ? undefined : parseTokens(entries, 'Option `tokens`', single);
 }
 
 function limitsConfig(value: unknown, defaults: Limits): Limits {

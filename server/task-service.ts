@@ -51,6 +51,8 @@ export interface SubmitOptions {
   labels?: readonly string[] | undefined;
   /** One per payload: a key seen before returns the task stored under it. */
   idempotencyKeys?: readonly string[] | undefined;
+  /** The submitting client's tenant (undefined: `default`); the function must be its own. */
+  tenant?: string | undefined;
 }
 
 /** What POST /register_function takes beside the name and source. */
@@ -59,6 +61,8 @@ export interface FunctionOptions {
   retry?: RetryPolicy | undefined;
   labels?: readonly string[] | undefined;
   concurrency?: number | undefined;
+  /** The registering client's tenant (undefined: `default`): the function is its own. */
+  tenant?: string | undefined;
 }
 
 export interface Submitted {
@@ -81,6 +85,8 @@ export interface TaskServiceDeps {
   dispatcher: Dispatcher;
   config: ServerConfig;
   metrics: GridMetrics;
+  /** A tokens file is in use (server/tenants.ts): every read checks whose a task is. */
+  tenants?: boolean;
 }
 
 export class TaskService {
@@ -91,6 +97,7 @@ export class TaskService {
   readonly #metrics: GridMetrics;
   readonly #config: ServerConfig;
   readonly #recent = new Map<string, TaskOutcome>();
+  readonly #tenants: boolean;
   #accepting = true;
 
   constructor(deps: TaskServiceDeps) {
@@ -100,6 +107,7 @@ export class TaskService {
     this.#dispatcher = deps.dispatcher;
     this.#config = deps.config;
     this.#metrics = deps.metrics;
+    this.#tenants = deps.tenants === true;
   }
 
   /**
@@ -143,6 +151,7 @@ export class TaskService {
       retry: options.retry,
       labels: options.labels && normaliseLabels(options.labels),
       concurrency: options.concurrency,
+      tenant: options.tenant,
     };
     await this.#store.registerFunction(fn);
     this.#functions.add(fn);
@@ -153,8 +162,11 @@ export class TaskService {
    * Deletes a function: its QUEUED and WAITING tasks become CANCELLED (how
    * many is the answer), later submits 404, running tasks finish.
    */
-  async deleteFunction(id: string): Promise<number> {
+  async deleteFunction(id: string, tenant?: string): Promise<number> {
     if (!isUuid(id)) throw new BadIdError('function_id', id);
+    // Whose it is never changes: a read before the delete decides for good.
+    const owned = await this.#store.getFunction(id);
+    if (!owned || owned.tenant !== tenant) throw new NotFoundError(`No function with id ${id}`);
     this.#functions.delete(id);
     const result = await this.#store.deleteFunction(id);
     if (!result) throw new NotFoundError(`No function with id ${id}`);
@@ -162,30 +174,39 @@ export class TaskService {
     return result.cancelled.length;
   }
 
-  async functions(): Promise<FunctionSummary[]> {
-    return (await this.#store.listFunctions()).map(functionSummary);
+  /** The functions of `tenant` (undefined: `default`). */
+  async functions(tenant?: string): Promise<FunctionSummary[]> {
+    const all = await this.#store.listFunctions();
+    return all.filter((fn) => fn.tenant === tenant).map(functionSummary);
   }
 
-  async function(id: string): Promise<FunctionSummary & { source: string }> {
+  async function(id: string, tenant?: string): Promise<FunctionSummary & { source: string }> {
     if (!isUuid(id)) throw new BadIdError('function_id', id);
     const fn = await this.#store.getFunction(id);
-    if (!fn) throw new NotFoundError(`No function with id ${id}`);
+    if (!fn || fn.tenant !== tenant) throw new NotFoundError(`No function with id ${id}`);
     return { ...functionSummary(fn), source: fn.source };
   }
 
   /** GET /task/:id: the whole record, result included. */
-  async task(id: string): Promise<TaskDetail> {
-    const detail = taskDetail(await this.#get(id), true);
+  async task(id: string, tenant?: string): Promise<TaskDetail> {
+    const detail = taskDetail(await this.#get(id, tenant), true);
     const labels = detail.labels;
     // Workers of this server only: one with these labels on another server would take it there.
     if (detail.status === 'QUEUED' && labels !== undefined) {
-      const can = this.#dispatcher.workers().some((w) => labels.every((l) => w.labels.includes(l)));
+      // A worker of one tenant runs only that tenant's tasks (tenants.ts).
+      const can = this.#dispatcher
+        .workers()
+        .some(
+          (w) =>
+            (w.tenant === undefined || w.tenant === tenant) &&
+            labels.every((l) => w.labels.includes(l)),
+        );
       if (!can) detail.waiting_for = `a worker with labels ${labels.join(', ')}`;
     }
     return detail;
   }
 
-  /** GET /tasks: one page, newest first, without results. */
+  /** GET /tasks: one page, newest first, without results; only `query.tenant`'s tasks. */
   async tasks(query: TaskQuery): Promise<{ tasks: TaskDetail[]; next_cursor?: string }> {
     const page = await this.#store.listTasks(query);
     const tasks = page.tasks.map((t) => taskDetail(t, false));
@@ -193,9 +214,11 @@ export class TaskService {
   }
 
   /** A FAILED or CANCELLED task runs again under the same id. */
-  async retry(id: string): Promise<TaskView> {
+  async retry(id: string, tenant?: string): Promise<TaskView> {
     if (!isUuid(id)) throw new BadIdError('task_id', id);
     this.#checkAccepting();
+    // Whose it is never changes: a read before the retry decides for good.
+    await this.#get(id, tenant);
     const result = await this.#store.retryTask(id);
     if (!result) throw new NotFoundError(`No task with id ${id}`);
     if (!result.changed) {
@@ -228,7 +251,7 @@ export class TaskService {
       }
       checkArgsPayload(payload);
     }
-    const defaults = await this.#checkFunction(functionId);
+    const defaults = await this.#checkFunction(functionId, options.tenant);
     const now = Date.now();
     const timeout = options.timeoutMs ?? defaults.timeoutMs ?? this.#config.taskTimeoutMs;
     const retry = options.retry ?? defaults.retry;
@@ -241,23 +264,25 @@ export class TaskService {
       args,
       timeout_ms: timeout,
       created_at: now,
-      idempotency_key: keys?.[i],
+      idempotency_key:
+        keys === undefined ? undefined : tenantKey(keys[i] as string, options.tenant),
       priority: options.priority,
       run_at: runAt,
       deadline_at: deadlineAt,
       retry,
       lane,
+      tenant: options.tenant,
     }));
     const { duplicates } = await this.#dispatcher.submit(tasks);
-    this.#metrics.submitted(tasks.length - duplicates.size);
+    this.#metrics.submitted(tasks.length - duplicates.size, options.tenant);
     return {
       ids: tasks.map((t, i) => duplicates.get(i) ?? t.id),
       stored: duplicates.size < tasks.length,
     };
   }
 
-  async status(id: string): Promise<TaskView> {
-    const task = await this.#get(id);
+  async status(id: string, tenant?: string): Promise<TaskView> {
+    const task = await this.#get(id, tenant);
     return { task_id: id, status: task.status };
   }
 
@@ -267,12 +292,13 @@ export class TaskService {
    * may have been missed) reads the task again, and waits on if it is not
    * finished; a read the store cannot answer is tried again until the wait ends.
    */
-  async result(id: string, waitMs = 0): Promise<TaskView> {
+  async result(id: string, waitMs = 0, tenant?: string): Promise<TaskView> {
     if (!isUuid(id)) throw new BadIdError('task_id', id);
-    const known = this.#recent.get(id);
+    // An outcome kept here does not say whose task it was: with tenants, the store decides.
+    const known = this.#tenants ? undefined : this.#recent.get(id);
     if (known) return outcomeView(known);
-    if (waitMs <= 0) return view(await this.#get(id));
-    return this.#wait(id, waitMs, true);
+    if (waitMs <= 0) return view(await this.#get(id, tenant));
+    return this.#wait(id, waitMs, true, tenant);
   }
 
   /**
@@ -293,14 +319,15 @@ export class TaskService {
     }
   }
 
-  async #wait(id: string, waitMs: number, readFirst: boolean): Promise<TaskView> {
+  /** `readFirst` also checks that the task is `tenant`'s; without it, the caller knows it is. */
+  async #wait(id: string, waitMs: number, readFirst: boolean, tenant?: string): Promise<TaskView> {
     const deadline = Date.now() + Math.min(waitMs, MAX_WAIT_MS);
     for (let read = readFirst; ; read = true) {
       const waiter = this.#waiters.wait(id, Math.max(0, deadline - Date.now()));
       let end: WaitEnd;
       try {
         if (read) {
-          const task = await this.#getUntil(id, deadline);
+          const task = await this.#getUntil(id, deadline, tenant);
           if (isTerminal(task.status) || Date.now() >= deadline) return view(task);
         }
         end = await waiter.promise;
@@ -309,12 +336,15 @@ export class TaskService {
       }
       // The outcome this process just stored is the answer: no need to read it back.
       if (end.outcome) return outcomeView(end.outcome);
-      if (!end.finished) return view(await this.#getUntil(id, deadline + READ_RETRY_MS * 5));
+      if (!end.finished)
+        return view(await this.#getUntil(id, deadline + READ_RETRY_MS * 5, tenant));
     }
   }
 
-  async cancel(id: string): Promise<TaskView> {
+  async cancel(id: string, tenant?: string): Promise<TaskView> {
     if (!isUuid(id)) throw new BadIdError('task_id', id);
+    // Whose it is never changes: a read before the cancel decides for good.
+    await this.#get(id, tenant);
     const result = await this.#store.cancel(id);
     if (!result) throw new NotFoundError(`No task with id ${id}`);
     if (!result.changed) {
@@ -322,15 +352,15 @@ export class TaskService {
         `Task ${id} already finished as ${result.previous}; nothing to cancel`,
       );
     }
-    this.#metrics.cancelled();
+    this.#metrics.cancelled(1, tenant);
     return { task_id: id, status: 'CANCELLED' };
   }
 
   /** #get, tried again while the store is unreachable and the deadline is ahead. */
-  async #getUntil(id: string, deadline: number): Promise<TaskRecord> {
+  async #getUntil(id: string, deadline: number, tenant: string | undefined): Promise<TaskRecord> {
     for (;;) {
       try {
-        return await this.#get(id);
+        return await this.#get(id, tenant);
       } catch (error) {
         if (!(error instanceof UnavailableError) || Date.now() + READ_RETRY_MS > deadline) {
           throw error;
@@ -340,17 +370,19 @@ export class TaskService {
     }
   }
 
-  async #get(id: string): Promise<TaskRecord> {
+  /** The task, if it is `tenant`'s (undefined: `default`); another tenant's is not found. */
+  async #get(id: string, tenant: string | undefined): Promise<TaskRecord> {
     if (!isUuid(id)) throw new BadIdError('task_id', id);
     const task = await this.#store.getTask(id);
-    if (!task) throw new NotFoundError(`No task with id ${id}`);
+    if (!task || task.tenant !== tenant) throw new NotFoundError(`No task with id ${id}`);
     return task;
   }
 
-  /** Throws NotFoundError for an unknown function; returns its defaults. */
-  async #checkFunction(id: string): Promise<FunctionDefaults> {
+  /** Throws NotFoundError for an unknown function or another tenant's; returns its defaults. */
+  async #checkFunction(id: string, tenant: string | undefined): Promise<FunctionDefaults> {
     const fn = isUuid(id) ? await this.#functions.lookup(id) : undefined;
-    if (!fn) throw new NotFoundError(`No function with id ${id.slice(0, 64)}; register it first`);
+    if (!fn || fn.tenant !== tenant)
+      throw new NotFoundError(`No function with id ${id.slice(0, 64)}; register it first`);
     return fn;
   }
 
@@ -373,7 +405,8 @@ function laneOf(
   const labels = normaliseLabels([...defaults.labels, ...(taskLabels ?? [])]);
   const limit = defaults.concurrency;
   const limited = limit === undefined ? undefined : { fn: functionId, limit };
-  const id = laneId({ labels, limited });
+  // A tenant's tasks are in its own lanes: fair dispatch weighs lanes by tenant (tenants.ts).
+  const id = laneId({ tenant: defaults.tenant, labels, limited });
   return id === DEFAULT_LANE ? undefined : { id, limit: limit ?? 0 };
 }
 
@@ -391,6 +424,17 @@ function checkIdempotencyKeys(keys: readonly string[], count: number): void {
       throw new BadPayloadError('Expected an idempotency key of well-formed Unicode text');
     }
   }
+}
+
+/**
+ * The key an idempotency key is stored under: as given for `default` (as
+ * before tenants), else in the tenant's own space, so two tenants' equal keys
+ * never meet. One-to-one: a tenant's starts with NUL and a name (no NUL);
+ * a `default` key that starts with NUL gets a second one.
+ */
+function tenantKey(key: string, tenant: string | undefined): string {
+  if (tenant !== undefined) return `\u0000${tenant}\u0000${key}`;
+  return key.startsWith('\u0000') ? `\u0000\u0000${key}` : key;
 }
 
 function view(task: TaskRecord): TaskView {

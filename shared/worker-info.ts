@@ -17,6 +17,11 @@ export const WorkerInfoSchema = Type.Object({
   last_heartbeat: Type.String({ format: 'date-time' }),
   draining: Type.Boolean({ description: 'Finishing what it holds and taking nothing new' }),
   labels: Type.Array(Type.String(), { description: 'What it can run (`--label`)' }),
+  tenant: Type.Optional(
+    Type.String({
+      description: "The only tenant whose tasks it runs (its worker token's); absent: any tenant's",
+    }),
+  ),
 });
 
 export type WorkerInfo = Static<typeof WorkerInfoSchema>;
@@ -28,6 +33,7 @@ export const WorkerLoadSchema = Type.Pick(WorkerInfoSchema, [
   'threads',
   'in_flight',
   'completed',
+  'tenant',
 ]);
 
 /**

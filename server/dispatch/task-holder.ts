@@ -64,7 +64,7 @@ export abstract class TaskHolder {
   }
 
   info(): WorkerInfo {
-    return {
+    const info: WorkerInfo = {
       id: this.id,
       address: this.address,
       threads: this.threads,
@@ -75,5 +75,7 @@ export abstract class TaskHolder {
       draining: this.draining,
       labels: [...this.filter.labels],
     };
+    if (this.filter.tenant !== undefined) info.tenant = this.filter.tenant;
+    return info;
   }
 }

@@ -20,6 +20,11 @@ export interface WorkerLink {
   readonly binaryTasks: boolean;
   /** Its labels (from its hello): it runs only tasks whose labels it all has. */
   readonly labels: readonly string[];
+  /**
+   * The only tenant whose tasks it may run (its token's, server/tenants.ts);
+   * undefined: any tenant's.
+   */
+  readonly tenant?: string | undefined;
   /** When it last answered a heartbeat (ms since the epoch). */
   readonly lastHeartbeat: number;
   /** Open and not closing: a frame sent now reaches the worker. */

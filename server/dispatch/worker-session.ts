@@ -26,7 +26,7 @@ export class WorkerSession extends TaskHolder {
   requestedSince = 0;
 
   constructor(link: WorkerLink, deadlineGraceMs: number) {
-    super(link.threads, deadlineGraceMs, claimFilter(link.labels, undefined));
+    super(link.threads, deadlineGraceMs, claimFilter(link.labels, link.tenant));
     this.link = link;
   }
 

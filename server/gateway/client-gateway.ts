@@ -4,6 +4,11 @@
  * A client may also `submit` a task here, which subscribes it to the task:
  * one socket carries a call from submit to result. Dashboards `watch` and
  * get a stats message every second.
+ *
+ * A socket belongs to its client token's tenant: it submits for it, and a
+ * subscription to another tenant's task is answered `unknown`, as one to no
+ * task. A subscription is unverified until the store's record says whose the
+ * task is, and nothing is delivered to it before then: its own read delivers.
  */
 
 import type { IncomingMessage } from 'node:http';
@@ -21,10 +26,10 @@ import {
   parseClientMessage,
   type StatsMessage,
 } from '../../shared/protocol.js';
-import { tokenMatches } from '../../shared/token.js';
 import { isTerminal, type TaskOutcome } from '../../shared/types.js';
 import type { Progress, TaskRecord, TaskStore } from '../store/task-store.js';
 import type { TaskService } from '../task-service.js';
+import type { Tenants } from '../tenants.js';
 import { refuseUpgrade } from './upgrade-refusal.js';
 
 export const CLIENT_PATH = '/ws/client';
@@ -37,7 +42,8 @@ const READ_RETRY_MS = 500;
 
 export interface ClientGatewayOptions {
   store: TaskStore;
-  token: string | undefined;
+  /** Who may connect, and for which tenant (tenants.ts). */
+  tenants: Tenants;
   maxFrameBytes: number;
   log: Logger;
   stats: () => Promise<StatsMessage>;
@@ -49,13 +55,18 @@ type SubmitMessage = Extract<ClientMessage, { type: 'submit' }>;
 
 class ClientConnection {
   readonly ws: WebSocket;
+  /** Its token's tenant; undefined: `default`. */
+  readonly tenant: string | undefined;
   readonly ids = new Set<string>();
+  /** Subscribed ids whose task's tenant is not known yet: nothing is sent for them. */
+  readonly unverified = new Set<string>();
   watching = false;
   /** Submits stored or refused but not answered yet. */
   submitting = 0;
   closed = false;
-  constructor(ws: WebSocket) {
+  constructor(ws: WebSocket, tenant: string | undefined) {
     this.ws = ws;
+    this.tenant = tenant;
   }
   send(message: ClientServerMessage): void {
     this.sendEncoded(encode(message));
@@ -96,12 +107,13 @@ export class ClientGateway {
    * connection caps were checked by the server before (browser-guard.ts).
    */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const { token } = this.#options;
-    if (token !== undefined && !tokenMatches(token, requestToken(req))) {
-      refuseUpgrade(socket, new UnauthorizedError());
+    const credential = this.#options.tenants.authenticate(requestToken(req));
+    if (!credential?.client) {
+      const message = credential ? 'A worker token cannot connect as a client' : undefined;
+      refuseUpgrade(socket, new UnauthorizedError(message));
       return;
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, credential.tenant));
   }
 
   /** Called with every finished event; outcomes are present for what this server stored. */
@@ -145,8 +157,8 @@ export class ClientGateway {
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
 
-  #onConnection(ws: WebSocket): void {
-    const conn = new ClientConnection(ws);
+  #onConnection(ws: WebSocket, tenant: string | undefined): void {
+    const conn = new ClientConnection(ws, tenant);
     this.#connections.add(conn);
     ws.on('error', () => {});
     ws.on('message', (data) => {
@@ -188,8 +200,12 @@ export class ClientGateway {
       conn.ws.close(CloseCode.TooMany, `at most ${MAX_SUBSCRIPTIONS} subscriptions per socket`);
       return;
     }
-    // Subscribe first, then read: a result stored in between is not missed.
-    for (const id of ids) this.#add(conn, id);
+    // Subscribe first, then read: a result stored in between is not missed. Unverified
+    // until that read says the task is this socket's tenant's.
+    for (const id of ids) {
+      this.#add(conn, id);
+      conn.unverified.add(id);
+    }
     void this.#readAndDeliver(ids, conn);
   }
 
@@ -227,6 +243,7 @@ export class ClientGateway {
       submitted = await this.#options.submit(message.function_id, [message.payload], {
         timeoutMs: message.timeout_ms,
         idempotencyKeys: key === undefined ? undefined : [key],
+        tenant: conn.tenant,
       });
     } catch (error) {
       conn.send({ type: 'refused', ref, ...this.#refusal(error) });
@@ -238,6 +255,7 @@ export class ClientGateway {
     conn.send({ type: 'submitted', ref, task_id: id });
     // A socket gone meanwhile has nobody to deliver to (and its subscriptions were dropped).
     if (conn.closed) return;
+    // A task this call stored is the socket's tenant's: no need to verify it.
     if (submitted.stored) this.#add(conn, id);
     else this.#subscribe(conn, [id]);
   }
@@ -251,6 +269,7 @@ export class ClientGateway {
 
   #unsubscribe(conn: ClientConnection, id: string): void {
     conn.ids.delete(id);
+    conn.unverified.delete(id);
     const set = this.#subscribers.get(id);
     if (!set) return;
     set.delete(conn);
@@ -282,6 +301,7 @@ export class ClientGateway {
           }
           return;
         }
+        this.#verify(id, task.tenant);
         if (!isTerminal(task.status)) return;
         const message: ClientServerMessage = { type: 'result', task_id: id, status: task.status };
         if (task.status !== 'CANCELLED' && task.result !== undefined) message.result = task.result;
@@ -302,14 +322,36 @@ export class ClientGateway {
     this.#retry.unref();
   }
 
+  /**
+   * The store says whose task `id` is: unverified subscriptions of that
+   * tenant become verified; those of another are answered `unknown`, as for
+   * no task, and dropped.
+   */
+  #verify(id: string, tenant: string | undefined): void {
+    const set = this.#subscribers.get(id);
+    if (!set) return;
+    for (const conn of set) {
+      if (!conn.unverified.has(id)) continue;
+      if (conn.tenant === tenant) {
+        conn.unverified.delete(id);
+        continue;
+      }
+      conn.send({ type: 'unknown', task_id: id });
+      this.#unsubscribe(conn, id);
+    }
+  }
+
+  /** Sends to every verified subscriber and drops them; unverified ones wait for their read. */
   #deliver(id: string, message: ClientServerMessage): void {
     const set = this.#subscribers.get(id);
     if (!set) return;
-    this.#subscribers.delete(id);
     for (const conn of set) {
+      if (conn.unverified.has(id)) continue;
+      set.delete(conn);
       conn.ids.delete(id);
       conn.send(message);
     }
+    if (set.size === 0) this.#subscribers.delete(id);
   }
 
   async #broadcastStats(): Promise<void> {

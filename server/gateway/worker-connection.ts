@@ -18,6 +18,8 @@ export interface ConnectionOptions {
   binaryTasks: boolean;
   /** What it can run (from its hello): a task runs only where all its labels are. */
   labels: readonly string[];
+  /** The only tenant whose tasks it runs (its token's); undefined: any. */
+  tenant: string | undefined;
 }
 
 export class WorkerConnection implements WorkerLink {
@@ -27,6 +29,7 @@ export class WorkerConnection implements WorkerLink {
   readonly maxFrameBytes: number;
   readonly binaryTasks: boolean;
   readonly labels: readonly string[];
+  readonly tenant: string | undefined;
   lastHeartbeat = Date.now();
   /** Pings sent since the last answer. */
   missedHeartbeats = 0;
@@ -41,6 +44,7 @@ export class WorkerConnection implements WorkerLink {
     this.maxFrameBytes = options.maxFrameBytes;
     this.binaryTasks = options.binaryTasks;
     this.labels = options.labels;
+    this.tenant = options.tenant;
   }
 
   get open(): boolean {

@@ -11,6 +11,10 @@
  * arrives, whatever frame length it announces; past that it is dropped
  * (close 1009) before ws could gather a large frame. `ws` has one maxPayload
  * per server, fixed when a socket opens, hence the count on the stream.
+ *
+ * Only a worker's token passes (the single `--token`, or a tokens-file entry
+ * with role "worker"); a client's is refused like a wrong one. A worker
+ * token's tenant, if it names one, goes with the link to dispatch.
  */
 
 import type { IncomingMessage } from 'node:http';
@@ -37,8 +41,8 @@ import {
   type WorkerMessage,
 } from '../../shared/protocol.js';
 import { decodeResultsFrame } from '../../shared/results-frame.js';
-import { tokenMatches } from '../../shared/token.js';
 import type { WorkerLinkHandler } from '../dispatch/worker-link.js';
+import type { Credential, Tenants } from '../tenants.js';
 import { ConnectionLog } from './connection-log.js';
 import { refuseUpgrade } from './upgrade-refusal.js';
 import { WorkerConnection } from './worker-connection.js';
@@ -48,7 +52,8 @@ const HELLO_TIMEOUT_MS = 5000;
 
 export interface GatewayOptions {
   handler: WorkerLinkHandler;
-  token: string | undefined;
+  /** Who may connect (tenants.ts). */
+  tenants: Tenants;
   maxFrameBytes: number;
   heartbeatMs: number;
   heartbeatTolerance: number;
@@ -61,6 +66,17 @@ export interface GatewayOptions {
 function bearerToken(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization;
   return header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+}
+
+/** Why a credential may not connect as a worker; undefined when it may. */
+function workerRefusal(credential: Credential | undefined): UnauthorizedError | undefined {
+  if (!credential) return new UnauthorizedError('The worker token (--token) is wrong');
+  if (!credential.worker) {
+    return new UnauthorizedError(
+      'A client token cannot connect as a worker; use a worker token (role "worker" in --tokens)',
+    );
+  }
+  return undefined;
 }
 
 export class WorkerGateway {
@@ -83,18 +99,19 @@ export class WorkerGateway {
    * here (401 before any WebSocket); without one the hello must carry it.
    */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const { token } = this.#options;
+    const { tenants } = this.#options;
     const given = bearerToken(req);
-    let authenticated = token === undefined;
-    if (token !== undefined && given !== undefined) {
-      if (!tokenMatches(token, given)) {
-        refuseUpgrade(socket, new UnauthorizedError('The worker token (--token) is wrong'));
+    let credential: Credential | undefined;
+    if (given !== undefined || !tenants.required) {
+      credential = tenants.authenticate(given);
+      const refusal = workerRefusal(credential);
+      if (refusal) {
+        refuseUpgrade(socket, refusal);
         return;
       }
-      authenticated = true;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) =>
-      this.#onConnection(ws, req, socket, authenticated),
+      this.#onConnection(ws, req, socket, credential),
     );
   }
 
@@ -106,7 +123,13 @@ export class WorkerGateway {
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
 
-  #onConnection(ws: WebSocket, req: IncomingMessage, socket: Duplex, authenticated: boolean): void {
+  /** `credential`: from the upgrade's bearer token; undefined when the hello must carry it. */
+  #onConnection(
+    ws: WebSocket,
+    req: IncomingMessage,
+    socket: Duplex,
+    credential: Credential | undefined,
+  ): void {
     const address = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     const helloTimer = setTimeout(
       () => ws.close(CloseCode.BadFrame, 'expected hello within 5 s'),
@@ -134,7 +157,7 @@ export class WorkerGateway {
       try {
         const message = parseWorkerMessage(frameText(data));
         if (message.type !== 'hello') throw new ProtocolError('The first message must be hello');
-        this.#start(ws, address, message, authenticated);
+        this.#start(ws, address, message, credential);
         welcomed = true;
         socket.off('data', countPreHello);
       } catch (error) {
@@ -144,14 +167,22 @@ export class WorkerGateway {
     ws.once('close', () => clearTimeout(helloTimer));
   }
 
-  #start(ws: WebSocket, address: string, hello: HelloMessage, authenticated: boolean): void {
-    const { handler, token } = this.#options;
+  #start(
+    ws: WebSocket,
+    address: string,
+    hello: HelloMessage,
+    fromUpgrade: Credential | undefined,
+  ): void {
+    const { handler, tenants } = this.#options;
     if (hello.version !== PROTOCOL_VERSION) {
       throw new ProtocolVersionError(PROTOCOL_VERSION, hello.version);
     }
-    if (!authenticated && (token === undefined || !tokenMatches(token, hello.token))) {
-      throw new UnauthorizedError('The worker handshake needs the server token (--token)');
+    const credential = fromUpgrade ?? tenants.authenticate(hello.token);
+    if (!credential) {
+      throw new UnauthorizedError('The worker handshake needs a worker token (--token)');
     }
+    const refusal = workerRefusal(credential);
+    if (refusal) throw refusal;
     const conn = new WorkerConnection(ws, {
       id: hello.worker_id ?? uuidv4(),
       address,
@@ -160,6 +191,7 @@ export class WorkerGateway {
       maxFrameBytes: hello.max_frame ?? DEFAULT_FRAME_BYTES,
       binaryTasks: hello.binary_tasks === true,
       labels: hello.labels ?? [],
+      tenant: credential.tenant,
     });
     this.#connections.add(conn);
     ws.on('pong', () => conn.answered());

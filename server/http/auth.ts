@@ -1,18 +1,23 @@
 /**
- * Bearer-token gate for the REST API. With a token configured, every route
- * but GET /healthz needs `Authorization: Bearer <token>`, compared in
- * constant time.
+ * Bearer-token gate for the REST API. With a token (or a tokens file)
+ * configured, every route but GET /healthz needs `Authorization: Bearer
+ * <token>` of a client (tenants.ts compares in constant time); a worker's
+ * token is refused here. The caller's tenant is kept for the routes
+ * (`callerTenant`).
  */
 
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { UnauthorizedError } from '../../shared/errors.js';
-import { tokenMatches } from '../../shared/token.js';
+import type { Tenants } from '../tenants.js';
 
 const OPEN_PATHS = new Set(['/healthz', '/healthz/']);
 
-export function bearerAuth(token: string | undefined): RequestHandler {
+/** Each authenticated request's tenant (undefined: `default`). Weak: requests are not kept alive by it. */
+const TENANT = new WeakMap<Request, string>();
+
+export function bearerAuth(tenants: Tenants): RequestHandler {
   return (req, _res, next) => {
-    if (token === undefined || (req.method === 'GET' && OPEN_PATHS.has(req.path))) {
+    if (!tenants.required || (req.method === 'GET' && OPEN_PATHS.has(req.path))) {
       next();
       return;
     }
@@ -23,6 +28,21 @@ export function bearerAuth(token: string | undefined): RequestHandler {
       const query = req.query.token;
       given = typeof query === 'string' ? query : undefined;
     }
-    next(tokenMatches(token, given) ? undefined : new UnauthorizedError());
+    const credential = tenants.authenticate(given);
+    if (!credential) {
+      next(new UnauthorizedError());
+      return;
+    }
+    if (!credential.client) {
+      next(new UnauthorizedError('A worker token cannot use the REST API; use a client token'));
+      return;
+    }
+    if (credential.tenant !== undefined) TENANT.set(req, credential.tenant);
+    next();
   };
+}
+
+/** The tenant of the client that sent `req`; undefined for `default` (and with no tokens). */
+export function callerTenant(req: Request): string | undefined {
+  return TENANT.get(req);
 }

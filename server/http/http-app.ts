@@ -15,6 +15,7 @@ import type { ScheduleService } from '../schedules/schedule-service.js';
 import type { ServerConfig } from '../server-config.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { TaskService } from '../task-service.js';
+import type { Tenants } from '../tenants.js';
 import { bearerAuth } from './auth.js';
 import { type BrowserGuard, requireJsonBody } from './browser-guard.js';
 import { errorHandler } from './error-handler.js';
@@ -31,19 +32,21 @@ export interface HttpAppDeps {
   metrics: GridMetrics;
   schedules: ScheduleService;
   log: Logger;
+  /** Who may call, and for which tenant (tenants.ts). */
+  tenants: Tenants;
 }
 
 export function createHttpApp(deps: HttpAppDeps): Express {
-  const { config, guard, service, store, dispatcher, metrics, schedules, log } = deps;
+  const { guard, service, store, dispatcher, metrics, schedules, log, tenants } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('strict routing', false);
   // Without a token, what a web page could send is refused first (browser-guard.ts).
   if (guard) app.use(guard.middleware());
-  app.use(bearerAuth(config.token));
+  app.use(bearerAuth(tenants));
   // Bodies are JSON and say so (415 otherwise): a page cannot send that cross-origin unasked.
   app.use(requireJsonBody());
-  app.use(express.json({ limit: config.limits.bodyBytes, strict: false }));
+  app.use(express.json({ limit: deps.config.limits.bodyBytes, strict: false }));
   app.use(restApi({ service, store, dispatcher, metrics, version: VERSION }));
   app.use(schedulesApi(schedules));
   app.use((_req, _res, next) => next(new NotFoundError('No such route')));

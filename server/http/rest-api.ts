@@ -10,6 +10,7 @@ import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { GridMetrics } from '../metrics.js';
 import type { TaskStore } from '../store/task-store.js';
 import { MAX_WAIT_MS, type SubmitOptions, type TaskService } from '../task-service.js';
+import { callerTenant } from './auth.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { openApiDocument } from './openapi.js';
 import {
@@ -64,6 +65,7 @@ export function restApi({ service, store, dispatcher, metrics, version }: RestDe
       retry: body.retry,
       labels: body.labels,
       concurrency: body.concurrency,
+      tenant: callerTenant(req),
     });
     res.status(201).json({ function_id: functionId });
   });
@@ -77,6 +79,7 @@ export function restApi({ service, store, dispatcher, metrics, version }: RestDe
     const { ids, stored } = await service.submit(body.function_id, [body.payload], {
       ...submitOptions(body),
       idempotencyKeys: body.idempotency_key === undefined ? undefined : [body.idempotency_key],
+      tenant: callerTenant(req),
     });
     const taskId = ids[0] as string;
     const finished = wait > 0 ? await service.finishedWithin(taskId, wait, stored) : undefined;
@@ -89,45 +92,48 @@ export function restApi({ service, store, dispatcher, metrics, version }: RestDe
     const { ids, stored } = await service.submit(body.function_id, body.payloads, {
       ...submitOptions(body),
       idempotencyKeys: body.idempotency_keys,
+      tenant: callerTenant(req),
     });
     res.status(stored ? 201 : 200).json({ task_ids: ids });
   });
 
-  router.get('/functions', async (_req, res) => {
-    res.json({ functions: await service.functions() });
+  router.get('/functions', async (req, res) => {
+    res.json({ functions: await service.functions(callerTenant(req)) });
   });
 
   router.get('/function/:function_id', async (req, res) => {
-    res.json(await service.function(req.params.function_id));
+    res.json(await service.function(req.params.function_id, callerTenant(req)));
   });
 
   router.delete('/function/:function_id', async (req, res) => {
-    const cancelled = await service.deleteFunction(req.params.function_id);
+    const cancelled = await service.deleteFunction(req.params.function_id, callerTenant(req));
     res.json({ function_id: req.params.function_id, cancelled });
   });
 
   router.get('/task/:task_id', async (req, res) => {
-    res.json(await service.task(req.params.task_id));
+    res.json(await service.task(req.params.task_id, callerTenant(req)));
   });
 
   router.get('/tasks', async (req, res) => {
-    res.json(await service.tasks(parseTaskQuery(req.query)));
+    res.json(await service.tasks({ ...parseTaskQuery(req.query), tenant: callerTenant(req) }));
   });
 
   router.post('/task/:task_id/retry', async (req, res) => {
-    res.json(await service.retry(req.params.task_id));
+    res.json(await service.retry(req.params.task_id, callerTenant(req)));
   });
 
   router.get('/status/:task_id', async (req, res) => {
-    res.json(await service.status(req.params.task_id));
+    res.json(await service.status(req.params.task_id, callerTenant(req)));
   });
 
   router.get('/result/:task_id', async (req, res) => {
-    res.json(await service.result(req.params.task_id, waitParam(req.query.wait)));
+    res.json(
+      await service.result(req.params.task_id, waitParam(req.query.wait), callerTenant(req)),
+    );
   });
 
   router.delete('/task/:task_id', async (req, res) => {
-    res.json(await service.cancel(req.params.task_id));
+    res.json(await service.cancel(req.params.task_id, callerTenant(req)));
   });
 
   router.get('/workers', workersRoute(dispatcher));

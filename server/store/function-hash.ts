@@ -18,6 +18,8 @@ const FN = {
   /** Comma-separated; absent when it has none. */
   labels: 'labels',
   concurrency: 'concurrency',
+  /** Absent for `default` (server/tenants.ts). */
+  tenant: 'tenant',
 } as const;
 
 /** A function as Redis stores it: every field a string, absent when unset. */
@@ -33,6 +35,7 @@ export function functionToHash(fn: FunctionRecord): FunctionHash {
   if (fn.retry !== undefined) Object.assign(raw, retryToHash(fn.retry));
   if (fn.labels !== undefined && fn.labels.length > 0) raw[FN.labels] = fn.labels.join(',');
   if (fn.concurrency !== undefined) raw[FN.concurrency] = String(fn.concurrency);
+  if (fn.tenant !== undefined) raw[FN.tenant] = fn.tenant;
   return raw;
 }
 
@@ -49,5 +52,6 @@ export function functionFromHash(id: string, raw: unknown): FunctionRecord | und
     retry: retryFromHash(read),
     labels: read.optionalText(FN.labels)?.split(','),
     concurrency: read.optionalInt(FN.concurrency),
+    tenant: read.optionalText(FN.tenant),
   });
 }

@@ -579,6 +579,7 @@ export class MemoryStore implements TaskStore {
       if (!task) continue;
       if (query.status !== undefined && task.status !== query.status) continue;
       if (query.function_id !== undefined && task.function_id !== query.function_id) continue;
+      if (task.tenant !== query.tenant) continue;
       tasks.push({ ...task, errors: [...task.errors] });
     }
     // As the Redis script: a cursor unless the scan ran off the end of the index.

@@ -6,6 +6,7 @@
 
 import type { Logger } from 'pino';
 import type { ServerConfig, StoreConfig } from '../server-config.js';
+import type { Tenants } from '../tenants.js';
 import { MemoryStore } from './memory-store.js';
 import { RedisStore } from './redis-store.js';
 import type { TaskStore } from './task-store.js';
@@ -15,12 +16,16 @@ export async function openStore(
   instanceId: string,
   config: ServerConfig,
   log: Logger,
+  tenants?: Tenants,
 ): Promise<TaskStore> {
+  // Fair dispatch across tenants' lanes takes each tenant's share from the tokens file.
+  const weightOf = tenants && ((tenant: string | undefined) => tenants.weightOf(tenant));
   if (store.kind === 'memory') {
     log.warn('using the in-memory store: tasks and results will not survive a restart');
     return new MemoryStore({
       resultTtlSeconds: config.resultTtlSeconds,
       idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+      weightOf,
     });
   }
   let lastError = '';
@@ -30,6 +35,7 @@ export async function openStore(
     instanceId,
     resultTtlSeconds: config.resultTtlSeconds,
     idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+    weightOf,
     connectTimeoutMs: store.required ? 3000 : 500,
     onError: (error) => {
       if (error.message !== lastError) log.warn({ err: error.message }, 'redis connection trouble');
@@ -49,6 +55,7 @@ export async function openStore(
     return new MemoryStore({
       resultTtlSeconds: config.resultTtlSeconds,
       idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+      weightOf,
     });
   }
 }

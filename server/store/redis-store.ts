@@ -646,6 +646,7 @@ export class RedisStore implements TaskStore {
           query.status ?? '',
           query.function_id ?? '',
           String(LIST_SCAN_CAP),
+          query.tenant ?? '',
         ],
       ),
     );

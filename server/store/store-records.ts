@@ -30,17 +30,20 @@ export function queuedTask(task: NewTask): TaskRecord {
     progress: undefined,
     errors: [],
     lane: task.lane?.id,
+    // Absent, not undefined, for `default`: records compare deep-equal across stores.
+    ...(task.tenant === undefined ? {} : { tenant: task.tenant }),
   };
 }
 
 /** A function's record with `timeout_ms` and `retry` present only when it has them (a fresh object). */
 export function functionRecord(fn: FunctionRecord): FunctionRecord {
-  const { id, name, source, created_at, timeout_ms, retry, labels, concurrency } = fn;
+  const { id, name, source, created_at, timeout_ms, retry, labels, concurrency, tenant } = fn;
   const record: FunctionRecord = { id, name, source, created_at };
   if (timeout_ms !== undefined) record.timeout_ms = timeout_ms;
   if (retry !== undefined) record.retry = { ...retry };
   if (labels !== undefined && labels.length > 0) record.labels = [...labels];
   if (concurrency !== undefined) record.concurrency = concurrency;
+  if (tenant !== undefined) record.tenant = tenant;
   return record;
 }
 

@@ -35,6 +35,8 @@ export const F = {
   progress: 'progress',
   /** Absent in the default lane. */
   lane: 'lane',
+  /** Absent for `default` (server/tenants.ts). */
+  tenant: 'tenant',
 } as const;
 
 /**
@@ -74,6 +76,7 @@ export function taskToHash(task: TaskRecord): TaskHash {
   if (task.retry !== undefined) Object.assign(raw, retryToHash(task.retry));
   if (task.progress !== undefined) raw[F.progress] = JSON.stringify(task.progress);
   if (task.lane !== undefined) raw[F.lane] = task.lane;
+  if (task.tenant !== undefined) raw[F.tenant] = task.tenant;
   for (const e of task.errors) {
     raw[`${ERROR_HEAD}${e.attempt}`] = JSON.stringify({ name: e.name, message: e.message });
   }
@@ -152,7 +155,8 @@ export function progressFromText(text: string | undefined, what: string): Progre
 export function taskFromHash(id: string, raw: unknown): TaskRecord | undefined {
   const read = HashReader.of(raw, `task ${id}`);
   if (!read) return undefined;
-  return {
+  const tenant = read.optionalText(F.tenant);
+  const record: TaskRecord = {
     id,
     function_id: read.text(F.fn),
     status: read.oneOf(F.status, TASK_STATUSES),
@@ -177,6 +181,8 @@ export function taskFromHash(id: string, raw: unknown): TaskRecord | undefined {
       .map(([attempt, text]) => ({ attempt: Number(attempt), ...errorSummary(text) }))
       .sort((a, b) => a.attempt - b.attempt),
   };
+  if (tenant !== undefined) record.tenant = tenant;
+  return record;
 }
 
 /** A hash as the flat `field, value, ...` list that HSET takes in a script. */

@@ -42,6 +42,8 @@ export interface FunctionRecord {
   labels?: string[] | undefined;
   /** At most this many of its tasks RUNNING at once, across the grid; no limit when absent. */
   concurrency?: number | undefined;
+  /** The tenant whose client registered it; absent for `default` (server/tenants.ts). */
+  tenant?: string | undefined;
 }
 
 export interface NewTask {
@@ -61,6 +63,8 @@ export interface NewTask {
   retry?: RetryPolicy | undefined;
   /** Its lane (lanes.ts) and the lane's concurrency limit (0: none); the default lane when absent. */
   lane?: { id: string; limit: number } | undefined;
+  /** The tenant whose client submitted it (its function's); absent for `default`. */
+  tenant?: string | undefined;
 }
 
 export interface EnqueueResult {
@@ -96,6 +100,8 @@ export interface TaskRecord {
   errors: TaskError[];
   /** Its lane (lanes.ts); undefined for the default lane. */
   lane: string | undefined;
+  /** The tenant it belongs to; absent for `default` (server/tenants.ts). */
+  tenant?: string | undefined;
 }
 
 export interface ClaimResult {
@@ -172,6 +178,8 @@ export interface TaskQuery {
   limit: number;
   /** From the previous page's `next_cursor`. */
   cursor?: string | undefined;
+  /** Only this tenant's tasks; undefined: only `default`'s (those stored with no tenant). */
+  tenant?: string | undefined;
 }
 
 export interface TaskPage {

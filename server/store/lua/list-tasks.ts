@@ -6,11 +6,13 @@
  * matches little never blocks Redis; the cursor then resumes the scan.
  *   KEYS[1] the index
  *   ARGV[1] task key head, ARGV[2] cursor (a seq: list below it) or '', ARGV[3] limit,
- *   ARGV[4] status or '', ARGV[5] function id or '', ARGV[6] scan cap
+ *   ARGV[4] status or '', ARGV[5] function id or '', ARGV[6] scan cap,
+ *   ARGV[7] tenant, '' for tasks stored without one (`default`); absent: any tenant
  *   returns { next cursor or '', ids... }
  */
 export const LIST_TASKS_LUA = `
 local head, limit, status, fn, cap = ARGV[1], tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
+local tenant = ARGV[7]
 local top = '+inf'
 if ARGV[2] ~= '' then top = '(' .. ARGV[2] end
 local ids = {}
@@ -24,10 +26,11 @@ while #ids < limit and scanned < cap do
     local id = page[i]
     scanned = scanned + 1
     last = page[i + 1]
-    local f = redis.call('HMGET', head .. id, 'status', 'fn')
+    local f = redis.call('HMGET', head .. id, 'status', 'fn', 'tenant')
     if not f[1] then
       redis.call('ZREM', KEYS[1], id)
-    elseif (status == '' or f[1] == status) and (fn == '' or f[2] == fn) then
+    elseif (status == '' or f[1] == status) and (fn == '' or f[2] == fn)
+        and (tenant == nil or (f[3] or '') == tenant) then
       ids[#ids + 1] = id
       if #ids == limit then break end
     end
