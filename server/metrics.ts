@@ -7,7 +7,7 @@
  */
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { StatsMessage } from '../shared/protocol.js';
+import type { StatsMessage, TenantLoad } from '../shared/protocol.js';
 import type { Mode, TaskOutcome } from '../shared/types.js';
 import type { Dispatcher } from './dispatch/dispatcher.js';
 import type { OutcomeCounters } from './dispatch/outcome-writer.js';
@@ -45,6 +45,8 @@ export class GridMetrics implements OutcomeCounters {
   readonly #finished: Counter<'status' | 'tenant'>;
   readonly #tenants: TenantLabels | undefined;
   readonly #tenantNames: ReadonlySet<string>;
+  /** The same counts by tenant, for the dashboard (labels of the counters above). */
+  readonly #byTenant = new Map<string, TenantLoad>();
   readonly #retried: Counter;
   readonly #queueWait: Histogram;
   readonly #runTime: Histogram;
@@ -77,6 +79,7 @@ export class GridMetrics implements OutcomeCounters {
       for (const tenant of tenants?.names ?? []) this.#finished.inc({ status, tenant }, 0);
     }
     for (const tenant of tenants?.names ?? []) this.#submitted.inc({ tenant }, 0);
+    for (const tenant of tenants?.names ?? []) this.#tenantLoad(tenant);
     this.#retried = new Counter({
       name: 'taskgrid_tasks_retried_total',
       help: 'Tasks put back in the queue after their worker was lost or their lease ended',
@@ -131,8 +134,18 @@ export class GridMetrics implements OutcomeCounters {
 
   /** `tenant`: the submitting client's (undefined: `default`). */
   submitted(count: number, tenant?: string): void {
-    if (this.#tenants) this.#submitted.inc({ tenant: this.#label(tenantName(tenant)) }, count);
-    else this.#submitted.inc(count);
+    if (!this.#tenants) {
+      this.#submitted.inc(count);
+      return;
+    }
+    const label = this.#label(tenantName(tenant));
+    this.#submitted.inc({ tenant: label }, count);
+    this.#tenantLoad(label).submitted += count;
+  }
+
+  /** Each tenant's counts, for the dashboard; undefined without a tokens file. */
+  tenantLoads(): TenantLoad[] | undefined {
+    return this.#tenants && [...this.#byTenant.values()].map((load) => ({ ...load }));
   }
 
   claimed(claim: ClaimResult): void {
@@ -180,6 +193,7 @@ export class GridMetrics implements OutcomeCounters {
     if (this.#tenants) {
       const labels = { status: 'CANCELLED', tenant: this.#label(tenantName(tenant)) };
       this.#finished.inc(labels, count);
+      this.#tenantLoad(labels.tenant).cancelled += count;
     } else {
       this.#finished.inc({ status: 'CANCELLED' }, count);
     }
@@ -205,7 +219,22 @@ export class GridMetrics implements OutcomeCounters {
   ): Partial<Record<'status' | 'tenant', string>> {
     if (!this.#tenants) return { status };
     const name = fn === undefined ? undefined : this.#tenants.tenantOfFunction(fn);
-    return { status, tenant: name === undefined ? UNKNOWN_TENANT : this.#label(name) };
+    const tenant = name === undefined ? UNKNOWN_TENANT : this.#label(name);
+    const load = this.#tenantLoad(tenant);
+    if (status === 'COMPLETED') load.completed++;
+    else if (status === 'FAILED') load.failed++;
+    else load.cancelled++;
+    return { status, tenant };
+  }
+
+  /** A tenant label's counts, made at first use (labels are bounded: see #label). */
+  #tenantLoad(tenant: string): TenantLoad {
+    let load = this.#byTenant.get(tenant);
+    if (!load) {
+      load = { tenant, submitted: 0, completed: 0, failed: 0, cancelled: 0 };
+      this.#byTenant.set(tenant, load);
+    }
+    return load;
   }
 
   /** A tenant name as a label value: one the tokens file names, else `other`. */
@@ -277,6 +306,8 @@ export class DashboardStats {
         ...(w.tenant === undefined ? {} : { tenant: w.tenant }),
       })),
     };
+    const tenants = this.#metrics.tenantLoads();
+    if (tenants) message.tenants = tenants;
     this.#last = { at: now, completed, message };
     return message;
   }

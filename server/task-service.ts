@@ -251,6 +251,7 @@ export class TaskService {
       }
       checkArgsPayload(payload);
     }
+    // TODO(dependencies): `{"$task"}` references must be `options.tenant`'s tasks (tenants.ts).
     const defaults = await this.#checkFunction(functionId, options.tenant);
     const now = Date.now();
     const timeout = options.timeoutMs ?? defaults.timeoutMs ?? this.#config.taskTimeoutMs;

@@ -277,6 +277,16 @@ const Refused = Type.Object({
   code: Type.String(),
   message: Type.String(),
 });
+/** One tenant's tasks as this server counted them (the dashboard's tenants table). */
+const TenantLoad = Type.Object({
+  tenant: Type.String(),
+  submitted: Type.Integer({ minimum: 0 }),
+  completed: Type.Integer({ minimum: 0 }),
+  failed: Type.Integer({ minimum: 0 }),
+  cancelled: Type.Integer({ minimum: 0 }),
+});
+export type TenantLoad = Static<typeof TenantLoad>;
+
 const Stats = Type.Object({
   type: Type.Literal('stats'),
   at: Type.Number(),
@@ -286,6 +296,8 @@ const Stats = Type.Object({
   latency_p50_ms: Type.Number(),
   latency_p95_ms: Type.Number(),
   workers: Type.Array(WorkerLoadSchema),
+  /** With a tokens file: what this server counted for each tenant since it started. */
+  tenants: Type.Optional(Type.Array(TenantLoad)),
 });
 
 export const ClientServerMessageSchema = Type.Union([

@@ -311,6 +311,22 @@ describe('tenants: worker sockets', () => {
     }
   });
 
+  it('sends the dashboard each tenant’s counts: a tenant its own row, --token all', async () => {
+    const rows = async (token: string) => {
+      const socket = await clientSocket(server, token);
+      try {
+        socket.ws.send(JSON.stringify({ type: 'watch' }));
+        const stats = await socket.next();
+        expect(stats.type).to.equal('stats');
+        return (stats.tenants as { tenant: string }[]).map((t) => t.tenant).sort();
+      } finally {
+        socket.ws.close();
+      }
+    };
+    expect(await rows('alpha-client-token')).to.deep.equal(['alpha']);
+    expect(await rows(SINGLE)).to.deep.equal(['alpha', 'beta', 'default']);
+  });
+
   it('refuses a client token: 401 at the upgrade, 4401 in the hello', async () => {
     const upgrade = await rawUpgrade(server.url, '/ws', {
       authorization: 'Bearer alpha-client-token',

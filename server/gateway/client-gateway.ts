@@ -362,11 +362,20 @@ export class ClientGateway {
   async #sendStats(to: ClientConnection[]): Promise<void> {
     try {
       const stats = await this.#options.stats();
-      for (const conn of to) conn.send(stats);
+      for (const conn of to) conn.send(statsFor(stats, conn.tenant));
     } catch (error) {
       this.#options.log.debug({ err: error }, 'stats unavailable');
     }
   }
+}
+
+/**
+ * The stats a socket of `tenant` is shown: a named tenant sees its own row
+ * of the tenants table only; `default` (the single --token) sees all.
+ */
+function statsFor(stats: StatsMessage, tenant: string | undefined): StatsMessage {
+  if (tenant === undefined || !stats.tenants) return stats;
+  return { ...stats, tenants: stats.tenants.filter((t) => t.tenant === tenant) };
 }
 
 function outcomeMessage(outcome: TaskOutcome): ClientServerMessage {

@@ -43,8 +43,12 @@ export const DASHBOARD_HTML = `<!doctype html>
   <div><div class="label">Latency p50, last 5 min (ms)</div><svg id="chart-latency" viewBox="0 0 600 160" preserveAspectRatio="none"></svg></div>
 </div>
 <table>
-  <thead><tr><th>Worker</th><th>Address</th><th>Threads</th><th>In flight</th><th>Load</th><th>Completed</th></tr></thead>
+  <thead><tr><th>Worker</th><th>Address</th><th>Tenant</th><th>Threads</th><th>In flight</th><th>Load</th><th>Completed</th></tr></thead>
   <tbody id="workers"></tbody>
+</table>
+<table id="tenants-table" hidden>
+  <thead><tr><th>Tenant</th><th>Submitted</th><th>Completed</th><th>Failed</th><th>Cancelled</th></tr></thead>
+  <tbody id="tenants"></tbody>
 </table>
 <script>
   const HISTORY = 300;
@@ -78,7 +82,15 @@ export const DASHBOARD_HTML = `<!doctype html>
       bar.className = 'bar';
       bar.style.width = Math.min(100, (100 * w.in_flight) / Math.max(1, w.threads * 4)) + '%';
       load.append(bar);
-      tr.append(cell(w.id.slice(0, 8)), cell(w.address), cell(w.threads), cell(w.in_flight), load, cell(w.completed));
+      tr.append(cell(w.id.slice(0, 8)), cell(w.address), cell(w.tenant || 'any'), cell(w.threads), cell(w.in_flight), load, cell(w.completed));
+      return tr;
+    }));
+    // With a tokens file the server counts tasks by tenant (this server's counts since it started).
+    $('tenants-table').hidden = !s.tenants;
+    $('tenants').replaceChildren(...(s.tenants || []).map((t) => {
+      const tr = document.createElement('tr');
+      tr.dataset.tenant = t.tenant;
+      tr.append(cell(t.tenant), cell(t.submitted), cell(t.completed), cell(t.failed), cell(t.cancelled));
       return tr;
     }));
   }
