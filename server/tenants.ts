@@ -10,11 +10,10 @@
  * are stored with no tenant field at all, so a grid without a tokens file
  * stores exactly what it did before tenants existed.
  *
- * For dispatch (the lead's lanes and fairness): a task's tenant is
- * `task.tenant ?? DEFAULT_TENANT`, its weight `weightOf(task.tenant)`; a
- * worker session's `tenant` is undefined (runs any tenant's tasks) or the
- * one tenant it runs (`DEFAULT_TENANT` meaning the tenant-less tasks), see
- * `serves`.
+ * For dispatch (store/lanes.ts): a task's lane carries its tenant
+ * (undefined for `default`), each lane is weighed by `weightOf(tenant)`, and
+ * a worker's claim filter carries its worker token's tenant (undefined: it
+ * runs any tenant's tasks).
  *
  * Tokens are compared in constant time: the given token is hashed once and
  * compared with every known token's hash, without stopping at a match.
@@ -74,11 +73,6 @@ export function storedTenant(tenant: string): string | undefined {
 /** The name of an object's tenant as metrics and the dashboard show it. */
 export function tenantName(tenant: string | undefined): string {
   return tenant ?? DEFAULT_TENANT;
-}
-
-/** Whether a worker whose credential names `workerTenant` may run a task of `taskTenant`. */
-export function serves(workerTenant: string | undefined, taskTenant: string | undefined): boolean {
-  return workerTenant === undefined || workerTenant === tenantName(taskTenant);
 }
 
 export class Tenants {

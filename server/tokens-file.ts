@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../shared/errors.js';
 import { describe } from '../shared/options.js';
-import type { TokenEntry } from './tenants.js';
+import { DEFAULT_TENANT, type TokenEntry } from './tenants.js';
 
 /** Shorter tokens are refused: a guessable secret is no gate. */
 export const MIN_TOKEN_LENGTH = 8;
@@ -141,7 +141,15 @@ function parseEntry(raw: unknown, at: string): ParsedEntry {
       `${at}: expected \`tenant\` to be a name of letters, digits, '_', '.', '-' (1 to 64, starting with a letter or digit), got ${describe(tenant)}`,
     );
   }
-  if (role === 'worker') return { role, token, tenant };
+  if (role === 'worker') {
+    // Tasks of `default` sit in lanes with no tenant, which only workers for every tenant take.
+    if (tenant === DEFAULT_TENANT) {
+      throw new ConfigError(
+        `${at}: a worker cannot be for the tenant \`${DEFAULT_TENANT}\` alone; leave \`tenant\` out (a worker for every tenant)`,
+      );
+    }
+    return { role, token, tenant };
+  }
   if (tenant === undefined) throw new ConfigError(`${at}: a client entry needs a \`tenant\``);
   const weight = record.weight;
   if (

@@ -149,6 +149,9 @@ describe('tokens file (--tokens)', () => {
     expect(refusal('[{"token":"worker-token-1","role":"worker","weight":2}]')).to.include(
       'weights are for client tenants',
     );
+    expect(refusal('[{"token":"worker-token-1","role":"worker","tenant":"default"}]')).to.include(
+      'leave `tenant` out',
+    );
   });
 
   it('never prints a token in an error', () => {
