@@ -6,6 +6,7 @@
  */
 
 import { expect } from 'chai';
+import { pino } from 'pino';
 import WebSocket from 'ws';
 import type { GridServer } from '../server/grid-server.js';
 import { MemoryStore } from '../server/store/memory-store.js';
@@ -14,6 +15,7 @@ import type { NewTask, TaskStore } from '../server/store/task-store.js';
 import type { TokenEntry } from '../server/tenants.js';
 import { CloseCode } from '../shared/close-codes.js';
 import { PROTOCOL_VERSION } from '../shared/protocol.js';
+import { TaskgridWorker } from '../worker/worker-client.js';
 import { GridClient } from './helpers/grid-client.js';
 import { type StoreKind, startInProcess } from './helpers/in-process.js';
 import { rawUpgrade } from './helpers/raw-socket.js';
@@ -340,6 +342,45 @@ describe('tenants: worker sockets', () => {
     expect(wrong.code).to.equal(CloseCode.Unauthorized);
   });
 });
+
+for (const mode of ['push', 'pull'] as const) {
+  describe(`tenants: a worker of one tenant runs only its tasks (${mode})`, () => {
+    let server: GridServer;
+    const workers: TaskgridWorker[] = [];
+    const worker = async (token: string) => {
+      const w = new TaskgridWorker({
+        url: `${server.url.replace(/^http/, 'ws')}/ws`,
+        token,
+        threads: 1,
+        log: pino({ level: 'silent' }),
+      });
+      workers.push(w);
+      await w.start();
+      return w;
+    };
+    before(async () => {
+      server = await startInProcess('redis', { mode, token: SINGLE, tokens: TOKENS });
+    });
+    after(async () => {
+      for (const w of workers) await w.close();
+      await server.close();
+    });
+
+    it('runs alpha’s task on alpha’s worker; beta’s waits for a worker for every tenant', async () => {
+      await worker('alpha-worker-token');
+      const alpha = new GridClient(server.url, 'alpha-client-token');
+      const beta = new GridClient(server.url, 'beta-client-token');
+      const a = await alpha.register('() => "alpha ran"');
+      const b = await beta.register('() => "beta ran"');
+      const betaTask = await beta.submit(b, []);
+      expect(await alpha.value(await alpha.submit(a, []))).to.equal('alpha ran');
+      // Alpha's worker is idle, yet beta's task is not its to run.
+      expect((await beta.wait(betaTask, 300)).status).to.equal('QUEUED');
+      await worker('any-worker-token');
+      expect(await beta.value(betaTask)).to.equal('beta ran');
+    });
+  });
+}
 
 describe('tenants in the stores', () => {
   const task = (id: string, tenant?: string): NewTask => ({
