@@ -310,10 +310,16 @@ export class TaskService {
    * wait that fails (store away, too many parked waits) only means the caller
    * is answered with the id, as without `?wait`.
    */
-  async finishedWithin(id: string, waitMs: number, fresh: boolean): Promise<TaskView | undefined> {
+  async finishedWithin(
+    id: string,
+    waitMs: number,
+    fresh: boolean,
+    tenant?: string,
+  ): Promise<TaskView | undefined> {
     try {
+      // The id came from this caller's own submit: an outcome kept here is its tenant's.
       const known = this.#recent.get(id);
-      const task = known ? outcomeView(known) : await this.#wait(id, waitMs, !fresh);
+      const task = known ? outcomeView(known) : await this.#wait(id, waitMs, !fresh, tenant);
       return isTerminal(task.status) ? task : undefined;
     } catch {
       return undefined;

@@ -203,6 +203,14 @@ for (const store of ['memory', 'redis'] as StoreKind[]) {
       expect(await beta().value(second.body.task_id)).to.equal('beta');
       // The same tenant's repeat still finds its first task.
       expect((await submit(alpha(), a)).body.task_id).to.equal(first.body.task_id);
+      // With ?wait, the repeat answers the finished task's result.
+      await alpha().wait(first.body.task_id);
+      const again = await alpha().call<{ status?: string }>('POST', '/execute_function?wait=5000', {
+        function_id: a,
+        payload: '[]',
+        idempotency_key: 'same-key',
+      });
+      expect(again.body.status).to.equal('COMPLETED');
     });
 
     it('refuses a worker token on REST and on /ws/client', async () => {

@@ -82,7 +82,8 @@ export function restApi({ service, store, dispatcher, metrics, version }: RestDe
       tenant: callerTenant(req),
     });
     const taskId = ids[0] as string;
-    const finished = wait > 0 ? await service.finishedWithin(taskId, wait, stored) : undefined;
+    const finished =
+      wait > 0 ? await service.finishedWithin(taskId, wait, stored, callerTenant(req)) : undefined;
     if (finished) res.status(200).json(finished);
     else res.status(stored ? 201 : 200).json({ task_id: taskId });
   });
