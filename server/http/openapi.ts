@@ -67,7 +67,7 @@ export function openApiDocument(version: string): object {
       title: 'taskgrid',
       version,
       description:
-        'Register a JavaScript function, run it on a task grid, read the results. Every path also accepts a trailing slash. With a token configured, every route but /healthz needs `Authorization: Bearer <token>`. Without one, requests from a web page of another origin (a foreign `Origin`) or by a non-loopback `Host` name are refused with 403. Request bodies must be `Content-Type: application/json` (415).',
+        'Register a JavaScript function, run it on a task grid, read the results. Every path also accepts a trailing slash. With a token configured, every route but /healthz needs `Authorization: Bearer <token>`. With a tokens file (`--tokens`), each client token belongs to a tenant: its functions and tasks are its own, every other tenant gets 404 for them, and listings show only its own. Without one, requests from a web page of another origin (a foreign `Origin`) or by a non-loopback `Host` name are refused with 403. Request bodies must be `Content-Type: application/json` (415).',
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
