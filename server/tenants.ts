@@ -20,8 +20,6 @@
  *
  * TODO(dependencies): a `{"$task": id}` argument must name a task of the
  * submitter's tenant; another tenant's is refused as an unknown one is.
- * TODO(schedules): a schedule stores its creator's tenant and submits as it;
- * the schedule routes answer 404 across tenants and list one's own.
  */
 
 import { createHash, timingSafeEqual } from 'node:crypto';

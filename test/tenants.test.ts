@@ -186,6 +186,39 @@ for (const store of ['memory', 'redis'] as StoreKind[]) {
       }
     });
 
+    it('keeps schedules apart: 404 across tenants, listed by their own, fired as their tenant', async () => {
+      const fn = await alpha().register('() => "tick"', 'tick');
+      const body = { function_id: fn, cron: '* * * * * *', payload: '[]' };
+      // A schedule of another tenant's function is refused as for no function.
+      expect((await beta().call('POST', '/schedules', body)).status).to.equal(404);
+      const created = await alpha().call<{ schedule_id: string }>('POST', '/schedules', body);
+      expect(created.status).to.equal(201);
+      const id = created.body.schedule_id;
+      const listed = async (client: GridClient) =>
+        (
+          await client.call<{ schedules: { schedule_id: string }[] }>('GET', '/schedules')
+        ).body.schedules.map((x) => x.schedule_id);
+      expect(await listed(alpha())).to.include(id);
+      expect(await listed(beta())).not.to.include(id);
+      expect(await listed(single())).not.to.include(id);
+      expect((await beta().call('DELETE', `/schedule/${id}`)).status).to.equal(404);
+      expect((await single().call('DELETE', `/schedule/${id}`)).status).to.equal(404);
+      // Its fires are alpha's tasks (the schedule fires every second).
+      let fired: string[] = [];
+      for (let i = 0; i < 100 && fired.length === 0; i++) {
+        const page = await alpha().call<{ tasks: { task_id: string }[] }>(
+          'GET',
+          `/tasks?function_id=${fn}`,
+        );
+        fired = page.body.tasks.map((t) => t.task_id);
+        if (fired.length === 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(fired.length).to.be.greaterThan(0);
+      expect((await alpha().wait(fired[0] as string)).status).to.equal('COMPLETED');
+      expect((await beta().call('GET', `/task/${fired[0]}`)).status).to.equal(404);
+      expect((await alpha().call('DELETE', `/schedule/${id}`)).status).to.equal(200);
+    });
+
     it('keeps tenants’ equal idempotency keys apart', async () => {
       const a = await alpha().register('() => "alpha"');
       const b = await beta().register('() => "beta"');

@@ -18,6 +18,8 @@ export function gridScheduler(store: TaskStore, service: TaskService, log: Logge
         priority: schedule.priority,
         timeoutMs: schedule.timeout_ms,
         idempotencyKeys: [idempotencyKey],
+        // A fire submits as the tenant that made the schedule (its function's).
+        tenant: schedule.tenant,
       });
       const [id] = ids;
       if (id === undefined) throw new Error('a submit of one payload answered no task id');

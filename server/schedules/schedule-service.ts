@@ -38,8 +38,11 @@ export class ScheduleService {
     this.#argsBytes = deps.argsBytes;
   }
 
-  /** Checks and stores a schedule; rejects with BadPayloadError, TooLargeError or NotFoundError. */
-  async create(input: NewSchedule): Promise<ScheduleRecord> {
+  /**
+   * Checks and stores a schedule of `tenant` (undefined: `default`) for one
+   * of its functions; rejects with BadPayloadError, TooLargeError or NotFoundError.
+   */
+  async create(input: NewSchedule, tenant?: string): Promise<ScheduleRecord> {
     const cron = Cron.parse(input.cron, input.timezone ?? DEFAULT_TIMEZONE);
     if (Buffer.byteLength(input.payload) > this.#argsBytes) {
       throw new TooLargeError(
@@ -50,7 +53,7 @@ export class ScheduleService {
     const fn = isUuid(input.function_id)
       ? await this.#store.getFunction(input.function_id)
       : undefined;
-    if (!fn) {
+    if (!fn || fn.tenant !== tenant) {
       throw new NotFoundError(
         `No function with id ${input.function_id.slice(0, 64)}; register it first`,
       );
@@ -66,17 +69,24 @@ export class ScheduleService {
       timeout_ms: input.timeout_ms,
       next_run_at: cron.next(now),
       created_at: now,
+      tenant,
     };
     await this.#schedules.add(schedule);
     return schedule;
   }
 
-  list(): Promise<ScheduleRecord[]> {
-    return this.#schedules.list();
+  /** The schedules of `tenant` (undefined: `default`). */
+  async list(tenant?: string): Promise<ScheduleRecord[]> {
+    return (await this.#schedules.list()).filter((s) => s.tenant === tenant);
   }
 
-  async delete(id: string): Promise<void> {
+  /** Deletes a schedule of `tenant`; another tenant's is not found. */
+  async delete(id: string, tenant?: string): Promise<void> {
     if (!isUuid(id)) throw new BadIdError('schedule_id', id);
-    if (!(await this.#schedules.delete(id))) throw new NotFoundError(`No schedule with id ${id}`);
+    // Whose it is never changes: a read before the delete decides for good.
+    const owned = await this.#schedules.get(id);
+    if (!owned || owned.tenant !== tenant || !(await this.#schedules.delete(id))) {
+      throw new NotFoundError(`No schedule with id ${id}`);
+    }
   }
 }

@@ -19,6 +19,8 @@ export const SF = {
   created: 'created',
   lastRun: 'last_run',
   lastTask: 'last_task',
+  /** Absent for `default` (server/tenants.ts). */
+  tenant: 'tenant',
 } as const;
 
 export type ScheduleHash = Record<string, string>;
@@ -36,6 +38,7 @@ export function scheduleToHash(s: ScheduleRecord): ScheduleHash {
   if (s.timeout_ms !== undefined) raw[SF.timeout] = String(s.timeout_ms);
   if (s.last_run_at !== undefined) raw[SF.lastRun] = String(s.last_run_at);
   if (s.last_task_id !== undefined) raw[SF.lastTask] = s.last_task_id;
+  if (s.tenant !== undefined) raw[SF.tenant] = s.tenant;
   return raw;
 }
 
@@ -55,6 +58,7 @@ export function scheduleFromHash(id: string, raw: unknown): ScheduleRecord | und
     created_at: read.int(SF.created),
     last_run_at: read.optionalInt(SF.lastRun),
     last_task_id: read.optionalText(SF.lastTask),
+    tenant: read.optionalText(SF.tenant),
   });
 }
 
@@ -73,6 +77,7 @@ export function scheduleRecord(s: ScheduleRecord): ScheduleRecord {
   if (s.timeout_ms !== undefined) out.timeout_ms = s.timeout_ms;
   if (s.last_run_at !== undefined) out.last_run_at = s.last_run_at;
   if (s.last_task_id !== undefined) out.last_task_id = s.last_task_id;
+  if (s.tenant !== undefined) out.tenant = s.tenant;
   return out;
 }
 

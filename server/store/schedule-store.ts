@@ -36,6 +36,8 @@ export interface ScheduleRecord {
   last_run_at?: number | undefined;
   /** The task the last fire submitted. */
   last_task_id?: string | undefined;
+  /** The tenant whose client created it (its function's); absent for `default` (server/tenants.ts). */
+  tenant?: string | undefined;
 }
 
 export type ScheduleListener = () => void;
