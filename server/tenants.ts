@@ -2,7 +2,7 @@
  * Who may call, and for which tenant: the single `--token`, the entries of a
  * tokens file (`--tokens`, tokens-file.ts), or nobody when neither is set.
  *
- * Tenants partition the grid: functions, tasks (and schedules) belong to the
+ * Tenants partition the grid: functions, tasks and schedules belong to the
  * tenant whose client token created them, and every other tenant is told
  * they do not exist (404). The tenant-less objects, made by clients of the
  * single `--token` (or of no token at all), are the tenant `default`; a
@@ -82,11 +82,6 @@ export class Tenants {
   readonly required: boolean;
   /** Every client tenant of the tokens file, and `default`: bounded by the file. */
   readonly names: readonly string[];
-
-  /** No tokens file: the single token (or none) is all there is. */
-  static single(token: string | undefined): Tenants {
-    return new Tenants(token, undefined);
-  }
 
   /** `entries` already checked (tokens-file.ts); `token` is the single `--token`, if any. */
   constructor(token: string | undefined, entries: readonly TokenEntry[] | undefined) {
