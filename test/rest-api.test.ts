@@ -427,6 +427,7 @@ for (const store of ['memory', 'redis'] as StoreKind[]) {
           'connected_since',
           'last_heartbeat',
           'draining',
+          'labels',
         ]);
       });
       it('GET /workers answers the schema /openapi.json publishes for it', async () => {
