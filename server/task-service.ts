@@ -13,7 +13,7 @@ import {
   TooLargeError,
   UnavailableError,
 } from '../shared/errors.js';
-import { checkArgsPayload, isWellFormed } from '../shared/serialize.js';
+import { isWellFormed, parseArgsPayload } from '../shared/serialize.js';
 import { isTerminal, type TaskOutcome, type TaskStatus } from '../shared/types.js';
 import type { Dispatcher } from './dispatch/dispatcher.js';
 import type { FunctionCache, FunctionDefaults } from './function-cache.js';
@@ -22,7 +22,15 @@ import type { GridMetrics } from './metrics.js';
 import type { ResultWaiters, WaitEnd } from './result-waiters.js';
 import type { ServerConfig } from './server-config.js';
 import { DEFAULT_LANE, laneId, normaliseLabels } from './store/lanes.js';
-import type { NewTask, RetryPolicy, TaskQuery, TaskRecord, TaskStore } from './store/task-store.js';
+import type {
+  NewTask,
+  RetryPolicy,
+  TaskQuery,
+  TaskRecord,
+  TaskReference,
+  TaskStore,
+} from './store/task-store.js';
+import { checkDependencies, findReferences, referencedIds } from './task-references.js';
 import {
   type FunctionSummary,
   functionSummary,
@@ -243,16 +251,22 @@ export class TaskService {
         `A batch holds at most ${batchLength} payloads, got ${payloads.length}`,
       );
     }
-    for (const payload of payloads) {
+    // Tasks whose arguments take other tasks' results (`{"$task": id}`), by position.
+    let refs: (TaskReference[] | undefined)[] | undefined;
+    payloads.forEach((payload, i) => {
       if (payload.length > argsBytes && Buffer.byteLength(payload) > argsBytes) {
         throw new TooLargeError(
           `An argument payload is larger than the limit of ${argsBytes} bytes`,
         );
       }
-      checkArgsPayload(payload);
-    }
-    // TODO(dependencies): `{"$task"}` references must be `options.tenant`'s tasks (tenants.ts).
+      const found = findReferences(payload, parseArgsPayload(payload));
+      if (found) {
+        refs ??= [];
+        refs[i] = found;
+      }
+    });
     const defaults = await this.#checkFunction(functionId, options.tenant);
+    if (refs) await checkDependencies(this.#store, refs);
     const now = Date.now();
     const timeout = options.timeoutMs ?? defaults.timeoutMs ?? this.#config.taskTimeoutMs;
     const retry = options.retry ?? defaults.retry;
@@ -274,6 +288,7 @@ export class TaskService {
       lane,
       tenant: options.tenant,
     }));
+    if (refs) withDependencies(tasks, refs);
     const { duplicates } = await this.#dispatcher.submit(tasks);
     this.#metrics.submitted(tasks.length - duplicates.size, options.tenant);
     return {
@@ -442,6 +457,16 @@ function checkIdempotencyKeys(keys: readonly string[], count: number): void {
 function tenantKey(key: string, tenant: string | undefined): string {
   if (tenant !== undefined) return `\u0000${tenant}\u0000${key}`;
   return key.startsWith('\u0000') ? `\u0000\u0000${key}` : key;
+}
+
+/** Marks the tasks whose arguments take other tasks' results: the store holds them WAITING. */
+function withDependencies(tasks: NewTask[], refs: readonly (TaskReference[] | undefined)[]): void {
+  refs.forEach((list, i) => {
+    const task = tasks[i];
+    if (!list || !task) return;
+    task.depends_on = referencedIds(list);
+    task.refs = list;
+  });
 }
 
 function view(task: TaskRecord): TaskView {

@@ -27,6 +27,8 @@ export interface TaskDetail {
   waiting_for?: string;
   progress?: Progress;
   errors?: TaskError[];
+  /** The tasks whose results are among its arguments (`{"$task": id}`). */
+  depends_on?: string[];
   result?: string;
 }
 
@@ -65,6 +67,7 @@ export function taskDetail(task: TaskRecord, withResult: boolean): TaskDetail {
     errors.push({ attempt: task.attempts, ...errorSummary(task.result) });
   }
   if (errors.length > 0) out.errors = errors;
+  if (task.depends_on !== undefined) out.depends_on = task.depends_on;
   if (withResult && task.result !== undefined) out.result = task.result;
   return out;
 }

@@ -34,6 +34,7 @@ export const ERROR_TABLE = {
   TG_TASK_TIMEOUT: { http: 500, close: CloseCode.InternalError },
   TG_WORKER_LOST: { http: 500, close: CloseCode.InternalError },
   TG_DEADLINE_EXCEEDED: { http: 500, close: CloseCode.InternalError },
+  TG_DEPENDENCY_FAILED: { http: 500, close: CloseCode.InternalError },
   TG_THREAD_EXIT: { http: 500, close: CloseCode.InternalError },
   TG_RESULT_TOO_LARGE: { http: 500, close: CloseCode.InternalError },
   TG_CANCELLED: { http: 500, close: CloseCode.InternalError },
@@ -189,6 +190,22 @@ export class DeadlineExceededError extends TaskgridError {
 }
 /** The value of every outcome failed that way: the store keeps exactly this text. */
 export const DEADLINE_EXCEEDED_VALUE = JSON.stringify(new DeadlineExceededError().toData());
+/** How a dependency ended that fails the tasks that take its result as an argument. */
+export type DependencyEnd = 'failed' | 'cancelled' | 'expired';
+/**
+ * A task one of whose arguments was another task's result (`{"$task": id}`)
+ * that did not complete: it never runs. The message names the dependency.
+ */
+export class DependencyFailedError extends TaskgridError {
+  constructor(dependency: string, how: DependencyEnd) {
+    super(
+      'TG_DEPENDENCY_FAILED',
+      how === 'expired'
+        ? `Dependency ${dependency} expired: its result is no longer kept`
+        : `Dependency ${dependency} ${how === 'failed' ? 'failed' : 'was cancelled'}`,
+    );
+  }
+}
 export class ThreadExitError extends TaskgridError {
   constructor(message: string) {
     super('TG_THREAD_EXIT', message);

@@ -32,6 +32,12 @@ export function serializeArgs(args: readonly unknown[]): string {
 
 /** Checks that an argument payload is JSON text of an array; returns it as is. */
 export function checkArgsPayload(text: string): string {
+  parseArgsPayload(text);
+  return text;
+}
+
+/** The argument array an argument payload holds; throws BadPayloadError when it is not one. */
+export function parseArgsPayload(text: string): unknown[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -51,5 +57,5 @@ export function checkArgsPayload(text: string): string {
       `Expected \`payload\` to be JSON text of an argument array such as "[2]", got JSON ${got}`,
     );
   }
-  return text;
+  return parsed;
 }

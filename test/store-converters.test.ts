@@ -44,6 +44,7 @@ function task(overrides: Partial<TaskRecord> = {}): TaskRecord {
     progress: undefined,
     errors: [],
     lane: undefined,
+    depends_on: undefined,
     ...overrides,
   };
 }

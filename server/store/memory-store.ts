@@ -15,6 +15,7 @@ import {
   laneServes,
   parseLaneId,
 } from './lanes.js';
+import { MemoryDependencies } from './memory-dependencies.js';
 import { backoffWait, insertSorted, type Queued, SeqQueues } from './memory-queues.js';
 import { MemoryScheduleStore } from './memory-schedule-store.js';
 import { StoreEvents } from './store-events.js';
@@ -119,6 +120,25 @@ export class MemoryStore implements TaskStore {
   /** Every task ever stored and the FAILED ones, in seq order (expired ones skipped on reads). */
   readonly #index: Queued[] = [];
   readonly #failed: Queued[] = [];
+  /** Tasks that take other tasks' results as arguments (memory-dependencies.ts). */
+  readonly #deps = new MemoryDependencies({
+    task: (id) => this.#tasks.get(id),
+    seq: (id) => this.#seqs.get(id) ?? 0,
+    fail: (task, result, now) => {
+      this.#unqueue(task);
+      task.result = result;
+      this.#finish(task, 'FAILED', now);
+    },
+    ready: (task, now) => {
+      if (task.run_at !== undefined && task.run_at > now) {
+        insertSorted(this.#delayed, { at: task.run_at, id: task.id });
+        return false;
+      }
+      task.status = 'QUEUED';
+      this.#laneQueues(task.lane).push(task.priority, this.#seqs.get(task.id) ?? 0, task.id);
+      return true;
+    },
+  });
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#ttlMs = (options.resultTtlSeconds ?? DEFAULT_RESULT_TTL_SECONDS) * 1000;
@@ -163,6 +183,7 @@ export class MemoryStore implements TaskStore {
       cancelled.push(taskId);
     }
     if (cancelled.length > 0) this.#events.emit({ type: 'finished', ids: cancelled });
+    this.#flushDeps();
     return { cancelled };
   }
 
@@ -188,7 +209,9 @@ export class MemoryStore implements TaskStore {
       this.#tasks.set(task.id, record);
       this.#seqs.set(task.id, seq);
       this.#index.push({ at: seq, id: task.id });
-      if (record.run_at !== undefined) {
+      if (task.refs !== undefined && this.#holds(task, record, now)) {
+        // It waits for its dependencies, or failed at once with one.
+      } else if (record.run_at !== undefined) {
         insertSorted(this.#delayed, { at: record.run_at, id: task.id });
         due = Math.min(due ?? record.run_at, record.run_at);
       } else {
@@ -208,6 +231,7 @@ export class MemoryStore implements TaskStore {
     });
     if (runnable) this.#events.emit({ type: 'queued', priority: highest ?? 0 });
     if (due !== undefined) this.#events.emit({ type: 'due', at: due });
+    this.#flushDeps();
     return { duplicates };
   }
 
@@ -319,6 +343,7 @@ export class MemoryStore implements TaskStore {
       created.push(task.created_at);
     }
     if (expired.length > 0) this.#events.emit({ type: 'finished', ids: expired });
+    this.#flushDeps();
     return { tasks, created, drained };
   }
 
@@ -391,14 +416,16 @@ export class MemoryStore implements TaskStore {
         continue;
       }
       done.push(outcome);
-      this.#finish(task, outcome.status, now);
+      // The result first: tasks that take it as an argument are released as it finishes.
       task.result = outcome.status === 'CANCELLED' ? undefined : outcome.value;
       task.run_ms = outcome.run_ms;
+      this.#finish(task, outcome.status, now);
       applied.push(outcome.id);
     }
     if (retried || freed) this.#events.emit({ type: 'queued' });
     if (due !== undefined) this.#events.emit({ type: 'due', at: due });
     if (applied.length > 0) this.#events.emit({ type: 'finished', ids: applied, outcomes: done });
+    this.#flushDeps();
     return applied;
   }
 
@@ -443,6 +470,7 @@ export class MemoryStore implements TaskStore {
     }
     if (requeued.length > 0 || freed) this.#events.emit({ type: 'queued' });
     if (failed.length > 0) this.#events.emit({ type: 'finished', ids: failed });
+    this.#flushDeps();
     return { requeued, failed };
   }
 
@@ -498,6 +526,7 @@ export class MemoryStore implements TaskStore {
     if (freed) this.#events.emit({ type: 'queued' });
     this.#events.emit({ type: 'cancelled', id, owner });
     this.#events.emit({ type: 'finished', ids: [id] });
+    this.#flushDeps();
     return { previous, owner, changed: true };
   }
 
@@ -522,7 +551,11 @@ export class MemoryStore implements TaskStore {
     removeId(this.#failed, id);
     const seq = ++this.#seq;
     this.#seqs.set(id, seq);
-    this.#laneQueues(task.lane).push(task.priority, seq, id);
+    const refs = this.#deps.unresolved(id);
+    if (!refs || !this.#deps.hold(task, refs, Date.now())) {
+      this.#laneQueues(task.lane).push(task.priority, seq, id);
+    }
+    this.#flushDeps();
     this.#events.emit({ type: 'retried', id });
     this.#events.emit({ type: 'queued' });
     return { previous, changed: true };
@@ -551,6 +584,7 @@ export class MemoryStore implements TaskStore {
     }
     if (highest !== undefined) this.#events.emit({ type: 'queued', priority: highest });
     if (failed.length > 0) this.#events.emit({ type: 'finished', ids: failed });
+    this.#flushDeps();
     const next = [this.#delayed[0]?.at, this.#deadlines[0]?.at].filter(
       (at): at is number => at !== undefined,
     );
@@ -631,6 +665,18 @@ export class MemoryStore implements TaskStore {
       timer.unref();
       this.#expiries.set(task.id, { close: () => clearTimeout(timer) });
     }
+    this.#deps.ended(task, now);
+  }
+
+  /** A new task with references: true when it waits for them (or failed at once with one). */
+  #holds(task: NewTask, record: TaskRecord, now: number): boolean {
+    // Its lane is known (with its limit) before it is released, as Redis's HSETNX does.
+    this.#laneQueues(task.lane);
+    return this.#deps.hold(record, task.refs ?? [], now);
+  }
+
+  #flushDeps(): void {
+    this.#deps.flush((event) => this.#events.emit(event));
   }
 
   /** A finished task's TTL ran out: it is gone, as an expired Redis hash is. */
@@ -639,6 +685,7 @@ export class MemoryStore implements TaskStore {
     this.#released.delete(id);
     this.#seqs.delete(id);
     this.#expiries.delete(id);
+    this.#deps.forget(id);
     // Index entries stay until trimIndexes: a splice per expiry would cost O(n) each.
   }
 
@@ -660,7 +707,7 @@ export class MemoryStore implements TaskStore {
   }
 
   #failUnstarted(task: TaskRecord, now: number): void {
-    this.#finish(task, 'FAILED', now);
     task.result = DEADLINE_RESULT;
+    this.#finish(task, 'FAILED', now);
   }
 }

@@ -20,6 +20,13 @@ export const KEY_PARTS = {
 } as const;
 
 /**
+ * What follows a task's key to name the SET of tasks that wait for its
+ * result (lua/dependencies.ts): the scripts that end a task build that key
+ * from the task head they already get, so no script takes a new argument.
+ */
+export const DEPENDENTS_SUFFIX = ':dependents';
+
+/**
  * A message on the events channel, as the Lua scripts publish it:
  * `<instance> q` (`q p <n>` when some have a priority, the highest being n), `<instance> f <id,id,...>`, `<instance> c <id> <owner>` or
  * `<instance> l <lane>` (a lane came into use), `<instance> r <id>` (a finished task runs again) or `<instance> w <ms>` (a task waits until then: a delay, a backoff or a
@@ -145,6 +152,11 @@ export class RedisKeys {
   /** HASH of one task (see task-hash.ts for its fields). */
   task(id: string): string {
     return `${this.taskHead}${id}`;
+  }
+
+  /** SET of the ids of WAITING tasks that take task `id`'s result as an argument. */
+  dependents(id: string): string {
+    return `${this.taskHead}${id}${DEPENDENTS_SUFFIX}`;
   }
 
   /** STRING with a TTL while server instance `id` is alive. */

@@ -310,6 +310,7 @@ export class RedisStore implements TaskStore {
         this.keys.delayed,
         this.keys.deadlines,
         this.keys.events,
+        this.keys.failed,
       ],
       [
         this.keys.taskHead,
@@ -338,6 +339,7 @@ export class RedisStore implements TaskStore {
         this.keys.deadlines,
         this.keys.index,
         this.keys.seq,
+        this.keys.failed,
       ],
       [
         this.keys.taskHead,
@@ -347,6 +349,7 @@ export class RedisStore implements TaskStore {
         this.#deadline(),
         String(this.#options.idempotencyTtlSeconds),
         ...this.#laneArgs(),
+        String(this.#options.resultTtlSeconds),
         ...args,
       ],
       (late) => this.#discardLate(late, tasks),
@@ -452,6 +455,8 @@ export class RedisStore implements TaskStore {
       String(this.#options.resultTtlSeconds),
       this.#options.instanceId,
       ...outcomesArgs(outcomes),
+      this.keys.laneQueueHead,
+      this.keys.lanePrioHead,
     ];
     // A call that Redis runs after we gave up still stored outcomes: announce them
     // when its reply comes (the retry will find them applied and announce nothing).
@@ -470,7 +475,15 @@ export class RedisStore implements TaskStore {
     };
     const raw = await this.#script(
       SCRIPTS.complete,
-      [this.keys.leases, this.keys.events, this.keys.delayed, this.keys.failed, this.keys.running],
+      [
+        this.keys.leases,
+        this.keys.events,
+        this.keys.delayed,
+        this.keys.failed,
+        this.keys.running,
+        this.keys.queue,
+        this.keys.prio,
+      ],
       args,
       announce,
     );
@@ -572,6 +585,7 @@ export class RedisStore implements TaskStore {
         this.keys.prio,
         this.keys.delayed,
         this.keys.deadlines,
+        this.keys.failed,
       ],
       [
         this.keys.taskHead,
@@ -598,7 +612,14 @@ export class RedisStore implements TaskStore {
     const raw = await this.#script(
       SCRIPTS.retryTask,
       [this.keys.queue, this.keys.prio, this.keys.failed, this.keys.events, this.keys.seq],
-      [this.keys.taskHead, id, this.#options.instanceId, ...this.#laneArgs()],
+      [
+        this.keys.taskHead,
+        id,
+        this.#options.instanceId,
+        ...this.#laneArgs(),
+        String(this.#options.resultTtlSeconds),
+        String(Date.now()),
+      ],
       announce,
     );
     return announce(raw);

@@ -22,6 +22,7 @@ import type {
   PromoteResult,
   RequeueResult,
   RetryResult,
+  TaskReference,
 } from './task-store.js';
 
 /**
@@ -52,7 +53,7 @@ export function newTasksArgs(tasks: readonly NewTask[]): {
   const rows = tasks.map((t) => {
     const { [F.args]: text = '', ...rest } = taskToHash(queuedTask(t));
     args.push(sentText(text));
-    return [
+    const row = [
       t.id,
       t.idempotency_key ?? '',
       hashFields(rest),
@@ -62,8 +63,30 @@ export function newTasksArgs(tasks: readonly NewTask[]): {
       t.lane?.id ?? '',
       t.lane?.limit ?? 0,
     ];
+    if (t.refs !== undefined && t.refs.length > 0) row.push(referencesSpec(text, t.refs));
+    return row;
   });
   return { json: JSON.stringify(rows), args };
+}
+
+/**
+ * Where a task's references sit in its argument text, as the dependency
+ * steps take it (`dref`, lua/dependencies.ts): `<id> <start> <end> ...` in
+ * UTF-8 bytes, as Lua's string.sub counts, from the UTF-16 offsets of
+ * TaskReference.
+ */
+export function referencesSpec(text: string, refs: readonly TaskReference[]): string {
+  const out: string[] = [];
+  let chars = 0;
+  let bytes = 0;
+  for (const ref of refs) {
+    bytes += Buffer.byteLength(text.slice(chars, ref.start));
+    const start = bytes;
+    bytes += Buffer.byteLength(text.slice(ref.start, ref.end));
+    chars = ref.end;
+    out.push(`${ref.id} ${start} ${bytes}`);
+  }
+  return out.join(' ');
 }
 
 /**

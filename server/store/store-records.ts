@@ -30,6 +30,7 @@ export function queuedTask(task: NewTask): TaskRecord {
     progress: undefined,
     errors: [],
     lane: task.lane?.id,
+    depends_on: task.depends_on,
     // Absent, not undefined, for `default`: records compare deep-equal across stores.
     ...(task.tenant === undefined ? {} : { tenant: task.tenant }),
   };

@@ -37,6 +37,8 @@ export const F = {
   lane: 'lane',
   /** Absent for `default` (server/tenants.ts). */
   tenant: 'tenant',
+  /** The ids of `depends_on`, space-separated. */
+  dependsOn: 'deps',
 } as const;
 
 /**
@@ -50,9 +52,12 @@ type ErrorField = `${typeof ERROR_HEAD}${number}`;
 
 /**
  * A task as Redis stores it: every field a string, absent when unset. The
- * scripts keep two more fields of their own that are not part of the record:
- * `released` (leases handed back without counting against the task) and
- * `acked` (a repeated idempotency key made the task's id known to a client).
+ * scripts keep more fields of their own that are not part of the record:
+ * `released` (leases handed back without counting against the task),
+ * `acked` (a repeated idempotency key made the task's id known to a client),
+ * and, while a task waits for its dependencies (lua/dependencies.ts), `dref`
+ * (where their results go in the arguments) and `dwait` (how many are left);
+ * `dependents` marks a task that others wait for.
  */
 export type TaskHash = Partial<Record<Field | ErrorField, string>>;
 
@@ -77,6 +82,7 @@ export function taskToHash(task: TaskRecord): TaskHash {
   if (task.progress !== undefined) raw[F.progress] = JSON.stringify(task.progress);
   if (task.lane !== undefined) raw[F.lane] = task.lane;
   if (task.tenant !== undefined) raw[F.tenant] = task.tenant;
+  if (task.depends_on !== undefined) raw[F.dependsOn] = task.depends_on.join(' ');
   for (const e of task.errors) {
     raw[`${ERROR_HEAD}${e.attempt}`] = JSON.stringify({ name: e.name, message: e.message });
   }
@@ -175,6 +181,7 @@ export function taskFromHash(id: string, raw: unknown): TaskRecord | undefined {
     retry: retryFromHash(read),
     progress: progressFromText(read.optionalText(F.progress), `task ${id}`),
     lane: read.optionalText(F.lane),
+    depends_on: read.optionalText(F.dependsOn)?.split(' '),
     errors: read
       .withHead(ERROR_HEAD)
       .filter(([attempt]) => /^\d+$/.test(attempt))

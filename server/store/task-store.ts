@@ -65,6 +65,20 @@ export interface NewTask {
   lane?: { id: string; limit: number } | undefined;
   /** The tenant whose client submitted it (its function's); absent for `default`. */
   tenant?: string | undefined;
+  /**
+   * The tasks whose results are some of the arguments, each once, in order
+   * of first use: the task is WAITING until they are all COMPLETED.
+   */
+  depends_on?: string[] | undefined;
+  /** Where in `args` each `{"$task": id}` element is, in order (with `depends_on`). */
+  refs?: TaskReference[] | undefined;
+}
+
+/** An element `{"$task": id}` of an argument array: `args.slice(start, end)` (UTF-16 offsets). */
+export interface TaskReference {
+  id: string;
+  start: number;
+  end: number;
 }
 
 export interface EnqueueResult {
@@ -102,6 +116,8 @@ export interface TaskRecord {
   lane: string | undefined;
   /** The tenant it belongs to; absent for `default` (server/tenants.ts). */
   tenant?: string | undefined;
+  /** The tasks whose results are among its arguments; undefined when none. */
+  depends_on: string[] | undefined;
 }
 
 export interface ClaimResult {

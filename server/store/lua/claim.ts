@@ -11,6 +11,8 @@
  * Lua stays O(log n) per task, as BullMQ's prioritized and delayed sets.
  */
 
+import { DEPS_FAIL_STEP, DEPS_RELEASE_STEP } from './dependencies.js';
+
 /** Gives each priority a band of scores wide enough for 2^44 submits; the largest score stays below 2^53. */
 export const SEQ_SPAN = 2 ** 44;
 export const PRIORITY_MAX = 100;
@@ -91,10 +93,12 @@ end
  * `failed_set`, `now`, `ttl`; the caller removes it from where it waited.
  */
 const FAIL_UNSTARTED_STEP = `
+${DEPS_FAIL_STEP}
 local function fail_unstarted(key, id, err, seq)
   redis.call('HSET', key, 'status', 'FAILED', 'result', err, 'finished', now)
   redis.call('ZADD', failed_set, tonumber(seq) or 0, id)
   if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+  fail_dependents(id, 'failed', now, ttl, failed_set)
 end
 `;
 
@@ -229,6 +233,7 @@ if #expired > 0 then
   -- '*': every server, this one too, announces these outcomes from the channel.
   redis.call('PUBLISH', events, '* f ' .. table.concat(expired, ','))
 end
+deps_announce(events)
 return out
 `;
 
@@ -271,10 +276,12 @@ ${CLAIM_STEP}`;
  * - idempotency keys: a task whose key is known is not stored again; its
  *   position and the task id stored under the key come back in the reply.
  * A task with a lane (lanes.ts; row items 7 and 8: lane id or '', the
- * lane's concurrency limit or 0) goes to that lane's list or `prio`.
+ * lane's concurrency limit or 0) goes to that lane's list or `prio`. A
+ * ninth item, `dref`, marks a task with references (lua/dependencies.ts):
+ * it is stored WAITING for them, or FAILED.
  * Expects locals `queue`, `prio`, `delayed`, `deadlines`, `index`, `seq_key`,
  * `task_head`, `idem_head`, `tasks_json`, `args_from`, `deadline`,
- * `idem_ttl` and the lane locals; leaves `dups` = { position, existing id,
+ * `idem_ttl`, `ttl`, `failed_set` and the lane locals; leaves `dups` = { position, existing id,
  * ... }, `stored` (how many were stored), `highest` (the highest priority
  * of a runnable one stored) and `any_priority` (one of them is not 0), `new_lanes` and `next_due` (the earliest run_at or
  * deadline stored, or false).
@@ -285,6 +292,9 @@ if tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) > tonumber(
   return { -1 }
 end
 ${PUSH_STEP}
+${DEPS_FAIL_STEP}
+${DEPS_RELEASE_STEP}
+local deps_at = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local rows = cjson.decode(tasks_json)
 local new_lanes = {}
 local seq = redis.call('INCRBY', seq_key, #rows) - #rows
@@ -328,7 +338,9 @@ for i, t in ipairs(rows) do
       -- A new lane is announced, so that every server learns who may take from it.
       if redis.call('HSETNX', lanes_key, lane, t[8]) == 1 then new_lanes[#new_lanes + 1] = lane end
     end
-    if t[5] ~= '' then
+    if t[9] and deps_hold(id, t[9], deps_at, ttl, failed_set) then
+      -- It waits for its dependencies (lua/dependencies.ts), or failed at once with one.
+    elseif t[5] ~= '' then
       redis.call('ZADD', delayed, t[5], id)
       due(t[5])
     elseif lane ~= '' then
@@ -362,19 +374,21 @@ end
 /**
  * enqueue: store new tasks (see ENQUEUE_STEP).
  *   KEYS[1] queue, KEYS[2] events channel, KEYS[3] prio, KEYS[4] delayed, KEYS[5] deadlines,
- *   KEYS[6] index, KEYS[7] seq
+ *   KEYS[6] index, KEYS[7] seq, KEYS[8] failed set
  *   ARGV[1] task key head, ARGV[2] idempotency key head, ARGV[3] tasks JSON (see ENQUEUE_STEP),
  *   ARGV[4] instance id, ARGV[5] deadline (ms, Redis clock), ARGV[6] idempotency key TTL (s),
- *   ARGV[7..12] lane locals, ARGV[13..] each task's argument text
+ *   ARGV[7..12] lane locals, ARGV[13] result TTL (s), ARGV[14..] each task's argument text
  *   returns { #dups / 2, dups... } or { -1 } past the deadline; publishes "<instance> q"
  *   when tasks were stored and "<instance> w <ms>" with the earliest run_at or deadline
  */
 export const ENQUEUE_LUA = `
 local queue, prio, delayed, deadlines, index, seq_key = KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local task_head, idem_head, tasks_json = ARGV[1], ARGV[2], ARGV[3]
-local deadline, idem_ttl, args_from = ARGV[5], ARGV[6], 13
+local deadline, idem_ttl, args_from = ARGV[5], ARGV[6], 14
+local ttl, failed_set = tonumber(ARGV[13]), KEYS[8]
 ${laneLocals(7)}
 ${ENQUEUE_STEP}
+deps_announce(KEYS[2])
 for _, lane in ipairs(new_lanes) do redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' l ' .. lane) end
 if any_priority then redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' q p ' .. highest)
 elseif stored > 0 then redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' q') end
@@ -411,6 +425,7 @@ local lane_count = tonumber(ARGV[19])
 local lane_args = { unpack(ARGV, 20, 19 + lane_count) }
 local args_from = 20 + lane_count
 ${ENQUEUE_STEP}
+deps_announce(events)
 for _, lane in ipairs(new_lanes) do redis.call('PUBLISH', events, ARGV[7] .. ' l ' .. lane) end
 if any_priority then redis.call('PUBLISH', events, ARGV[7] .. ' q p ' .. highest)
 elseif stored > 0 then redis.call('PUBLISH', events, ARGV[7] .. ' q') end

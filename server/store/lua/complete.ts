@@ -1,4 +1,5 @@
-import { FREE_SLOT_STEP, LANE_KEYS_STEP } from './claim.js';
+import { FREE_SLOT_STEP, PUSH_STEP } from './claim.js';
+import { DEPS_FAIL_STEP, DEPS_RELEASE_STEP } from './dependencies.js';
 
 /**
  * complete: apply outcomes to RUNNING tasks of the same attempt (the attempt
@@ -7,19 +8,25 @@ import { FREE_SLOT_STEP, LANE_KEYS_STEP } from './claim.js';
  * waits out its backoff (WAITING, in `delayed`), keeping the error under
  * `e<attempt>`. Runs are attempts minus leases handed back uncounted.
  *   KEYS[1] leases, KEYS[2] events channel, KEYS[3] delayed, KEYS[4] failed set,
- *   KEYS[5] running counts of limited functions (see lanes.ts)
+ *   KEYS[5] running counts of limited functions (see lanes.ts), KEYS[6] queue, KEYS[7] prio
  *   ARGV[1] task key head, ARGV[2] now (ms), ARGV[3] result TTL (s, 0 = keep), ARGV[4] instance id
  *   ARGV[5] outcomes as ONE argument, JSON text of [[id, attempt, status, run_ms, final 0|1], ...]
  *   (final: no retry, e.g. a deadline that passed before the task started)
  *   ARGV[6..] each outcome's value (JSON text of the result or error), in the same order: moved
- *   into the hash, never decoded, as the enqueue scripts do with arguments
+ *   into the hash, never decoded, as the enqueue scripts do with arguments; then the lane
+ *   list and `prio` key heads (the last two items)
+ * A terminal outcome of a task that others wait for releases or fails them
+ * (lua/dependencies.ts).
  *   returns { finished ids..., '|', retried ids... }; publishes "<instance> f <id,id,...>" and,
  *   for retries, "* w <earliest run_at>"
  */
 export const COMPLETE_LUA = `
 local running = KEYS[5]
-local queue, prio, lane_q_head, lane_p_head = '', '', '', ''
-${LANE_KEYS_STEP}
+local task_head, queue, prio = ARGV[1], KEYS[6], KEYS[7]
+local lane_q_head, lane_p_head = ARGV[#ARGV - 1], ARGV[#ARGV]
+${PUSH_STEP}
+${DEPS_FAIL_STEP}
+${DEPS_RELEASE_STEP}
 ${FREE_SLOT_STEP}
 local applied = {}
 local retried = {}
@@ -29,7 +36,7 @@ local next_due = false
 for i, o in ipairs(cjson.decode(ARGV[5])) do
   local id = o[1]
   local key = ARGV[1] .. id
-  local f = redis.call('HMGET', key, 'status', 'attempts', 'r_max', 'released', 'r_backoff', 'r_delay', 'r_max_delay', 'seq', 'lane')
+  local f = redis.call('HMGET', key, 'status', 'attempts', 'r_max', 'released', 'r_backoff', 'r_delay', 'r_max_delay', 'seq', 'lane', 'dependents')
   if f[1] == 'RUNNING' and tonumber(f[2]) == o[2] then
     free_slot(f[9])
     local runs = tonumber(f[2]) - (tonumber(f[4]) or 0)
@@ -54,6 +61,7 @@ for i, o in ipairs(cjson.decode(ARGV[5])) do
       end
       if ttl > 0 then redis.call('EXPIRE', key, ttl) end
       applied[#applied + 1] = id
+      if f[10] then deps_settle(id, o[3], now, ttl, KEYS[4], KEYS[3]) end
     end
   end
 end
@@ -64,6 +72,7 @@ end
 if next_due then redis.call('PUBLISH', KEYS[2], '* w ' .. next_due) end
 -- A limited function has room again: whoever waits for it should look.
 if freed then redis.call('PUBLISH', KEYS[2], '* q') end
+deps_announce(KEYS[2])
 applied[#applied + 1] = '|'
 for _, id in ipairs(retried) do applied[#applied + 1] = id end
 return applied

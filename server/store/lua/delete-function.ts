@@ -1,4 +1,5 @@
 import { LANE_KEYS_STEP, laneLocals } from './claim.js';
+import { DEPS_FAIL_STEP } from './dependencies.js';
 
 /**
  * delete-function: removes a function and cancels its tasks that have not
@@ -7,7 +8,7 @@ import { LANE_KEYS_STEP, laneLocals } from './claim.js';
  * an operator's call, not a hot path. List entries of cancelled tasks stay
  * behind (the claim step drops them).
  *   KEYS[1] function key, KEYS[2] functions set, KEYS[3] queue, KEYS[4] prio, KEYS[5] delayed,
- *   KEYS[6] deadlines, KEYS[7] events channel
+ *   KEYS[6] deadlines, KEYS[7] events channel, KEYS[8] failed set (for dependents: lua/dependencies.ts)
  *   ARGV[1] task key head, ARGV[2] function id, ARGV[3] now (ms), ARGV[4] result TTL (s),
  *   ARGV[5] instance id, ARGV[6..11] lane locals
  *   returns -1 for an unknown function, else { cancelled count, ids... }
@@ -19,6 +20,8 @@ ${laneLocals(6)}
 ${LANE_KEYS_STEP}
 redis.call('ZREM', KEYS[2], ARGV[2])
 local head, target, now, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local task_head = head
+${DEPS_FAIL_STEP}
 local cancelled = {}
 local function consider(id, zset)
   local key = head .. id
@@ -28,6 +31,7 @@ local function consider(id, zset)
     if ttl > 0 then redis.call('EXPIRE', key, ttl) end
     redis.call('ZREM', KEYS[6], id)
     cancelled[#cancelled + 1] = id
+    fail_dependents(id, 'cancelled', now, ttl, KEYS[8])
     return true
   end
   return false
@@ -61,6 +65,7 @@ walk_zset(KEYS[5])
 for i = 1, #cancelled, 500 do
   redis.call('PUBLISH', KEYS[7], ARGV[5] .. ' f ' .. table.concat(cancelled, ',', i, math.min(i + 499, #cancelled)))
 end
+deps_announce(KEYS[7])
 local out = { #cancelled }
 for _, id in ipairs(cancelled) do out[#out + 1] = id end
 return out

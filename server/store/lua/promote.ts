@@ -55,6 +55,7 @@ for _, id in ipairs(expired) do
     failed[#failed + 1] = id
   end
 end
+deps_announce(events)
 -- Promoted tasks may have priorities: say so, as a submit of such tasks does.
 if highest then redis.call('PUBLISH', events, ARGV[6] .. ' q p ' .. highest) end
 if #failed > 0 then redis.call('PUBLISH', events, ARGV[6] .. ' f ' .. table.concat(failed, ',')) end

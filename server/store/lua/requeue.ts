@@ -1,4 +1,5 @@
 import { FREE_SLOT_STEP, laneLocals, PUSH_STEP } from './claim.js';
+import { DEPS_FAIL_STEP } from './dependencies.js';
 
 /**
  * requeue: return leased tasks to the head of the queue (a task with a
@@ -15,9 +16,10 @@ import { FREE_SLOT_STEP, laneLocals, PUSH_STEP } from './claim.js';
  *   returns { requeued ids..., '|', failed ids... }
  */
 export const REQUEUE_LUA = `
-local queue, prio = KEYS[1], KEYS[4]
+local queue, prio, task_head = KEYS[1], KEYS[4], ARGV[1]
 ${laneLocals(7)}
 ${PUSH_STEP}
+${DEPS_FAIL_STEP}
 ${FREE_SLOT_STEP}
 local requeued = {}
 local listed = {}
@@ -45,6 +47,7 @@ for i = 13, #ARGV, 2 do
       redis.call('ZADD', KEYS[5], tonumber(f[5]) or 0, id)
       if ttl > 0 then redis.call('EXPIRE', key, ttl) end
       failed[#failed + 1] = id
+      fail_dependents(id, 'failed', ARGV[2], ttl, KEYS[5])
     else
       redis.call('HSET', key, 'status', 'QUEUED')
       requeued[#requeued + 1] = id
@@ -59,6 +62,7 @@ if #requeued > 0 then redis.call('PUBLISH', KEYS[3], ARGV[4] .. ' q') end
 if #failed > 0 then
   redis.call('PUBLISH', KEYS[3], ARGV[4] .. ' f ' .. table.concat(failed, ','))
 end
+deps_announce(KEYS[3])
 local out = requeued
 out[#out + 1] = '|'
 for _, id in ipairs(failed) do out[#out + 1] = id end
