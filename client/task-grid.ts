@@ -23,6 +23,9 @@ import {
   type TaskProgress,
   type TaskResultMessage,
 } from './result-stream.js';
+import { type Args, markHandle, resolveArgs } from './task-refs.js';
+
+export type { Arg, Args } from './task-refs.js';
 
 export type { TaskProgress };
 
@@ -84,9 +87,15 @@ export interface MapOptions {
 }
 
 export interface RemoteFunction<A extends unknown[], R> {
-  (...args: A): Promise<R>;
+  /** A handle (or the promise of one) as an argument stands for that task's result. */
+  (...args: Args<A>): Promise<R>;
   readonly id: string;
-  submit(...args: A): Promise<TaskHandle<R>>;
+  /**
+   * Submits one call. A handle from another submit (or the promise of one)
+   * as an argument stands for that task's result: the task waits until it
+   * completed and runs with its value there (`g.submit(f.submit(1))`).
+   */
+  submit(...args: Args<A>): Promise<TaskHandle<R>>;
   /** Runs the function once per argument list (batch submission); yields results in input order. */
   map(argLists: Iterable<A>, options?: MapOptions): AsyncGenerator<R>;
 }
@@ -193,16 +202,16 @@ export class TaskGrid {
 
   /** A handle on an already registered function. */
   function<A extends unknown[] = unknown[], R = unknown>(functionId: string): RemoteFunction<A, R> {
-    const submit = async (...args: A): Promise<TaskHandle<R>> => {
+    const submit = async (...args: Args<A>): Promise<TaskHandle<R>> => {
       const fields = {
         function_id: functionId,
-        payload: serializeArgs(args),
+        payload: serializeArgs(await resolveArgs(args)),
         idempotency_key: randomUUID(),
       };
       const submitted = await this.#retrying(() => this.#submitOne(fields));
       return this.#handle<R>(submitted);
     };
-    const call = async (...args: A): Promise<R> => (await submit(...args)).result();
+    const call = async (...args: Args<A>): Promise<R> => (await submit(...args)).result();
     const map = (argLists: Iterable<A>, options: MapOptions = {}) =>
       this.#map<A, R>(functionId, argLists, options);
     return Object.assign(call, { id: functionId, submit, map });
@@ -210,7 +219,7 @@ export class TaskGrid {
 
   /** A handle on a task by id. */
   task<R = unknown>(taskId: string): TaskHandle<R> {
-    return {
+    return markHandle({
       id: taskId,
       status: async () =>
         (await this.#call<{ status: TaskStatus }>('GET', `/status/${taskId}`)).status,
@@ -227,7 +236,7 @@ export class TaskGrid {
         return this.#results.onProgress(taskId, { update: listener, end: () => {} });
       },
       progress: () => progressIterator((listener) => this.#results.onProgress(taskId, listener)),
-    };
+    });
   }
 
   /** A handle whose result, for a socket submit, is the one the socket is already subscribed to. */
@@ -237,7 +246,7 @@ export class TaskGrid {
     if (!result) return handle;
     // Awaited when result() is called; a rejection before that must not count as unhandled.
     result.catch(() => {});
-    return { ...handle, result: async () => unpack<R>(await result) };
+    return markHandle({ ...handle, result: async () => unpack<R>(await result) });
   }
 
   /**
