@@ -9,6 +9,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
+import { claimFilter, laneId } from '../server/store/lanes.js';
 import { MemoryStore } from '../server/store/memory-store.js';
 import { RedisStore } from '../server/store/redis-store.js';
 import type { NewTask, StoreEvent, TaskRecord, TaskStore } from '../server/store/task-store.js';
@@ -335,6 +336,20 @@ for (const [name, open] of stores) {
       expect(await store.queueDepth()).to.equal(0);
       expect((await store.promoteDue(runAt)).promoted).to.equal(1);
       expect((await claimAll(store)).get(b.id)?.args).to.equal('[5]');
+    });
+
+    it('releases a task into its lane: only a holder with its labels takes it', async () => {
+      const gpu = { id: laneId({ labels: ['gpu'] }), limit: 0 };
+      const a = task();
+      const b = task([ref(a.id)], { lane: gpu });
+      await store.enqueue([a, b]);
+      expect((await record(store, b.id)).lane).to.equal(gpu.id);
+      await claimAll(store);
+      await store.complete([done(a.id, 1, '3')]);
+      // The default holder does not take a labelled task; one with the label does.
+      expect((await store.claim(10, 'me/w', 60_000)).tasks).to.deep.equal([]);
+      const { tasks } = await store.claim(10, 'me/gpu', 60_000, claimFilter(['gpu'], undefined));
+      expect(tasks.map((t) => [t.id, t.args])).to.deep.equal([[b.id, '[3]']]);
     });
 
     it('retries a dependent that failed with its dependency: it waits for the retried one', async () => {
