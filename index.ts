@@ -1,6 +1,8 @@
 /** The taskgrid package: the client SDK, the payload helpers, and the server and worker for embedding. */
 
 export {
+  type Arg,
+  type Args,
   type MapOptions,
   type RegisterOptions,
   type RemoteFunction,
