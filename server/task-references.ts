@@ -124,15 +124,15 @@ export function elementSpans(text: string): [number, number][] {
  * fails its dependent there (DependencyFailedError, "expired").
  */
 export async function checkDependencies(
-  store: Pick<TaskStore, 'getTasks'>,
+  store: Pick<TaskStore, 'tasksExist'>,
   refs: readonly (readonly TaskReference[] | undefined)[],
 ): Promise<void> {
   const ids = new Set<string>();
   for (const list of refs) for (const ref of list ?? []) ids.add(ref.id);
   if (ids.size === 0) return;
   const wanted = [...ids];
-  const found = await store.getTasks(wanted);
-  const missing = wanted.findIndex((_, i) => found[i] === undefined);
+  const found = await store.tasksExist(wanted);
+  const missing = wanted.findIndex((_, i) => found[i] !== true);
   if (missing >= 0) {
     throw new BadPayloadError(
       `Expected {"$task": id} to name a known task, got ${wanted[missing]}, which is unknown (or expired)`,

@@ -629,6 +629,10 @@ export class MemoryStore implements TaskStore {
     return Promise.all(ids.map((id) => this.getTask(id)));
   }
 
+  async tasksExist(ids: readonly string[]): Promise<boolean[]> {
+    return ids.map((id) => this.#tasks.has(id));
+  }
+
   async queueDepth(): Promise<number> {
     let depth = this.#queues.size;
     for (const { queues } of this.#lanes.values()) depth += queues.size;

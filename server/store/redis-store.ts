@@ -713,6 +713,19 @@ export class RedisStore implements TaskStore {
     return ids.map((id, i) => taskFromHash(id, replies[i]));
   }
 
+  async tasksExist(ids: readonly string[]): Promise<boolean[]> {
+    if (ids.length === 0) return [];
+    const replies = await this.#call(() => {
+      const batch = this.#client.multi();
+      for (const id of ids) batch.exists(this.keys.task(id));
+      return batch.execAsPipeline();
+    });
+    if (replies.length !== ids.length) {
+      throw new ReplyError('exists', `${replies.length} replies for ${ids.length} ids`);
+    }
+    return replies.map((reply) => integer(reply, 'EXISTS') === 1);
+  }
+
   async queueDepth(): Promise<number> {
     const k = this.keys;
     const lanes = [...this.#lanes.keys()];

@@ -299,4 +299,9 @@ export interface TaskStore {
   /** Queue, finish and cancel events, from this process and (Redis) from other servers. */
   subscribe(listener: StoreListener): () => void;
   close(): Promise<void>;
+  /**
+   * Whether each task is retained, in one round trip, in the order of `ids`:
+   * a submit checks its references without reading their results.
+   */
+  tasksExist(ids: readonly string[]): Promise<boolean[]>;
 }
