@@ -52,6 +52,14 @@ const boom = (id: string, attempt: number): TaskOutcome => ({
 
 type Open = (resultTtlSeconds?: number) => Promise<TaskStore>;
 
+/** The functions the tests' tasks name: a task whose function is gone is cancelled, not released. */
+async function withFunctions(store: TaskStore): Promise<TaskStore> {
+  for (const id of ['f1', 'f2', 'f3']) {
+    await store.registerFunction({ id, name: id, source: '(x) => x', created_at: 1 });
+  }
+  return store;
+}
+
 function openRedis(prefix = uniquePrefix()): Open {
   return async (resultTtlSeconds) => {
     const store = new RedisStore({
@@ -61,12 +69,12 @@ function openRedis(prefix = uniquePrefix()): Open {
       ...(resultTtlSeconds === undefined ? {} : { resultTtlSeconds }),
     });
     await store.connect();
-    return store;
+    return withFunctions(store);
   };
 }
 
 const stores: [string, Open][] = [
-  ['MemoryStore', async (resultTtlSeconds) => new MemoryStore({ resultTtlSeconds })],
+  ['MemoryStore', (resultTtlSeconds) => withFunctions(new MemoryStore({ resultTtlSeconds }))],
   ['RedisStore', (ttl) => openRedis()(ttl)],
 ];
 
@@ -352,6 +360,22 @@ for (const [name, open] of stores) {
       expect(tasks.map((t) => [t.id, t.args])).to.deep.equal([[b.id, '[3]']]);
     });
 
+    it('cancels a waiting task whose function was deleted, when its dependency completes', async () => {
+      const a = task();
+      const b = task([ref(a.id)], {}, 'f2');
+      const c = task([ref(b.id)]);
+      await store.enqueue([a, b, c]);
+      await store.deleteFunction('f2');
+      expect((await record(store, b.id)).status).to.equal('WAITING');
+      await claimAll(store);
+      await store.complete([done(a.id, 1, '1')]);
+      expect((await record(store, b.id)).status).to.equal('CANCELLED');
+      expect(errorOf(await record(store, c.id)).message).to.equal(
+        `Dependency ${b.id} was cancelled`,
+      );
+      expect(await store.queueDepth()).to.equal(0);
+    });
+
     it('retries a dependent that failed with its dependency: it waits for the retried one', async () => {
       const a = task();
       const b = task([ref(a.id)]);
@@ -401,7 +425,7 @@ describe('TaskStore dependencies: both stores agree', () => {
       out.push(await store.getTasks(ids));
       return out.map((o) => normalise(o, since));
     };
-    const memory = new MemoryStore();
+    const memory = await withFunctions(new MemoryStore());
     const redis = await openRedis()();
     try {
       const a = await script(memory);

@@ -20,6 +20,9 @@ export interface DependencyHost {
   seq(id: string): number;
   /** Ends a task FAILED with this result (the store then calls `ended` for it). */
   fail(task: TaskRecord, result: string, now: number): void;
+  /** Ends a task CANCELLED (its function was deleted while it waited); `ended` follows. */
+  cancel(task: TaskRecord, now: number): void;
+  functionExists(id: string): boolean;
   /**
    * A WAITING task whose dependencies all COMPLETED: queue it (true), or
    * keep it WAITING until its run_at (false).
@@ -143,6 +146,12 @@ export class MemoryDependencies {
         continue;
       }
       this.#left.delete(id);
+      if (!this.#host.functionExists(task.function_id)) {
+        // Its function was deleted while it waited: cancelled, as the delete cancels what waits.
+        this.#failed.push(id);
+        this.#host.cancel(task, now);
+        continue;
+      }
       if (!this.#build(task, now)) continue;
       if (this.#host.ready(task, now)) {
         this.#queued++;

@@ -129,6 +129,11 @@ export class MemoryStore implements TaskStore {
       task.result = result;
       this.#finish(task, 'FAILED', now);
     },
+    cancel: (task, now) => {
+      this.#unqueue(task);
+      this.#finish(task, 'CANCELLED', now);
+    },
+    functionExists: (id) => this.#functions.has(id),
     ready: (task, now) => {
       if (task.run_at !== undefined && task.run_at > now) {
         insertSorted(this.#delayed, { at: task.run_at, id: task.id });

@@ -119,7 +119,8 @@ export class RedisKeys {
   readonly schedules: string;
   /** ZSET of fires won and not yet stored (`<schedule id>/<slot>`), scored by lease end (ms). */
   readonly scheduleFires: string;
-  readonly #functionHead: string;
+  /** Head of every function key (scripts get it as ARGV). */
+  readonly functionHead: string;
   readonly #scheduleHead: string;
 
   constructor(prefix: string) {
@@ -143,7 +144,7 @@ export class RedisKeys {
     this.taskHead = `${prefix}${KEY_PARTS.task}`;
     this.instanceHead = `${prefix}${KEY_PARTS.instance}`;
     this.idempotencyHead = `${prefix}${KEY_PARTS.idempotency}`;
-    this.#functionHead = `${prefix}${KEY_PARTS.fn}`;
+    this.functionHead = `${prefix}${KEY_PARTS.fn}`;
     this.schedules = `${prefix}schedules`;
     this.scheduleFires = `${prefix}schedule-fires`;
     this.#scheduleHead = `${prefix}${KEY_PARTS.schedule}`;
@@ -171,7 +172,7 @@ export class RedisKeys {
 
   /** HASH of one registered function (see function-hash.ts for its fields). */
   fn(id: string): string {
-    return `${this.#functionHead}${id}`;
+    return `${this.functionHead}${id}`;
   }
 
   /** HASH of one schedule (see schedule-hash.ts for its fields). */

@@ -455,6 +455,7 @@ export class RedisStore implements TaskStore {
       String(this.#options.resultTtlSeconds),
       this.#options.instanceId,
       ...outcomesArgs(outcomes),
+      this.keys.functionHead,
       this.keys.laneQueueHead,
       this.keys.lanePrioHead,
     ];

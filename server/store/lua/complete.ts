@@ -13,8 +13,8 @@ import { DEPS_FAIL_STEP, DEPS_RELEASE_STEP } from './dependencies.js';
  *   ARGV[5] outcomes as ONE argument, JSON text of [[id, attempt, status, run_ms, final 0|1], ...]
  *   (final: no retry, e.g. a deadline that passed before the task started)
  *   ARGV[6..] each outcome's value (JSON text of the result or error), in the same order: moved
- *   into the hash, never decoded, as the enqueue scripts do with arguments; then the lane
- *   list and `prio` key heads (the last two items)
+ *   into the hash, never decoded, as the enqueue scripts do with arguments; then the
+ *   function key head and the lane list and `prio` key heads (the last three items)
  * A terminal outcome of a task that others wait for releases or fails them
  * (lua/dependencies.ts).
  *   returns { finished ids..., '|', retried ids... }; publishes "<instance> f <id,id,...>" and,
@@ -23,7 +23,7 @@ import { DEPS_FAIL_STEP, DEPS_RELEASE_STEP } from './dependencies.js';
 export const COMPLETE_LUA = `
 local running = KEYS[5]
 local task_head, queue, prio = ARGV[1], KEYS[6], KEYS[7]
-local lane_q_head, lane_p_head = ARGV[#ARGV - 1], ARGV[#ARGV]
+local fn_head, lane_q_head, lane_p_head = ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV]
 ${PUSH_STEP}
 ${DEPS_FAIL_STEP}
 ${DEPS_RELEASE_STEP}
@@ -61,7 +61,7 @@ for i, o in ipairs(cjson.decode(ARGV[5])) do
       end
       if ttl > 0 then redis.call('EXPIRE', key, ttl) end
       applied[#applied + 1] = id
-      if f[10] then deps_settle(id, o[3], now, ttl, KEYS[4], KEYS[3]) end
+      if f[10] then deps_settle(id, o[3], now, ttl, KEYS[4], KEYS[3], fn_head) end
     end
   end
 end

@@ -106,7 +106,9 @@ end
  * now waits (WAITING) or failed at once (a dependency already FAILED,
  * CANCELLED or gone), false when every dependency had COMPLETED: its args
  * are built and the caller queues it as any task. And `deps_settle(id,
- * status, at, ttl, failed_set, delayed)` for a task that just ended.
+ * status, at, ttl, failed_set, delayed, fn_head)` for a task that just
+ * ended: a dependent whose function was deleted while it waited is
+ * CANCELLED instead of released.
  */
 export const DEPS_RELEASE_STEP = `
 local function deps_args(key)
@@ -161,17 +163,26 @@ local function deps_hold(id, dref, at, ttl, failed_set)
   redis.call('HSET', key, 'status', 'WAITING', 'dwait', #pending)
   return true
 end
-local function release_dependents(root, at, ttl, failed_set, delayed)
+local function release_dependents(root, at, ttl, failed_set, delayed, fn_head)
   local set = deps_set(root)
   local waiting = redis.call('SMEMBERS', set)
   redis.call('DEL', set)
   local ready = {}
   for _, id in ipairs(waiting) do
     local key = task_head .. id
-    local f = redis.call('HMGET', key, 'status', 'dwait', 'prio', 'seq', 'run_at', 'lane')
+    local f = redis.call('HMGET', key, 'status', 'dwait', 'prio', 'seq', 'run_at', 'lane', 'fn')
     if f[1] == 'WAITING' and f[2] then
       local left = redis.call('HINCRBY', key, 'dwait', -1)
-      if left <= 0 and deps_ready(id, key, at, ttl, failed_set) then
+      if left > 0 then
+        -- It still waits for another dependency.
+      elseif redis.call('EXISTS', fn_head .. f[7]) == 0 then
+        -- Its function was deleted while it waited: cancelled, as the delete cancels what waits.
+        redis.call('HSET', key, 'status', 'CANCELLED', 'finished', at)
+        redis.call('HDEL', key, 'dwait')
+        if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+        deps_failed[#deps_failed + 1] = id
+        fail_dependents(id, 'cancelled', at, ttl, failed_set)
+      elseif deps_ready(id, key, at, ttl, failed_set) then
         f[2] = id
         ready[#ready + 1] = f
       end
@@ -195,8 +206,8 @@ local function release_dependents(root, at, ttl, failed_set, delayed)
     end
   end
 end
-local function deps_settle(id, status, at, ttl, failed_set, delayed)
-  if status == 'COMPLETED' then release_dependents(id, at, ttl, failed_set, delayed)
+local function deps_settle(id, status, at, ttl, failed_set, delayed, fn_head)
+  if status == 'COMPLETED' then release_dependents(id, at, ttl, failed_set, delayed, fn_head)
   elseif status == 'CANCELLED' then fail_dependents(id, 'cancelled', at, ttl, failed_set)
   else fail_dependents(id, 'failed', at, ttl, failed_set) end
 end
