@@ -6,7 +6,9 @@ import { DEPS_FAIL_STEP, DEPS_RELEASE_STEP } from './dependencies.js';
  * fences late duplicates: the first terminal result wins). A FAILED outcome
  * of a task with a retry policy and runs left does not finish it: the task
  * waits out its backoff (WAITING, in `delayed`), keeping the error under
- * `e<attempt>`. Runs are attempts minus leases handed back uncounted.
+ * `e<attempt>`. Runs are attempts minus leases handed back uncounted. A
+ * terminal outcome of a task that others wait for releases or fails them
+ * (lua/dependencies.ts).
  *   KEYS[1] leases, KEYS[2] events channel, KEYS[3] delayed, KEYS[4] failed set,
  *   KEYS[5] running counts of limited functions (see lanes.ts), KEYS[6] queue, KEYS[7] prio
  *   ARGV[1] task key head, ARGV[2] now (ms), ARGV[3] result TTL (s, 0 = keep), ARGV[4] instance id
@@ -15,8 +17,6 @@ import { DEPS_FAIL_STEP, DEPS_RELEASE_STEP } from './dependencies.js';
  *   ARGV[6..] each outcome's value (JSON text of the result or error), in the same order: moved
  *   into the hash, never decoded, as the enqueue scripts do with arguments; then the
  *   function key head and the lane list and `prio` key heads (the last three items)
- * A terminal outcome of a task that others wait for releases or fails them
- * (lua/dependencies.ts).
  *   returns { finished ids..., '|', retried ids... }; publishes "<instance> f <id,id,...>" and,
  *   for retries, "* w <earliest run_at>"
  */
