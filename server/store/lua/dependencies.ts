@@ -19,8 +19,9 @@
  * text of the values, kept as is) in place of the references, byte for
  * byte, never decoding JSON (cjson would re-encode numbers), and it goes
  * where its priority says (`push_queued`), or to `delayed` when its own
- * `run_at` is still ahead. A retry-policy retry of a dependency (WAITING
- * again) touches nothing here: only a terminal outcome does.
+ * `run_at` is still ahead; or CANCELLED, when its function was deleted
+ * while it waited. A retry-policy retry of a dependency (WAITING again)
+ * touches nothing here: only a terminal outcome does.
  *
  * A dependency that ends FAILED or CANCELLED (or whose result expired
  * before the last one came) fails each waiting dependent with
@@ -47,7 +48,7 @@ function template(how: 'failed' | 'cancelled' | 'expired'): string {
  * once, before it returns.
  */
 export const DEPS_FAIL_STEP = `
-local deps_failed = {}
+local deps_ended = {}
 local deps_queued = 0
 local deps_highest = false
 local deps_any_priority = false
@@ -64,7 +65,7 @@ local function deps_fail_one(id, err, at, ttl, failed_set)
   redis.call('HDEL', key, 'dwait')
   redis.call('ZADD', failed_set, tonumber(seq) or 0, id)
   if ttl > 0 then redis.call('EXPIRE', key, ttl) end
-  deps_failed[#deps_failed + 1] = id
+  deps_ended[#deps_ended + 1] = id
 end
 local function fail_dependents(root, how, at, ttl, failed_set)
   local stack = { root, how }
@@ -89,8 +90,8 @@ local function fail_dependents(root, how, at, ttl, failed_set)
 end
 local function deps_announce(events)
   -- '*': every server, this one too, hears these from the channel.
-  for i = 1, #deps_failed, 500 do
-    redis.call('PUBLISH', events, '* f ' .. table.concat(deps_failed, ',', i, math.min(i + 499, #deps_failed)))
+  for i = 1, #deps_ended, 500 do
+    redis.call('PUBLISH', events, '* f ' .. table.concat(deps_ended, ',', i, math.min(i + 499, #deps_ended)))
   end
   -- As a submit says it: the highest priority released, when one is not 0.
   if deps_any_priority then redis.call('PUBLISH', events, '* q p ' .. deps_highest)
@@ -180,7 +181,7 @@ local function release_dependents(root, at, ttl, failed_set, delayed, fn_head)
         redis.call('HSET', key, 'status', 'CANCELLED', 'finished', at)
         redis.call('HDEL', key, 'dwait')
         if ttl > 0 then redis.call('EXPIRE', key, ttl) end
-        deps_failed[#deps_failed + 1] = id
+        deps_ended[#deps_ended + 1] = id
         fail_dependents(id, 'cancelled', at, ttl, failed_set)
       elseif deps_ready(id, key, at, ttl, failed_set) then
         f[2] = id
