@@ -118,21 +118,25 @@ export function elementSpans(text: string): [number, number][] {
 }
 
 /**
- * Throws BadPayloadError (400) naming the first id that is no known task:
- * a submit that references one stores nothing. One store round trip for the
- * whole batch. A dependency that expires between this and the store's step
- * fails its dependent there (DependencyFailedError, "expired").
+ * Throws BadPayloadError (400) naming the first id that is no known task of
+ * `tenant` (another tenant's is as unknown as a missing one): a submit that
+ * references one stores nothing. One store round trip for the whole batch.
+ * A dependency that expires between this and the store's step fails its
+ * dependent there (DependencyFailedError, "expired").
  */
 export async function checkDependencies(
-  store: Pick<TaskStore, 'tasksExist'>,
+  store: Pick<TaskStore, 'taskOwners'>,
   refs: readonly (readonly TaskReference[] | undefined)[],
+  tenant: string | undefined,
 ): Promise<void> {
   const ids = new Set<string>();
   for (const list of refs) for (const ref of list ?? []) ids.add(ref.id);
   if (ids.size === 0) return;
   const wanted = [...ids];
-  const found = await store.tasksExist(wanted);
-  const missing = wanted.findIndex((_, i) => found[i] !== true);
+  const owners = await store.taskOwners(wanted);
+  const missing = wanted.findIndex(
+    (_, i) => owners[i] === undefined || owners[i]?.tenant !== tenant,
+  );
   if (missing >= 0) {
     throw new BadPayloadError(
       `Expected {"$task": id} to name a known task, got ${wanted[missing]}, which is unknown (or expired)`,

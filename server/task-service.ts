@@ -266,7 +266,7 @@ export class TaskService {
       }
     });
     const defaults = await this.#checkFunction(functionId, options.tenant);
-    if (refs) await checkDependencies(this.#store, refs);
+    if (refs) await checkDependencies(this.#store, refs, options.tenant);
     const now = Date.now();
     const timeout = options.timeoutMs ?? defaults.timeoutMs ?? this.#config.taskTimeoutMs;
     const retry = options.retry ?? defaults.retry;

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { TaskGrid } from '../client/task-grid.js';
 import type { GridServer } from '../server/grid-server.js';
+import type { TokenEntry } from '../server/tenants.js';
 import { GridClient } from './helpers/grid-client.js';
 import { type StoreKind, startInProcess } from './helpers/in-process.js';
 import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
@@ -192,6 +193,35 @@ for (const store of ['memory', 'redis'] as StoreKind[]) {
     });
   });
 }
+
+describe('REST results as arguments: tenants', () => {
+  const TOKENS: TokenEntry[] = [
+    { role: 'client', token: 'alpha-token', tenant: 'alpha', weight: 1 },
+    { role: 'client', token: 'beta-token', tenant: 'beta', weight: 1 },
+  ];
+  let server: GridServer;
+  before(async () => {
+    server = await startInProcess('redis', { tokens: TOKENS, threads: 2 });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it("answers 400 for a reference to another tenant's task, as for an unknown one", async () => {
+    const alpha = new GridClient(server.url, 'alpha-token');
+    const beta = new GridClient(server.url, 'beta-token');
+    const fa = await alpha.register(DOUBLE);
+    const fb = await beta.register(DOUBLE);
+    const a = await alpha.submit(fa, [1]);
+    await alpha.wait(a);
+    const refused = await beta.call('POST', '/execute_function', {
+      function_id: fb,
+      payload: JSON.stringify([ref(a)]),
+    });
+    expect(refused.status).to.equal(400);
+    expect(await alpha.value(await alpha.submit(fa, [ref(a)]))).to.equal(4);
+  });
+});
 
 describe('REST results as arguments: two servers on one Redis', () => {
   const servers: GridServer[] = [];

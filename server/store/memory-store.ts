@@ -34,6 +34,7 @@ import type {
   RetryResult,
   StoreListener,
   TaskError,
+  TaskOwner,
   TaskPage,
   TaskQuery,
   TaskRecord,
@@ -634,8 +635,11 @@ export class MemoryStore implements TaskStore {
     return Promise.all(ids.map((id) => this.getTask(id)));
   }
 
-  async tasksExist(ids: readonly string[]): Promise<boolean[]> {
-    return ids.map((id) => this.#tasks.has(id));
+  async taskOwners(ids: readonly string[]): Promise<(TaskOwner | undefined)[]> {
+    return ids.map((id) => {
+      const task = this.#tasks.get(id);
+      return task && { tenant: task.tenant };
+    });
   }
 
   async queueDepth(): Promise<number> {

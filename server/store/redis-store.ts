@@ -70,6 +70,7 @@ import type {
   RequeueResult,
   RetryResult,
   StoreListener,
+  TaskOwner,
   TaskPage,
   TaskQuery,
   TaskRecord,
@@ -714,17 +715,30 @@ export class RedisStore implements TaskStore {
     return ids.map((id, i) => taskFromHash(id, replies[i]));
   }
 
-  async tasksExist(ids: readonly string[]): Promise<boolean[]> {
+  async taskOwners(ids: readonly string[]): Promise<(TaskOwner | undefined)[]> {
     if (ids.length === 0) return [];
     const replies = await this.#call(() => {
       const batch = this.#client.multi();
-      for (const id of ids) batch.exists(this.keys.task(id));
+      for (const id of ids) {
+        batch.exists(this.keys.task(id));
+        batch.hGet(this.keys.task(id), F.tenant);
+      }
       return batch.execAsPipeline();
     });
-    if (replies.length !== ids.length) {
-      throw new ReplyError('exists', `${replies.length} replies for ${ids.length} ids`);
+    if (replies.length !== ids.length * 2) {
+      throw new ReplyError('owners', `${replies.length} replies for ${ids.length} ids`);
     }
-    return replies.map((reply) => integer(reply, 'EXISTS') === 1);
+    return ids.map((_, i) => {
+      if (integer(replies[2 * i], 'EXISTS') !== 1) return undefined;
+      const tenant = replies[2 * i + 1];
+      if (tenant !== null && typeof tenant !== 'string') {
+        throw new ReplyError(
+          'owners',
+          `field \`${F.tenant}\` should be text, got ${typeof tenant}`,
+        );
+      }
+      return { tenant: tenant ?? undefined };
+    });
   }
 
   async queueDepth(): Promise<number> {

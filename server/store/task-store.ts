@@ -74,6 +74,11 @@ export interface NewTask {
   refs?: TaskReference[] | undefined;
 }
 
+/** The tenant a retained task belongs to (undefined: `default`). */
+export interface TaskOwner {
+  tenant: string | undefined;
+}
+
 /** An element `{"$task": id}` of an argument array: `args.slice(start, end)` (UTF-16 offsets). */
 export interface TaskReference {
   id: string;
@@ -300,8 +305,8 @@ export interface TaskStore {
   subscribe(listener: StoreListener): () => void;
   close(): Promise<void>;
   /**
-   * Whether each task is retained, in one round trip, in the order of `ids`:
-   * a submit checks its references without reading their results.
+   * Whose each task is (undefined: not retained), in one round trip, in the
+   * order of `ids`: a submit checks its references without reading their results.
    */
-  tasksExist(ids: readonly string[]): Promise<boolean[]>;
+  taskOwners(ids: readonly string[]): Promise<(TaskOwner | undefined)[]>;
 }
