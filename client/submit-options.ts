@@ -1,0 +1,140 @@
+/**
+ * The SDK's submit and register options (camelCase) and their one converter
+ * to the wire fields (snake_case) that POST /execute_function, POST
+ * /execute_batch, POST /register_function and the client socket's `submit`
+ * take. Every option is checked here, against the bounds of the server's
+ * own schemas (shared/submit-fields.ts), with the OptionError message shape:
+ * a socket submit that fails the server's check closes the socket, so none
+ * may be sent, and the CLI renames the option to its flag in the message.
+ */
+
+import {
+  choiceOption,
+  intOption,
+  OptionError,
+  objectOption,
+  textOption,
+} from '../shared/options.js';
+import {
+  DeadlineMsSchema,
+  DelayMsSchema,
+  IdempotencyKeySchema,
+  PrioritySchema,
+  type RetryPolicy,
+  RetryPolicySchema,
+  TimeoutMsSchema,
+} from '../shared/submit-fields.js';
+
+export const BACKOFFS = ['fixed', 'exponential'] as const;
+
+export interface RetryOptions {
+  /** Runs in all, the first included: 1…100. */
+  maxAttempts: number;
+  backoff: (typeof BACKOFFS)[number];
+  /** Wait before the second run; `exponential` doubles it for each run after. */
+  delayMs: number;
+  /** Cap on the wait between runs. */
+  maxDelayMs?: number;
+}
+
+/** Options of one submit (`fn.submit(args, options)`). */
+export interface SubmitOptions {
+  /** −100…100, higher runs first; 0 when absent. */
+  priority?: number;
+  /** WAITING this long after the submit, then QUEUED. */
+  delayMs?: number;
+  /** Not started this long after the submit: FAILED with DeadlineExceededError, never run. */
+  deadlineMs?: number;
+  /** Run-time limit of the task; the function's (or the server's) when absent. */
+  timeoutMs?: number;
+  /** Runs again when the function throws or times out; the function's policy when absent. */
+  retry?: RetryOptions;
+  /**
+   * A submit repeating a key answers the task stored under it the first time.
+   * The SDK makes one up when absent, so that its own retries never store twice.
+   */
+  idempotencyKey?: string;
+}
+
+/** Options of a batch (`fn.map`): the same for every task of it. */
+export type BatchSubmitOptions = Omit<SubmitOptions, 'idempotencyKey'>;
+
+/** The submit options as the wire spells them. */
+export interface WireSubmitOptions {
+  timeout_ms?: number;
+  priority?: number;
+  delay_ms?: number;
+  deadline_ms?: number;
+  retry?: RetryPolicy;
+  idempotency_key?: string;
+}
+
+const SUBMIT_KEYS = [
+  'priority',
+  'delayMs',
+  'deadlineMs',
+  'timeoutMs',
+  'retry',
+  'idempotencyKey',
+] as const;
+const RETRY_KEYS = ['maxAttempts', 'backoff', 'delayMs', 'maxDelayMs'] as const;
+
+interface Bounds {
+  minimum?: number;
+  maximum?: number;
+}
+
+/** An integer within a schema's bounds: the server's check, made before sending. */
+function boundedInt(name: string, value: unknown, schema: Bounds): number {
+  return intOption(name, value, schema.minimum ?? 0, schema.maximum ?? Number.MAX_SAFE_INTEGER);
+}
+
+function optionalInt(name: string, value: unknown, schema: Bounds): number | undefined {
+  return value === undefined ? undefined : boundedInt(name, value, schema);
+}
+
+/** A retry policy's wire form. `name` prefixes each field's name in an error. */
+export function retryPolicy(value: unknown, name = 'retry'): RetryPolicy {
+  const retry = objectOption(name, value, RETRY_KEYS);
+  const fields = RetryPolicySchema.properties;
+  const policy: RetryPolicy = {
+    max_attempts: boundedInt(`${name}.maxAttempts`, retry.maxAttempts, fields.max_attempts),
+    backoff: choiceOption(`${name}.backoff`, retry.backoff, BACKOFFS),
+    delay_ms: boundedInt(`${name}.delayMs`, retry.delayMs, fields.delay_ms),
+  };
+  const cap = optionalInt(`${name}.maxDelayMs`, retry.maxDelayMs, fields.max_delay_ms);
+  if (cap !== undefined) policy.max_delay_ms = cap;
+  return policy;
+}
+
+/** The wire fields of a submit's options; throws OptionError naming the option at fault. */
+export function submitFields(options: unknown): WireSubmitOptions {
+  if (options === undefined) return {};
+  const given = objectOption('options', options, SUBMIT_KEYS);
+  const fields: WireSubmitOptions = {};
+  const timeout = optionalInt('timeoutMs', given.timeoutMs, TimeoutMsSchema);
+  if (timeout !== undefined) fields.timeout_ms = timeout;
+  const priority = optionalInt('priority', given.priority, PrioritySchema);
+  if (priority !== undefined) fields.priority = priority;
+  const delay = optionalInt('delayMs', given.delayMs, DelayMsSchema);
+  if (delay !== undefined) fields.delay_ms = delay;
+  const deadline = optionalInt('deadlineMs', given.deadlineMs, DeadlineMsSchema);
+  if (deadline !== undefined) fields.deadline_ms = deadline;
+  if (given.retry !== undefined) fields.retry = retryPolicy(given.retry);
+  if (given.idempotencyKey !== undefined) {
+    const key = textOption('idempotencyKey', given.idempotencyKey);
+    const max = IdempotencyKeySchema.maxLength ?? key.length;
+    if (key.length > max) {
+      throw new OptionError('idempotencyKey', `a string of at most ${max} characters`, key);
+    }
+    fields.idempotency_key = key;
+  }
+  return fields;
+}
+
+/** Throws unless a submit's arguments are an array, so that `submit(4, 5)` (the old form) fails loudly. */
+export function checkArgumentList(args: unknown): void {
+  if (!Array.isArray(args)) {
+    throw new OptionError('args', 'an array of arguments, e.g. fn.submit([1, 2])', args);
+  }
+}
