@@ -93,42 +93,67 @@ function optionalInt(name: string, value: unknown, schema: Bounds): number | und
   return value === undefined ? undefined : boundedInt(name, value, schema);
 }
 
-/** A retry policy's wire form. `name` prefixes each field's name in an error. */
-export function retryPolicy(value: unknown, name = 'retry'): RetryPolicy {
+/** A retry policy, checked; `name` prefixes each field's name in an error. */
+export function retryOptions(value: unknown, name = 'retry'): RetryOptions {
   const retry = objectOption(name, value, RETRY_KEYS);
   const fields = RetryPolicySchema.properties;
-  const policy: RetryPolicy = {
-    max_attempts: boundedInt(`${name}.maxAttempts`, retry.maxAttempts, fields.max_attempts),
+  const checked: RetryOptions = {
+    maxAttempts: boundedInt(`${name}.maxAttempts`, retry.maxAttempts, fields.max_attempts),
     backoff: choiceOption(`${name}.backoff`, retry.backoff, BACKOFFS),
-    delay_ms: boundedInt(`${name}.delayMs`, retry.delayMs, fields.delay_ms),
+    delayMs: boundedInt(`${name}.delayMs`, retry.delayMs, fields.delay_ms),
   };
   const cap = optionalInt(`${name}.maxDelayMs`, retry.maxDelayMs, fields.max_delay_ms);
-  if (cap !== undefined) policy.max_delay_ms = cap;
+  if (cap !== undefined) checked.maxDelayMs = cap;
+  return checked;
+}
+
+/** A retry policy's wire form, checked first. */
+export function retryPolicy(value: unknown, name = 'retry'): RetryPolicy {
+  const retry = retryOptions(value, name);
+  const policy: RetryPolicy = {
+    max_attempts: retry.maxAttempts,
+    backoff: retry.backoff,
+    delay_ms: retry.delayMs,
+  };
+  if (retry.maxDelayMs !== undefined) policy.max_delay_ms = retry.maxDelayMs;
   return policy;
 }
 
-/** The wire fields of a submit's options; throws OptionError naming the option at fault. */
-export function submitFields(options: unknown): WireSubmitOptions {
-  if (options === undefined) return {};
-  const given = objectOption('options', options, SUBMIT_KEYS);
-  const fields: WireSubmitOptions = {};
+/** A submit's options, checked (a fresh object); throws OptionError naming the option at fault. */
+export function submitOptions(value: unknown): SubmitOptions {
+  if (value === undefined) return {};
+  const given = objectOption('options', value, SUBMIT_KEYS);
+  const checked: SubmitOptions = {};
   const timeout = optionalInt('timeoutMs', given.timeoutMs, TimeoutMsSchema);
-  if (timeout !== undefined) fields.timeout_ms = timeout;
+  if (timeout !== undefined) checked.timeoutMs = timeout;
   const priority = optionalInt('priority', given.priority, PrioritySchema);
-  if (priority !== undefined) fields.priority = priority;
+  if (priority !== undefined) checked.priority = priority;
   const delay = optionalInt('delayMs', given.delayMs, DelayMsSchema);
-  if (delay !== undefined) fields.delay_ms = delay;
+  if (delay !== undefined) checked.delayMs = delay;
   const deadline = optionalInt('deadlineMs', given.deadlineMs, DeadlineMsSchema);
-  if (deadline !== undefined) fields.deadline_ms = deadline;
-  if (given.retry !== undefined) fields.retry = retryPolicy(given.retry);
+  if (deadline !== undefined) checked.deadlineMs = deadline;
+  if (given.retry !== undefined) checked.retry = retryOptions(given.retry);
   if (given.idempotencyKey !== undefined) {
     const key = textOption('idempotencyKey', given.idempotencyKey);
     const max = IdempotencyKeySchema.maxLength ?? key.length;
     if (key.length > max) {
       throw new OptionError('idempotencyKey', `a string of at most ${max} characters`, key);
     }
-    fields.idempotency_key = key;
+    checked.idempotencyKey = key;
   }
+  return checked;
+}
+
+/** The wire fields of a submit's options, checked first. */
+export function submitFields(value: unknown): WireSubmitOptions {
+  const options = submitOptions(value);
+  const fields: WireSubmitOptions = {};
+  if (options.timeoutMs !== undefined) fields.timeout_ms = options.timeoutMs;
+  if (options.priority !== undefined) fields.priority = options.priority;
+  if (options.delayMs !== undefined) fields.delay_ms = options.delayMs;
+  if (options.deadlineMs !== undefined) fields.deadline_ms = options.deadlineMs;
+  if (options.retry !== undefined) fields.retry = retryPolicy(options.retry);
+  if (options.idempotencyKey !== undefined) fields.idempotency_key = options.idempotencyKey;
   return fields;
 }
 

@@ -13,10 +13,9 @@
 
 import { randomUUID } from 'node:crypto';
 import { type ErrorData, httpStatusOf } from '../shared/errors.js';
-import { choiceOption, intOption, OptionError, textOption } from '../shared/options.js';
+import { OptionError } from '../shared/options.js';
 import { deserialize, serializeArgs } from '../shared/serialize.js';
-import { TASK_PAGE_LIMIT } from '../shared/task-info.js';
-import { TASK_STATUSES, type TaskStatus } from '../shared/types.js';
+import type { TaskStatus } from '../shared/types.js';
 import { progressIterator } from './progress-iterator.js';
 import {
   ResultStream,
@@ -34,6 +33,20 @@ import {
   type SubmitOptions,
   submitFields,
 } from './submit-options.js';
+import { type TaskFilter, taskQuery } from './task-filter.js';
+
+export type { RetryOptions, SubmitOptions } from './submit-options.js';
+export type { TaskFilter } from './task-filter.js';
+export type {
+  FunctionDetails,
+  FunctionInfo,
+  RecordedProgress,
+  TaskDetails,
+  TaskInfo,
+  TaskPage,
+  TaskRunError,
+} from './task-records.js';
+
 import {
   type FunctionDetails,
   type FunctionInfo,
@@ -131,16 +144,6 @@ export interface RegisterOptions {
   timeoutMs?: number;
   /** Default retry policy of this function's tasks. */
   retry?: SubmitOptions['retry'];
-}
-
-/** Which tasks `grid.tasks()` lists, newest first. */
-export interface TaskFilter {
-  status?: TaskStatus;
-  functionId?: string;
-  /** Tasks per page, 1…1000; the server's default (100) when absent. */
-  limit?: number;
-  /** The `nextCursor` of the page before. */
-  cursor?: string;
 }
 
 /** What deleting a function did. */
@@ -511,23 +514,6 @@ function fromScheduleWire(w: ScheduleWire): Schedule {
   if (w.last_run_at !== undefined) out.lastRunAt = w.last_run_at;
   if (w.last_task_id !== undefined) out.lastTaskId = w.last_task_id;
   return out;
-}
-
-/** GET /tasks's query string for a filter, each value checked first. */
-function taskQuery(filter: TaskFilter): string {
-  const query = new URLSearchParams();
-  if (filter.status !== undefined) {
-    query.set('status', choiceOption('status', filter.status, TASK_STATUSES));
-  }
-  if (filter.functionId !== undefined) {
-    query.set('function_id', textOption('functionId', filter.functionId));
-  }
-  if (filter.limit !== undefined) {
-    query.set('limit', String(intOption('limit', filter.limit, 1, TASK_PAGE_LIMIT.max)));
-  }
-  if (filter.cursor !== undefined) query.set('cursor', textOption('cursor', filter.cursor));
-  const text = query.toString();
-  return text ? `?${text}` : '';
 }
 
 function unpack<R>(message: TaskResultMessage): R {

@@ -25,7 +25,8 @@ import type { TaskStatus } from '../shared/types.js';
 import { compileParser } from '../shared/validate.js';
 import type { RetryOptions } from './submit-options.js';
 
-export interface TaskProgress {
+/** The progress a task last reported, as its record keeps it (a `progress` event plus `at`). */
+export interface RecordedProgress {
   /** 0…1. */
   value: number;
   note?: string;
@@ -57,7 +58,7 @@ export interface TaskInfo {
   deadlineAt?: number;
   dependsOn?: string[];
   labels?: string[];
-  progress?: TaskProgress;
+  progress?: RecordedProgress;
   /** The error of each failed run, oldest first; empty when none failed. */
   errors: TaskRunError[];
 }
