@@ -7,7 +7,9 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { expect } from 'chai';
+import WebSocket from 'ws';
 import { RemoteTaskError, TaskGrid, TaskGridHttpError } from '../client/task-grid.js';
 import type { GridServer } from '../server/grid-server.js';
 import { OptionError } from '../shared/options.js';
@@ -57,6 +59,36 @@ for (const store of ['memory', 'redis'] as StoreKind[]) {
       expect((info.deadlineAt ?? 0) - info.createdAt).to.be.closeTo(60_000, 5_000);
       expect(info.startedAt).to.be.at.least(info.createdAt);
       expect(info.finishedAt).to.be.at.least(info.startedAt ?? Number.POSITIVE_INFINITY);
+    });
+
+    it('takes the options on a raw socket submit frame, as POST /execute_function does', async () => {
+      const echo = await grid.register((s: string) => s);
+      const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/ws/client`);
+      try {
+        await once(ws, 'open');
+        const answered = once(ws, 'message');
+        ws.send(
+          JSON.stringify({
+            type: 'submit',
+            ref: 'r1',
+            function_id: echo.id,
+            payload: '["x"]',
+            priority: -4,
+            delay_ms: LONG_DELAY_MS,
+            deadline_ms: 2 * LONG_DELAY_MS,
+            retry: { max_attempts: 2, backoff: 'fixed', delay_ms: 5 },
+          }),
+        );
+        const answer = JSON.parse(String((await answered)[0])) as { type: string; task_id: string };
+        expect(answer).to.include({ type: 'submitted', ref: 'r1' });
+        const task = grid.task(answer.task_id);
+        const info = await task.info();
+        expect(info).to.include({ status: 'WAITING', priority: -4 });
+        expect((info.deadlineAt ?? 0) - info.createdAt).to.be.closeTo(2 * LONG_DELAY_MS, 5_000);
+        await task.cancel();
+      } finally {
+        ws.close();
+      }
     });
 
     it('refuses a wrong option before sending, and the socket keeps working', async () => {
