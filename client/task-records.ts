@@ -58,6 +58,8 @@ export interface TaskInfo {
   deadlineAt?: number;
   dependsOn?: string[];
   labels?: string[];
+  /** QUEUED with labels no connected worker has: who it waits for. */
+  waitingFor?: string;
   progress?: RecordedProgress;
   /** The error of each failed run, oldest first; empty when none failed. */
   errors: TaskRunError[];
@@ -129,6 +131,7 @@ function taskInfo(wire: TaskSummaryReply): TaskInfo {
   if (wire.deadline_at !== undefined) task.deadlineAt = wire.deadline_at;
   if (wire.depends_on !== undefined) task.dependsOn = [...wire.depends_on];
   if (wire.labels !== undefined) task.labels = [...wire.labels];
+  if (wire.waiting_for !== undefined) task.waitingFor = wire.waiting_for;
   if (wire.progress !== undefined) {
     const { value, note, at } = wire.progress;
     task.progress = note === undefined ? { value, at } : { value, note, at };

@@ -47,6 +47,9 @@ export const TaskSummarySchema = Type.Object({
   deadline_at: Type.Optional(EpochMs('Not started by then: FAILED with DeadlineExceededError')),
   depends_on: Type.Optional(Type.Array(Type.String(), { description: 'Task ids it waits for' })),
   labels: Type.Optional(Type.Array(Type.String())),
+  waiting_for: Type.Optional(
+    Type.String({ description: 'QUEUED with labels no connected worker has: who it waits for' }),
+  ),
   progress: Type.Optional(TaskProgressSchema),
   errors: Type.Optional(
     Type.Array(TaskErrorSchema, { description: 'The error of each failed run, oldest first' }),
