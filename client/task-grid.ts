@@ -34,19 +34,6 @@ import {
   submitFields,
 } from './submit-options.js';
 import { type TaskFilter, taskQuery } from './task-filter.js';
-
-export type { RetryOptions, SubmitOptions } from './submit-options.js';
-export type { TaskFilter } from './task-filter.js';
-export type {
-  FunctionDetails,
-  FunctionInfo,
-  RecordedProgress,
-  TaskDetails,
-  TaskInfo,
-  TaskPage,
-  TaskRunError,
-} from './task-records.js';
-
 import {
   type FunctionDetails,
   type FunctionInfo,
@@ -61,6 +48,17 @@ import {
   taskPage,
 } from './task-records.js';
 
+export type { RetryOptions, SubmitOptions } from './submit-options.js';
+export type { TaskFilter } from './task-filter.js';
+export type {
+  FunctionDetails,
+  FunctionInfo,
+  RecordedProgress,
+  TaskDetails,
+  TaskInfo,
+  TaskPage,
+  TaskRunError,
+} from './task-records.js';
 export type { TaskProgress };
 
 export interface TaskGridOptions {
