@@ -131,6 +131,7 @@ function taskBlock(task: TaskDetails): string {
   if (task.finishedAt !== undefined) rows.push(['finished', formatTime(task.finishedAt)]);
   if (task.dependsOn?.length) rows.push(['depends on', task.dependsOn.join(', ')]);
   if (task.labels?.length) rows.push(['labels', task.labels.join(', ')]);
+  if (task.waitingFor !== undefined) rows.push(['waiting for', task.waitingFor]);
   if (task.progress) {
     const { value, note } = task.progress;
     rows.push(['progress', `${Math.round(value * 100)}%${note ? ` ${note}` : ''}`]);

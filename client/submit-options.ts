@@ -19,6 +19,8 @@ import {
   DeadlineMsSchema,
   DelayMsSchema,
   IdempotencyKeySchema,
+  MAX_LABELS,
+  NAME_PATTERN,
   PrioritySchema,
   type RetryPolicy,
   RetryPolicySchema,
@@ -49,6 +51,8 @@ export interface SubmitOptions {
   timeoutMs?: number;
   /** Runs again when the function throws or times out; the function's policy when absent. */
   retry?: RetryOptions;
+  /** Added to the function's: the task runs only on a worker with all of them. */
+  labels?: string[];
   /**
    * A submit repeating a key answers the task stored under it the first time.
    * The SDK makes one up when absent, so that its own retries never store twice.
@@ -66,6 +70,7 @@ export interface WireSubmitOptions {
   delay_ms?: number;
   deadline_ms?: number;
   retry?: RetryPolicy;
+  labels?: string[];
   idempotency_key?: string;
 }
 
@@ -75,6 +80,7 @@ const SUBMIT_KEYS = [
   'deadlineMs',
   'timeoutMs',
   'retry',
+  'labels',
   'idempotencyKey',
 ] as const;
 const RETRY_KEYS = ['maxAttempts', 'backoff', 'delayMs', 'maxDelayMs'] as const;
@@ -119,6 +125,21 @@ export function retryPolicy(value: unknown, name = 'retry'): RetryPolicy {
   return policy;
 }
 
+const LABEL = new RegExp(NAME_PATTERN);
+
+/** Labels (of a task or a function), checked: what the server's LabelsSchema takes. */
+export function labelList(value: unknown, name = 'labels'): string[] {
+  const ok =
+    Array.isArray(value) &&
+    value.length <= MAX_LABELS &&
+    value.every((label) => typeof label === 'string' && LABEL.test(label));
+  if (!ok) {
+    const expected = `an array of at most ${MAX_LABELS} labels, each 1 to 64 of A-Z a-z 0-9 _ . : = / @ + -`;
+    throw new OptionError(name, expected, Array.isArray(value) ? JSON.stringify(value) : value);
+  }
+  return [...value];
+}
+
 /** A submit's options, checked (a fresh object); throws OptionError naming the option at fault. */
 export function submitOptions(value: unknown): SubmitOptions {
   if (value === undefined) return {};
@@ -133,6 +154,7 @@ export function submitOptions(value: unknown): SubmitOptions {
   const deadline = optionalInt('deadlineMs', given.deadlineMs, DeadlineMsSchema);
   if (deadline !== undefined) checked.deadlineMs = deadline;
   if (given.retry !== undefined) checked.retry = retryOptions(given.retry);
+  if (given.labels !== undefined) checked.labels = labelList(given.labels);
   if (given.idempotencyKey !== undefined) {
     const key = textOption('idempotencyKey', given.idempotencyKey);
     const max = IdempotencyKeySchema.maxLength ?? key.length;
@@ -153,6 +175,7 @@ export function submitFields(value: unknown): WireSubmitOptions {
   if (options.delayMs !== undefined) fields.delay_ms = options.delayMs;
   if (options.deadlineMs !== undefined) fields.deadline_ms = options.deadlineMs;
   if (options.retry !== undefined) fields.retry = retryPolicy(options.retry);
+  if (options.labels !== undefined) fields.labels = [...options.labels];
   if (options.idempotencyKey !== undefined) fields.idempotency_key = options.idempotencyKey;
   return fields;
 }

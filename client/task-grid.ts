@@ -13,7 +13,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { type ErrorData, httpStatusOf } from '../shared/errors.js';
-import { OptionError } from '../shared/options.js';
+import { intOption, OptionError } from '../shared/options.js';
 import { deserialize, serializeArgs } from '../shared/serialize.js';
 import type { TaskStatus } from '../shared/types.js';
 import { progressIterator } from './progress-iterator.js';
@@ -29,6 +29,7 @@ import {
 import {
   type BatchSubmitOptions,
   checkArgumentList,
+  labelList,
   retryPolicy,
   type SubmitOptions,
   submitFields,
@@ -142,6 +143,10 @@ export interface RegisterOptions {
   timeoutMs?: number;
   /** Default retry policy of this function's tasks. */
   retry?: SubmitOptions['retry'];
+  /** Its tasks run only on workers with all of these labels. */
+  labels?: string[];
+  /** At most this many of its tasks RUNNING at once, across the grid. */
+  concurrency?: number;
 }
 
 /** What deleting a function did. */
@@ -238,6 +243,11 @@ export class TaskGrid {
     const body: Record<string, unknown> = { name, payload: source };
     if (options.timeoutMs) body.timeout_ms = options.timeoutMs;
     if (options.retry !== undefined) body.retry = retryPolicy(options.retry);
+    if (options.labels !== undefined) body.labels = labelList(options.labels);
+    // Its upper bound is the server's to check (a 422).
+    if (options.concurrency !== undefined) {
+      body.concurrency = intOption('concurrency', options.concurrency, 1);
+    }
     const { function_id } = await this.#call<{ function_id: string }>(
       'POST',
       '/register_function',

@@ -247,6 +247,7 @@ export const SubmitOptionFields = {
   delay_ms: Type.Optional(DelayMsSchema),
   deadline_ms: Type.Optional(DeadlineMsSchema),
   retry: Type.Optional(RetryPolicySchema),
+  labels: Type.Optional(LabelsSchema),
   idempotency_key: Type.Optional(IdempotencyKeySchema),
 };
 /**

@@ -91,6 +91,15 @@ for (const store of ['memory', 'redis'] as StoreKind[]) {
       }
     });
 
+    it('carries labels on a socket submit: the task waits for a worker that has them', async () => {
+      const echo = await grid.register((s: string) => s);
+      const handle = await echo.submit(['x'], { labels: ['gpu-only-here'] });
+      const info = await handle.info();
+      expect(info.labels).to.include('gpu-only-here');
+      expect(info.status).to.equal('QUEUED');
+      expect(await handle.cancel()).to.equal('CANCELLED');
+    });
+
     it('refuses a wrong option before sending, and the socket keeps working', async () => {
       const add = await grid.register((a: number, b: number) => a + b);
       const error = await rejection(add.submit([1, 2], { priority: 500 }));
@@ -203,10 +212,17 @@ for (const store of ['memory', 'redis'] as StoreKind[]) {
         function triple(n: number): number {
           return 3 * n;
         },
-        { timeoutMs: 5000, retry },
+        { timeoutMs: 5000, retry, labels: ['cpu'], concurrency: 2 },
       );
       const listed = (await grid.functions()).find((f) => f.id === triple.id);
-      expect(listed).to.deep.include({ id: triple.id, name: 'triple', timeoutMs: 5000, retry });
+      expect(listed).to.deep.include({
+        id: triple.id,
+        name: 'triple',
+        timeoutMs: 5000,
+        retry,
+        labels: ['cpu'],
+        concurrency: 2,
+      });
       expect(listed).to.not.have.property('source');
       const info = await triple.info();
       expect(info.source).to.match(/return 3 \* n/);

@@ -53,6 +53,9 @@ const WRONG: [unknown, string][] = [
   [{ retry: { maxAttempts: 2, backoff: 'fixed', delayMs: 0, jitter: true } }, 'retry.jitter'],
   [{ idempotencyKey: '' }, 'idempotencyKey'],
   [{ idempotencyKey: 'k'.repeat(257) }, 'idempotencyKey'],
+  [{ labels: 'gpu' }, 'labels'],
+  [{ labels: ['gpu', 'has space'] }, 'labels'],
+  [{ labels: Array.from({ length: 33 }, (_, i) => `l${i}`) }, 'labels'],
   [{ priorty: 1 }, 'priorty'],
   ['fast', 'options'],
 ];
@@ -80,6 +83,7 @@ describe('SDK lifecycle options and records', () => {
         deadlineMs: 60_000,
         timeoutMs: 5000,
         retry: { maxAttempts: 3, backoff: 'exponential', delayMs: 100, maxDelayMs: 1000 },
+        labels: ['gpu', 'region=eu'],
         idempotencyKey: 'order-17',
       };
       const fields = submitFields(options);
@@ -89,6 +93,7 @@ describe('SDK lifecycle options and records', () => {
         deadline_ms: 60_000,
         timeout_ms: 5000,
         retry: { max_attempts: 3, backoff: 'exponential', delay_ms: 100, max_delay_ms: 1000 },
+        labels: ['gpu', 'region=eu'],
         idempotency_key: 'order-17',
       });
       expect(submitOptions(options)).to.deep.equal(options);
@@ -105,6 +110,7 @@ describe('SDK lifecycle options and records', () => {
         { delay_ms: -1 },
         { deadline_ms: 0 },
         { retry: { max_attempts: 2, backoff: 'linear', delay_ms: 0 } },
+        { labels: ['has space'] },
       ]) {
         const frame = { type: 'submit', ref: '1', function_id: FN, payload: '[1]', ...wrong };
         expect(() => parseClientMessage(JSON.stringify(frame))).to.throw(ProtocolError);

@@ -246,6 +246,7 @@ export class ClientGateway {
         delayMs: message.delay_ms,
         deadlineMs: message.deadline_ms,
         retry: message.retry,
+        labels: message.labels,
         idempotencyKeys: key === undefined ? undefined : [key],
         tenant: conn.tenant,
       });
