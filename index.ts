@@ -3,17 +3,28 @@
 export {
   type Arg,
   type Args,
+  type DeletedFunction,
+  type FunctionDetails,
+  type FunctionInfo,
   type MapOptions,
+  type RecordedProgress,
   type RegisterOptions,
   type RemoteFunction,
   RemoteTaskError,
+  type RetryOptions,
   type Schedule,
   type ScheduleOptions,
+  type SubmitOptions,
+  type TaskDetails,
+  type TaskFilter,
   TaskGrid,
   TaskGridHttpError,
   type TaskGridOptions,
   type TaskHandle,
+  type TaskInfo,
+  type TaskPage,
   type TaskProgress,
+  type TaskRunError,
 } from './client/task-grid.js';
 export { GridServer } from './server/grid-server.js';
 export { defaultConfig, type ServerConfig, type ServerOptions } from './server/server-config.js';

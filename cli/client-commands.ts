@@ -1,19 +1,67 @@
-/** `taskgrid submit` and `taskgrid status`: the grid from a shell, through the SDK and REST. */
+/**
+ * `taskgrid submit` and `taskgrid status`: the grid from a shell, through the
+ * SDK and REST. Submit's lifecycle flags map onto the SDK's submit options
+ * through one table (option-flags.ts): the SDK checks, the message names the flag.
+ */
 
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
+import { submitOptions } from '../client/submit-options.js';
 import { RemoteTaskError, TaskGrid } from '../client/task-grid.js';
 import { DEFAULT_SERVER_URL } from '../shared/defaults.js';
 import { ConfigError } from '../shared/errors.js';
 import { urlOption } from '../shared/options.js';
+import {
+  addOptionFlags,
+  type FlagValues,
+  flagOptions,
+  givenText,
+  inFlagTerms,
+  type OptionFlag,
+} from './option-flags.js';
 
 export interface ClientFlags {
   url?: string;
   token?: string;
 }
+
+/** The lifecycle flags of `taskgrid submit`, each an option of `fn.submit(args, options)`. */
+const SUBMIT_FLAGS: readonly OptionFlag[] = [
+  { flag: '--priority <n>', option: 'priority', help: '-100…100, higher runs first (default 0)' },
+  { flag: '--delay-ms <ms>', option: 'delayMs', help: 'WAITING this long, then runnable' },
+  {
+    flag: '--deadline-ms <ms>',
+    option: 'deadlineMs',
+    help: 'FAILED (DeadlineExceededError) if not started within this long',
+  },
+  { flag: '--timeout-ms <ms>', option: 'timeoutMs', help: 'run-time limit of the task' },
+  {
+    flag: '--retry-max <n>',
+    option: 'retry.maxAttempts',
+    help: 'runs in all (1…100) when it throws or times out; with --retry-backoff and --retry-delay-ms',
+  },
+  {
+    flag: '--retry-backoff <kind>',
+    option: 'retry.backoff',
+    help: 'fixed or exponential',
+    text: true,
+  },
+  { flag: '--retry-delay-ms <ms>', option: 'retry.delayMs', help: 'wait before the second run' },
+  {
+    flag: '--retry-max-delay-ms <ms>',
+    option: 'retry.maxDelayMs',
+    help: 'cap on the wait between runs',
+  },
+  {
+    flag: '--idempotency-key <key>',
+    option: 'idempotencyKey',
+    help: 'a repeat with the same key runs nothing new and prints the same task',
+    text: true,
+  },
+];
 
 /** The SDK on the server the flags (or the environment) name. */
 export function grid(flags: ClientFlags): TaskGrid {
@@ -62,7 +110,7 @@ function reportFailure(error: unknown): never {
 }
 
 export function addClientCommands(program: Command): void {
-  program
+  const submit = program
     .command('submit')
     .description('register the function a file exports, run it, and print the result')
     .argument('<file>', 'a .js/.mjs file that exports a function (default or named)')
@@ -72,13 +120,24 @@ export function addClientCommands(program: Command): void {
     .option(
       '--each <file.json>',
       'run once per argument list in this JSON array, with a progress bar',
-    )
-    .action(async (file: string, args: string[], flags: ClientFlags & { each?: string }) => {
+    );
+  addOptionFlags(submit, SUBMIT_FLAGS, () => undefined);
+  submit.action(
+    async (file: string, args: string[], flags: ClientFlags & FlagValues & { each?: string }) => {
+      const given = givenText(SUBMIT_FLAGS, flags);
+      // Checked before anything is registered: a wrong flag costs no round trip.
+      const options = inFlagTerms(SUBMIT_FLAGS, given, () => submitOptions(flagOptions(given)));
+      if (flags.each && options.idempotencyKey !== undefined) {
+        throw new ConfigError(
+          '`--idempotency-key` cannot go with `--each`: each task gets a key of its own',
+        );
+      }
       const client = grid(flags);
       try {
         const fn = await client.register(await exportedFunction(file));
         if (!flags.each) {
-          printResult(await fn(...args.map(argValue)).catch(reportFailure));
+          const handle = await fn.submit(args.map(argValue), options);
+          printResult(await handle.result().catch(reportFailure));
           return;
         }
         const lists = JSON.parse(await readFile(flags.each, 'utf8')) as unknown;
@@ -95,6 +154,7 @@ export function addClientCommands(program: Command): void {
         const results: unknown[] = [];
         try {
           for await (const value of fn.map(lists as unknown[][], {
+            ...options,
             onProgress: (done) => bar.update(done),
           })) {
             results.push(value);
@@ -108,7 +168,8 @@ export function addClientCommands(program: Command): void {
       } finally {
         client.close();
       }
-    });
+    },
+  );
 
   program
     .command('status')

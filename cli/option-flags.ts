@@ -105,12 +105,41 @@ export function inFlagTerms<T>(
   try {
     return build();
   } catch (error) {
-    if (!(error instanceof OptionError)) throw error;
-    const row = rows.find((r) => r.option === error.option);
-    if (!row) throw error;
-    const name = row.flag.split(' ')[0] ?? row.flag;
-    const text = given.get(row);
-    const got = text === undefined ? '' : `, got ${describe(text)}`;
-    throw new ConfigError(`Expected \`${name}\` to be ${error.expected}${got}`);
+    throw inTermsOfFlags(rows, given, error);
   }
+}
+
+/** inFlagTerms for a check that runs inside an async API call. */
+export async function inFlagTermsAsync<T>(
+  rows: readonly OptionFlag[],
+  given: ReadonlyMap<OptionFlag, string>,
+  build: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await build();
+  } catch (error) {
+    throw inTermsOfFlags(rows, given, error);
+  }
+}
+
+/** An OptionError about an option a row sets, renamed to the flag; any other error as it is. */
+function inTermsOfFlags(
+  rows: readonly OptionFlag[],
+  given: ReadonlyMap<OptionFlag, string>,
+  error: unknown,
+): unknown {
+  if (!(error instanceof OptionError)) return error;
+  const row = rows.find((r) => r.option === error.option);
+  if (!row) return error;
+  const name = row.flag.split(' ')[0] ?? row.flag;
+  const text = given.get(row);
+  const got = text === undefined ? '' : `, got ${describe(text)}`;
+  return new ConfigError(`Expected \`${name}\` to be ${error.expected}${got}`);
+}
+
+/** The options a command's rows set, from the flags given (nested ones as objects). */
+export function flagOptions(given: ReadonlyMap<OptionFlag, string>): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (const [row, text] of given) setOption(options, row.option, optionValue(row, text));
+  return options;
 }

@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { TaskgridError } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
 import { addClientCommands } from './client-commands.js';
+import { addLifecycleCommands } from './lifecycle-commands.js';
 import { addScheduleCommands } from './schedule-commands.js';
 import { addServerCommand } from './server-command.js';
 import { addWorkerCommand } from './worker-command.js';
@@ -17,6 +18,7 @@ addServerCommand(program);
 addWorkerCommand(program);
 addClientCommands(program);
 addScheduleCommands(program);
+addLifecycleCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) process.exit(error.exitCode);

@@ -7,26 +7,61 @@
  *
  * Calls are submitted on `/ws/client` and their results arrive on it the
  * moment they are stored; nothing polls. Batches (`map`) and arguments too
- * large for the socket's frames go by REST.
+ * large for the socket's frames go by REST, as do the lifecycle reads and
+ * actions (`tasks`, `retry`, `functions`, `deleteFunction`, `info`).
  */
 
 import { randomUUID } from 'node:crypto';
 import { type ErrorData, httpStatusOf } from '../shared/errors.js';
+import { intOption, OptionError } from '../shared/options.js';
 import { deserialize, serializeArgs } from '../shared/serialize.js';
 import type { TaskStatus } from '../shared/types.js';
 import { progressIterator } from './progress-iterator.js';
 import {
   ResultStream,
   type Submission,
+  type SubmitFields,
   SubmitRefusedError,
   SubmitUnansweredError,
   type TaskProgress,
   type TaskResultMessage,
 } from './result-stream.js';
+import {
+  type BatchSubmitOptions,
+  checkArgumentList,
+  labelList,
+  retryPolicy,
+  type SubmitOptions,
+  submitFields,
+} from './submit-options.js';
+import { type TaskFilter, taskQuery } from './task-filter.js';
+import {
+  type FunctionDetails,
+  type FunctionInfo,
+  functionDetails,
+  functionList,
+  parseDeleteFunctionReply,
+  parseRetryReply,
+  type TaskDetails,
+  type TaskInfo,
+  type TaskPage,
+  taskDetails,
+  taskPage,
+} from './task-records.js';
 import { type Args, markHandle, resolveArgs } from './task-refs.js';
 
+export type { RetryOptions, SubmitOptions } from './submit-options.js';
+export type { TaskFilter } from './task-filter.js';
+export type {
+  FunctionDetails,
+  FunctionInfo,
+  RecordedProgress,
+  TaskDetails,
+  TaskInfo,
+  TaskPage,
+  TaskRunError,
+} from './task-records.js';
 export type { Arg, Args } from './task-refs.js';
-
 export type { TaskProgress };
 
 export interface TaskGridOptions {
@@ -67,7 +102,10 @@ export class RemoteTaskError extends Error {
 export interface TaskHandle<R> {
   readonly id: string;
   status(): Promise<TaskStatus>;
-  /** The return value; rejects with RemoteTaskError when the task failed or was cancelled. */
+  /**
+   * The return value; rejects with RemoteTaskError when the task failed or was
+   * cancelled. After `retry()`, the outcome of the new attempt.
+   */
   result(): Promise<R>;
   cancel(): Promise<TaskStatus>;
   /**
@@ -78,9 +116,13 @@ export interface TaskHandle<R> {
   on(event: 'progress', listener: (progress: TaskProgress) => void): () => void;
   /** The same updates as an async iterator that ends when the task finishes. */
   progress(): AsyncGenerator<TaskProgress, void, undefined>;
+  /** The whole record (GET /task/:id): times, attempts, progress, errors, outcome. */
+  info(): Promise<TaskDetails>;
+  /** Runs a FAILED or CANCELLED task again under the same id (409 otherwise). */
+  retry(): Promise<TaskStatus>;
 }
 
-export interface MapOptions {
+export interface MapOptions extends BatchSubmitOptions {
   /** Payloads per execute_batch call (default 1000). */
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
@@ -91,19 +133,35 @@ export interface RemoteFunction<A extends unknown[], R> {
   (...args: Args<A>): Promise<R>;
   readonly id: string;
   /**
-   * Submits one call. A handle from another submit (or the promise of one)
-   * as an argument stands for that task's result: the task waits until it
-   * completed and runs with its value there (`g.submit(f.submit(1))`).
+   * Submits one call, with lifecycle options: `fn.submit([30], {priority: 10})`.
+   * A handle from another submit (or the promise of one) as an argument
+   * stands for that task's result: the task waits until it completed and
+   * runs with its value there (`g.submit([f.submit([1])])`).
    */
-  submit(...args: Args<A>): Promise<TaskHandle<R>>;
+  submit(args: Args<A>, options?: SubmitOptions): Promise<TaskHandle<R>>;
   /** Runs the function once per argument list (batch submission); yields results in input order. */
   map(argLists: Iterable<A>, options?: MapOptions): AsyncGenerator<R>;
+  /** Its record and source (GET /function/:id). */
+  info(): Promise<FunctionDetails>;
 }
 
 export interface RegisterOptions {
   name?: string;
   /** Default timeout of this function's tasks. */
   timeoutMs?: number;
+  /** Default retry policy of this function's tasks. */
+  retry?: SubmitOptions['retry'];
+  /** Its tasks run only on workers with all of these labels. */
+  labels?: string[];
+  /** At most this many of its tasks RUNNING at once, across the grid. */
+  concurrency?: number;
+}
+
+/** What deleting a function did. */
+export interface DeletedFunction {
+  id: string;
+  /** Its QUEUED and WAITING tasks, now CANCELLED. */
+  cancelled: number;
 }
 
 export interface ScheduleOptions<A extends unknown[] = unknown[]> {
@@ -192,6 +250,12 @@ export class TaskGrid {
   ): Promise<RemoteFunction<A, R>> {
     const body: Record<string, unknown> = { name, payload: source };
     if (options.timeoutMs) body.timeout_ms = options.timeoutMs;
+    if (options.retry !== undefined) body.retry = retryPolicy(options.retry);
+    if (options.labels !== undefined) body.labels = labelList(options.labels);
+    // Its upper bound is the server's to check (a 422).
+    if (options.concurrency !== undefined) {
+      body.concurrency = intOption('concurrency', options.concurrency, 1);
+    }
     const { function_id } = await this.#call<{ function_id: string }>(
       'POST',
       '/register_function',
@@ -202,30 +266,33 @@ export class TaskGrid {
 
   /** A handle on an already registered function. */
   function<A extends unknown[] = unknown[], R = unknown>(functionId: string): RemoteFunction<A, R> {
-    const submit = async (...args: Args<A>): Promise<TaskHandle<R>> => {
-      const fields = {
+    const submit = async (args: Args<A>, options?: SubmitOptions): Promise<TaskHandle<R>> => {
+      checkArgumentList(args);
+      const fields: SubmitFields = {
         function_id: functionId,
         payload: serializeArgs(await resolveArgs(args)),
+        // A key of its own unless given: the SDK's retries then never store a task twice.
         idempotency_key: randomUUID(),
+        ...submitFields(options),
       };
       const submitted = await this.#retrying(() => this.#submitOne(fields));
       return this.#handle<R>(submitted);
     };
-    const call = async (...args: Args<A>): Promise<R> => (await submit(...args)).result();
+    const call = async (...args: Args<A>): Promise<R> => (await submit(args)).result();
     const map = (argLists: Iterable<A>, options: MapOptions = {}) =>
       this.#map<A, R>(functionId, argLists, options);
-    return Object.assign(call, { id: functionId, submit, map });
+    const info = () => this.#read(`/function/${encodeURIComponent(functionId)}`, functionDetails);
+    return Object.assign(call, { id: functionId, submit, map, info });
   }
 
   /** A handle on a task by id. */
   task<R = unknown>(taskId: string): TaskHandle<R> {
+    const path = `/task/${encodeURIComponent(taskId)}`;
     return markHandle({
       id: taskId,
       status: async () =>
         (await this.#call<{ status: TaskStatus }>('GET', `/status/${taskId}`)).status,
       result: async () => unpack<R>(await this.#results.wait(taskId)),
-      cancel: async () =>
-        (await this.#call<{ status: TaskStatus }>('DELETE', `/task/${taskId}`)).status,
       on: (event, listener) => {
         if (event !== 'progress') {
           throw new TypeError(`Expected the event \`progress\`, got \`${String(event)}\``);
@@ -236,28 +303,74 @@ export class TaskGrid {
         return this.#results.onProgress(taskId, { update: listener, end: () => {} });
       },
       progress: () => progressIterator((listener) => this.#results.onProgress(taskId, listener)),
+      cancel: async () => (await this.#call<{ status: TaskStatus }>('DELETE', path)).status,
+      info: () => this.#read(path, taskDetails),
+      retry: async () => parseRetryReply(await this.#json('POST', `${path}/retry`)).status,
     });
   }
 
-  /** A handle whose result, for a socket submit, is the one the socket is already subscribed to. */
+  /** Runs a FAILED or CANCELLED task again under the same id; resolves its new status, QUEUED. */
+  async retry(taskId: string): Promise<TaskStatus> {
+    return this.task(taskId).retry();
+  }
+
+  /** One page of tasks, newest first (GET /tasks); `status: 'FAILED'` is the dead-letter view. */
+  async tasks(filter: TaskFilter = {}): Promise<TaskPage> {
+    return this.#read(`/tasks${taskQuery(filter)}`, taskPage);
+  }
+
+  /** Every task the filter matches, newest first, fetched a page at a time as it is iterated. */
+  async *allTasks(filter: Omit<TaskFilter, 'cursor'> = {}): AsyncGenerator<TaskInfo> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.tasks(cursor === undefined ? filter : { ...filter, cursor });
+      yield* page.tasks;
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+  }
+
+  /** Every registered function (GET /functions), without sources. */
+  async functions(): Promise<FunctionInfo[]> {
+    return this.#read('/functions', functionList);
+  }
+
+  /**
+   * Deletes a function: its QUEUED and WAITING tasks become CANCELLED, later
+   * submits are refused (404), running tasks finish.
+   */
+  async deleteFunction(functionId: string): Promise<DeletedFunction> {
+    const reply = parseDeleteFunctionReply(
+      await this.#json('DELETE', `/function/${encodeURIComponent(functionId)}`),
+    );
+    return { id: reply.function_id, cancelled: reply.cancelled };
+  }
+
+  /**
+   * A handle whose result, for a socket submit, is the one the socket is
+   * already subscribed to, until a retry starts a new attempt.
+   */
   #handle<R>(submitted: Submission | { id: string; result?: undefined }): TaskHandle<R> {
     const handle = this.task<R>(submitted.id);
-    const { result } = submitted;
-    if (!result) return handle;
+    let pending = submitted.result;
+    if (!pending) return handle;
     // Awaited when result() is called; a rejection before that must not count as unhandled.
-    result.catch(() => {});
-    return markHandle({ ...handle, result: async () => unpack<R>(await result) });
+    pending.catch(() => {});
+    return markHandle({
+      ...handle,
+      result: async () => (pending ? unpack<R>(await pending) : handle.result()),
+      retry: async () => {
+        const status = await handle.retry();
+        pending = undefined;
+        return status;
+      },
+    });
   }
 
   /**
    * One submit: on the client socket when it can carry it (the server then
    * subscribes the socket to the task), else by REST.
    */
-  async #submitOne(fields: {
-    function_id: string;
-    payload: string;
-    idempotency_key: string;
-  }): Promise<Submission | { id: string }> {
+  async #submitOne(fields: SubmitFields): Promise<Submission | { id: string }> {
     let submission: Submission | undefined;
     try {
       submission = await this.#results.submit(fields);
@@ -315,14 +428,22 @@ export class TaskGrid {
     argLists: Iterable<A>,
     options: MapOptions,
   ): AsyncGenerator<R> {
+    const { batchSize, onProgress, ...lifecycle } = options;
+    const fields = submitFields(lifecycle);
+    // One key per payload is the batch's own; a single key for them all cannot be.
+    if (fields.idempotency_key !== undefined) {
+      const why = 'absent from map() (each task gets a key of its own)';
+      throw new OptionError('idempotencyKey', why, fields.idempotency_key);
+    }
     const all = [...argLists];
-    const size = options.batchSize ?? 1000;
+    const size = batchSize ?? 1000;
     const waits: Promise<TaskResultMessage>[] = [];
     for (let i = 0; i < all.length; i += size) {
       const payloads = all.slice(i, i + size).map((args) => serializeArgs(args));
       const body = {
         function_id: functionId,
         payloads,
+        ...fields,
         idempotency_keys: payloads.map(() => randomUUID()),
       };
       const { task_ids } = await this.#retrying(() =>
@@ -338,7 +459,7 @@ export class TaskGrid {
     let done = 0;
     for (const wait of waits) {
       const value = unpack<R>(await wait);
-      options.onProgress?.(++done, all.length);
+      onProgress?.(++done, all.length);
       yield value;
     }
   }
@@ -367,6 +488,16 @@ export class TaskGrid {
   }
 
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await this.#json(method, path, body)) as T;
+  }
+
+  /** A GET whose reply goes through its converter (task-records.ts). */
+  async #read<T>(path: string, convert: (reply: unknown) => T): Promise<T> {
+    return convert(await this.#json('GET', path));
+  }
+
+  /** A REST call's parsed JSON reply; rejects TaskGridHttpError for an error status. */
+  async #json(method: string, path: string, body?: unknown): Promise<unknown> {
     const init: RequestInit = { method, headers: this.#headers };
     if (body !== undefined) init.body = JSON.stringify(body);
     const res = await fetch(this.#base + path, init);
@@ -380,7 +511,7 @@ export class TaskGrid {
         error?.message ?? `${method} ${path} answered ${res.status}`,
       );
     }
-    return parsed as T;
+    return parsed;
   }
 }
 

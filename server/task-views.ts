@@ -4,43 +4,19 @@
  * fields present only when they have a value.
  */
 
-import type { RetryPolicy } from '../shared/submit-fields.js';
-import type { TaskStatus } from '../shared/types.js';
+import type { FunctionInfoReply } from '../shared/function-info.js';
+import type { TaskInfoReply } from '../shared/task-info.js';
 import { parseLaneId } from './store/lanes.js';
 import { errorSummary } from './store/task-hash.js';
-import type { FunctionRecord, Progress, TaskError, TaskRecord } from './store/task-store.js';
+import type { FunctionRecord, TaskRecord } from './store/task-store.js';
 
-/** GET /task/:id (GET /tasks lists the same without `result`). */
-export interface TaskDetail {
-  task_id: string;
-  function_id: string;
-  status: TaskStatus;
-  priority: number;
-  attempts: number;
-  created_at: number;
-  started_at?: number;
-  finished_at?: number;
-  run_at?: number;
-  deadline_at?: number;
-  labels?: string[];
-  /** QUEUED with labels no connected worker has: who it waits for. */
-  waiting_for?: string;
-  progress?: Progress;
-  errors?: TaskError[];
-  /** The tasks whose results are among its arguments (`{"$task": id}`). */
-  depends_on?: string[];
-  result?: string;
-}
-
-export interface FunctionSummary {
-  function_id: string;
-  name: string;
-  created_at: number;
-  timeout_ms?: number;
-  retry?: RetryPolicy;
-  labels?: string[];
-  concurrency?: number;
-}
+/**
+ * GET /task/:id (GET /tasks lists the same without `result`), and a function
+ * as GET /functions lists it: the static types of the schemas /openapi.json
+ * publishes and the SDK checks replies with, so the three cannot drift apart.
+ */
+export type TaskDetail = TaskInfoReply;
+export type FunctionSummary = FunctionInfoReply;
 
 export function taskDetail(task: TaskRecord, withResult: boolean): TaskDetail {
   const out: TaskDetail = {

@@ -11,7 +11,15 @@ import { type Static, Type } from '@sinclair/typebox';
 import { ProtocolError } from './errors.js';
 import { jsonShapeProblem } from './json-shape.js';
 import { PROGRESS_NOTE_MAX } from './progress.js';
-import { IdempotencyKeySchema, LabelsSchema, TimeoutMsSchema } from './submit-fields.js';
+import {
+  DeadlineMsSchema,
+  DelayMsSchema,
+  IdempotencyKeySchema,
+  LabelsSchema,
+  PrioritySchema,
+  RetryPolicySchema,
+  TimeoutMsSchema,
+} from './submit-fields.js';
 import { compileParser } from './validate.js';
 import { WorkerLoadSchema } from './worker-info.js';
 
@@ -229,6 +237,20 @@ const Unsubscribe = Type.Object({
 /** Dashboards ask for a stats message every second. */
 const Watch = Type.Object({ type: Type.Literal('watch') });
 /**
+ * The options a socket submit may carry: those of POST /execute_function,
+ * with the same bounds (submit-fields.ts). The SDK checks them before it
+ * sends, since a frame that fails this check closes the socket.
+ */
+export const SubmitOptionFields = {
+  timeout_ms: Type.Optional(TimeoutMsSchema),
+  priority: Type.Optional(PrioritySchema),
+  delay_ms: Type.Optional(DelayMsSchema),
+  deadline_ms: Type.Optional(DeadlineMsSchema),
+  retry: Type.Optional(RetryPolicySchema),
+  labels: Type.Optional(LabelsSchema),
+  idempotency_key: Type.Optional(IdempotencyKeySchema),
+};
+/**
  * Runs a function once, as POST /execute_function does; answered `submitted`
  * (the task is stored, and this socket is subscribed to it) or `refused`,
  * each carrying the client's `ref`.
@@ -238,8 +260,7 @@ const Submit = Type.Object({
   ref: Type.String({ minLength: 1, maxLength: 64 }),
   function_id: Type.String({ maxLength: 64 }),
   payload: Type.String(),
-  timeout_ms: Type.Optional(TimeoutMsSchema),
-  idempotency_key: Type.Optional(IdempotencyKeySchema),
+  ...SubmitOptionFields,
 });
 /** Submits one socket may have under way at once; past it a submit is refused TG_TOO_MANY. */
 export const MAX_SUBMITS_UNDER_WAY = 1000;

@@ -4,8 +4,19 @@
  * one definition; its compiler turns the schema into a fast check.
  */
 
-import type { Static, TSchema } from '@sinclair/typebox';
+import { FormatRegistry, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+
+/**
+ * String formats the schemas use. TypeBox fails a value whose format it does
+ * not know, so each must be registered before a schema using it is checked.
+ */
+const FORMATS: Record<string, (value: string) => boolean> = {
+  uuid: (value) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value),
+};
+for (const [name, check] of Object.entries(FORMATS)) {
+  if (!FormatRegistry.Has(name)) FormatRegistry.Set(name, check);
+}
 
 export type Parser<T extends TSchema> = (value: unknown) => Static<T>;
 

@@ -41,7 +41,7 @@ describe('audit: Redis paused or its subscriber cut', function () {
       const sdk = new TaskGrid({ url: server.url });
       try {
         const fn = await sdk.registerSource<[number], number>(SOURCE);
-        const handle = await fn.submit(21);
+        const handle = await fn.submit([21]);
         const result = handle.result();
         result.catch(() => {});
         const grid = new GridClient(server.url);

@@ -48,7 +48,7 @@ describe('client SDK', function () {
     it('calls a function in one line, and submits with a handle', async () => {
       const add = await grid.register((a: number, b: number) => a + b);
       expect(await add(2, 3)).to.equal(5);
-      const handle = await add.submit(4, 5);
+      const handle = await add.submit([4, 5]);
       expect(handle.id).to.match(/^[0-9a-f-]{36}$/);
       expect(await handle.result()).to.equal(9);
       expect(await handle.status()).to.equal('COMPLETED');
@@ -71,7 +71,7 @@ describe('client SDK', function () {
 
     it('cancels through a handle', async () => {
       const slow = await grid.register(async () => new Promise((r) => setTimeout(r, 5000)));
-      const handles = await Promise.all(Array.from({ length: 60 }, () => slow.submit()));
+      const handles = await Promise.all(Array.from({ length: 60 }, () => slow.submit([])));
       const last = handles[handles.length - 1];
       expect(await last?.cancel()).to.equal('CANCELLED');
       let caught: unknown;
@@ -99,6 +99,10 @@ describe('client SDK', function () {
         '/status/{task_id}',
         '/result/{task_id}',
         '/task/{task_id}',
+        '/task/{task_id}/retry',
+        '/tasks',
+        '/functions',
+        '/function/{function_id}',
         '/workers',
         '/healthz',
         '/metrics',
@@ -122,7 +126,7 @@ describe('client SDK', function () {
         }
         for (let i = 0; i < 3; i++) await bad().catch(() => {});
         const slow = await grid.register(async () => new Promise((r) => setTimeout(r, 5000)));
-        const queued = await Promise.all(Array.from({ length: 60 }, () => slow.submit()));
+        const queued = await Promise.all(Array.from({ length: 60 }, () => slow.submit([])));
         await queued[59]?.cancel();
         const text = await (await fetch(`${server.url}/metrics`)).text();
         const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);

@@ -174,7 +174,7 @@ describe('submit on /ws/client', function () {
         const double = await grid.register((n: number) => n * 2);
         posts.length = 0;
         expect(await double(21)).to.equal(42);
-        const handle = await double.submit(4);
+        const handle = await double.submit([4]);
         expect(await handle.result()).to.equal(8);
         expect(await handle.status()).to.equal('COMPLETED');
         expect(posts).to.deep.equal([]);

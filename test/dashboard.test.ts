@@ -1,7 +1,10 @@
 /**
  * The dashboard in a real headless Chromium (Debian's package, driven by
  * playwright-core): the page loads, lists a worker that connects, and its
- * counters move when tasks run. Leaves a screenshot in test-artifacts/dashboard.png.
+ * counters move when tasks run; it lists failed tasks with their error and
+ * retries one from its button, with a token and without one (the browser
+ * guard lets the page's own requests through). Leaves a screenshot in
+ * test-artifacts/dashboard.png.
  */
 
 import { existsSync } from 'node:fs';
@@ -11,6 +14,13 @@ import { type Browser, chromium } from 'playwright-core';
 import { GridClient } from './helpers/grid-client.js';
 import { killAll, startServer, startWorker } from './helpers/processes.js';
 import { redisFlags } from './helpers/root-hooks.js';
+import { until } from './helpers/wait.js';
+
+/** The part of GET /task/:id this test reads. */
+interface TaskReply {
+  status: string;
+  attempts: number;
+}
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // The README's docs/dashboard.png is a copy of this file.
@@ -84,4 +94,42 @@ describe('dashboard in headless Chromium', function () {
     await page.screenshot({ path: SCREENSHOT });
     expect(existsSync(SCREENSHOT)).to.equal(true);
   });
+
+  for (const token of ['dash', undefined]) {
+    it(`lists failed tasks with their error and retries one (${token ? 'token' : 'no token'})`, async () => {
+      const auth = token ? ['--token', token] : [];
+      const server = await startServer([
+        '--mode',
+        'local',
+        '--threads',
+        '1',
+        ...redisFlags(),
+        ...auth,
+      ]);
+      const grid = new GridClient(server.url, token);
+      const fn = await grid.register('function boom(n) { throw new RangeError("boom " + n) }');
+      const id = await grid.submit(fn, [7]);
+      expect((await grid.wait(id)).status).to.equal('FAILED');
+
+      const page = await browser.newPage({ viewport: { width: 1200, height: 760 } });
+      await page.goto(`${server.url}/${token ? `?token=${token}` : ''}`);
+      const row = page.locator(`#failed tr[data-task="${id}"]`);
+      await row.waitFor({ timeout: 15_000 });
+      expect(await row.locator('.error').textContent()).to.equal('RangeError: boom 7');
+      expect(await page.textContent('#failed-note')).to.equal('1');
+
+      await row.locator('button').click();
+      await page.waitForSelector(`#failed tr[data-task="${id}"][data-retried="QUEUED"]`, {
+        timeout: 10_000,
+      });
+      // The retry was a second run of the same task, which failed as the first did.
+      const task = await until(
+        async () => (await grid.call<TaskReply>('GET', `/task/${id}`)).body,
+        (t) => t.status === 'FAILED' && t.attempts === 2,
+        15_000,
+      );
+      expect(task).to.include({ status: 'FAILED', attempts: 2 });
+      await page.close();
+    });
+  }
 });

@@ -269,18 +269,18 @@ for (const store of ['memory', 'redis'] as StoreKind[]) {
     it('passes a handle (or its promise) as an argument: g(f(1))', async () => {
       const f = await sdk.register((x: number) => x + 1);
       const g = await sdk.register((x: number, y: number) => x * y);
-      const a = f.submit(1);
-      const b = g.submit(a, 10);
+      const a = f.submit([1]);
+      const b = g.submit([a, 10]);
       expect(await (await b).result()).to.equal(20);
-      const handle = await f.submit(4);
+      const handle = await f.submit([4]);
       expect(await g(handle, handle)).to.equal(25);
     });
 
     it('maps 100 and reduces them in one task', async () => {
       const square = await sdk.register((x: number) => x * x);
       const total = await sdk.register((...xs: number[]) => xs.reduce((s, x) => s + x, 0));
-      const maps = Array.from({ length: 100 }, (_, i) => square.submit(i));
-      const reduce = await total.submit(...maps);
+      const maps = Array.from({ length: 100 }, (_, i) => square.submit([i]));
+      const reduce = await total.submit(maps);
       expect(await reduce.result()).to.equal(328_350);
     });
   });

@@ -250,7 +250,7 @@ for (const kind of ['memory', 'redis'] as const) {
             for (let i = 1; i <= n; i++) { progress(i / n, 'step ' + i); await sleep(); }
             return n;
           }`);
-          const handle = await steps.submit(3);
+          const handle = await steps.submit([3]);
           const heard: unknown[] = [];
           handle.on('progress', (p) => heard.push(p));
           const iterated: unknown[] = [];
@@ -260,7 +260,7 @@ for (const kind of ['memory', 'redis'] as const) {
           expect(heard).to.deep.equal(expected);
           expect(iterated).to.deep.equal(expected);
           // A handle by id (no socket submit) subscribes for progress itself.
-          const later = client.task(await steps.submit(2).then((h) => h.id));
+          const later = client.task(await steps.submit([2]).then((h) => h.id));
           const seen: unknown[] = [];
           for await (const p of later.progress()) seen.push(p);
           expect(seen.at(-1)).to.deep.equal({ value: 1, note: 'step 2' });

@@ -242,6 +242,11 @@ export class ClientGateway {
       const key = message.idempotency_key;
       submitted = await this.#options.submit(message.function_id, [message.payload], {
         timeoutMs: message.timeout_ms,
+        priority: message.priority,
+        delayMs: message.delay_ms,
+        deadlineMs: message.deadline_ms,
+        retry: message.retry,
+        labels: message.labels,
         idempotencyKeys: key === undefined ? undefined : [key],
         tenant: conn.tenant,
       });

@@ -1,8 +1,12 @@
 /**
  * The live dashboard served at GET /: workers and their load, queue depth,
  * and throughput and latency over the last five minutes, fed by the server
- * over /ws/client (one stats message a second). Plain HTML, CSS and SVG: no
- * build step, nothing fetched from elsewhere.
+ * over /ws/client (one stats message a second); and the failed tasks (GET
+ * /tasks?status=FAILED, the dead-letter view, read every few seconds) with
+ * each one's error and a Retry button (POST /task/:id/retry). The page sends
+ * the `?token=` it was opened with as a bearer header. Text from the server
+ * (task errors are the task's own words) is set as text, never as HTML.
+ * Plain HTML, CSS and SVG: no build step, nothing fetched from elsewhere.
  */
 
 export const DASHBOARD_HTML = `<!doctype html>
@@ -27,6 +31,11 @@ export const DASHBOARD_HTML = `<!doctype html>
   th { font-size: 12px; color: #667; text-transform: uppercase; }
   .bar { height: 8px; background: #4c78a8; border-radius: 4px; }
   #status.down { color: #b33; }
+  h2 { font-size: 16px; margin: 24px 0 8px; display: flex; gap: 12px; align-items: center; }
+  button { font: inherit; font-size: 13px; padding: 3px 10px; border: 1px solid #c8cdd6; border-radius: 6px; background: white; cursor: pointer; }
+  button:disabled { cursor: default; color: #99a; }
+  .error { color: #a33; font-family: ui-monospace, monospace; font-size: 13px; word-break: break-word; }
+  .note { color: #667; font-size: 13px; font-weight: normal; }
 </style>
 </head>
 <body>
@@ -49,6 +58,11 @@ export const DASHBOARD_HTML = `<!doctype html>
 <table id="tenants-table" hidden>
   <thead><tr><th>Tenant</th><th>Submitted</th><th>Completed</th><th>Failed</th><th>Cancelled</th></tr></thead>
   <tbody id="tenants"></tbody>
+</table>
+<h2>Failed tasks <span class="note" id="failed-note">loading…</span></h2>
+<table>
+  <thead><tr><th>Task</th><th>Function</th><th>Attempts</th><th>Finished</th><th>Error</th><th></th></tr></thead>
+  <tbody id="failed"></tbody>
 </table>
 <script>
   const HISTORY = 300;
@@ -94,8 +108,73 @@ export const DASHBOARD_HTML = `<!doctype html>
       return tr;
     }));
   }
+  const token = new URLSearchParams(location.search).get('token');
+  const auth = token ? { authorization: 'Bearer ' + token } : {};
+  const FAILED_LIMIT = 50, FAILED_EVERY_MS = 3000;
+  async function api(method, path) {
+    const res = await fetch(path, { method, headers: auth });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error((body.error && body.error.message) || method + ' ' + path + ' answered ' + res.status);
+    return body;
+  }
+  // Error text per task and attempt: a task that lists none has its only error in its result.
+  const errorTexts = new Map();
+  async function errorText(task) {
+    const key = task.task_id + '/' + task.attempts;
+    if (errorTexts.has(key)) return errorTexts.get(key);
+    const last = task.errors && task.errors[task.errors.length - 1];
+    let text = last ? last.name + ': ' + last.message : '';
+    if (!last) {
+      try {
+        const error = JSON.parse((await api('GET', '/task/' + encodeURIComponent(task.task_id))).result);
+        text = error.name + ': ' + error.message;
+      } catch { text = ''; }
+    }
+    if (errorTexts.size > 1000) errorTexts.clear();
+    errorTexts.set(key, text);
+    return text;
+  }
+  async function retry(task, button, row) {
+    button.disabled = true;
+    try {
+      const reply = await api('POST', '/task/' + encodeURIComponent(task.task_id) + '/retry');
+      row.dataset.retried = reply.status;
+      button.textContent = reply.status;
+    } catch (error) {
+      button.disabled = false;
+      row.querySelector('.error').textContent = 'retry refused: ' + error.message;
+    }
+  }
+  async function loadFailed() {
+    try {
+      const page = await api('GET', '/tasks?status=FAILED&limit=' + FAILED_LIMIT);
+      const texts = await Promise.all(page.tasks.map(errorText));
+      $('failed').replaceChildren(...page.tasks.map((task, i) => {
+        const tr = document.createElement('tr');
+        tr.dataset.task = task.task_id;
+        const error = cell(texts[i]);
+        error.className = 'error';
+        const action = document.createElement('td');
+        const button = document.createElement('button');
+        button.textContent = 'Retry';
+        button.onclick = () => retry(task, button, tr);
+        action.append(button);
+        const finished = task.finished_at ? new Date(task.finished_at).toLocaleString() : '–';
+        tr.append(cell(task.task_id), cell(task.function_id.slice(0, 8)), cell(task.attempts), cell(finished), error, action);
+        return tr;
+      }));
+      const more = page.next_cursor ? ' (the newest ' + FAILED_LIMIT + ')' : '';
+      $('failed-note').textContent = page.tasks.length === 0 ? 'none' : page.tasks.length + more;
+    } catch (error) {
+      $('failed-note').textContent = 'unavailable: ' + error.message;
+    }
+  }
+  async function pollFailed() {
+    if (!document.hidden) await loadFailed();
+    setTimeout(pollFailed, FAILED_EVERY_MS);
+  }
+  pollFailed();
   function connect() {
-    const token = new URLSearchParams(location.search).get('token');
     const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/client' + (token ? '?token=' + encodeURIComponent(token) : '');
     const ws = new WebSocket(url);
     ws.onopen = () => { $('status').textContent = 'live'; $('status').className = ''; ws.send(JSON.stringify({ type: 'watch' })); };

@@ -5,11 +5,19 @@
  */
 
 import { Type } from '@sinclair/typebox';
+import {
+  DeleteFunctionReply,
+  FunctionListReply,
+  FunctionReply,
+  RetryReply,
+  TaskListParams,
+  TaskListReply,
+  TaskRecordReply,
+} from './lifecycle-schemas.js';
 import { schedulePaths } from './schedule-schemas.js';
 import {
   BatchBody,
   BatchReply,
-  DeleteFunctionReply,
   ErrorReply,
   ExecuteBody,
   ExecuteReply,
@@ -149,13 +157,37 @@ export function openApiDocument(version: string): object {
           },
         },
       },
+      '/functions': {
+        get: {
+          summary: 'Every registered function (without its source)',
+          responses: {
+            '200': { description: 'The functions', content: json(FunctionListReply) },
+            '401': error('Token missing or wrong'),
+            ...guards,
+          },
+        },
+      },
       '/function/{function_id}': {
-        delete: {
-          summary:
-            'Delete a function; new submits answer 404, and its tasks not yet started fail when claimed',
+        get: {
+          summary: "A function's record and source",
           parameters: [functionIdParam],
           responses: {
-            '200': { description: 'Deleted', content: json(DeleteFunctionReply) },
+            '200': { description: 'The function', content: json(FunctionReply) },
+            '400': error('Malformed id'),
+            '401': error('Token missing or wrong'),
+            '404': error('Unknown function'),
+            ...guards,
+          },
+        },
+        delete: {
+          summary:
+            'Delete a function: its QUEUED and WAITING tasks become CANCELLED, later submits answer 404, running tasks finish',
+          parameters: [functionIdParam],
+          responses: {
+            '200': {
+              description: 'Deleted; `cancelled` counts the tasks it cancelled',
+              content: json(DeleteFunctionReply),
+            },
             '400': error('Malformed id'),
             '401': error('Token missing or wrong'),
             '404': error('Unknown function'),
@@ -192,6 +224,17 @@ export function openApiDocument(version: string): object {
         },
       },
       '/task/{task_id}': {
+        get: {
+          summary: "A task's whole record: status, times, attempts, progress, errors and result",
+          parameters: [taskIdParam],
+          responses: {
+            '200': { description: 'The task', content: json(TaskRecordReply) },
+            '400': error('Malformed id'),
+            '401': error('Token missing or wrong'),
+            '404': error('Unknown task'),
+            ...guards,
+          },
+        },
         delete: {
           summary: 'Cancel a task that has not finished',
           parameters: [taskIdParam],
@@ -201,6 +244,35 @@ export function openApiDocument(version: string): object {
             '401': error('Token missing or wrong'),
             '404': error('Unknown task'),
             '409': error('Already finished'),
+            ...guards,
+          },
+        },
+      },
+      '/task/{task_id}/retry': {
+        post: {
+          summary: 'Run a FAILED or CANCELLED task again: a new attempt under the same id',
+          parameters: [taskIdParam],
+          responses: {
+            '200': { description: 'Queued again', content: json(RetryReply) },
+            '400': error('Malformed id'),
+            '401': error('Token missing or wrong'),
+            '404': error('Unknown task'),
+            '409': error('The task is neither FAILED nor CANCELLED'),
+            ...bodyGuards,
+          },
+        },
+      },
+      '/tasks': {
+        get: {
+          summary:
+            'Tasks, newest first, one page at a time; `?status=FAILED` is the dead-letter view',
+          description:
+            'Records as GET /task/{task_id} gives them, without `result`. Pass `next_cursor` as `cursor` for the next page.',
+          parameters: TaskListParams.map((param) => ({ ...param, schema: plain(param.schema) })),
+          responses: {
+            '200': { description: 'One page of tasks', content: json(TaskListReply) },
+            '400': error('A malformed `status`, `function_id`, `limit` or `cursor`'),
+            '401': error('Token missing or wrong'),
             ...guards,
           },
         },

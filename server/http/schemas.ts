@@ -71,10 +71,6 @@ export const ResultReply = Type.Object({
     }),
   ),
 });
-export const DeleteFunctionReply = Type.Object({
-  function_id: Type.String({ format: 'uuid' }),
-  deleted: Type.Literal(true),
-});
 /**
  * GET /workers: every worker (no `limit`, no `cursor`) or one page of them;
  * the same schemas the dispatchers' `WorkerInfo` type comes from.

@@ -5,10 +5,12 @@
 
 import { validate as isUuid } from 'uuid';
 import { BadPayloadError } from '../../shared/errors.js';
+import { TASK_PAGE_LIMIT } from '../../shared/task-info.js';
 import { TASK_STATUSES } from '../../shared/types.js';
 import type { TaskQuery } from '../store/task-store.js';
 
-export const TASKS_LIMIT = { default: 100, max: 1000 } as const;
+/** One definition with the SDK's check and the OpenAPI parameter (shared/task-info.ts). */
+export const TASKS_LIMIT = TASK_PAGE_LIMIT;
 
 function single(query: Record<string, unknown>, name: string): string | undefined {
   const value = query[name];
