@@ -3,6 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { fairnessCheck, fairnessSection } from './fairness-bench.js';
 import { lifecycleChecks, lifecycleFigures, lifecycleSection } from './lifecycle-report.js';
 import type { MemoryResult } from './memory-bench.js';
 import { argumentMBps, type RunResult } from './result-types.js';
@@ -176,6 +177,7 @@ export async function writeReport(
         swarm_storm: collected.swarmStorm,
         lifecycle,
         retention: collected.retention,
+        fairness: collected.fairness,
         targets: all,
       },
       null,
@@ -210,7 +212,11 @@ export async function writeReport(
   );
   await writeFile(join(dir, 'results.csv'), `${[csvHead, ...csv].join('\n')}\n`);
 
-  const other = [...otherChecks(results, memory), ...lifecycleChecks(lifecycle)];
+  const other = [
+    ...otherChecks(results, memory),
+    ...lifecycleChecks(lifecycle),
+    ...(collected.fairness ? [fairnessCheck(collected.fairness)] : []),
+  ];
   const cpu = cpus()[0]?.model ?? 'unknown';
   const section = (title: string, scaling: RunResult['scaling'], text = '') => {
     const rows = results.filter((r) => r.scaling === scaling);
@@ -245,6 +251,7 @@ export async function writeReport(
     '',
     ...charts.map((c) => `![${c}](${c})\n`),
     ...lifecycleSection(collected),
+    ...fairnessSection(collected.fairness),
     ...(payloads.length === 0
       ? []
       : [

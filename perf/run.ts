@@ -13,6 +13,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { createClient } from 'redis';
 import { TestRedis } from '../test/helpers/redis-server.js';
 import { writeCharts } from './charts.js';
+import { fairnessSummary } from './fairness-bench.js';
 import { lifecycleSummary } from './lifecycle-report.js';
 import { BENCH, FULL, QUICK, TINY } from './plan.js';
 import { writeReport } from './report.js';
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
     collected,
     charts,
   );
-  const lifecycle = lifecycleSummary(collected);
+  const lifecycle = [...lifecycleSummary(collected), ...fairnessSummary(collected.fairness)];
   process.stdout.write(
     `\n${textTable(['target', 'this run', 'goal', 'met'], targetRows(all))}\n\n` +
       (lifecycle.length > 0 ? `${lifecycle.join('\n')}\n\n` : '') +

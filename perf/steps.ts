@@ -6,6 +6,7 @@
 
 import { runBullmq } from './bullmq-bench.js';
 import { runPlainLoops } from './cpu-bench.js';
+import { type FairnessResult, runFairness } from './fairness-bench.js';
 import { type MemoryResult, runMemory } from './memory-bench.js';
 import { runOneCall } from './one-call-bench.js';
 import type { Plan } from './plan.js';
@@ -28,6 +29,7 @@ export interface Collected {
   swarmConnect?: SwarmConnectResult;
   swarmStorm?: SwarmStormResult;
   retention?: RetentionResult;
+  fairness?: FairnessResult;
 }
 
 export interface Step {
@@ -351,6 +353,7 @@ function sweeps(plan: Plan, redisUrl: string): Step[] {
 export const PARTS = [
   'headline',
   'lifecycle',
+  'fairness',
   'payload',
   'latency',
   'cpu',
@@ -375,9 +378,16 @@ export function studySteps(plan: Plan, redisUrl: string, only?: ReadonlySet<Part
       into.runs.push(...(await runRawPools(w('fib3'), 2, plan.poolTasks)));
     },
   };
+  const fairness: Step = {
+    label: `fair shares: ${plan.fairnessBacklog} of tenant A, then 100 of B, push 2×2`,
+    run: async (into) => {
+      into.fairness = await runFairness(redisUrl, plan.fairnessBacklog);
+    },
+  };
   const parts: Record<Part, () => Step[]> = {
     headline: () => headline(plan, redisUrl),
     lifecycle: () => lifecycle(plan, redisUrl),
+    fairness: () => (plan.fairnessBacklog > 0 ? [fairness] : []),
     payload: () => payload(plan, redisUrl),
     latency: () => latency(plan, redisUrl),
     cpu: () => cpu(plan, redisUrl),
