@@ -105,8 +105,11 @@ async function fairnessRun(
     const aStamps = await readStamps(redisUrl, cluster.prefix, aIds);
     const lastOfB = Math.max(...bStamps.map((s) => s.finished));
     // An unfinished task reads 0 (or NaN); the first start is when a worker first took work.
-    const starts = [...aStamps, ...bStamps].map((s) => s.started).filter((t) => t > 0);
-    const connected = Math.min(...starts);
+    // A reduce, not Math.min(...): 100,000 arguments would overflow the stack.
+    const connected = [...aStamps, ...bStamps].reduce(
+      (first, s) => (s.started > 0 && s.started < first ? s.started : first),
+      Number.POSITIVE_INFINITY,
+    );
     const aDone = aStamps.filter((s) => s.finished > 0 && s.finished <= lastOfB).length;
     return { tenants, b_ms: lastOfB - connected, a_done: aDone, a_done_share: aDone / backlog };
   } finally {
