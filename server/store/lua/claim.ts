@@ -299,6 +299,7 @@ local rows = cjson.decode(tasks_json)
 local new_lanes = {}
 local seq = redis.call('INCRBY', seq_key, #rows) - #rows
 local listed = {}
+local indexed = {}
 local dups = {}
 local stored = 0
 -- The highest priority among the runnable tasks stored (nil: none), and whether one is not 0.
@@ -332,7 +333,8 @@ for i, t in ipairs(rows) do
     seq = seq + 1
     stored = stored + 1
     redis.call('HSET', task_head .. id, 'args', ARGV[args_from + i - 1], 'seq', seq, unpack(t[3]))
-    redis.call('ZADD', index, seq, id)
+    indexed[#indexed + 1] = seq
+    indexed[#indexed + 1] = id
     local lane = t[7]
     if lane ~= '' then
       -- A new lane is announced, so that every server learns who may take from it.
@@ -368,6 +370,10 @@ for i, t in ipairs(rows) do
 end
 for i = 1, #listed, 1000 do
   redis.call('RPUSH', queue, unpack(listed, i, math.min(i + 999, #listed)))
+end
+-- One ZADD per 500 tasks: a call per task would cost more than the insert itself.
+for i = 1, #indexed, 1000 do
+  redis.call('ZADD', index, unpack(indexed, i, math.min(i + 999, #indexed)))
 end
 `;
 
