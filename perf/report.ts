@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fairnessCheck, fairnessSection } from './fairness-bench.js';
+import { fanInSection } from './fan-in.js';
 import { lifecycleChecks, lifecycleFigures, lifecycleSection } from './lifecycle-report.js';
 import type { MemoryResult } from './memory-bench.js';
 import { argumentMBps, type RunResult } from './result-types.js';
@@ -178,6 +179,7 @@ export async function writeReport(
         lifecycle,
         retention: collected.retention,
         fairness: collected.fairness,
+        fan_in: collected.fanIn,
         targets: all,
       },
       null,
@@ -252,6 +254,7 @@ export async function writeReport(
     ...charts.map((c) => `![${c}](${c})\n`),
     ...lifecycleSection(collected),
     ...fairnessSection(collected.fairness),
+    ...fanInSection(collected.fanIn),
     ...(payloads.length === 0
       ? []
       : [

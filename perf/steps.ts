@@ -7,6 +7,7 @@
 import { runBullmq } from './bullmq-bench.js';
 import { runPlainLoops } from './cpu-bench.js';
 import { type FairnessResult, runFairness } from './fairness-bench.js';
+import { type FanInResult, runFanIn } from './fan-in.js';
 import { type MemoryResult, runMemory } from './memory-bench.js';
 import { runOneCall } from './one-call-bench.js';
 import type { Plan } from './plan.js';
@@ -30,6 +31,7 @@ export interface Collected {
   swarmStorm?: SwarmStormResult;
   retention?: RetentionResult;
   fairness?: FairnessResult;
+  fanIn?: FanInResult;
 }
 
 export interface Step {
@@ -354,6 +356,7 @@ export const PARTS = [
   'headline',
   'lifecycle',
   'fairness',
+  'fanin',
   'payload',
   'latency',
   'cpu',
@@ -384,10 +387,18 @@ export function studySteps(plan: Plan, redisUrl: string, only?: ReadonlySet<Part
       into.fairness = await runFairness(redisUrl, plan.fairnessBacklog);
     },
   };
+  const fanIn: Step = {
+    label: 'fan-in: 1,000 maps feeding one reduce, local 2 threads',
+    run: async (into) => {
+      into.fanIn = await runFanIn(redisUrl, 5, 2);
+    },
+  };
   const parts: Record<Part, () => Step[]> = {
     headline: () => headline(plan, redisUrl),
     lifecycle: () => lifecycle(plan, redisUrl),
     fairness: () => (plan.fairnessBacklog > 0 ? [fairness] : []),
+    // Issue 13's fan-in figure rides with the fairness run (not in npm run bench).
+    fanin: () => (plan.fairnessBacklog > 0 ? [fanIn] : []),
     payload: () => payload(plan, redisUrl),
     latency: () => latency(plan, redisUrl),
     cpu: () => cpu(plan, redisUrl),
