@@ -12,7 +12,7 @@ import { MemoryStore } from '../server/store/memory-store.js';
 import { RedisStore } from '../server/store/redis-store.js';
 import type { NewTask, TaskStore } from '../server/store/task-store.js';
 import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
-import { normalise } from './helpers/store-transcript.js';
+import { expectSameTranscripts, normalise } from './helpers/store-transcript.js';
 
 const WEIGHTS: Record<string, number> = { heavy: 3 };
 const weightOf = (tenant: string | undefined) => (tenant ? (WEIGHTS[tenant] ?? 1) : 1);
@@ -188,24 +188,6 @@ async function transcript(store: TaskStore): Promise<[string, unknown][]> {
 
 describe('TaskStore lanes: both stores answer the same', () => {
   it('gives deep-equal answers and records for the same lane calls', async () => {
-    const memory = new MemoryStore({ weightOf });
-    const redis = new RedisStore({
-      url: testRedis().url,
-      prefix: uniquePrefix(),
-      instanceId: 'me',
-      weightOf,
-    });
-    await redis.connect();
-    try {
-      const fromMemory = await transcript(memory);
-      const fromRedis = await transcript(redis);
-      for (const [i, [label, answer]] of fromMemory.entries()) {
-        expect(fromRedis[i]?.[0]).to.equal(label);
-        expect(fromRedis[i]?.[1], label).to.deep.equal(answer);
-      }
-    } finally {
-      await memory.close();
-      await redis.close();
-    }
+    await expectSameTranscripts(transcript, weightOf);
   });
 });

@@ -13,7 +13,7 @@ import { RedisStore } from '../server/store/redis-store.js';
 import type { NewTask, StoreEvent, TaskStore } from '../server/store/task-store.js';
 import type { TaskOutcome } from '../shared/types.js';
 import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
-import { normalise } from './helpers/store-transcript.js';
+import { expectSameTranscripts, normalise } from './helpers/store-transcript.js';
 
 function newTask(fn = 'f1', args = '[1]'): NewTask {
   return { id: randomUUID(), function_id: fn, args, timeout_ms: 1000, created_at: Date.now() };
@@ -347,26 +347,7 @@ async function transcript(store: TaskStore): Promise<[string, unknown][]> {
 
 describe('TaskStore contract: both stores answer the same records', () => {
   it('gives deep-equal answers, records and events for the same calls', async () => {
-    const memory = new MemoryStore();
-    const redis = new RedisStore({
-      url: testRedis().url,
-      prefix: uniquePrefix(),
-      instanceId: 'me',
-    });
-    await redis.connect();
-    try {
-      const fromMemory = await transcript(memory);
-      const fromRedis = await transcript(redis);
-      // Step by step, so that a difference names the call that answered it.
-      for (const [i, [label, answer]] of fromMemory.entries()) {
-        expect(fromRedis[i]?.[0]).to.equal(label);
-        expect(fromRedis[i]?.[1], label).to.deep.equal(answer);
-      }
-      expect(fromRedis.length).to.equal(fromMemory.length);
-    } finally {
-      await memory.close();
-      await redis.close();
-    }
+    await expectSameTranscripts(transcript);
   });
 });
 

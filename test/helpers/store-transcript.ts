@@ -3,6 +3,10 @@
  */
 
 import { expect } from 'chai';
+import { MemoryStore } from '../../server/store/memory-store.js';
+import { RedisStore } from '../../server/store/redis-store.js';
+import type { TaskStore } from '../../server/store/task-store.js';
+import { testRedis, uniquePrefix } from './root-hooks.js';
 
 /**
  * Replaces the times a store stamps itself (lease and finish times) with a
@@ -27,4 +31,38 @@ export function normalise(value: unknown, since: number, aheadMs = 0): unknown {
     }
   }
   return out;
+}
+
+/** One scripted run on a store: each call's label and its answer, in order. */
+export type Transcript = [string, unknown][];
+
+/**
+ * Runs the same script on a fresh memory store and a fresh Redis store
+ * (instance `me`) and compares them step by step, so that a difference
+ * names the call that answered it.
+ */
+export async function expectSameTranscripts(
+  run: (store: TaskStore) => Promise<Transcript>,
+  weightOf?: (tenant: string | undefined) => number,
+): Promise<void> {
+  const memory = new MemoryStore(weightOf ? { weightOf } : {});
+  const redis = new RedisStore({
+    url: testRedis().url,
+    prefix: uniquePrefix(),
+    instanceId: 'me',
+    ...(weightOf ? { weightOf } : {}),
+  });
+  await redis.connect();
+  try {
+    const fromMemory = await run(memory);
+    const fromRedis = await run(redis);
+    for (const [i, [label, answer]] of fromMemory.entries()) {
+      expect(fromRedis[i]?.[0]).to.equal(label);
+      expect(fromRedis[i]?.[1], label).to.deep.equal(answer);
+    }
+    expect(fromRedis.length).to.equal(fromMemory.length);
+  } finally {
+    await memory.close();
+    await redis.close();
+  }
 }
