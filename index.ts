@@ -1,5 +1,6 @@
 /** The taskgrid package: the client SDK, the payload helpers, and the server and worker for embedding. */
 
+export { TlsRefusedError } from './client/http-transport.js';
 export {
   type Arg,
   type Args,

@@ -9,11 +9,11 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
+import { httpTransport } from '../client/http-transport.js';
 import { submitOptions } from '../client/submit-options.js';
-import { RemoteTaskError, TaskGrid } from '../client/task-grid.js';
-import { DEFAULT_SERVER_URL } from '../shared/defaults.js';
+import { RemoteTaskError } from '../client/task-grid.js';
 import { ConfigError } from '../shared/errors.js';
-import { urlOption } from '../shared/options.js';
+import { addConnectionFlags, type ClientFlags, connection, grid } from './connection-flags.js';
 import {
   addOptionFlags,
   type FlagValues,
@@ -22,11 +22,6 @@ import {
   inFlagTerms,
   type OptionFlag,
 } from './option-flags.js';
-
-export interface ClientFlags {
-  url?: string;
-  token?: string;
-}
 
 /** The lifecycle flags of `taskgrid submit`, each an option of `fn.submit(args, options)`. */
 const SUBMIT_FLAGS: readonly OptionFlag[] = [
@@ -62,16 +57,6 @@ const SUBMIT_FLAGS: readonly OptionFlag[] = [
     text: true,
   },
 ];
-
-/** The SDK on the server the flags (or the environment) name. */
-export function grid(flags: ClientFlags): TaskGrid {
-  const url = urlOption('--url', flags.url ?? process.env.TASKGRID_URL ?? DEFAULT_SERVER_URL, [
-    'http:',
-    'https:',
-  ]);
-  const token = flags.token ?? process.env.TASKGRID_TOKEN;
-  return new TaskGrid({ url, ...(token ? { token } : {}) });
-}
 
 /** A command-line argument as JSON when it parses, else as a string. */
 function argValue(text: string): unknown {
@@ -114,13 +99,11 @@ export function addClientCommands(program: Command): void {
     .command('submit')
     .description('register the function a file exports, run it, and print the result')
     .argument('<file>', 'a .js/.mjs file that exports a function (default or named)')
-    .argument('[args...]', 'arguments, each read as JSON when it parses (else as a string)')
-    .option('--url <http-url>', `server address (env TASKGRID_URL); default ${DEFAULT_SERVER_URL}`)
-    .option('--token <secret>', 'the server token (env TASKGRID_TOKEN)')
-    .option(
-      '--each <file.json>',
-      'run once per argument list in this JSON array, with a progress bar',
-    );
+    .argument('[args...]', 'arguments, each read as JSON when it parses (else as a string)');
+  addConnectionFlags(submit).option(
+    '--each <file.json>',
+    'run once per argument list in this JSON array, with a progress bar',
+  );
   addOptionFlags(submit, SUBMIT_FLAGS, () => undefined);
   submit.action(
     async (file: string, args: string[], flags: ClientFlags & FlagValues & { each?: string }) => {
@@ -171,33 +154,29 @@ export function addClientCommands(program: Command): void {
     },
   );
 
-  program
-    .command('status')
-    .description('print the connected workers and the queue depth')
-    .option('--url <http-url>', `server address (env TASKGRID_URL); default ${DEFAULT_SERVER_URL}`)
-    .option('--token <secret>', 'the server token (env TASKGRID_TOKEN)')
-    .action(async (flags: ClientFlags) => {
-      const base = urlOption('--url', flags.url ?? process.env.TASKGRID_URL ?? DEFAULT_SERVER_URL, [
-        'http:',
-        'https:',
-      ]).replace(/\/$/, '');
-      const token = flags.token ?? process.env.TASKGRID_TOKEN;
-      const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-      const health = (await (await fetch(`${base}/healthz`, { headers })).json()) as Record<
-        string,
-        unknown
-      >;
-      const res = await fetch(`${base}/workers`, { headers });
-      if (!res.ok) throw new ConfigError(`GET /workers answered ${res.status}: is --token right?`);
-      const workers = (await res.json()) as Record<string, unknown>[];
-      const lines = [
-        `server ${base}: ${String(health.status)}, mode ${String(health.mode)}, store ${String(health.store)}, queue depth ${String(health.queue_depth ?? '?')}`,
-        `${workers.length} worker(s)`,
-        ...workers.map(
-          (w) =>
-            `  ${String(w.id).slice(0, 8)}  ${String(w.address).padEnd(22)} threads ${String(w.threads).padStart(3)}  in flight ${String(w.in_flight).padStart(5)}  completed ${String(w.completed)}${w.draining ? '  (draining)' : ''}`,
-        ),
-      ];
-      process.stdout.write(`${lines.join('\n')}\n`);
-    });
+  addConnectionFlags(
+    program.command('status').description('print the connected workers and the queue depth'),
+  ).action(async (flags: ClientFlags) => {
+    const { url, token, ca } = connection(flags);
+    const base = url.replace(/\/$/, '');
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    const request = { method: 'GET', headers };
+    const http = httpTransport(ca);
+    const health = JSON.parse(await (await http(`${base}/healthz`, request)).text()) as Record<
+      string,
+      unknown
+    >;
+    const res = await http(`${base}/workers`, request);
+    if (!res.ok) throw new ConfigError(`GET /workers answered ${res.status}: is --token right?`);
+    const workers = JSON.parse(await res.text()) as Record<string, unknown>[];
+    const lines = [
+      `server ${base}: ${String(health.status)}, mode ${String(health.mode)}, store ${String(health.store)}, queue depth ${String(health.queue_depth ?? '?')}`,
+      `${workers.length} worker(s)`,
+      ...workers.map(
+        (w) =>
+          `  ${String(w.id).slice(0, 8)}  ${String(w.address).padEnd(22)} threads ${String(w.threads).padStart(3)}  in flight ${String(w.in_flight).padStart(5)}  completed ${String(w.completed)}${w.draining ? '  (draining)' : ''}`,
+      ),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  });
 }

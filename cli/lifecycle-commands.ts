@@ -8,9 +8,8 @@
 import type { Command } from 'commander';
 import { taskFilter } from '../client/task-filter.js';
 import type { TaskDetails, TaskGrid, TaskInfo } from '../client/task-grid.js';
-import { DEFAULT_SERVER_URL } from '../shared/defaults.js';
 import { TASK_PAGE_LIMIT } from '../shared/task-info.js';
-import { type ClientFlags, grid as clientGrid } from './client-commands.js';
+import { addConnectionFlags, type ClientFlags, grid as clientGrid } from './connection-flags.js';
 import {
   addOptionFlags,
   type FlagValues,
@@ -57,12 +56,9 @@ function printJson(value: unknown): void {
   print(JSON.stringify(value, null, 2));
 }
 
-/** Adds --url, --token and --json, which every command here takes. */
+/** Adds --url, --token, --ca, --insecure and --json, which every command here takes. */
 function withClientFlags(command: Command): Command {
-  return command
-    .option('--url <http-url>', `server address (env TASKGRID_URL); default ${DEFAULT_SERVER_URL}`)
-    .option('--token <secret>', 'the server token (env TASKGRID_TOKEN)')
-    .option('--json', 'print JSON instead of text');
+  return addConnectionFlags(command).option('--json', 'print JSON instead of text');
 }
 
 /** Runs `use` with a client, closing it after. */

@@ -2,8 +2,7 @@
 
 import type { Command } from 'commander';
 import type { Schedule } from '../client/task-grid.js';
-import { DEFAULT_SERVER_URL } from '../shared/defaults.js';
-import { type ClientFlags, grid } from './client-commands.js';
+import { addConnectionFlags, type ClientFlags, grid } from './connection-flags.js';
 
 const when = (ms: number | undefined) => (ms === undefined ? '-' : new Date(ms).toISOString());
 
@@ -13,11 +12,11 @@ function line(s: Schedule): string {
 }
 
 export function addScheduleCommands(program: Command): void {
-  program
-    .command('schedules')
-    .description('list the cron schedules, the next to fire first (or delete one)')
-    .option('--url <http-url>', `server address (env TASKGRID_URL); default ${DEFAULT_SERVER_URL}`)
-    .option('--token <secret>', 'the server token (env TASKGRID_TOKEN)')
+  addConnectionFlags(
+    program
+      .command('schedules')
+      .description('list the cron schedules, the next to fire first (or delete one)'),
+  )
     .option('--delete <schedule_id>', 'delete this schedule instead of listing')
     .action(async (flags: ClientFlags & { delete?: string }) => {
       const client = grid(flags);

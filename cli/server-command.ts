@@ -2,11 +2,11 @@
 
 import type { Command } from 'commander';
 import { GridServer } from '../server/grid-server.js';
-import { isLoopbackName } from '../server/http/browser-guard.js';
 import { defaultConfig, resolveServerConfig, type ServerConfig } from '../server/server-config.js';
 import { DEFAULT_REDIS_URL, MiB } from '../shared/defaults.js';
 import { ConfigError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
+import { isLoopbackName } from '../shared/transport-security.js';
 import { exitOnSignal } from './exit-on-signal.js';
 import {
   addOptionFlags,
@@ -90,6 +90,20 @@ const FLAGS: readonly OptionFlag[] = [
   },
   { flag: '--insecure', option: 'insecure', help: 'allow a non-loopback address without a token' },
   {
+    flag: '--tls-cert <file>',
+    option: 'tlsCertFile',
+    env: 'TASKGRID_TLS_CERT',
+    help: 'serve https and wss with this PEM certificate (chain) file; needs --tls-key',
+    text: true,
+  },
+  {
+    flag: '--tls-key <file>',
+    option: 'tlsKeyFile',
+    env: 'TASKGRID_TLS_KEY',
+    help: "the certificate's PEM private key file",
+    text: true,
+  },
+  {
     flag: '--task-timeout <ms>',
     option: 'taskTimeoutMs',
     env: 'TASKGRID_TASK_TIMEOUT_MS',
@@ -161,7 +175,7 @@ const FLAGS: readonly OptionFlag[] = [
 /** The default a row's help states, read from the config the server would use. */
 function defaultText(row: OptionFlag): string | undefined {
   if (row.option === 'threads') return 'cores';
-  if (row.option === 'token' || row.option === 'tokensFile' || row.option === 'insecure') {
+  if (['token', 'tokensFile', 'insecure', 'tlsCertFile', 'tlsKeyFile'].includes(row.option)) {
     return undefined;
   }
   let value: unknown = defaultConfig();

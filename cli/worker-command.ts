@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { DEFAULT_PREFETCH, DEFAULT_WORKER_URL } from '../shared/defaults.js';
 import { createLogger } from '../shared/logger.js';
+import { pemFileOption } from '../shared/transport-security.js';
 import {
   checkSandbox,
   launchSandboxed,
@@ -34,6 +35,14 @@ const TOKEN: OptionFlag = {
   text: true,
 };
 
+const CA: OptionFlag = {
+  flag: '--ca <file>',
+  option: 'ca',
+  env: 'TASKGRID_CA',
+  help: "PEM file of a private CA to trust for a wss:// server's certificate",
+  text: true,
+};
+
 /** The worker's flags (`--sandbox` is handled here, before the options are built). */
 const FLAGS: readonly OptionFlag[] = [
   { flag: '--url <ws-url>', option: 'url', env: 'TASKGRID_URL', help: 'server socket', text: true },
@@ -46,6 +55,7 @@ const FLAGS: readonly OptionFlag[] = [
     list: true,
   },
   TOKEN,
+  CA,
   {
     flag: '--prefetch <n>',
     option: 'prefetch',
@@ -70,6 +80,7 @@ export function addWorkerCommand(program: Command): void {
     .command('worker')
     .description('run a worker that connects to a taskgrid server over WebSocket');
   addOptionFlags(command, FLAGS, (row) => DEFAULTS[row.option])
+    .option('--insecure', 'send the token over plain ws:// to a host other than this one')
     .option(
       '--sandbox',
       "run under Node's permission model: tasks cannot write files, start processes, load addons, read files outside the install (so not the token), or kill the worker; see README",
@@ -80,7 +91,10 @@ export function addWorkerCommand(program: Command): void {
       let token = given.get(TOKEN);
       if (flags.sandbox && !underPermissionModel()) {
         // Re-run this command as a child under the permission model; the token goes on its stdin.
-        process.exit(await launchSandboxed(CLI, process.argv.slice(2), token));
+        const caFile = given.get(CA);
+        process.exit(
+          await launchSandboxed(CLI, process.argv.slice(2), token, caFile ? [caFile] : []),
+        );
       }
       if (flags.sandbox) {
         checkSandbox();
@@ -94,6 +108,9 @@ export function addWorkerCommand(program: Command): void {
       const options: Record<string, unknown> = { url: DEFAULT_WORKER_URL };
       for (const [row, text] of given) setOption(options, row.option, optionValue(row, text));
       options.token = token;
+      const caFile = given.get(CA);
+      if (caFile !== undefined) options.ca = pemFileOption('--ca', caFile);
+      options.insecure = flags.insecure === true;
       options.sandbox = flags.sandbox === true;
       const log = createLogger('taskgrid-worker');
       options.log = log;

@@ -22,6 +22,7 @@ import {
   MIN_FRAME_BYTES,
   parseClientServerMessage,
 } from '../shared/protocol.js';
+import { trustedRoots } from '../shared/transport-security.js';
 
 export type TaskResultMessage = Extract<ClientServerMessage, { type: 'result' }>;
 
@@ -89,6 +90,8 @@ const SUBMIT_FRAME_BYTES = MIN_FRAME_BYTES;
 export class ResultStream {
   readonly #url: string;
   readonly #token: string | undefined;
+  /** PEM of the private CA that signed a wss:// server's certificate. */
+  readonly #ca: string | undefined;
   readonly #pending = new Map<string, Pending[]>();
   /** When each pending task is next subscribed again, and the interval after that. */
   readonly #recheck = new Map<string, { at: number; every: number }>();
@@ -105,9 +108,10 @@ export class ResultStream {
   /** Progress listeners by task id, until the task's result comes. */
   readonly #progress = new Map<string, Set<ProgressListener>>();
 
-  constructor(httpUrl: string, token: string | undefined) {
+  constructor(httpUrl: string, token: string | undefined, ca?: string) {
     this.#url = `${httpUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/ws/client`;
     this.#token = token;
+    this.#ca = ca;
   }
 
   /** Resolves with the task's result message once it is stored. */
@@ -251,7 +255,10 @@ export class ResultStream {
       const headers: Record<string, string> = this.#token
         ? { authorization: `Bearer ${this.#token}` }
         : {};
-      const socket = new WebSocket(this.#url, { headers });
+      const socket = new WebSocket(this.#url, {
+        headers,
+        ...(this.#ca === undefined ? {} : { ca: trustedRoots(this.#ca) }),
+      });
       socket.once('open', () => {
         this.#socket = socket;
         resolve(socket);

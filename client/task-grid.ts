@@ -15,7 +15,9 @@ import { randomUUID } from 'node:crypto';
 import { type ErrorData, httpStatusOf } from '../shared/errors.js';
 import { intOption, OptionError } from '../shared/options.js';
 import { deserialize, serializeArgs } from '../shared/serialize.js';
+import { checkTokenTransport, pemOption } from '../shared/transport-security.js';
 import type { TaskStatus } from '../shared/types.js';
+import { type HttpRequest, type HttpTransport, httpTransport } from './http-transport.js';
 import { progressIterator } from './progress-iterator.js';
 import {
   ResultStream,
@@ -65,9 +67,13 @@ export type { Arg, Args } from './task-refs.js';
 export type { TaskProgress };
 
 export interface TaskGridOptions {
-  /** The server's HTTP address, e.g. http://127.0.0.1:8000. */
+  /** The server's HTTP address, e.g. http://127.0.0.1:8000 or https://grid.example:8443. */
   url: string;
   token?: string;
+  /** PEM text of a private CA to trust for an https:// server, beside the system's CAs. */
+  ca?: string | Buffer;
+  /** Send the token over plain http:// to a host other than this one (refused without). */
+  insecure?: boolean;
 }
 
 /** A REST call answered with an error status. */
@@ -215,6 +221,7 @@ export class TaskGrid {
   readonly #base: string;
   readonly #headers: Record<string, string>;
   readonly #results: ResultStream;
+  readonly #http: HttpTransport;
 
   constructor(options: TaskGridOptions) {
     if (typeof options?.url !== 'string' || !/^https?:\/\//.test(options.url)) {
@@ -222,10 +229,13 @@ export class TaskGrid {
         `Expected \`url\` to be an http(s) URL such as http://127.0.0.1:8000, got \`${String(options?.url)}\``,
       );
     }
+    checkTokenTransport('url', options.url, Boolean(options.token), options.insecure === true);
     this.#base = options.url.replace(/\/$/, '');
     this.#headers = { 'content-type': 'application/json' };
     if (options.token) this.#headers.authorization = `Bearer ${options.token}`;
-    this.#results = new ResultStream(this.#base, options.token);
+    const ca = options.ca === undefined ? undefined : pemOption('ca', options.ca);
+    this.#http = httpTransport(ca);
+    this.#results = new ResultStream(this.#base, options.token, ca);
   }
 
   /** Registers a function (its source is taken from the function itself). */
@@ -498,9 +508,9 @@ export class TaskGrid {
 
   /** A REST call's parsed JSON reply; rejects TaskGridHttpError for an error status. */
   async #json(method: string, path: string, body?: unknown): Promise<unknown> {
-    const init: RequestInit = { method, headers: this.#headers };
+    const init: HttpRequest = { method, headers: this.#headers };
     if (body !== undefined) init.body = JSON.stringify(body);
-    const res = await fetch(this.#base + path, init);
+    const res = await this.#http(this.#base + path, init);
     const text = await res.text();
     const parsed = text ? (JSON.parse(text) as unknown) : undefined;
     if (!res.ok) {

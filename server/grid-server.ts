@@ -7,11 +7,13 @@
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { v4 as uuidv4 } from 'uuid';
 import { createLogger } from '../shared/logger.js';
+import { isLoopbackName } from '../shared/transport-security.js';
 import { createDispatcher } from './dispatch/create-dispatcher.js';
 import type { Dispatcher } from './dispatch/dispatcher.js';
 import { OutcomeWriter } from './dispatch/outcome-writer.js';
@@ -20,7 +22,7 @@ import { CLIENT_PATH, ClientGateway } from './gateway/client-gateway.js';
 import { ConnectionLimiter } from './gateway/connection-limiter.js';
 import { refuseUpgrade } from './gateway/upgrade-refusal.js';
 import { WORKER_PATH, WorkerGateway } from './gateway/worker-gateway.js';
-import { BrowserGuard, isLoopbackName } from './http/browser-guard.js';
+import { BrowserGuard } from './http/browser-guard.js';
 import { createHttpApp } from './http/http-app.js';
 import { LifecycleTimer } from './lifecycle-timer.js';
 import { DashboardStats, GridMetrics } from './metrics.js';
@@ -60,6 +62,7 @@ export class GridServer {
   readonly log: Logger;
   readonly metrics: GridMetrics;
   readonly #http: Server;
+  readonly #scheme: 'http' | 'https';
   readonly #service: TaskService;
   readonly #waiters: ResultWaiters;
   readonly #outcomes: OutcomeWriter;
@@ -113,19 +116,20 @@ export class GridServer {
     this.#guard = guard;
     const schedules = new ScheduleService({ store, argsBytes: config.limits.argsBytes });
     this.#scheduler = gridScheduler(store, service, log);
-    this.#http = createServer(
-      createHttpApp({
-        config,
-        guard,
-        service,
-        store,
-        dispatcher,
-        metrics,
-        schedules,
-        log,
-        tenants,
-      }),
-    );
+    const app = createHttpApp({
+      config,
+      guard,
+      service,
+      store,
+      dispatcher,
+      metrics,
+      schedules,
+      log,
+      tenants,
+    });
+    // https and wss share the port as http and ws do: the upgrade handler sees the same requests.
+    this.#http = config.tls ? createHttpsServer(config.tls, app) : createServer(app);
+    this.#scheme = config.tls ? 'https' : 'http';
     this.#http.keepAliveTimeout = config.keepAliveTimeoutMs;
 
     this.#gateway =
@@ -225,7 +229,7 @@ export class GridServer {
   get url(): string {
     const address = this.#http.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return `http://${host}:${address.port}`;
+    return `${this.#scheme}://${host}:${address.port}`;
   }
 
   /** Stops taking submissions (503), hands unfinished work back, and closes. Idempotent. */

@@ -4,6 +4,7 @@
  * that `GridServer.start` runs on whatever it is given.
  */
 
+import { createSecureContext } from 'node:tls';
 import {
   DEFAULT_FRAME_BYTES,
   DEFAULT_HEARTBEAT_MS,
@@ -25,14 +26,15 @@ import {
   choiceOption,
   intOption,
   labelsOption,
+  OptionError,
   objectOption,
   optionalTextOption,
   orDefault,
   textOption,
   urlOption,
 } from '../shared/options.js';
+import { isLoopbackName, pemFileOption, pemOption } from '../shared/transport-security.js';
 import { MODES, type Mode } from '../shared/types.js';
-import { isLoopbackName } from './http/browser-guard.js';
 import type { TokenEntry } from './tenants.js';
 import { parseTokens, readTokensFile } from './tokens-file.js';
 
@@ -62,6 +64,11 @@ export interface Limits {
   connectionsPerIp: number;
 }
 
+export interface TlsConfig {
+  cert: string;
+  key: string;
+}
+
 export type StoreConfig =
   | { kind: 'memory' }
   | { kind: 'redis'; url: string; prefix: string; required: boolean };
@@ -82,6 +89,11 @@ export interface ServerConfig {
    */
   tokens: readonly TokenEntry[] | undefined;
   insecure: boolean;
+  /**
+   * Certificate and key (PEM) to serve https and wss on the one port; plain
+   * http and ws without. `tlsCertFile` / `tlsKeyFile` (--tls-cert, --tls-key) are read into this.
+   */
+  tls: TlsConfig | undefined;
   taskTimeoutMs: number;
   maxAttempts: number;
   leaseMs: number;
@@ -127,6 +139,7 @@ export function defaultConfig(): ServerConfig {
     token: undefined,
     tokens: undefined,
     insecure: false,
+    tls: undefined,
     taskTimeoutMs: 60_000,
     maxAttempts: 3,
     leaseMs: 30_000,
@@ -160,7 +173,12 @@ export function defaultConfig(): ServerConfig {
 }
 
 /** What `GridServer.start` takes: any part of ServerConfig; the rest comes from defaultConfig(). */
-export type ServerOptions = Partial<Omit<ServerConfig, 'limits' | 'store' | 'tokens'>> & {
+export type ServerOptions = Partial<Omit<ServerConfig, 'limits' | 'store' | 'tokens' | 'tls'>> & {
+  /** PEM certificate and key (strings or Buffers); instead of `tlsCertFile` and `tlsKeyFile`. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** A PEM certificate file (chain first to last) and its key file; instead of `tls`. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
   limits?: Partial<Limits>;
   store?: StoreOptions;
   /** A tokens file to read (tokens-file.ts); instead of `tokens`. */
@@ -221,6 +239,9 @@ const OPTION_NAMES = [
   'tokens',
   'tokensFile',
   'insecure',
+  'tls',
+  'tlsCertFile',
+  'tlsKeyFile',
   'limits',
   'labels',
 ];
@@ -242,6 +263,7 @@ export function resolveServerConfig(options: unknown = {}): ServerConfig {
     token: optionalTextOption('token', given.token),
     tokens: tokensConfig(given.tokensFile, given.tokens, given.token),
     insecure: boolOption('insecure', orDefault(given.insecure, defaults.insecure)),
+    tls: tlsConfig(given.tls, given.tlsCertFile, given.tlsKeyFile),
     labels: labelsOption('labels', given.labels),
     limits: limitsConfig(orDefault(given.limits, {}), defaults.limits),
   };
@@ -272,6 +294,41 @@ function tokensConfig(
   }
   if (file !== undefined) return readTokensFile(textOption('tokensFile', file), single);
   return entries === undefined ? undefined : parseTokens(entries, 'Option `tokens`', single);
+}
+
+/** The certificate and key, from files or given as PEM, checked to form a pair. */
+function tlsConfig(given: unknown, certFile: unknown, keyFile: unknown): TlsConfig | undefined {
+  const files = certFile !== undefined || keyFile !== undefined;
+  if (given !== undefined && files) {
+    throw new ConfigError(
+      'Give `tls` or `tlsCertFile` and `tlsKeyFile` (--tls-cert, --tls-key), not both',
+    );
+  }
+  let tls: TlsConfig;
+  if (files) {
+    if (certFile === undefined)
+      throw new OptionError('tlsCertFile', 'given with `tlsKeyFile`', certFile);
+    if (keyFile === undefined)
+      throw new OptionError('tlsKeyFile', 'given with `tlsCertFile`', keyFile);
+    tls = {
+      cert: pemFileOption('tlsCertFile', certFile),
+      key: pemFileOption('tlsKeyFile', keyFile),
+    };
+  } else if (given !== undefined) {
+    const pair = objectOption('tls', given, ['cert', 'key']);
+    tls = { cert: pemOption('tls.cert', pair.cert), key: pemOption('tls.key', pair.key) };
+  } else {
+    return undefined;
+  }
+  try {
+    // Refused here, not at the first handshake: a key that does not match its certificate, bad PEM.
+    createSecureContext(tls);
+  } catch (error) {
+    throw new ConfigError(
+      `The TLS certificate and key do not form a usable pair: ${(error as Error).message}`,
+    );
+  }
+  return tls;
 }
 
 function limitsConfig(value: unknown, defaults: Limits): Limits {

@@ -18,7 +18,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, realpathSync } from 'node:fs';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../shared/errors.js';
 
@@ -69,12 +69,13 @@ export function readableDirs(): string[] {
   return [...dirs];
 }
 
-/** The node flags of a sandboxed worker process. */
-export function sandboxFlags(): string[] {
+/** The node flags of a sandboxed worker process; `files` it may read too (the --ca file). */
+export function sandboxFlags(files: readonly string[] = []): string[] {
   return [
     '--experimental-permission',
     '--allow-worker',
     ...readableDirs().map((dir) => `--allow-fs-read=${dir}${sep}`),
+    ...files.map((file) => `--allow-fs-read=${resolve(file)}`),
     // "Permission is an experimental feature" on every start says nothing new (Node 20.11+).
     ...(process.allowedNodeEnvironmentFlags.has('--disable-warning')
       ? ['--disable-warning=ExperimentalWarning']
@@ -105,12 +106,13 @@ export function launchSandboxed(
   cli: string,
   args: readonly string[],
   token: string | undefined,
+  files: readonly string[] = [],
 ): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...process.env, [TOKEN_ON_STDIN]: '1' };
   delete env.TASKGRID_TOKEN;
   const child: ChildProcess = spawn(
     process.execPath,
-    [...sandboxFlags(), cli, ...withoutToken(args)],
+    [...sandboxFlags(files), cli, ...withoutToken(args)],
     {
       env,
       stdio: ['pipe', 'inherit', 'inherit'],

@@ -25,6 +25,7 @@ import {
 } from '../shared/protocol.js';
 import { encodeResultsFrame } from '../shared/results-frame.js';
 import { decodeTasksFrame, heldTasks } from '../shared/tasks-frame.js';
+import { tlsRefusal, trustedRoots } from '../shared/transport-security.js';
 import type { TaskOutcome } from '../shared/types.js';
 import { type ThreadPool, WorkerThreadPool } from '../threads/thread-pool.js';
 import {
@@ -156,15 +157,18 @@ export class TaskgridWorker {
     const generation = ++this.#generation;
     const maxFrame = this.#options.maxFrameBytes;
     const token = this.#options.token;
+    const ca = this.#options.ca;
     const socket = new WebSocket(this.#options.url, {
       maxPayload: maxFrame,
       perMessageDeflate: false,
+      ...(ca === undefined ? {} : { ca: trustedRoots(ca) }),
       // The server checks this at the upgrade, before it reads a frame; the hello carries it too.
       ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
     });
     this.#socket = socket;
     // A refusal at the upgrade: 401 is as final as close Unauthorized; 429/503 (connection caps) are retried.
     let refusedWith: number | undefined;
+    let tlsFailure: string | undefined;
     socket.once('unexpected-response', (_req, res) => {
       refusedWith = res.statusCode;
       socket.terminate();
@@ -186,16 +190,24 @@ export class TaskgridWorker {
     socket.on('message', (data: RawData, isBinary: boolean) =>
       this.#onMessage(generation, data, isBinary),
     );
-    socket.on('error', (error) => this.#log.debug({ err: error.message }, 'socket error'));
-    socket.on('close', (code, reason) =>
-      refusedWith === 401
-        ? this.#onClose(
-            generation,
-            CloseCode.Unauthorized,
-            'HTTP 401 at the upgrade: the token is wrong',
-          )
-        : this.#onClose(generation, code, reason.toString()),
-    );
+    socket.on('error', (error) => {
+      // A certificate this worker does not trust will not become trusted by retrying.
+      tlsFailure ??= tlsRefusal(error, this.#options.url);
+      this.#log.debug({ err: error.message }, 'socket error');
+    });
+    socket.on('close', (code, reason) => {
+      if (refusedWith === 401) {
+        this.#onClose(
+          generation,
+          CloseCode.Unauthorized,
+          'HTTP 401 at the upgrade: the token is wrong',
+        );
+      } else if (tlsFailure !== undefined) {
+        this.#onClose(generation, code, reason.toString(), tlsFailure);
+      } else {
+        this.#onClose(generation, code, reason.toString());
+      }
+    });
   }
 
   #onMessage(generation: number, data: RawData, isBinary: boolean): void {
@@ -278,7 +290,8 @@ export class TaskgridWorker {
     this.#watchdog.unref();
   }
 
-  #onClose(generation: number, code: number, reason: string): void {
+  /** `refusal`: why this worker gives up on the server (its certificate is not trusted). */
+  #onClose(generation: number, code: number, reason: string, refusal?: string): void {
     if (generation !== this.#generation) return;
     clearTimeout(this.#watchdog);
     this.#socket = undefined;
@@ -290,11 +303,12 @@ export class TaskgridWorker {
     }
     this.#outbox = [];
     if (this.#stopping) return;
-    if (FATAL_CLOSE.has(code)) {
-      this.#log.error({ code, reason }, 'the server refused this worker');
+    if (refusal !== undefined || FATAL_CLOSE.has(code)) {
+      const message = refusal ?? `Server refused the worker (close ${code}): ${reason}`;
+      this.#log.error({ code, reason }, message);
       this.#stopping = true;
       void this.#pool.close();
-      this.#fatal?.(new Error(`Server refused the worker (close ${code}): ${reason}`));
+      this.#fatal?.(new Error(message));
       return;
     }
     const delay = backoffDelay(this.#retries, RECONNECT);

@@ -25,11 +25,16 @@ import {
   orDefault,
   urlOption,
 } from '../shared/options.js';
+import { checkTokenTransport, pemOption } from '../shared/transport-security.js';
 
 export interface WorkerOptions {
   url: string;
   threads?: number;
   token?: string;
+  /** PEM text of a private CA to trust for a wss:// server, beside the system's CAs. */
+  ca?: string | Buffer;
+  /** Send the token over plain ws:// to a host other than this one (refused without). */
+  insecure?: boolean;
   /** Pull mode: tasks asked for per thread at least (more for cheap tasks, see creditsFor). */
   prefetch?: number;
   maxResultBytes?: number;
@@ -45,7 +50,10 @@ export interface WorkerOptions {
 }
 
 /** Every option set: the given ones checked, the rest defaulted. */
-export type WorkerConfig = Required<Omit<WorkerOptions, 'token'>> & { token: string | undefined };
+export type WorkerConfig = Required<Omit<WorkerOptions, 'token' | 'ca'>> & {
+  token: string | undefined;
+  ca: string | undefined;
+};
 
 /** How long a drain waits for running tasks unless told otherwise. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
@@ -56,6 +64,8 @@ const OPTION_NAMES = [
   'url',
   'threads',
   'token',
+  'ca',
+  'insecure',
   'prefetch',
   'maxResultBytes',
   'maxFrameBytes',
@@ -72,10 +82,16 @@ export function resolveWorkerOptions(options: unknown): WorkerConfig {
   const given = objectOption('options', options, OPTION_NAMES);
   const int = (name: string, fallback: number, min: number, max?: number) =>
     intOption(name, orDefault(given[name], fallback), min, max);
+  const url = urlOption('url', given.url, ['ws:', 'wss:']);
+  const token = optionalTextOption('token', given.token);
+  const insecure = boolOption('insecure', orDefault(given.insecure, false));
+  checkTokenTransport('url', url, token !== undefined, insecure);
   return {
-    url: urlOption('url', given.url, ['ws:', 'wss:']),
+    url,
     threads: int('threads', defaultThreads(), THREADS_RANGE.min, THREADS_RANGE.max),
-    token: optionalTextOption('token', given.token),
+    token,
+    ca: given.ca === undefined ? undefined : pemOption('ca', given.ca),
+    insecure,
     prefetch: int('prefetch', DEFAULT_PREFETCH, PREFETCH_RANGE.min, PREFETCH_RANGE.max),
     maxResultBytes: int('maxResultBytes', DEFAULT_RESULT_BYTES, 1),
     maxFrameBytes: int('maxFrameBytes', DEFAULT_FRAME_BYTES, 1),

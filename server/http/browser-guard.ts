@@ -24,18 +24,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 import { ForbiddenOriginError, UnsupportedMediaTypeError } from '../../shared/errors.js';
-
-/** True for the names and addresses that always mean this machine. */
-export function isLoopbackName(hostname: string): boolean {
-  const name = hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  return (
-    name === 'localhost' ||
-    name.endsWith('.localhost') ||
-    name === '::1' ||
-    /^127(\.\d{1,3}){3}$/.test(name) ||
-    /^::ffff:127(\.\d{1,3}){3}$/.test(name)
-  );
-}
+import { isLoopbackName } from '../../shared/transport-security.js';
 
 /** `host[:port]` as a URL would print it (lower case, default port dropped); undefined if unparsable. */
 function normalHost(scheme: string, host: string): string | undefined {

@@ -66,7 +66,7 @@ export async function startServer(
   env: NodeJS.ProcessEnv = {},
 ): Promise<ServerProcess> {
   const proc = runCli(['server', '--port', '0', ...args], env);
-  const [, url] = await waitForOutput(proc, /"url":"(http:\/\/[^"]+)"/);
+  const [, url] = await waitForOutput(proc, /"url":"(https?:\/\/[^"]+)"/);
   const base = url as string;
   return { ...proc, url: base, wsUrl: `${base.replace(/^http/, 'ws')}/ws` };
 }

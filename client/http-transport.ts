@@ -1,0 +1,46 @@
+/**
+ * The SDK's one way to make a REST call: the global fetch, or, when a
+ * private CA is given, undici's fetch (the same client Node's fetch is) with
+ * an agent that trusts that CA beside the system's. A TLS verification
+ * failure becomes an error that says what to do, not a bare "fetch failed"
+ * (which the submit retry would keep retrying).
+ */
+
+import { Agent, fetch as undiciFetch } from 'undici';
+import { tlsRefusal, trustedRoots } from '../shared/transport-security.js';
+
+export interface HttpRequest {
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface HttpReply {
+  ok: boolean;
+  status: number;
+  text(): Promise<string>;
+}
+
+export type HttpTransport = (url: string, request: HttpRequest) => Promise<HttpReply>;
+
+export function httpTransport(ca: string | undefined): HttpTransport {
+  const agent = ca === undefined ? undefined : new Agent({ connect: { ca: trustedRoots(ca) } });
+  return async (url, request) => {
+    try {
+      return agent === undefined
+        ? await fetch(url, request)
+        : await undiciFetch(url, { ...request, dispatcher: agent });
+    } catch (error) {
+      const refusal = tlsRefusal((error as { cause?: unknown }).cause, url);
+      throw refusal === undefined ? error : new TlsRefusedError(refusal);
+    }
+  };
+}
+
+/** The server's certificate was not accepted: retrying will not help. */
+export class TlsRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TlsRefusedError';
+  }
+}
