@@ -39,6 +39,8 @@ export type { WorkerOptions };
 
 /** Close codes after which reconnecting cannot help. */
 const FATAL_CLOSE = new Set<number>([CloseCode.Unauthorized, CloseCode.VersionMismatch]);
+/** How long one connection attempt (TCP, TLS and the upgrade) may take. */
+const CONNECT_TIMEOUT_MS = 10_000;
 /** Results frames are cut at about this size so one frame never nears the limit. */
 const FRAME_TARGET_BYTES = 1024 * 1024;
 /** Room kept in a frame for the envelope around one result. */
@@ -159,6 +161,8 @@ export class TaskgridWorker {
     const token = this.#options.token;
     const ca = this.#options.ca;
     const socket = new WebSocket(this.#options.url, {
+      // A connect that hangs (a cut link, a dropped SYN) is given up and retried with backoff.
+      handshakeTimeout: CONNECT_TIMEOUT_MS,
       maxPayload: maxFrame,
       perMessageDeflate: false,
       ...(ca === undefined ? {} : { ca: trustedRoots(ca) }),

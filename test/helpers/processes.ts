@@ -19,7 +19,12 @@ export interface Spawned {
 }
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Spawned {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  return runProcess(process.execPath, [CLI, ...args], env);
+}
+
+/** Any command (`ip netns exec … node taskgrid.js worker`), tracked as runCli's are. */
+export function runProcess(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Spawned {
+  const child = spawn(file, args, {
     env: { ...process.env, TASKGRID_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
