@@ -108,3 +108,15 @@ export function tlsRefusal(error: unknown, url: string): string | undefined {
   }
   return undefined;
 }
+
+/** `url` fit for a log line or an error: its password (a Redis ACL user's, say) replaced by `***`. */
+export function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === '') return url;
+    parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}

@@ -5,6 +5,7 @@
  */
 
 import type { Logger } from 'pino';
+import { withoutPassword } from '../../shared/transport-security.js';
 import type { ServerConfig, StoreConfig } from '../server-config.js';
 import type { Tenants } from '../tenants.js';
 import { MemoryStore } from './memory-store.js';
@@ -44,12 +45,12 @@ export async function openStore(
   });
   try {
     await redis.connect();
-    log.info({ redis: store.url, prefix: store.prefix }, 'connected to redis');
+    log.info({ redis: withoutPassword(store.url), prefix: store.prefix }, 'connected to redis');
     return redis;
   } catch (error) {
     if (store.required) throw error;
     log.warn(
-      `no Redis answered at ${store.url}; using the in-memory store: tasks and results will not survive a restart. ` +
+      `no Redis answered at ${withoutPassword(store.url)}; using the in-memory store: tasks and results will not survive a restart. ` +
         'Start redis-server, or point taskgrid at one with REDIS_URL or --redis <url>.',
     );
     return new MemoryStore({

@@ -11,6 +11,7 @@ import { createClient } from 'redis';
 import { type BackoffPolicy, backoffDelay } from '../../shared/backoff.js';
 import { DEFAULT_KEY_PREFIX } from '../../shared/defaults.js';
 import { ConfigError, UnavailableError, UnknownOutcomeError } from '../../shared/errors.js';
+import { withoutPassword } from '../../shared/transport-security.js';
 import type { TaskOutcome } from '../../shared/types.js';
 import { DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_RESULT_TTL_SECONDS } from '../server-config.js';
 import { functionFromHash, functionToHash } from './function-hash.js';
@@ -205,7 +206,9 @@ export class RedisStore implements TaskStore {
         reconnectStrategy: (retries, cause) => {
           if (this.#closed) return false;
           if (!this.#connected && Date.now() - started > this.#options.connectTimeoutMs) {
-            return new ConfigError(`Redis at ${options.url} does not answer: ${cause.message}`);
+            return new ConfigError(
+              `Redis at ${withoutPassword(options.url)} does not answer: ${cause.message}`,
+            );
           }
           return reconnectDelay(retries);
         },
@@ -256,7 +259,9 @@ export class RedisStore implements TaskStore {
       if (error instanceof ConfigError || message.startsWith('Redis at ')) {
         throw new ConfigError(message);
       }
-      throw new ConfigError(`Redis at ${this.#options.url} does not answer: ${message}`);
+      throw new ConfigError(
+        `Redis at ${withoutPassword(this.#options.url)} does not answer: ${message}`,
+      );
     }
   }
 
