@@ -33,13 +33,13 @@ describe('Redis over TLS with an ACL user (rediss://user:password@…)', functio
         pki.caFile,
         '--tls-auth-clients',
         'no',
-        // One config line, given as its words: `user grid on >password ~* &* +@all`.
+        // One config line, given as its words: keys and channels under the default prefix only.
         '--user',
         'grid',
         'on',
         `>${PASSWORD}`,
-        '~*',
-        '&*',
+        '~taskgrid:*',
+        '&taskgrid:*',
         '+@all',
       ]);
     } catch (error) {
