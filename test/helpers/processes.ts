@@ -19,7 +19,12 @@ export interface Spawned {
 }
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Spawned {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  return runProcess(process.execPath, [CLI, ...args], env);
+}
+
+/** Any program (an installed `taskgrid` bin, say), tracked like `runCli`'s. */
+export function runProcess(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Spawned {
+  const child = spawn(file, args, {
     env: { ...process.env, TASKGRID_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
