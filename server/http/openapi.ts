@@ -74,9 +74,12 @@ export function openApiDocument(version: string): object {
     info: {
       title: 'taskgrid',
       version,
+      license: { name: 'MIT', identifier: 'MIT' },
       description:
         'Register a JavaScript function, run it on a task grid, read the results. Every path also accepts a trailing slash. With a token configured, every route but /healthz needs `Authorization: Bearer <token>`. With a tokens file (`--tokens`), each client token belongs to a tenant: its functions and tasks are its own, every other tenant gets 404 for them, and listings show only its own. Without one, requests from a web page of another origin (a foreign `Origin`) or by a non-loopback `Host` name are refused with 403. Request bodies must be `Content-Type: application/json` (415).',
     },
+    // `/`, the spec's default made explicit: the grid that serves this document, at whatever address.
+    servers: [{ url: '/', description: 'The server that serves this document' }],
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     },
@@ -85,6 +88,7 @@ export function openApiDocument(version: string): object {
       ...schedulePaths({ json, error, guards, bodyGuards }),
       '/register_function': {
         post: {
+          operationId: 'registerFunction',
           summary: 'Register the source of one JavaScript function',
           requestBody: { required: true, content: json(RegisterBody) },
           responses: {
@@ -100,6 +104,7 @@ export function openApiDocument(version: string): object {
       },
       '/execute_function': {
         post: {
+          operationId: 'executeFunction',
           summary: 'Run a registered function once',
           parameters: [
             waitParam(
@@ -134,6 +139,7 @@ export function openApiDocument(version: string): object {
       },
       '/execute_batch': {
         post: {
+          operationId: 'executeBatch',
           summary: 'Run a registered function many times, all or nothing',
           requestBody: { required: true, content: json(BatchBody) },
           responses: {
@@ -159,6 +165,7 @@ export function openApiDocument(version: string): object {
       },
       '/functions': {
         get: {
+          operationId: 'listFunctions',
           summary: 'Every registered function (without its source)',
           responses: {
             '200': { description: 'The functions', content: json(FunctionListReply) },
@@ -169,6 +176,7 @@ export function openApiDocument(version: string): object {
       },
       '/function/{function_id}': {
         get: {
+          operationId: 'getFunction',
           summary: "A function's record and source",
           parameters: [functionIdParam],
           responses: {
@@ -180,6 +188,7 @@ export function openApiDocument(version: string): object {
           },
         },
         delete: {
+          operationId: 'deleteFunction',
           summary:
             'Delete a function: its QUEUED and WAITING tasks become CANCELLED, later submits answer 404, running tasks finish',
           parameters: [functionIdParam],
@@ -197,6 +206,7 @@ export function openApiDocument(version: string): object {
       },
       '/status/{task_id}': {
         get: {
+          operationId: 'getStatus',
           summary: "A task's status",
           parameters: [taskIdParam],
           responses: {
@@ -204,11 +214,13 @@ export function openApiDocument(version: string): object {
             '400': error('Malformed id'),
             '401': error('Token missing or wrong'),
             '404': error('Unknown task'),
+            ...guards,
           },
         },
       },
       '/result/{task_id}': {
         get: {
+          operationId: 'getResult',
           summary: "A task's status and, once finished, its result",
           parameters: [
             taskIdParam,
@@ -220,11 +232,13 @@ export function openApiDocument(version: string): object {
             '401': error('Token missing or wrong'),
             '404': error('Unknown task'),
             '429': error('Too many parked long-polls'),
+            ...guards,
           },
         },
       },
       '/task/{task_id}': {
         get: {
+          operationId: 'getTask',
           summary: "A task's whole record: status, times, attempts, progress, errors and result",
           parameters: [taskIdParam],
           responses: {
@@ -236,6 +250,7 @@ export function openApiDocument(version: string): object {
           },
         },
         delete: {
+          operationId: 'cancelTask',
           summary: 'Cancel a task that has not finished',
           parameters: [taskIdParam],
           responses: {
@@ -250,6 +265,7 @@ export function openApiDocument(version: string): object {
       },
       '/task/{task_id}/retry': {
         post: {
+          operationId: 'retryTask',
           summary: 'Run a FAILED or CANCELLED task again: a new attempt under the same id',
           parameters: [taskIdParam],
           responses: {
@@ -264,6 +280,7 @@ export function openApiDocument(version: string): object {
       },
       '/tasks': {
         get: {
+          operationId: 'listTasks',
           summary:
             'Tasks, newest first, one page at a time; `?status=FAILED` is the dead-letter view',
           description:
@@ -279,6 +296,7 @@ export function openApiDocument(version: string): object {
       },
       '/workers': {
         get: {
+          operationId: 'listWorkers',
           summary: 'Connected workers and their load',
           description:
             'Without `limit` and `cursor`: an array of every worker. With either: one page in id order, `{workers, total, next_cursor?}`; pass `next_cursor` as `cursor` for the next page. A worker connected through the whole walk is on exactly one page.',
@@ -305,37 +323,53 @@ export function openApiDocument(version: string): object {
             },
             '400': error('`limit` or `cursor` is malformed'),
             '401': error('Token missing or wrong'),
+            ...guards,
           },
         },
       },
       '/healthz': {
         get: {
+          operationId: 'getHealth',
           summary: 'Whether the store answers',
           security: [],
           responses: {
             '200': { description: 'The store answers' },
             '503': { description: 'The store does not answer' },
+            ...guards,
           },
         },
       },
       '/metrics': {
         get: {
+          operationId: 'getMetrics',
           summary: 'Prometheus metrics',
           responses: {
             '200': { description: 'Prometheus text format', content: { 'text/plain': {} } },
+            '401': error('Token missing or wrong'),
+            ...guards,
           },
         },
       },
       '/openapi.json': {
         get: {
+          operationId: 'getOpenApiDocument',
           summary: 'This document',
-          responses: { '200': { description: 'OpenAPI 3 document' } },
+          responses: {
+            '200': { description: 'OpenAPI 3 document', content: { 'application/json': {} } },
+            '401': error('Token missing or wrong'),
+            ...guards,
+          },
         },
       },
       '/': {
         get: {
+          operationId: 'getDashboard',
           summary: 'The live dashboard (a token may be given as ?token=)',
-          responses: { '200': { description: 'HTML page', content: { 'text/html': {} } } },
+          responses: {
+            '200': { description: 'HTML page', content: { 'text/html': {} } },
+            '401': error('Token missing or wrong (as a header or `?token=`)'),
+            ...guards,
+          },
         },
       },
     },

@@ -75,6 +75,7 @@ export function schedulePaths({ json, error, guards, bodyGuards }: OpenApiHelper
   return {
     '/schedules': {
       post: {
+        operationId: 'createSchedule',
         summary: 'Run a registered function on a cron schedule, once per slot across all servers',
         description:
           'A slot missed while no server ran fires once when one comes back, then the schedule goes on from the next slot to come. Each fire is an ordinary task.',
@@ -90,15 +91,18 @@ export function schedulePaths({ json, error, guards, bodyGuards }: OpenApiHelper
         },
       },
       get: {
+        operationId: 'listSchedules',
         summary: 'Every schedule, the next to fire first',
         responses: {
           '200': { description: 'Schedules', content: json(SchedulesReply) },
           '401': error('Token missing or wrong'),
+          ...guards,
         },
       },
     },
     '/schedule/{schedule_id}': {
       delete: {
+        operationId: 'deleteSchedule',
         summary: 'Delete a schedule; tasks it already submitted are left as they are',
         parameters: [
           {

@@ -22,7 +22,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Spawned {
   return runProcess(process.execPath, [CLI, ...args], env);
 }
 
-/** Any command (`ip netns exec … node taskgrid.js worker`), tracked as runCli's are. */
+/** Any program (`ip netns exec … node taskgrid.js worker`, an installed `taskgrid` bin), tracked like `runCli`'s. */
 export function runProcess(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Spawned {
   const child = spawn(file, args, {
     env: { ...process.env, TASKGRID_LOG_LEVEL: 'info', ...env },
