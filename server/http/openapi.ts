@@ -334,7 +334,9 @@ export function openApiDocument(version: string): object {
       },
       '/': {
         get: {
-          summary: 'The live dashboard (a token may be given as ?token=)',
+          summary:
+            'The ops console page (no token needed to load it: it asks for the token and sends it on every request)',
+          security: [],
           responses: { '200': { description: 'HTML page', content: { 'text/html': {} } } },
         },
       },
