@@ -61,6 +61,8 @@ export interface TaskInfo {
   /** QUEUED with labels no connected worker has: who it waits for. */
   waitingFor?: string;
   progress?: RecordedProgress;
+  /** `<server instance>/<worker id>` holding it while RUNNING, or that ran it once finished. */
+  worker?: string;
   /** The error of each failed run, oldest first; empty when none failed. */
   errors: TaskRunError[];
 }
@@ -132,6 +134,7 @@ function taskInfo(wire: TaskSummaryReply): TaskInfo {
   if (wire.depends_on !== undefined) task.dependsOn = [...wire.depends_on];
   if (wire.labels !== undefined) task.labels = [...wire.labels];
   if (wire.waiting_for !== undefined) task.waitingFor = wire.waiting_for;
+  if (wire.worker !== undefined) task.worker = wire.worker;
   if (wire.progress !== undefined) {
     const { value, note, at } = wire.progress;
     task.progress = note === undefined ? { value, at } : { value, note, at };

@@ -289,11 +289,13 @@ export class DashboardStats {
     const last = this.#last;
     if (last.message && now - last.at < STATS_INTERVAL_MS) return last.message;
     const { completed, latency } = this.#nextInterval();
+    // One read gives both: the depth is the sum of the per-priority counts.
+    const byPriority = await this.#store.queuedByPriority();
     const message: StatsMessage = {
       type: 'stats',
       at: now,
       mode: this.#mode,
-      queue_depth: await this.#store.queueDepth(),
+      queue_depth: byPriority.reduce((sum, p) => sum + p.queued, 0),
       completed_per_s: ((completed - last.completed) * 1000) / Math.max(1, now - last.at),
       latency_p50_ms: latency.p50,
       latency_p95_ms: latency.p95,
@@ -303,8 +305,11 @@ export class DashboardStats {
         threads: w.threads,
         in_flight: w.in_flight,
         completed: w.completed,
+        labels: w.labels,
+        draining: w.draining,
         ...(w.tenant === undefined ? {} : { tenant: w.tenant }),
       })),
+      queue_by_priority: byPriority,
     };
     const tenants = this.#metrics.tenantLoads();
     if (tenants) message.tenants = tenants;

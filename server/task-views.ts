@@ -11,7 +11,7 @@ import { errorSummary } from './store/task-hash.js';
 import type { FunctionRecord, TaskRecord } from './store/task-store.js';
 
 /**
- * GET /task/:id (GET /tasks lists the same without `result`), and a function
+ * GET /task/:id (GET /tasks lists the same without `args` and `result`), and a function
  * as GET /functions lists it: the static types of the schemas /openapi.json
  * publishes and the SDK checks replies with, so the three cannot drift apart.
  */
@@ -38,12 +38,14 @@ export function taskDetail(task: TaskRecord, withResult: boolean): TaskDetail {
   const labels = task.lane === undefined ? [] : parseLaneId(task.lane, undefined).labels;
   if (labels.length > 0) out.labels = [...labels];
   if (task.progress !== undefined) out.progress = task.progress;
+  if (task.owner !== undefined) out.worker = task.owner;
   const errors = [...task.errors];
   if (task.status === 'FAILED' && task.result !== undefined) {
     errors.push({ attempt: task.attempts, ...errorSummary(task.result) });
   }
   if (errors.length > 0) out.errors = errors;
   if (task.depends_on !== undefined) out.depends_on = task.depends_on;
+  if (withResult) out.args = task.args;
   if (withResult && task.result !== undefined) out.result = task.result;
   return out;
 }

@@ -308,6 +308,12 @@ const TenantLoad = Type.Object({
 });
 export type TenantLoad = Static<typeof TenantLoad>;
 
+/** How many QUEUED tasks one priority has (the dashboard's queue view). */
+const PriorityCount = Type.Object({
+  priority: Type.Integer(),
+  queued: Type.Integer({ minimum: 1 }),
+});
+
 const Stats = Type.Object({
   type: Type.Literal('stats'),
   at: Type.Number(),
@@ -317,6 +323,11 @@ const Stats = Type.Object({
   latency_p50_ms: Type.Number(),
   latency_p95_ms: Type.Number(),
   workers: Type.Array(WorkerLoadSchema),
+  /**
+   * QUEUED tasks per priority (all tenants', as `queue_depth`), highest first,
+   * only priorities that have some; absent from older servers.
+   */
+  queue_by_priority: Type.Optional(Type.Array(PriorityCount)),
   /** With a tokens file: what this server counted for each tenant since it started. */
   tenants: Type.Optional(Type.Array(TenantLoad)),
 });

@@ -51,6 +51,12 @@ export const TaskSummarySchema = Type.Object({
     Type.String({ description: 'QUEUED with labels no connected worker has: who it waits for' }),
   ),
   progress: Type.Optional(TaskProgressSchema),
+  worker: Type.Optional(
+    Type.String({
+      description:
+        "`<server instance>/<worker id>` holding it while RUNNING, or that ran the attempt that finished it (`<instance>/local`: the server's own threads)",
+    }),
+  ),
   errors: Type.Optional(
     Type.Array(TaskErrorSchema, { description: 'The error of each failed run, oldest first' }),
   ),
@@ -59,6 +65,12 @@ export const TaskSummarySchema = Type.Object({
 /** GET /task/:task_id. */
 export const TaskInfoSchema = Type.Object({
   ...TaskSummarySchema.properties,
+  args: Type.Optional(
+    Type.String({
+      description:
+        'JSON text of the argument array, as submitted; a `{"$task"}` reference is replaced by that task\'s result once it COMPLETED',
+    }),
+  ),
   result: Type.Optional(
     Type.String({
       description:

@@ -26,15 +26,16 @@ export const WorkerInfoSchema = Type.Object({
 
 export type WorkerInfo = Static<typeof WorkerInfoSchema>;
 
-/** The part of WorkerInfo a dashboard's stats frame carries. */
-export const WorkerLoadSchema = Type.Pick(WorkerInfoSchema, [
-  'id',
-  'address',
-  'threads',
-  'in_flight',
-  'completed',
-  'tenant',
-]);
+/**
+ * The part of WorkerInfo a dashboard's stats frame carries; `labels` and
+ * `draining` came later, so a frame from an older server may lack them.
+ */
+export const WorkerLoadSchema = Type.Object({
+  ...Type.Pick(WorkerInfoSchema, ['id', 'address', 'threads', 'in_flight', 'completed', 'tenant'])
+    .properties,
+  labels: Type.Optional(WorkerInfoSchema.properties.labels),
+  draining: Type.Optional(WorkerInfoSchema.properties.draining),
+});
 
 /**
  * One page of GET /workers (`?limit=` or `?cursor=` given): workers ordered

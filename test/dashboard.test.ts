@@ -4,13 +4,14 @@
  * counters move when tasks run; it lists failed tasks with their error and
  * retries one from its button, with a token and without one (the browser
  * guard lets the page's own requests through). Leaves a screenshot in
- * test-artifacts/dashboard.png.
+ * test-artifacts/dashboard.png. The console's own suite is console.test.ts.
  */
 
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './helpers/chromium.js';
 import { GridClient } from './helpers/grid-client.js';
 import { killAll, startServer, startWorker } from './helpers/processes.js';
 import { redisFlags } from './helpers/root-hooks.js';
@@ -22,8 +23,6 @@ interface TaskReply {
   attempts: number;
 }
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// The README's docs/dashboard.png is a copy of this file.
 const SCREENSHOT = fileURLToPath(new URL('../../test-artifacts/dashboard.png', import.meta.url));
 
 describe('dashboard in headless Chromium', function () {
@@ -31,25 +30,7 @@ describe('dashboard in headless Chromium', function () {
   let browser: Browser;
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      // CI installs chromium (.ci/run) and must run this test; a developer machine may lack it.
-      if (process.env.CI)
-        throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium`);
-      this.skip();
-    }
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium(this);
   });
   after(async () => {
     await browser?.close();
@@ -61,6 +42,8 @@ describe('dashboard in headless Chromium', function () {
     const page = await browser.newPage({ viewport: { width: 1200, height: 760 } });
     await page.goto(`${server.url}/?token=dash`);
     await page.waitForSelector('#status:text("live")');
+    // The token moved to the tab's session storage: the address bar no longer shows it.
+    expect(page.url()).to.equal(`${server.url}/`);
     expect(await page.locator('#workers tr').count()).to.equal(0);
 
     await startWorker(server.wsUrl, ['--threads', '2', '--token', 'dash']);

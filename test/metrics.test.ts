@@ -1,5 +1,9 @@
-/** The dashboard's stats: one message per interval, each of that interval only; reads change nothing. */
+/**
+ * The dashboard's stats: one message per interval, each of that interval
+ * only; reads change nothing; the queue by priority rides along.
+ */
 
+import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { Dispatcher } from '../server/dispatch/dispatcher.js';
 import { DashboardStats, GridMetrics } from '../server/metrics.js';
@@ -52,5 +56,27 @@ describe('GridMetrics and DashboardStats', () => {
     const second = await stats.current();
     expect(second).to.include({ completed_per_s: 0, latency_p50_ms: 0, latency_p95_ms: 0 });
     expect(second.at).to.equal(now);
+  });
+
+  it('carries the queue by priority, and the depth as its sum', async () => {
+    const store = new MemoryStore();
+    const task = (priority: number) => ({
+      id: randomUUID(),
+      function_id: 'f',
+      args: '[]',
+      timeout_ms: 1000,
+      created_at: Date.now(),
+      priority,
+    });
+    await store.enqueue([task(4), task(0), task(4), task(-1)]);
+    const stats = new DashboardStats(new GridMetrics(store, () => dispatcher), store, dispatcher);
+    expect(await stats.current()).to.deep.include({
+      queue_depth: 4,
+      queue_by_priority: [
+        { priority: 4, queued: 2 },
+        { priority: 0, queued: 1 },
+        { priority: -1, queued: 1 },
+      ],
+    });
   });
 });

@@ -83,7 +83,8 @@ for (const [name, open] of stores) {
       const record = await store.getTask(task.id);
       expect(record).to.include({ status: 'COMPLETED', result: '"first"', run_ms: 1 });
       expect(record?.finished_at).to.be.a('number');
-      expect(record?.owner).to.equal(undefined);
+      // Who ran it stays on the finished task (GET /task's `worker`).
+      expect(record?.owner).to.equal('me/w1');
     });
 
     it('requeues lost tasks at the head, then fails them at the attempt cap', async () => {

@@ -1,16 +1,18 @@
 /**
  * Bearer-token gate for the REST API. With a token (or a tokens file)
- * configured, every route but GET /healthz needs `Authorization: Bearer
- * <token>` of a client (tenants.ts compares in constant time); a worker's
- * token is refused here. The caller's tenant is kept for the routes
- * (`callerTenant`).
+ * configured, every route but GET /healthz and GET / needs `Authorization:
+ * Bearer <token>` of a client (tenants.ts compares in constant time); a
+ * worker's token is refused here. GET / is the console page, static text
+ * with no data in it: it must load without a token to ask for one, and every
+ * request it then makes carries the token. The caller's tenant is kept for
+ * the routes (`callerTenant`).
  */
 
 import type { Request, RequestHandler } from 'express';
 import { UnauthorizedError } from '../../shared/errors.js';
 import type { Tenants } from '../tenants.js';
 
-const OPEN_PATHS = new Set(['/healthz', '/healthz/']);
+const OPEN_PATHS = new Set(['/healthz', '/healthz/', '/']);
 
 /** Each authenticated request's tenant (undefined: `default`). Weak: requests are not kept alive by it. */
 const TENANT = new WeakMap<Request, string>();
@@ -22,12 +24,7 @@ export function bearerAuth(tenants: Tenants): RequestHandler {
       return;
     }
     const header = req.headers.authorization ?? '';
-    let given = header.startsWith('Bearer ') ? header.slice(7) : undefined;
-    // A browser cannot send a header when it opens the dashboard: it may carry ?token=.
-    if (given === undefined && req.method === 'GET' && req.path === '/') {
-      const query = req.query.token;
-      given = typeof query === 'string' ? query : undefined;
-    }
+    const given = header.startsWith('Bearer ') ? header.slice(7) : undefined;
     const credential = tenants.authenticate(given);
     if (!credential) {
       next(new UnauthorizedError());

@@ -363,11 +363,12 @@ export function openApiDocument(version: string): object {
       },
       '/': {
         get: {
-          operationId: 'getDashboard',
-          summary: 'The live dashboard (a token may be given as ?token=)',
+          operationId: 'getConsole',
+          summary:
+            'The ops console page (no token needed to load it: it asks for the token and sends it on every request)',
+          security: [],
           responses: {
             '200': { description: 'HTML page', content: { 'text/html': {} } },
-            '401': error('Token missing or wrong (as a header or `?token=`)'),
             ...guards,
           },
         },

@@ -115,6 +115,13 @@ export class SeqQueues {
     this.#size -= before - fifo.size;
   }
 
+  /** Adds how many ids each priority holds to `counts` (priority → count). */
+  countByPriority(counts: Map<number, number>): void {
+    for (const [priority, fifo] of this.#byPriority) {
+      if (fifo.size > 0) counts.set(priority, (counts.get(priority) ?? 0) + fifo.size);
+    }
+  }
+
   /** Every id, in the order the Redis store walks them: the list, then `prio` by score. */
   idsInScanOrder(): string[] {
     const zero = this.#byPriority.get(0);

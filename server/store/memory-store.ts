@@ -28,6 +28,7 @@ import type {
   FunctionRecord,
   LeaseReturn,
   NewTask,
+  PriorityCount,
   Progress,
   PromoteResult,
   RequeueResult,
@@ -425,7 +426,7 @@ export class MemoryStore implements TaskStore {
       // The result first: tasks that take it as an argument are released as it finishes.
       task.result = outcome.status === 'CANCELLED' ? undefined : outcome.value;
       task.run_ms = outcome.run_ms;
-      this.#finish(task, outcome.status, now);
+      this.#finish(task, outcome.status, now, true);
       applied.push(outcome.id);
     }
     if (retried || freed) this.#events.emit({ type: 'queued' });
@@ -551,6 +552,7 @@ export class MemoryStore implements TaskStore {
     task.started_at = undefined;
     task.run_at = undefined;
     task.progress = undefined;
+    task.owner = undefined;
     this.#released.set(id, task.attempts);
     this.#expiries.get(id)?.close();
     this.#expiries.delete(id);
@@ -648,6 +650,15 @@ export class MemoryStore implements TaskStore {
     return depth;
   }
 
+  async queuedByPriority(): Promise<PriorityCount[]> {
+    const counts = new Map<number, number>();
+    this.#queues.countByPriority(counts);
+    for (const { queues } of this.#lanes.values()) queues.countByPriority(counts);
+    return [...counts]
+      .map(([priority, queued]) => ({ priority, queued }))
+      .sort((a, b) => b.priority - a.priority);
+  }
+
   async ping(): Promise<void> {}
 
   subscribe(listener: StoreListener): () => void {
@@ -666,10 +677,11 @@ export class MemoryStore implements TaskStore {
     this.#sweepAt = Math.max(1024, this.#idempotency.size * 2);
   }
 
-  #finish(task: TaskRecord, status: TaskStatus, now: number): void {
+  /** `ran`: ended by its own outcome, so it keeps `owner`, who ran it (as Redis's complete script). */
+  #finish(task: TaskRecord, status: TaskStatus, now: number, ran = false): void {
     task.status = status;
     task.finished_at = now;
-    task.owner = undefined;
+    if (!ran) task.owner = undefined;
     this.#leases.delete(task.id);
     if (status === 'FAILED')
       insertSorted(this.#failed, { at: this.#seqs.get(task.id) ?? 0, id: task.id });

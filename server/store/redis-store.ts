@@ -31,6 +31,7 @@ import { DISCARD_LUA } from './lua/discard.js';
 import { LIST_TASKS_LUA } from './lua/list-tasks.js';
 import { PROGRESS_LUA } from './lua/progress.js';
 import { PROMOTE_LUA } from './lua/promote.js';
+import { QUEUED_BY_PRIORITY_LUA } from './lua/queued-by-priority.js';
 import { RENEW_LUA } from './lua/renew.js';
 import { REQUEUE_LUA } from './lua/requeue.js';
 import { RETRY_TASK_LUA } from './lua/retry-task.js';
@@ -50,6 +51,7 @@ import {
   readEnqueue,
   readIds,
   readPromote,
+  readQueuedByPriority,
   readRequeue,
   readRetry,
   readStaleLeases,
@@ -66,6 +68,7 @@ import type {
   FunctionRecord,
   LeaseReturn,
   NewTask,
+  PriorityCount,
   Progress,
   PromoteResult,
   RequeueResult,
@@ -122,6 +125,7 @@ const SCRIPTS = {
   deleteFunction: script(DELETE_FUNCTION_LUA),
   trimIndex: script(TRIM_INDEX_LUA),
   progress: script(PROGRESS_LUA),
+  queuedByPriority: script(QUEUED_BY_PRIORITY_LUA),
 };
 
 /** Index entries one trim call looks at per index. */
@@ -760,6 +764,15 @@ export class RedisStore implements TaskStore {
       ]),
     );
     return counts.reduce<number>((sum, n) => sum + integer(n, 'queue depth'), 0);
+  }
+
+  async queuedByPriority(): Promise<PriorityCount[]> {
+    const k = this.keys;
+    const keys = [k.queue, k.prio];
+    for (const lane of this.#lanes.keys()) {
+      keys.push(`${k.laneQueueHead}${lane}`, `${k.lanePrioHead}${lane}`);
+    }
+    return readQueuedByPriority(await this.#script(SCRIPTS.queuedByPriority, keys, []));
   }
 
   async ping(): Promise<void> {

@@ -19,6 +19,7 @@ import type {
   EnqueueResult,
   LeaseReturn,
   NewTask,
+  PriorityCount,
   PromoteResult,
   RequeueResult,
   RetryResult,
@@ -284,3 +285,11 @@ export const WORKER_LOST_TEMPLATE = workerLostResult(LOSSES_MARK).replace(
   String(LOSSES_MARK),
   '%d',
 );
+
+/** Reads the `{ priority, count, ... }` reply of the queued-by-priority script, highest first. */
+export function readQueuedByPriority(raw: unknown): PriorityCount[] {
+  const read = new ReplyReader(stringArray(raw, 'queued-by-priority'), 'queued-by-priority');
+  const out: PriorityCount[] = [];
+  while (read.more) out.push({ priority: read.int('priority'), queued: read.int('count') });
+  return out.sort((a, b) => b.priority - a.priority);
+}

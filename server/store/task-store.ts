@@ -106,7 +106,10 @@ export interface TaskRecord {
   finished_at: number | undefined;
   /** Run time measured in the thread that produced the result. */
   run_ms: number | undefined;
-  /** `<server instance>/<worker>` holding the lease while RUNNING. */
+  /**
+   * `<server instance>/<worker>` holding the lease while RUNNING; once its own
+   * outcome finished it, who ran it (cleared by a retry, a requeue or a cancel).
+   */
   owner: string | undefined;
   priority: number;
   /** When a WAITING task becomes QUEUED (a delay or a retry's backoff). */
@@ -210,6 +213,12 @@ export interface TaskPage {
   next_cursor?: string;
 }
 
+/** How many QUEUED tasks one priority has (the ops console's queue view). */
+export interface PriorityCount {
+  priority: number;
+  queued: number;
+}
+
 export interface RetryResult {
   /** The status before the retry. */
   previous: TaskStatus;
@@ -299,6 +308,13 @@ export interface TaskStore {
   /** Many tasks in one round trip, in the order of `ids`. */
   getTasks(ids: readonly string[]): Promise<(TaskRecord | undefined)[]>;
   queueDepth(): Promise<number>;
+  /**
+   * QUEUED tasks per priority over every lane, highest priority first, only
+   * priorities that have some; they add up to `queueDepth`. O(lanes ×
+   * priorities present), for views read now and then (the dashboard's
+   * stats), never per task.
+   */
+  queuedByPriority(): Promise<PriorityCount[]>;
   /** Resolves when the store answers; rejects (UnavailableError) when it does not. */
   ping(): Promise<void>;
   /** Queue, finish and cancel events, from this process and (Redis) from other servers. */

@@ -6,9 +6,10 @@ import { DEPS_FAIL_STEP, DEPS_RELEASE_STEP } from './dependencies.js';
  * fences late duplicates: the first terminal result wins). A FAILED outcome
  * of a task with a retry policy and runs left does not finish it: the task
  * waits out its backoff (WAITING, in `delayed`), keeping the error under
- * `e<attempt>`. Runs are attempts minus leases handed back uncounted. A
- * terminal outcome of a task that others wait for releases or fails them
- * (lua/dependencies.ts).
+ * `e<attempt>`. A finished task keeps `owner`, who ran it (GET /task's
+ * `worker`); one that waits to run again loses it until its next lease.
+ * Runs are attempts minus leases handed back uncounted. A terminal outcome
+ * of a task that others wait for releases or fails them (lua/dependencies.ts).
  *   KEYS[1] leases, KEYS[2] events channel, KEYS[3] delayed, KEYS[4] failed set,
  *   KEYS[5] running counts of limited functions (see lanes.ts), KEYS[6] queue, KEYS[7] prio
  *   ARGV[1] task key head, ARGV[2] now (ms), ARGV[3] result TTL (s, 0 = keep), ARGV[4] instance id
@@ -40,9 +41,9 @@ for i, o in ipairs(cjson.decode(ARGV[5])) do
   if f[1] == 'RUNNING' and tonumber(f[2]) == o[2] then
     free_slot(f[9])
     local runs = tonumber(f[2]) - (tonumber(f[4]) or 0)
-    redis.call('HDEL', key, 'owner')
     redis.call('ZREM', KEYS[1], id)
     if o[3] == 'FAILED' and o[5] ~= 1 and f[3] and runs < tonumber(f[3]) then
+      redis.call('HDEL', key, 'owner')
       local wait = tonumber(f[6])
       if f[5] == 'exponential' then wait = wait * 2 ^ (runs - 1) end
       if f[7] and wait > tonumber(f[7]) then wait = tonumber(f[7]) end
