@@ -7,11 +7,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { httpTransport } from '../client/http-transport.js';
 import { submitOptions } from '../client/submit-options.js';
-import { RemoteTaskError } from '../client/task-grid.js';
+import { RemoteTaskError } from '../client/task-errors.js';
 import { ConfigError } from '../shared/errors.js';
 import { addConnectionFlags, type ClientFlags, connection, grid } from './connection-flags.js';
 import {
@@ -115,7 +114,7 @@ export function addClientCommands(program: Command): void {
           '`--idempotency-key` cannot go with `--each`: each task gets a key of its own',
         );
       }
-      const client = grid(flags);
+      const client = await grid(flags);
       try {
         const fn = await client.register(await exportedFunction(file));
         if (!flags.each) {
@@ -129,6 +128,7 @@ export function addClientCommands(program: Command): void {
             `Expected \`--each\` to be a JSON array of argument arrays, got ${flags.each}`,
           );
         }
+        const { SingleBar } = await import('cli-progress');
         const bar = new SingleBar({
           format: 'tasks [{bar}] {value}/{total}',
           stream: process.stderr,

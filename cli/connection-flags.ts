@@ -6,7 +6,7 @@
  */
 
 import type { Command } from 'commander';
-import { TaskGrid } from '../client/task-grid.js';
+import type { TaskGrid } from '../client/task-grid.js';
 import { DEFAULT_SERVER_URL } from '../shared/defaults.js';
 import { urlOption } from '../shared/options.js';
 import { checkTokenTransport, pemFileOption } from '../shared/transport-security.js';
@@ -52,9 +52,13 @@ export function connection(flags: ClientFlags): Connection {
   return { url, token: token || undefined, ca, insecure };
 }
 
-/** The SDK on the server the flags (or the environment) name. */
-export function grid(flags: ClientFlags): TaskGrid {
+/**
+ * The SDK on the server the flags (or the environment) name. Loaded here, not
+ * at start: `taskgrid --help`, `server` and `worker` do not pay for it.
+ */
+export async function grid(flags: ClientFlags): Promise<TaskGrid> {
   const { url, token, ca, insecure } = connection(flags);
+  const { TaskGrid } = await import('../client/task-grid.js');
   return new TaskGrid({
     url,
     ...(token ? { token } : {}),

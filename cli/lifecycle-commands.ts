@@ -63,7 +63,7 @@ function withClientFlags(command: Command): Command {
 
 /** Runs `use` with a client, closing it after. */
 async function withGrid<T>(flags: ClientFlags, use: (grid: TaskGrid) => Promise<T>): Promise<T> {
-  const grid = clientGrid(flags);
+  const grid = await clientGrid(flags);
   try {
     return await use(grid);
   } finally {

@@ -19,7 +19,7 @@ export function addScheduleCommands(program: Command): void {
   )
     .option('--delete <schedule_id>', 'delete this schedule instead of listing')
     .action(async (flags: ClientFlags & { delete?: string }) => {
-      const client = grid(flags);
+      const client = await grid(flags);
       try {
         if (flags.delete !== undefined) {
           await client.unschedule(flags.delete);

@@ -1,11 +1,9 @@
 /** `taskgrid server`: flags and environment → ServerConfig → a running GridServer. */
 
 import type { Command } from 'commander';
-import { GridServer } from '../server/grid-server.js';
 import { defaultConfig, resolveServerConfig, type ServerConfig } from '../server/server-config.js';
 import { DEFAULT_REDIS_URL, MiB } from '../shared/defaults.js';
 import { ConfigError } from '../shared/errors.js';
-import { createLogger } from '../shared/logger.js';
 import { isLoopbackName } from '../shared/transport-security.js';
 import { exitOnSignal } from './exit-on-signal.js';
 import {
@@ -219,6 +217,11 @@ export function addServerCommand(program: Command): void {
     .description('run the taskgrid server (REST API, worker gateway, dispatcher)');
   addOptionFlags(command, FLAGS, defaultText).action(async (flags: ServerFlags) => {
     const config = serverConfig(flags);
+    // The server stack loads once a command needs it: `taskgrid --help` and the client commands stay quick.
+    const [{ GridServer }, { createLogger }] = await Promise.all([
+      import('../server/grid-server.js'),
+      import('../shared/logger.js'),
+    ]);
     const log = createLogger('taskgrid-server');
     const server = await GridServer.start(config, { log });
     exitOnSignal(log, 'shutting down: no new submissions, handing work back', () => server.close());

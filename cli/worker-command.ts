@@ -3,7 +3,6 @@
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { DEFAULT_PREFETCH, DEFAULT_WORKER_URL } from '../shared/defaults.js';
-import { createLogger } from '../shared/logger.js';
 import { pemFileOption } from '../shared/transport-security.js';
 import {
   checkSandbox,
@@ -12,7 +11,6 @@ import {
   tokenFromStdin,
   underPermissionModel,
 } from '../worker/sandbox-launch.js';
-import { TaskgridWorker } from '../worker/worker-client.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS, resolveWorkerOptions } from '../worker/worker-options.js';
 import { exitOnSignal } from './exit-on-signal.js';
 import {
@@ -112,6 +110,10 @@ export function addWorkerCommand(program: Command): void {
       if (caFile !== undefined) options.ca = pemFileOption('--ca', caFile);
       options.insecure = flags.insecure === true;
       options.sandbox = flags.sandbox === true;
+      const [{ TaskgridWorker }, { createLogger }] = await Promise.all([
+        import('../worker/worker-client.js'),
+        import('../shared/logger.js'),
+      ]);
       const log = createLogger('taskgrid-worker');
       options.log = log;
       const worker = inFlagTerms(

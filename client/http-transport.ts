@@ -6,7 +6,6 @@
  * (which the submit retry would keep retrying).
  */
 
-import { Agent, fetch as undiciFetch } from 'undici';
 import { tlsRefusal, trustedRoots } from '../shared/transport-security.js';
 
 export interface HttpRequest {
@@ -24,17 +23,28 @@ export interface HttpReply {
 export type HttpTransport = (url: string, request: HttpRequest) => Promise<HttpReply>;
 
 export function httpTransport(ca: string | undefined): HttpTransport {
-  const agent = ca === undefined ? undefined : new Agent({ connect: { ca: trustedRoots(ca) } });
-  return async (url, request) => {
-    try {
-      return agent === undefined
-        ? await fetch(url, request)
-        : await undiciFetch(url, { ...request, dispatcher: agent });
-    } catch (error) {
-      const refusal = tlsRefusal((error as { cause?: unknown }).cause, url);
-      throw refusal === undefined ? error : new TlsRefusedError(refusal);
-    }
+  if (ca === undefined) return (url, request) => withTlsRefusal(url, () => fetch(url, request));
+  // undici is loaded on the first call that needs it (most clients never give a CA).
+  let client: Promise<HttpTransport> | undefined;
+  const load = async (): Promise<HttpTransport> => {
+    const { Agent, fetch: undiciFetch } = await import('undici');
+    const dispatcher = new Agent({ connect: { ca: trustedRoots(ca) } });
+    return (url, request) => undiciFetch(url, { ...request, dispatcher });
   };
+  return async (url, request) => {
+    client ??= load();
+    const send = await client;
+    return withTlsRefusal(url, () => send(url, request));
+  };
+}
+
+async function withTlsRefusal(url: string, send: () => Promise<HttpReply>): Promise<HttpReply> {
+  try {
+    return await send();
+  } catch (error) {
+    const refusal = tlsRefusal((error as { cause?: unknown }).cause, url);
+    throw refusal === undefined ? error : new TlsRefusedError(refusal);
+  }
 }
 
 /** The server's certificate was not accepted: retrying will not help. */

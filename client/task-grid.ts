@@ -53,6 +53,7 @@ import {
 import { type Args, markHandle, resolveArgs } from './task-refs.js';
 
 export type { RetryOptions, SubmitOptions } from './submit-options.js';
+export { RemoteTaskError, TaskGridHttpError } from './task-errors.js';
 export type { TaskFilter } from './task-filter.js';
 export type {
   FunctionDetails,
@@ -64,6 +65,9 @@ export type {
   TaskRunError,
 } from './task-records.js';
 export type { Arg, Args } from './task-refs.js';
+
+import { RemoteTaskError, TaskGridHttpError } from './task-errors.js';
+
 export type { TaskProgress };
 
 export interface TaskGridOptions {
@@ -74,35 +78,6 @@ export interface TaskGridOptions {
   ca?: string | Buffer;
   /** Send the token over plain http:// to a host other than this one (refused without). */
   insecure?: boolean;
-}
-
-/** A REST call answered with an error status. */
-export class TaskGridHttpError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.name = 'TaskGridHttpError';
-    this.status = status;
-    this.code = code;
-  }
-}
-
-/** A task that ended FAILED (or CANCELLED), carrying the remote error's name, message and stack. */
-export class RemoteTaskError extends Error {
-  readonly remoteName: string;
-  readonly code: string | undefined;
-  readonly remoteStack: string | undefined;
-  readonly taskId: string;
-  constructor(taskId: string, data: ErrorData) {
-    super(data.message);
-    this.name = data.name;
-    this.remoteName = data.name;
-    this.code = data.code;
-    this.remoteStack = data.stack;
-    this.taskId = taskId;
-    if (data.stack) this.stack = `${data.name}: ${data.message}\n    (remote) ${data.stack}`;
-  }
 }
 
 export interface TaskHandle<R> {

@@ -29,7 +29,10 @@ function productImports(): Map<string, string> {
   const builtins = new Set(builtinModules);
   const found = new Map<string, string>();
   for (const [file, text] of productFiles()) {
-    for (const match of text.matchAll(/^import (?!type )[^;]*?from '([^'.][^']*)';/gms)) {
+    // Static imports (type-only ones aside), and `await import('x')` of what loads on demand.
+    const statics = text.matchAll(/^import (?!type )[^;]*?from '([^'.][^']*)';/gms);
+    const dynamics = text.matchAll(/\bimport\('([^'.][^']*)'\)/g);
+    for (const match of [...statics, ...dynamics]) {
       const name = packageOf(match[1] as string);
       if (name.startsWith('node:') || builtins.has(name)) continue;
       if (!found.has(name)) found.set(name, file);
