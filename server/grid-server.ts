@@ -4,6 +4,7 @@
  * listening server; `close()` drains it.
  */
 
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:http';
@@ -11,7 +12,6 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { v4 as uuidv4 } from 'uuid';
 import { createLogger } from '../shared/logger.js';
 import { isLoopbackName } from '../shared/transport-security.js';
 import { createDispatcher } from './dispatch/create-dispatcher.js';
@@ -173,7 +173,9 @@ export class GridServer {
         `INSECURE: listening on ${config.host} with no token; anyone who reaches it can run code`,
       );
     }
-    const instanceId = uuidv4();
+    // 16 hex characters (64 random bits): short enough that a lease owner `<instance>/<worker id>`
+    // (53 bytes) stays under Redis's 64-byte listpack value limit, so a task hash stays compact.
+    const instanceId = randomBytes(8).toString('hex');
     const tenants = new Tenants(config.token, config.tokens);
     const store = start.store ?? (await openStore(config.store, instanceId, config, log, tenants));
     const server = new GridServer(config, store, instanceId, log, tenants);
