@@ -266,7 +266,7 @@ export async function writeReport(
     ...section(
       'One call at a time: push, 1 worker × 2 threads; BullMQ 1 worker',
       'latency',
-      'submit "single" is REST (`POST /execute_function?wait=`, then `GET /result/<id>?wait=` when the first answer holds only the id); "sdk" is `await fn(x)` through the client SDK; BullMQ is `add` then `waitUntilFinished`.',
+      'submit "single" is REST (`POST /execute_function?wait=`, then `GET /result/<id>?wait=` when the first answer holds only the id) through node:http with one kept-alive connection; "single-fetch" is the same through Node\'s fetch; "sdk" is `await fn(x)` through the client SDK; BullMQ is `add` then `waitUntilFinished`.',
     ),
     ...section(
       'CPU-bound: fib(25), push, 1 thread per worker, against plain loops',

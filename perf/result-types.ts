@@ -33,7 +33,8 @@ export interface RunResult {
     | 'swarm'
     | 'lifecycle';
   /** single: REST submit then its result; sdk: `await fn(x)` through the client SDK. */
-  submit: 'batch' | 'single' | 'sdk' | 'in-process';
+  /** single: REST through node:http; single-fetch: the same through fetch. */
+  submit: 'batch' | 'single' | 'single-fetch' | 'sdk' | 'in-process';
   tasks: number;
   seconds: number;
   throughput: number;

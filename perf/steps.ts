@@ -230,6 +230,13 @@ function latency(plan: Plan, redisUrl: string): Step[] {
           runOneCall(cluster, {
             workload: noop,
             calls: plan.oneCalls,
+            via: 'rest-fetch',
+            scaling: 'latency',
+          }),
+        () =>
+          runOneCall(cluster, {
+            workload: noop,
+            calls: plan.oneCalls,
             via: 'sdk',
             scaling: 'latency',
           }),

@@ -137,6 +137,7 @@ function latencyTarget(runs: RunResult[]): Target {
     pick(runs, (r) => r.scaling === 'latency' && r.system === system && r.submit === submit);
   const sdk = of('taskgrid', 'sdk');
   const rest = of('taskgrid', 'single');
+  const restFetch = of('taskgrid', 'single-fetch');
   const bull = of('bullmq', 'single');
   const sides = (r: RunResult | undefined, q: 'p50' | 'p99') => ({
     taskgrid: r ? `${q} ${ms(r.latency[q])}` : undefined,
@@ -177,6 +178,14 @@ function latencyTarget(runs: RunResult[]): Target {
         'ratio',
         undefined,
         sides(rest, 'p99'),
+      ),
+      check(
+        'REST through fetch p50 ÷ BullMQ p50 (the same calls, the client Node ships)',
+        'REST (fetch) p50',
+        ratio(restFetch?.latency.p50, bull?.latency.p50),
+        'ratio',
+        undefined,
+        sides(restFetch, 'p50'),
       ),
     ],
   };
