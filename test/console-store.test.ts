@@ -10,11 +10,9 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { claimFilter, type LaneSpec, laneId } from '../server/store/lanes.js';
-import { MemoryStore } from '../server/store/memory-store.js';
-import { RedisStore } from '../server/store/redis-store.js';
 import type { NewTask, TaskStore } from '../server/store/task-store.js';
 import type { TaskOutcome } from '../shared/types.js';
-import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
+import { bothStores } from './helpers/both-stores.js';
 import { expectSameTranscripts, normalise, type Transcript } from './helpers/store-transcript.js';
 
 const gpu: LaneSpec = { labels: ['gpu'] };
@@ -44,21 +42,7 @@ const outcome = (id: string, status: TaskOutcome['status'], value = '1'): TaskOu
 });
 const FAILURE = JSON.stringify({ name: 'Error', message: 'no', stack: 'Error: no' });
 
-const stores: [string, () => Promise<TaskStore>][] = [
-  ['MemoryStore', async () => new MemoryStore()],
-  [
-    'RedisStore',
-    async () => {
-      const store = new RedisStore({
-        url: testRedis().url,
-        prefix: uniquePrefix(),
-        instanceId: randomUUID(),
-      });
-      await store.connect();
-      return store;
-    },
-  ],
-];
+const stores = bothStores();
 
 for (const [name, open] of stores) {
   describe(`TaskStore for the console: ${name}`, () => {

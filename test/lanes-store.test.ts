@@ -8,10 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { ANY_HOLDER, claimFilter, type LaneSpec, laneId } from '../server/store/lanes.js';
-import { MemoryStore } from '../server/store/memory-store.js';
-import { RedisStore } from '../server/store/redis-store.js';
 import type { NewTask, TaskStore } from '../server/store/task-store.js';
-import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
+import { bothStores } from './helpers/both-stores.js';
 import { expectSameTranscripts, normalise } from './helpers/store-transcript.js';
 
 const WEIGHTS: Record<string, number> = { heavy: 3 };
@@ -37,22 +35,7 @@ const done = (id: string, attempt: number) => ({
   run_ms: 1,
 });
 
-const stores: [string, () => Promise<TaskStore>][] = [
-  ['MemoryStore', async () => new MemoryStore({ weightOf })],
-  [
-    'RedisStore',
-    async () => {
-      const store = new RedisStore({
-        url: testRedis().url,
-        prefix: uniquePrefix(),
-        instanceId: randomUUID(),
-        weightOf,
-      });
-      await store.connect();
-      return store;
-    },
-  ],
-];
+const stores = bothStores(weightOf);
 
 const gpu: LaneSpec = { labels: ['gpu'] };
 const gpuEu: LaneSpec = { labels: ['gpu', 'region=eu'] };

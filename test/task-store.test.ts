@@ -8,10 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { createClient } from 'redis';
 import { DISCARD_LUA } from '../server/store/lua/discard.js';
-import { MemoryStore } from '../server/store/memory-store.js';
 import { RedisStore } from '../server/store/redis-store.js';
 import type { NewTask, StoreEvent, TaskStore } from '../server/store/task-store.js';
 import type { TaskOutcome } from '../shared/types.js';
+import { bothStores } from './helpers/both-stores.js';
 import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
 import { expectSameTranscripts, normalise } from './helpers/store-transcript.js';
 
@@ -23,21 +23,7 @@ function done(id: string, attempt: number, value = '2'): TaskOutcome {
   return { id, attempt, status: 'COMPLETED', value, run_ms: 1 };
 }
 
-const stores: [string, () => Promise<TaskStore>][] = [
-  ['MemoryStore', async () => new MemoryStore()],
-  [
-    'RedisStore',
-    async () => {
-      const store = new RedisStore({
-        url: testRedis().url,
-        prefix: uniquePrefix(),
-        instanceId: randomUUID(),
-      });
-      await store.connect();
-      return store;
-    },
-  ],
-];
+const stores = bothStores();
 
 for (const [name, open] of stores) {
   describe(`TaskStore contract: ${name}`, () => {
