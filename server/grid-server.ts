@@ -23,7 +23,7 @@ import { ConnectionLimiter } from './gateway/connection-limiter.js';
 import { refuseUpgrade } from './gateway/upgrade-refusal.js';
 import { WORKER_PATH, WorkerGateway } from './gateway/worker-gateway.js';
 import { BrowserGuard } from './http/browser-guard.js';
-import { createHttpApp } from './http/http-app.js';
+import { createHttpHandler } from './http/http-app.js';
 import { LifecycleTimer } from './lifecycle-timer.js';
 import { DashboardStats, GridMetrics } from './metrics.js';
 import { ResultWaiters } from './result-waiters.js';
@@ -116,7 +116,7 @@ export class GridServer {
     this.#guard = guard;
     const schedules = new ScheduleService({ store, argsBytes: config.limits.argsBytes });
     this.#scheduler = gridScheduler(store, service, log);
-    const app = createHttpApp({
+    const app = createHttpHandler({
       config,
       guard,
       service,

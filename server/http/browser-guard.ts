@@ -103,22 +103,19 @@ export class BrowserGuard {
 
 const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** Why a request's body (or declared body type) is refused: 415 unless application/json. */
+export function jsonBodyRefusal(req: IncomingMessage): UnsupportedMediaTypeError | undefined {
+  if (NO_BODY_METHODS.has(req.method ?? '')) return undefined;
+  const type = req.headers['content-type'];
+  const length = req.headers['content-length'];
+  const hasBody =
+    req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  if (type === undefined && !hasBody) return undefined;
+  const media = type?.split(';', 1)[0]?.trim().toLowerCase();
+  return media === 'application/json' ? undefined : new UnsupportedMediaTypeError(type);
+}
+
 /** 415 for a state-changing request whose body (or declared body type) is not application/json. */
 export function requireJsonBody(): RequestHandler {
-  return (req, _res, next) => {
-    if (NO_BODY_METHODS.has(req.method)) {
-      next();
-      return;
-    }
-    const type = req.headers['content-type'];
-    const length = req.headers['content-length'];
-    const hasBody =
-      req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-    if (type === undefined && !hasBody) {
-      next();
-      return;
-    }
-    const media = type?.split(';', 1)[0]?.trim().toLowerCase();
-    next(media === 'application/json' ? undefined : new UnsupportedMediaTypeError(type));
-  };
+  return (req, _res, next) => next(jsonBodyRefusal(req));
 }

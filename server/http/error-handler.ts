@@ -35,17 +35,35 @@ function classify(error: unknown): TaskgridError | undefined {
   return undefined;
 }
 
+export interface ErrorReply {
+  status: number;
+  /** `Retry-After` for a store that did not answer (1 s). */
+  retryAfter: boolean;
+  body: { error: { code: string; message: string } };
+}
+
+/** The reply for anything a request failed with; an unexpected error is logged and hidden. */
+export function errorReply(error: unknown, log: Logger): ErrorReply {
+  const known = classify(error);
+  if (known) {
+    return {
+      status: known.httpStatus,
+      retryAfter: known instanceof UnavailableError || known instanceof UnknownOutcomeError,
+      body: { error: { code: known.code, message: known.message } },
+    };
+  }
+  log.error({ err: error }, 'unexpected error in a request');
+  return {
+    status: 500,
+    retryAfter: false,
+    body: { error: { code: 'TG_INTERNAL', message: 'Internal server error' } },
+  };
+}
+
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (error, _req, res, _next) => {
-    const known = classify(error);
-    if (known) {
-      if (known instanceof UnavailableError || known instanceof UnknownOutcomeError) {
-        res.setHeader('Retry-After', '1');
-      }
-      res.status(known.httpStatus).json({ error: { code: known.code, message: known.message } });
-      return;
-    }
-    log.error({ err: error }, 'unexpected error in a request');
-    res.status(500).json({ error: { code: 'TG_INTERNAL', message: 'Internal server error' } });
+    const reply = errorReply(error, log);
+    if (reply.retryAfter) res.setHeader('Retry-After', '1');
+    res.status(reply.status).json(reply.body);
   };
 }

@@ -1,10 +1,13 @@
 /**
- * The Express app in the order a request meets it: the browser guard
+ * POST /execute_function first meets the fast path (fast-execute.ts), which
+ * runs the same checks without Express; everything else meets the Express
+ * app, in this order: the browser guard
  * (without a token), the bearer token, the JSON-only body rule and its size
  * limit, the REST routes, then one error handler for every failure,
  * unknown routes included.
  */
 
+import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { NotFoundError } from '../../shared/errors.js';
@@ -19,6 +22,7 @@ import type { Tenants } from '../tenants.js';
 import { bearerAuth } from './auth.js';
 import { type BrowserGuard, requireJsonBody } from './browser-guard.js';
 import { errorHandler } from './error-handler.js';
+import { fastExecute } from './fast-execute.js';
 import { restApi } from './rest-api.js';
 import { schedulesApi } from './schedules-api.js';
 
@@ -36,7 +40,22 @@ export interface HttpAppDeps {
   tenants: Tenants;
 }
 
-export function createHttpApp(deps: HttpAppDeps): Express {
+/** The request listener: the fast path for POST /execute_function (fast-execute.ts), else Express. */
+export function createHttpHandler(deps: HttpAppDeps): RequestListener {
+  const app = createHttpApp(deps);
+  const fast = fastExecute({
+    service: deps.service,
+    guard: deps.guard,
+    tenants: deps.tenants,
+    bodyBytes: deps.config.limits.bodyBytes,
+    log: deps.log,
+  });
+  return (req, res) => {
+    if (!fast(req, res)) app(req, res);
+  };
+}
+
+function createHttpApp(deps: HttpAppDeps): Express {
   const { guard, service, store, dispatcher, metrics, schedules, log, tenants } = deps;
   const app = express();
   app.disable('x-powered-by');

@@ -5,46 +5,17 @@
  */
 
 import { Router } from 'express';
-import { BadPayloadError } from '../../shared/errors.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { GridMetrics } from '../metrics.js';
 import type { TaskStore } from '../store/task-store.js';
-import { MAX_WAIT_MS, type SubmitOptions, type TaskService } from '../task-service.js';
+import type { TaskService } from '../task-service.js';
 import { callerTenant } from './auth.js';
 import { DASHBOARD_HTML } from './dashboard.js';
+import { executeOne, submitOptions, waitParam } from './execute-one.js';
 import { openApiDocument } from './openapi.js';
-import {
-  type BatchBody,
-  type ExecuteBody,
-  parseBatchBody,
-  parseExecuteBody,
-  parseRegisterBody,
-} from './schemas.js';
+import { parseBatchBody, parseRegisterBody } from './schemas.js';
 import { parseTaskQuery } from './task-query.js';
 import { workersRoute } from './workers-route.js';
-
-function waitParam(value: unknown): number {
-  if (value === undefined) return 0;
-  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n)) {
-    throw new BadPayloadError(
-      `Expected \`wait\` to be a whole number of milliseconds (at most ${MAX_WAIT_MS}), got \`${String(value).slice(0, 32)}\``,
-    );
-  }
-  return Math.min(n, MAX_WAIT_MS);
-}
-
-/** A submit body's lifecycle fields as the service takes them. */
-function submitOptions(body: ExecuteBody | BatchBody): SubmitOptions {
-  return {
-    timeoutMs: body.timeout_ms,
-    priority: body.priority,
-    delayMs: body.delay_ms,
-    deadlineMs: body.deadline_ms,
-    retry: body.retry,
-    labels: body.labels,
-  };
-}
 
 export interface RestDeps {
   service: TaskService;
@@ -74,18 +45,8 @@ export function restApi({ service, store, dispatcher, metrics, version }: RestDe
   // answered 200 with its GET /result body; otherwise (or for a repeat that has not finished)
   // the answer is what it is without the wait.
   router.post('/execute_function', async (req, res) => {
-    const body = parseExecuteBody(req.body);
-    const wait = waitParam(req.query.wait);
-    const { ids, stored } = await service.submit(body.function_id, [body.payload], {
-      ...submitOptions(body),
-      idempotencyKeys: body.idempotency_key === undefined ? undefined : [body.idempotency_key],
-      tenant: callerTenant(req),
-    });
-    const taskId = ids[0] as string;
-    const finished =
-      wait > 0 ? await service.finishedWithin(taskId, wait, stored, callerTenant(req)) : undefined;
-    if (finished) res.status(200).json(finished);
-    else res.status(stored ? 201 : 200).json({ task_id: taskId });
+    const reply = await executeOne(service, req.body, req.query.wait, callerTenant(req));
+    res.status(reply.status).json(reply.body);
   });
 
   router.post('/execute_batch', async (req, res) => {
