@@ -32,7 +32,7 @@ export interface ChaosResult {
   violations: string;
 }
 
-async function register(url: string, token: string): Promise<Record<KindName, string>> {
+export async function register(url: string, token: string): Promise<Record<KindName, string>> {
   const ids = {} as Record<KindName, string>;
   for (const name of KIND_NAMES) {
     const kind = KINDS[name];
@@ -52,7 +52,11 @@ async function register(url: string, token: string): Promise<Record<KindName, st
   return ids;
 }
 
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>) {
+export async function mapLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<unknown>,
+) {
   let next = 0;
   const lane = async () => {
     while (next < items.length) await fn(items[next++] as T);

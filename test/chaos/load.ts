@@ -120,12 +120,15 @@ export class Load {
   readonly answers = new Map<string, number>();
   readonly cancelAnswers = new Map<string, number>();
   readonly #maxOutstanding: number;
+  /** Sends of one submit before its client gives up. */
+  readonly #maxTries: number;
   #stopped = false;
   readonly #running = new Set<Promise<void>>();
 
-  constructor(ctx: LoadContext, maxOutstanding: number) {
+  constructor(ctx: LoadContext, maxOutstanding: number, maxTries = MAX_TRIES) {
     this.#ctx = ctx;
     this.#maxOutstanding = maxOutstanding;
+    this.#maxTries = maxTries;
   }
 
   /**
@@ -226,7 +229,7 @@ export class Load {
     const kind = KINDS[op.kind];
     let keyed = op.keyed && this.keys !== 'unsupported';
     let tries = 0;
-    for (let attempt = 0; attempt < MAX_TRIES + 1 && tries < MAX_TRIES; attempt++) {
+    for (let attempt = 0; attempt < this.#maxTries + 1 && tries < this.#maxTries; attempt++) {
       tries++;
       // Retries with a key resend the same payload; retries without one are new tasks.
       const tryIndex = keyed ? 0 : tries - 1;

@@ -2,7 +2,8 @@
  * `npm run chaos [-- --minutes N --seed S]`: a seeded chaos run against real
  * processes (see README "Chaos run"). Prints the seed first, the invariant
  * table at the end, and on any violation each bad task's history; exits 1
- * on a violation.
+ * on a violation. `--preset three [--tasks N]` is the three-server run
+ * instead (README "Three servers under faults").
  */
 
 import { tmpdir } from 'node:os';
@@ -11,12 +12,19 @@ import { Command } from 'commander';
 import { cliConfig, testConfig } from './chaos-config.js';
 import { runChaos } from './chaos-run.js';
 import { randomSeed } from './prng.js';
+import { cliThreeConfig } from './three-servers-config.js';
+import { runThreeServers } from './three-servers-run.js';
 
 const program = new Command()
   .name('chaos')
   .option('--minutes <n>', 'minutes of load and faults', '1')
   .option('--seed <n>', 'seed of every choice (default: random, printed first)')
-  .option('--preset <name>', 'cli (default) or test: the short run inside npm test', 'cli')
+  .option(
+    '--preset <name>',
+    'cli (default), test (the short run inside npm test) or three (three servers, one killed)',
+    'cli',
+  )
+  .option('--tasks <n>', 'three: tasks to submit', '100000')
   .option('--no-faults', 'the same load with no faults (a baseline)')
   .option('--kinds <list>', 'only these task kinds, comma-separated (default: all)')
   .option('--fault-kinds <list>', 'only these faults, comma-separated (default: all)')
@@ -27,6 +35,7 @@ const flags = program.opts<{
   minutes: string;
   seed?: string;
   preset: string;
+  tasks: string;
   faults: boolean;
   kinds?: string;
   faultKinds?: string;
@@ -43,10 +52,14 @@ if (!Number.isSafeInteger(seed) || seed < 0) {
   process.exit(2);
 }
 console.log(`seed ${seed}`);
-if (flags.preset !== 'cli' && flags.preset !== 'test') {
-  console.error(`Expected \`--preset\` to be cli or test, got \`${flags.preset}\``);
+if (flags.preset !== 'cli' && flags.preset !== 'test' && flags.preset !== 'three') {
+  console.error(`Expected \`--preset\` to be cli, test or three, got \`${flags.preset}\``);
   process.exit(2);
 }
+// Ctrl-C: exit, so the topology's exit hook kills every process it started.
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
+if (flags.preset === 'three') await runThree(Number(flags.tasks));
 // The test preset has its own length; --minutes applies to the cli preset.
 const config =
   flags.preset === 'test'
@@ -90,10 +103,6 @@ function only<K extends string>(
   return out;
 }
 
-// Ctrl-C: exit, so the topology's exit hook kills every process it started.
-process.once('SIGINT', () => process.exit(130));
-process.once('SIGTERM', () => process.exit(143));
-
 const result = await runChaos(config, replay);
 console.log(`\n${result.table}`);
 if (result.violations) {
@@ -102,3 +111,22 @@ if (result.violations) {
 }
 console.log(`\nno violations (seed ${seed})`);
 process.exit(0);
+
+/** The three-server run (test/chaos/three-servers-run.ts); exits. */
+async function runThree(tasks: number): Promise<never> {
+  if (!Number.isSafeInteger(tasks) || tasks <= 0) {
+    console.error(`Expected \`--tasks\` to be a positive whole number, got \`${flags.tasks}\``);
+    process.exit(2);
+  }
+  const config = cliThreeConfig(seed, tasks);
+  config.historyPath = flags.history ?? join(tmpdir(), `taskgrid-three-${seed}.jsonl`);
+  const replay = `npm run chaos -- --preset three --tasks ${tasks} --seed ${seed}`;
+  const result = await runThreeServers(config, replay);
+  console.log(`\n${result.table}`);
+  if (result.violations) {
+    console.log(`\nseed ${seed}\n${result.violations}`);
+    process.exit(1);
+  }
+  console.log(`\nno violations (seed ${seed})`);
+  process.exit(0);
+}

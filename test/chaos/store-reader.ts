@@ -19,6 +19,13 @@ function connectClient(url: string) {
 }
 type Client = ReturnType<typeof connectClient>;
 
+/** A task that held a lease when the leases were read. */
+export interface LeaseHolder {
+  id: string;
+  owner: string;
+  attempt: number;
+}
+
 export interface StoredTask {
   id: string;
   nonce: string | undefined;
@@ -80,9 +87,34 @@ export class StoreReader {
     }
   }
 
-  /** Reads each task's final hash into `task.final`. */
+  /**
+   * Who holds each lease now: the leases ZSET, then each leased task's owner
+   * and attempt. Its cost follows what is in flight, not how many tasks the
+   * run has (the three-server run has 100,000; `sampleOwners` reads them all).
+   */
+  async leaseHolders(): Promise<LeaseHolder[]> {
+    const ids = await this.#client.zRange(this.#keys.leases, 0, -1);
+    const rows = await Promise.all(
+      ids.map((id) => this.#client.hmGet(this.#key(id), ['status', 'attempts', 'owner'])),
+    );
+    const out: LeaseHolder[] = [];
+    ids.forEach((id, i) => {
+      const [status, attempts, owner] = rows[i] ?? [];
+      if (owner && status === 'RUNNING') out.push({ id, owner, attempt: Number(attempts ?? 0) });
+    });
+    return out;
+  }
+
+  /** Reads each task's final hash into `task.final`, a few thousand at a time. */
   async readFinal(tasks: Iterable<TrackedTask>): Promise<void> {
-    const list = [...tasks];
+    const all = [...tasks];
+    // All at once, 100,000 reads queued behind a busy Redis outlive node-redis's 5 s command timeout.
+    for (let from = 0; from < all.length; from += 5000) {
+      await this.#readFinal(all.slice(from, from + 5000));
+    }
+  }
+
+  async #readFinal(list: readonly TrackedTask[]): Promise<void> {
     const rows = await Promise.all(
       list.map((t) =>
         this.#client.hmGet(this.#key(t.id), [
@@ -91,17 +123,19 @@ export class StoreReader {
           'attempts',
           'finished',
           'released',
+          'started',
         ]),
       ),
     );
     list.forEach((task, i) => {
-      const [status, result, attempts, finished, released] = rows[i] ?? [];
+      const [status, result, attempts, finished, released, started] = rows[i] ?? [];
       task.final = {
         status: status ?? undefined,
         result: result ?? undefined,
         attempts: Number(attempts ?? 0),
         released: Number(released ?? 0),
         finished: finished ? Number(finished) : undefined,
+        started: started ? Number(started) : undefined,
       };
     });
   }

@@ -24,6 +24,8 @@ export interface FinalRecord {
   /** Claims handed back unrun (a shutdown, a claim whose reply came too late): not runs. */
   released: number;
   finished: number | undefined;
+  /** When its last claim took it (the store's `started`). */
+  started?: number | undefined;
 }
 
 export const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);

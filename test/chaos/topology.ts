@@ -1,7 +1,7 @@
 /**
  * The processes a chaos run faults: one redis-server with an append-only
- * file, two taskgrid servers on it under one prefix (one push, one pull),
- * and two worker processes per server, all real processes of the built CLI.
+ * file, two taskgrid servers on it under one prefix (one push, one pull; the
+ * three-server run asks for three), and two worker processes per server, all real processes of the built CLI.
  * Each server keeps its port across restarts, so workers and clients find it
  * again the way they would in production.
  */
@@ -29,6 +29,8 @@ export interface TopologyOptions {
   maxAttempts: number;
   workersPerServer: number;
   workerThreads: number;
+  /** One server per entry, in this mode; default push and pull (the chaos run's two). */
+  modes?: readonly ('push' | 'pull')[];
 }
 
 export type ProcState = 'up' | 'stopped' | 'down';
@@ -110,10 +112,10 @@ export class Topology {
     // appendfsync always: a Redis kill loses nothing acknowledged, so what the
     // checker finds is the grid's doing, not Redis's persistence setting.
     const redis = await TestRedis.start(['--appendonly', 'yes', '--appendfsync', 'always']);
-    const servers = [
-      new ServerSlot('server0', 'push', await freePort()),
-      new ServerSlot('server1', 'pull', await freePort()),
-    ];
+    const servers: ServerSlot[] = [];
+    for (const mode of options.modes ?? (['push', 'pull'] as const)) {
+      servers.push(new ServerSlot(`server${servers.length}`, mode, await freePort()));
+    }
     const workers: WorkerSlot[] = [];
     for (const server of servers) {
       for (let i = 0; i < options.workersPerServer; i++) {
@@ -123,7 +125,7 @@ export class Topology {
     const topology = new Topology(options, redis, servers, workers);
     topology.#redisPid = await redisPid(redis.port);
     process.once('exit', topology.#onExit);
-    for (const server of servers) await topology.startServer(server);
+    await Promise.all(servers.map((server) => topology.startServer(server)));
     await Promise.all(workers.map((w) => topology.startWorker(w, true)));
     return topology;
   }
