@@ -145,9 +145,16 @@ describe('packaging: npm pack, a production install, a round trip', function () 
   });
 
   it('packs the product build alone: lib/, no test/, perf/ or dist/', () => {
-    expect(files).to.include.members(['package.json', 'lib/cli/taskgrid.js', 'lib/index.js']);
+    expect(files).to.include.members([
+      'package.json',
+      'LICENSE',
+      'lib/cli/taskgrid.js',
+      'lib/index.js',
+    ]);
     expect(files).to.include('lib/index.d.ts');
-    const strays = files.filter((f) => !f.startsWith('lib/') && !/^[^/]+\.(json|md)$/.test(f));
+    const strays = files.filter(
+      (f) => !f.startsWith('lib/') && !/^[^/]+\.(json|md)$/.test(f) && f !== 'LICENSE',
+    );
     expect(strays).to.deep.equal([]);
     expect(files.filter((f) => /(^|\/)(test|perf|dist)\//.test(f))).to.deep.equal([]);
   });
