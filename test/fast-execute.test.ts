@@ -9,6 +9,7 @@
  */
 
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { expect } from 'chai';
 import type { GridServer } from '../server/grid-server.js';
 import { defaultConfig } from '../server/server-config.js';
@@ -194,6 +195,25 @@ describe('POST /execute_function without Express answers as the Express route do
           expect(shape(fast)).to.deep.equal(shape(express));
         });
       }
+
+      it('a client that goes away mid-body leaves the server answering others', async () => {
+        const url = new URL(server.url);
+        const socket = connect(Number(url.port), url.hostname);
+        await new Promise((resolve) => socket.once('connect', resolve));
+        socket.write(
+          'POST /execute_function HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
+            `${token ? `Authorization: Bearer ${token}\r\n` : ''}Content-Length: 1000\r\n\r\n{"function_id":`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        socket.destroy();
+        const after = json({ function_id: fn, payload: '[6]' });
+        const reply = await send(server.url, '/execute_function?wait=5000', after.text, {
+          ...after.headers,
+          ...auth,
+        });
+        expect(reply.status).to.equal(200);
+        expect(reply.body).to.include({ status: 'COMPLETED', result: '12' });
+      });
 
       it('leaves a request it does not take to Express, which answers it', async () => {
         const body = JSON.stringify({ function_id: fn, payload: '[5]' });

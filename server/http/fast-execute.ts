@@ -69,7 +69,7 @@ async function answer(
 ): Promise<void> {
   let reply: JsonReply & { retryAfter?: boolean };
   try {
-    const refused = deps.guard?.refusal(req) ?? undefined;
+    const refused = deps.guard?.refusal(req);
     if (refused) throw refused;
     const caller = restCaller(deps.tenants, req.headers.authorization);
     if (caller instanceof Error) throw caller;
@@ -121,5 +121,9 @@ function readJson(req: IncomingMessage, length: number, limit: number): Promise<
       }
     });
     req.once('error', reject);
+    // A client that goes away mid-body: nothing to answer, nothing to hold on to.
+    req.once('close', () => {
+      if (!req.complete) reject(new BadPayloadError('Request body was cut short'));
+    });
   });
 }
