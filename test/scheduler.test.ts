@@ -111,9 +111,11 @@ for (const [kind, open] of kinds) {
     });
 
     it('fires a slot missed while no scheduler ran once, then goes on from now', async () => {
-      // A per-minute schedule: not started just before a minute's slot, which would fire too.
+      // A per-minute schedule: not started just before a minute's slot, which would fire too
+      // (the wait below may take seconds on a busy machine: mocha runs two files at once).
       const toNextMinute = 60_000 - (Date.now() % 60_000);
-      if (toNextMinute < 3_000) await sleep(toNextMinute + 100);
+      if (toNextMinute < 15_000) await sleep(toNextMinute + 100);
+      const start = Date.now();
       const rec = recorder();
       const missed = Date.now() - 10 * 60_000;
       const one: ScheduleRecord = { ...perSecond(missed), cron: '* * * * *' };
@@ -127,12 +129,18 @@ for (const [kind, open] of kinds) {
         20,
       );
       await sleep(300);
-      expect(rec.keys).to.deep.equal([fireKey(one.id, missed)]);
+      // The missed slot fires once; a minute that began since (a slow machine) fires as itself.
+      const slotOf = (key: string) => Number(key.split(':').pop());
+      const unexplained = rec.keys
+        .slice(1)
+        .filter((key) => slotOf(key) < start || slotOf(key) % 60_000 !== 0);
+      expect(rec.keys[0]).to.equal(fireKey(one.id, missed));
+      expect(unexplained, JSON.stringify(rec.keys)).to.deep.equal([]);
       const stored = await stores[0].schedules.get(one.id);
       const minute = 60_000;
       expect(stored?.next_run_at).to.be.greaterThan(Date.now());
       expect(stored?.next_run_at).to.be.at.most(Math.ceil(Date.now() / minute) * minute + minute);
-      expect(stored?.last_task_id).to.equal('task-1');
+      expect(stored?.last_task_id).to.equal(`task-${rec.keys.length}`);
     });
 
     it('takes over, once, a fire whose server died before storing its task', async () => {
