@@ -5,11 +5,14 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 let tsc;
 try {
-  tsc = require.resolve('typescript/bin/tsc');
+  // Its exports do not list bin/tsc: find the package, then the bin it declares.
+  const manifest = require.resolve('typescript/package.json');
+  tsc = join(dirname(manifest), require(manifest).bin.tsc);
 } catch {
   if (existsSync('lib/cli/taskgrid.js')) process.exit(0);
   console.error(
