@@ -9,12 +9,23 @@
  * registry's version lists, so the empty folder gets a package-lock.json made
  * from ours (the `dependencies` tree, devDependencies left out), and npm
  * installs exactly the versions the rest of the suite ran with.
+ *
+ * A checkout deployed as is (`npm ci`, then `npm ci --omit=dev`) must run the
+ * bin too: `prepare` builds lib/ there, and the pruned install keeps it.
  */
 
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { killAll, runProcess, type Spawned, stop, waitForOutput } from './helpers/processes.js';
@@ -171,6 +182,37 @@ describe('packaging: npm pack, a production install, a round trip', function () 
       expect(existsSync(join(app, 'node_modules', name)), name).to.equal(true);
     }
     expect(existsSync(join(app, 'node_modules', 'msgpackr-extract'))).to.equal(false);
+  });
+
+  it('ships a manifest without the checkout-only prepare script, and leaves ours as it was', async () => {
+    const tarball = join(dir, `taskgrid-${manifest.version}.tgz`);
+    const { stdout } = await execFileAsync('tar', ['-xOzf', tarball, 'package/package.json']);
+    const shipped = JSON.parse(stdout) as { scripts: Record<string, string> };
+    expect(shipped.scripts).to.not.have.property('prepare');
+    const ours = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as typeof shipped;
+    expect(ours.scripts).to.have.property('prepare');
+    expect(ours.scripts).to.not.have.property('_prepare');
+  });
+
+  it('a checkout installed with npm ci, then pruned with --omit=dev, runs lib/cli/taskgrid.js', async () => {
+    const checkout = join(dir, 'checkout');
+    const { stdout } = await execFileAsync('git', ['-C', ROOT, 'ls-files', '-z'], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    for (const file of stdout.split('\0').filter((f) => f !== '' && existsSync(join(ROOT, f)))) {
+      mkdirSync(dirname(join(checkout, file)), { recursive: true });
+      copyFileSync(join(ROOT, file), join(checkout, file));
+    }
+    // prepare builds lib/ with the dev dependencies; the pruned install keeps it.
+    await npm(['ci', '--offline', '--no-audit', '--no-fund'], checkout);
+    await npm(['ci', '--omit=dev', '--offline', '--no-audit', '--no-fund'], checkout);
+    expect(existsSync(join(checkout, 'node_modules', 'typescript'))).to.equal(false);
+    const help = runProcess(process.execPath, [
+      join(checkout, manifest.bin.taskgrid as string),
+      '--help',
+    ]);
+    expect(await help.exited, help.output()).to.equal(0);
+    expect(help.output()).to.match(/Usage: taskgrid/);
   });
 
   it('runs `taskgrid --help` and `--version` from the installed bin', async () => {
