@@ -6,22 +6,17 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { FinishLog } from '../helpers/finish-log.js';
 import { boundOf } from './bounds.js';
 import type { ChaosConfig } from './chaos-config.js';
 import { check, type Summary } from './checker.js';
 import { faultedRuns, faultsOnTask } from './fault-attribution.js';
 import { Nemesis, planFaults } from './faults.js';
-import { type FaultWindow, History } from './history.js';
-import { call, errorText, field } from './http.js';
+import type { FaultWindow } from './history.js';
 import { Load, planLoad, sleep } from './load.js';
-import { HealthProber, RssSampler } from './monitors.js';
-import { LongPollers, ReReader, readResult } from './readers.js';
-import { StoreReader } from './store-reader.js';
-import { Subscribers } from './subscribers.js';
+import { readResult } from './readers.js';
+import { mapLimit, openRunKit } from './run-kit.js';
 import { formatTable, formatViolations, type RunFacts } from './table.js';
-import { TaskBook, type TrackedTask } from './task-book.js';
-import { KIND_NAMES, KINDS, type KindName } from './task-kinds.js';
+import type { TrackedTask } from './task-book.js';
 import { Topology } from './topology.js';
 
 export interface ChaosResult {
@@ -30,38 +25,6 @@ export interface ChaosResult {
   table: string;
   /** Empty when there was no violation. */
   violations: string;
-}
-
-export async function register(url: string, token: string): Promise<Record<KindName, string>> {
-  const ids = {} as Record<KindName, string>;
-  for (const name of KIND_NAMES) {
-    const kind = KINDS[name];
-    const answer = await call(
-      url,
-      token,
-      'POST',
-      '/register_function',
-      { name, payload: kind.source, timeout_ms: kind.fnTimeoutMs },
-      10_000,
-    );
-    const id = field(answer.body, 'function_id');
-    if (answer.status !== 201 || typeof id !== 'string')
-      throw new Error(`registering ${name} answered ${answer.status} ${errorText(answer.body)}`);
-    ids[name] = id;
-  }
-  return ids;
-}
-
-export async function mapLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<unknown>,
-) {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: limit }, lane));
 }
 
 export async function runChaos(c: ChaosConfig, replay: string): Promise<ChaosResult> {
@@ -82,35 +45,16 @@ export async function runChaos(c: ChaosConfig, replay: string): Promise<ChaosRes
   });
   const stoppers: (() => unknown)[] = [];
   try {
-    const servers = topology.servers.map((s) => ({ label: s.label, url: s.url }));
-    const history = new History();
-    const book = new TaskBook();
-    const functionIds = await register(topology.servers[0]?.url as string, token);
-    history.record({ kind: 'register', start: history.t0, end: Date.now(), target: 'server0' });
-    const finishLog = await FinishLog.start(topology.redis.url, prefix);
-    stoppers.push(() => finishLog.close());
-    const store = await StoreReader.open(topology.redis.url, prefix);
-    stoppers.push(() => store.close());
-
-    const readerCtx = { book, history, servers, token, seed: c.seed };
-    const pollers = new LongPollers(readerCtx, c.pollWaitMs);
-    const subscribers = new Subscribers(book, history, servers, token);
-    stoppers.push(() => subscribers.close());
-    book.onAccepted((task) => {
-      pollers.start(task);
-      subscribers.start(task);
+    const kit = await openRunKit({
+      topology,
+      prefix,
+      token,
+      seed: c.seed,
+      pollWaitMs: c.pollWaitMs,
+      stoppers,
     });
-    const rereader = new ReReader(readerCtx);
-    const prober = new HealthProber(topology);
-    const rss = new RssSampler(topology);
-    rereader.start();
-    prober.start();
-    rss.start();
-    stoppers.push(
-      () => rereader.stop(),
-      () => prober.stop(),
-      () => rss.stop(),
-    );
+    const { servers, history, book, functionIds, finishLog, store, readerCtx } = kit;
+    const { pollers, subscribers, rereader, prober, rss } = kit;
     const ownerTimer = setInterval(
       () => void store.sampleOwners(book.tasks.values(), history),
       500,

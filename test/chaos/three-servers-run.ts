@@ -20,19 +20,14 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { FinishLog } from '../helpers/finish-log.js';
-import { mapLimit, register } from './chaos-run.js';
 import { check, type Summary } from './checker.js';
-import { History } from './history.js';
 import { LeaseSampler } from './lease-sampler.js';
 import { Load, type OpPlan, sleep } from './load.js';
-import { HealthProber, RssSampler } from './monitors.js';
 import { deriveSeed, Prng } from './prng.js';
-import { LongPollers, ReReader, readResult } from './readers.js';
-import { StoreReader } from './store-reader.js';
-import { Subscribers } from './subscribers.js';
+import { readResult } from './readers.js';
+import { mapLimit, openRunKit } from './run-kit.js';
 import { formatTable, formatViolations, type RunFacts } from './table.js';
-import { TaskBook, TERMINAL, type TrackedTask } from './task-book.js';
+import { TERMINAL, type TrackedTask } from './task-book.js';
 import { mismatch } from './task-kinds.js';
 import type { ThreeServersConfig } from './three-servers-config.js';
 import { type FaultPlan, planFaults, ThreeServerFaults } from './three-servers-faults.js';
@@ -115,40 +110,21 @@ export async function runThreeServers(
   });
   const stoppers: (() => unknown)[] = [];
   try {
-    const servers = topology.servers.map((s) => ({ label: s.label, url: s.url }));
-    const history = new History();
-    const book = new TaskBook();
-    const functionIds = await register(servers[0]?.url as string, token);
-    history.record({ kind: 'register', start: history.t0, end: Date.now(), target: 'server0' });
-    const finishLog = await FinishLog.start(topology.redis.url, prefix);
-    stoppers.push(() => finishLog.close());
-    const store = await StoreReader.open(topology.redis.url, prefix);
-    stoppers.push(() => store.close());
-
-    const readerCtx = { book, history, servers, token, seed: c.seed };
-    const pollers = new LongPollers(readerCtx, c.pollWaitMs);
-    const subscribers = new Subscribers(book, history, servers, token);
-    stoppers.push(() => subscribers.close());
     const watched = (task: TrackedTask) => deriveSeed(c.seed, task.nonce) % c.watchEvery === 0;
-    book.onAccepted((task) => {
-      if (!watched(task)) return;
-      pollers.start(task);
-      subscribers.start(task);
+    const kit = await openRunKit({
+      topology,
+      prefix,
+      token,
+      seed: c.seed,
+      pollWaitMs: c.pollWaitMs,
+      watched,
+      stoppers,
     });
-    const rereader = new ReReader(readerCtx);
-    const prober = new HealthProber(topology);
-    const rss = new RssSampler(topology);
+    const { servers, history, book, functionIds, finishLog, store, readerCtx } = kit;
+    const { pollers, subscribers, rereader, prober, rss } = kit;
     const sampler = new LeaseSampler(store, book, history);
-    rereader.start();
-    prober.start();
-    rss.start();
     sampler.start(c.sampleMs);
-    stoppers.push(
-      () => rereader.stop(),
-      () => prober.stop(),
-      () => rss.stop(),
-      () => sampler.stop(),
-    );
+    stoppers.push(() => sampler.stop());
 
     // Quick tasks only: nothing waits for room (outstanding() is never consulted).
     const load = new Load(
