@@ -177,10 +177,10 @@ describe('POST /execute_function without Express answers as the Express route do
         return { text: body.text, headers: { ...body.headers, ...auth, ...extra } };
       }
 
-      for (const [name, make] of cases) {
+      // A wrong token means something only where one is required.
+      for (const [name, make] of cases.filter(([name]) => token || name !== 'a wrong token')) {
         it(name, async () => {
           const { path, text, headers } = make();
-          if (name === 'a wrong token' && !token) return;
           if (headers['content-length'] !== undefined && text !== undefined) {
             headers['content-length'] = String(Buffer.byteLength(text));
           }
