@@ -6,10 +6,14 @@
  * servers to `notify`, so each server's scheduler re-reads its next timer.
  */
 
-import { createHash } from 'node:crypto';
-import type { createClient } from 'redis';
 import { SCHEDULE_ADVANCE_LUA, SCHEDULE_FINISH_LUA, SCHEDULE_RETAKE_LUA } from './lua/schedule.js';
 import type { RedisKeys } from './redis-keys.js';
+import {
+  type RedisClient,
+  type RedisLink,
+  type Script,
+  luaScript as script,
+} from './redis-link.js';
 import { integer, ReplyError, stringArray } from './redis-reply.js';
 import {
   fireFromMember,
@@ -25,23 +29,12 @@ import type {
   ScheduleStore,
 } from './schedule-store.js';
 
-type Client = ReturnType<typeof createClient>;
-
 export interface RedisScheduleStoreDeps {
-  client: Client;
+  link: RedisLink;
   keys: RedisKeys;
   instanceId: string;
   /** Runs a command as the task store does: bounded in time, connection trouble as UnavailableError. */
   call: <T>(run: () => Promise<T>) => Promise<T>;
-}
-
-interface Script {
-  source: string;
-  sha: string;
-}
-
-function script(source: string): Script {
-  return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
 const ADVANCE = script(SCHEDULE_ADVANCE_LUA);
@@ -49,14 +42,16 @@ const RETAKE = script(SCHEDULE_RETAKE_LUA);
 const FINISH = script(SCHEDULE_FINISH_LUA);
 
 export class RedisScheduleStore implements ScheduleStore {
-  readonly #client: Client;
+  readonly #link: RedisLink;
+  readonly #client: RedisClient;
   readonly #keys: RedisKeys;
   readonly #instanceId: string;
   readonly #call: <T>(run: () => Promise<T>) => Promise<T>;
   readonly #listeners = new Set<ScheduleListener>();
 
   constructor(deps: RedisScheduleStoreDeps) {
-    this.#client = deps.client;
+    this.#link = deps.link;
+    this.#client = deps.link.client;
     this.#keys = deps.keys;
     this.#instanceId = deps.instanceId;
     this.#call = deps.call;
@@ -68,9 +63,9 @@ export class RedisScheduleStore implements ScheduleStore {
         .multi()
         .hSet(this.#keys.schedule(schedule.id), scheduleToHash(schedule))
         .zAdd(this.#keys.schedules, { score: schedule.next_run_at, value: schedule.id })
-        .publish(this.#keys.events, this.#changeMessage())
         .exec(),
     );
+    await this.#announce();
     this.notify();
   }
 
@@ -81,9 +76,7 @@ export class RedisScheduleStore implements ScheduleStore {
 
   async list(): Promise<ScheduleRecord[]> {
     const ids = stringArray(
-      await this.#call(() =>
-        this.#client.sendCommand<unknown>(['ZRANGE', this.#keys.schedules, '0', '-1']),
-      ),
+      await this.#call(() => this.#client.zRange(this.#keys.schedules, 0, -1)),
       'ZRANGE schedules',
     );
     return this.#read(ids);
@@ -92,13 +85,9 @@ export class RedisScheduleStore implements ScheduleStore {
   async delete(id: string): Promise<boolean> {
     // Published whether or not it existed: a needless re-read elsewhere is harmless.
     const replies = await this.#call(() =>
-      this.#client
-        .multi()
-        .del(this.#keys.schedule(id))
-        .zRem(this.#keys.schedules, id)
-        .publish(this.#keys.events, this.#changeMessage())
-        .exec(),
+      this.#client.multi().del(this.#keys.schedule(id)).zRem(this.#keys.schedules, id).exec(),
     );
+    await this.#announce();
     const deleted = integer(replies[0], 'DEL schedule') > 0;
     if (deleted) this.notify();
     return deleted;
@@ -184,23 +173,20 @@ export class RedisScheduleStore implements ScheduleStore {
     for (const listener of this.#listeners) listener();
   }
 
-  #changeMessage(): string {
-    return `${this.#instanceId} s`;
+  /** Tells the other servers that the schedules changed (on the shard's own channel on a cluster). */
+  async #announce(): Promise<void> {
+    const message = `${this.#instanceId} s`;
+    await this.#call(() =>
+      this.#link.sharded
+        ? this.#client.sPublish(this.#keys.events, message)
+        : this.#client.publish(this.#keys.events, message),
+    );
   }
 
   /** Members of a ZSET scored at or before `max`, lowest first, at most `limit`. */
   async #byScore(key: string, max: number, limit: number, what: string): Promise<string[]> {
     const raw = await this.#call(() =>
-      this.#client.sendCommand<unknown>([
-        'ZRANGE',
-        key,
-        '-inf',
-        String(max),
-        'BYSCORE',
-        'LIMIT',
-        '0',
-        String(limit),
-      ]),
+      this.#client.zRange(key, '-inf', max, { BY: 'SCORE', LIMIT: { offset: 0, count: limit } }),
     );
     return stringArray(raw, `ZRANGE ${what}`);
   }
@@ -225,13 +211,6 @@ export class RedisScheduleStore implements ScheduleStore {
   }
 
   async #script(s: Script, keys: string[], args: string[]): Promise<unknown> {
-    return this.#call(async () => {
-      try {
-        return await this.#client.evalSha(s.sha, { keys, arguments: args });
-      } catch (error) {
-        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        return this.#client.eval(s.source, { keys, arguments: args });
-      }
-    });
+    return this.#call(() => this.#link.run(s, keys, args));
   }
 }

@@ -6,12 +6,8 @@
  * other's long-polls and dispatchers.
  */
 
-import { createHash } from 'node:crypto';
-import { createClient } from 'redis';
-import { type BackoffPolicy, backoffDelay } from '../../shared/backoff.js';
 import { DEFAULT_KEY_PREFIX } from '../../shared/defaults.js';
 import { ConfigError, UnavailableError, UnknownOutcomeError } from '../../shared/errors.js';
-import { withoutPassword } from '../../shared/transport-security.js';
 import type { TaskOutcome } from '../../shared/types.js';
 import { DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_RESULT_TTL_SECONDS } from '../server-config.js';
 import { functionFromHash, functionToHash } from './function-hash.js';
@@ -38,6 +34,7 @@ import { RETRY_TASK_LUA } from './lua/retry-task.js';
 import { STALE_LEASES_LUA } from './lua/stale-leases.js';
 import { TRIM_INDEX_LUA } from './lua/trim-index.js';
 import { parseEventMessage, RedisKeys } from './redis-keys.js';
+import { type RedisClient, RedisLink, type Script, luaScript as script } from './redis-link.js';
 import { hash, integer, ReplyError, ReplyReader, stringArray } from './redis-reply.js';
 import { RedisScheduleStore } from './redis-schedule-store.js';
 import {
@@ -84,7 +81,9 @@ import type {
 export interface RedisStoreOptions {
   /** A tenant's weight in fair dispatch across lanes (1 when not given). */
   weightOf?: (tenant: string | undefined) => number;
-  url: string;
+  /** The Redis to connect to; or `link`, a connection shared with other stores (shards). */
+  url?: string;
+  link?: RedisLink;
   prefix?: string;
   /** Identifies this server in published events and lease owners. */
   instanceId: string;
@@ -96,17 +95,6 @@ export interface RedisStoreOptions {
   /** How long the first connection may take before start-up fails. */
   connectTimeoutMs?: number;
   onError?: (error: Error) => void;
-}
-
-type Client = ReturnType<typeof createClient>;
-
-interface Script {
-  source: string;
-  sha: string;
-}
-
-function script(source: string): Script {
-  return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
 const SCRIPTS = {
@@ -173,19 +161,18 @@ export class RedisStore implements TaskStore {
   readonly kind = 'redis';
   readonly keys: RedisKeys;
   readonly schedules: RedisScheduleStore;
-  readonly #client: Client;
-  readonly #subscriber: Client;
+  readonly #link: RedisLink;
+  /** This store opened the link (not a shard of a sharded store): it connects and closes it. */
+  readonly #ownsLink: boolean;
+  readonly #client: RedisClient;
   readonly #events = new StoreEvents();
-  readonly #options: Required<Omit<RedisStoreOptions, 'onError' | 'weightOf'>> &
+  readonly #options: Required<Omit<RedisStoreOptions, 'onError' | 'weightOf' | 'url' | 'link'>> &
     Pick<RedisStoreOptions, 'onError' | 'weightOf'>;
-  #connected = false;
   #closed = false;
   /** Redis's clock minus ours (ms), so script deadlines are set in Redis's clock. */
   #clockOffsetMs = 0;
   /** Where the next dead-owner scan of the lease set starts. */
   #leaseCursor = 0;
-  /** The event connection was lost since it last subscribed: events may have been missed. */
-  #eventsLost = false;
   /** Every lane but the default one, as the `lanes` hash lists them. */
   readonly #lanes = new Map<string, LaneInfo>();
 
@@ -199,66 +186,32 @@ export class RedisStore implements TaskStore {
       ...options,
     };
     this.keys = new RedisKeys(this.#options.prefix);
-    const started = Date.now();
-    this.#client = createClient({
-      url: options.url,
-      // Without an offline queue a command fails at once while Redis is away,
-      // so a submit answers 503 instead of hanging.
-      disableOfflineQueue: true,
-      // Every command goes through #call, whose timer (commandTimeoutMs) decides when Redis is
-      // too slow and what a late reply means; node-redis's own 5 s default armed an
-      // AbortSignal.timeout per command (~1.7% of the server's CPU on one-call REST load).
-      commandOptions: { timeout: 0 },
-      socket: {
-        connectTimeout: this.#options.connectTimeoutMs,
-        reconnectStrategy: (retries, cause) => {
-          if (this.#closed) return false;
-          if (!this.#connected && Date.now() - started > this.#options.connectTimeoutMs) {
-            return new ConfigError(
-              `Redis at ${withoutPassword(options.url)} does not answer: ${cause.message}`,
-            );
-          }
-          return reconnectDelay(retries);
-        },
-      },
-    });
-    this.#client.on('error', (error: Error) => this.#options.onError?.(error));
+    this.#ownsLink = options.link === undefined;
+    this.#link =
+      options.link ??
+      new RedisLink({
+        target: { url: options.url ?? 'redis://127.0.0.1:6379' },
+        connectTimeoutMs: this.#options.connectTimeoutMs,
+        onError: options.onError,
+      });
+    this.#client = this.#link.client;
     this.schedules = new RedisScheduleStore({
-      client: this.#client,
+      link: this.#link,
       keys: this.keys,
       instanceId: this.#options.instanceId,
       call: (run) => this.#call(run),
     });
-    this.#subscriber = this.#client.duplicate({
-      socket: {
-        connectTimeout: this.#options.connectTimeoutMs,
-        reconnectStrategy: (retries) => (this.#closed ? false : reconnectDelay(retries)),
-      },
-    });
-    this.#subscriber.on('error', () => {});
-    // Pub/sub is fire and forget: what was published while this connection was
-    // down is gone. Listeners are told to look again once it is back.
-    this.#subscriber.on('end', () => {
-      this.#eventsLost = true;
-    });
-    this.#subscriber.on('reconnecting', () => {
-      this.#eventsLost = true;
-    });
-    this.#subscriber.on('ready', () => {
-      if (!this.#eventsLost) return;
-      this.#eventsLost = false;
-      // node-redis subscribes again on its own; give it a moment, then resync.
-      setTimeout(() => this.#events.emit({ type: 'resync' }), 100).unref();
-    });
+    this.#link.onResync(() => this.#events.emit({ type: 'resync' }));
   }
 
-  /** Connects both clients; rejects with ConfigError when Redis does not answer. */
+  /**
+   * Connects (its own link; a shared one is connected by its owner) and
+   * subscribes to its events; rejects with ConfigError when Redis does not answer.
+   */
   async connect(): Promise<void> {
+    if (this.#ownsLink) await this.#link.connect();
     try {
-      await this.#client.connect();
-      this.#connected = true;
-      await this.#subscriber.connect();
-      await this.#subscriber.subscribe(this.keys.events, (message) => this.#onMessage(message));
+      await this.#link.listen(this.keys.events, (message) => this.#onMessage(message));
       await this.#measureClock();
       await this.#loadLanes();
     } catch (error) {
@@ -267,9 +220,7 @@ export class RedisStore implements TaskStore {
       if (error instanceof ConfigError || message.startsWith('Redis at ')) {
         throw new ConfigError(message);
       }
-      throw new ConfigError(
-        `Redis at ${withoutPassword(this.#options.url)} does not answer: ${message}`,
-      );
+      throw new ConfigError(`Redis at ${this.#link.description} does not answer: ${message}`);
     }
   }
 
@@ -780,7 +731,8 @@ export class RedisStore implements TaskStore {
   }
 
   async ping(): Promise<void> {
-    await this.#call(() => this.#client.ping());
+    // A keyed command: on a cluster it asks the node that holds this store's keys.
+    await this.#call(() => this.#client.exists(this.keys.seq));
   }
 
   subscribe(listener: StoreListener): () => void {
@@ -791,10 +743,7 @@ export class RedisStore implements TaskStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#events.clear();
-    for (const client of [this.#subscriber, this.#client]) {
-      if (client.isOpen) await client.close().catch(() => client.destroy());
-      else client.destroy();
-    }
+    if (this.#ownsLink) await this.#link.close();
   }
 
   /** Events published by other servers on the same Redis and prefix. */
@@ -941,18 +890,7 @@ export class RedisStore implements TaskStore {
     onLate?: (reply: unknown) => void,
     storesTasks = false,
   ): Promise<unknown> {
-    return this.#call(
-      async () => {
-        try {
-          return await this.#client.evalSha(s.sha, { keys, arguments: args });
-        } catch (error) {
-          if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-          return this.#client.eval(s.source, { keys, arguments: args });
-        }
-      },
-      onLate,
-      storesTasks,
-    );
+    return this.#call(() => this.#link.run(s, keys, args), onLate, storesTasks);
   }
 
   /**
@@ -965,7 +903,7 @@ export class RedisStore implements TaskStore {
     onLate?: (reply: T) => void,
     storesTasks = false,
   ): Promise<T> {
-    if (!this.#client.isReady) throw new UnavailableError('Redis is unreachable; retry shortly');
+    if (!this.#link.isReady) throw new UnavailableError('Redis is unreachable; retry shortly');
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
     const timeout = new Promise<never>((_, reject) => {
@@ -998,7 +936,7 @@ export class RedisStore implements TaskStore {
           `The connection to Redis broke during the submit (${asError(error).message}); the task may have been stored: retry with the same idempotency key`,
         );
       }
-      if (isTransient(error) || !this.#client.isReady) {
+      if (isTransient(error) || !this.#link.isReady) {
         throw new UnavailableError(
           `Redis is unreachable (${asError(error).message}); retry shortly`,
         );
@@ -1024,11 +962,4 @@ function wasSent(error: unknown): boolean {
   if (/^The client is (offline|closed)/.test(error.message)) return false;
   if (/^[A-Z]+ /.test(error.message) && !/^(ECONN|EPIPE)/.test(error.message)) return false;
   return isTransient(error);
-}
-
-/** Redis reconnects: soon at first (a blip is the common case), never more than 2 s apart. */
-const RECONNECT: BackoffPolicy = { baseMs: 100, maxMs: 2000 };
-
-function reconnectDelay(retries: number): number {
-  return backoffDelay(retries, RECONNECT);
 }

@@ -39,14 +39,15 @@ export class TestRedis {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(extra: string[] = []): Promise<TestRedis> {
+  /** Starts a redis-server on `port` (a free one when not given). */
+  static async start(extra: string[] = [], port?: number): Promise<TestRedis> {
     const probe = spawnSync('redis-server', ['--version']);
     if (probe.error) {
       throw new Error(
         'redis-server is not installed: the tests start their own. Install it (apt-get install redis-server) and run again.',
       );
     }
-    const redis = new TestRedis(await freePort(), extra);
+    const redis = new TestRedis(port ?? (await freePort()), extra);
     await redis.run();
     return redis;
   }
