@@ -40,10 +40,23 @@ const FLAGS: readonly OptionFlag[] = [
   },
   { flag: '--redis <url>', option: 'store.url', env: 'REDIS_URL', help: 'Redis URL', text: true },
   {
+    flag: '--redis-cluster <nodes>',
+    option: 'store.nodes',
+    env: 'TASKGRID_REDIS_CLUSTER',
+    help: 'shard the queue over a Redis Cluster: some nodes, host:port[,host:port…]',
+    text: true,
+  },
+  {
+    flag: '--shards <n>',
+    option: 'store.shards',
+    env: 'TASKGRID_SHARDS',
+    help: 'with --redis-cluster: shards the queue is split into (the same on every server)',
+  },
+  {
     flag: '--store <kind>',
     option: 'store.kind',
     env: 'TASKGRID_STORE',
-    help: 'redis or memory',
+    help: 'redis, memory or redis-cluster',
     text: true,
   },
   {
@@ -198,7 +211,22 @@ export function serverConfig(flags: ServerFlags): ServerConfig {
   if (kind === 'memory' && flags.redis) {
     throw new ConfigError('--redis and --store memory cannot be used together');
   }
-  if (kind === 'memory') {
+  const cluster = [...given.keys()].some((row) => row.option === 'store.nodes');
+  const shards = [...given.keys()].some((row) => row.option === 'store.shards');
+  if (cluster || kind === 'redis-cluster') {
+    if (flags.redis) throw new ConfigError('--redis and --redis-cluster cannot be used together');
+    if (kind !== undefined && kind !== 'redis-cluster') {
+      throw new ConfigError(`--redis-cluster and --store ${String(kind)} cannot be used together`);
+    }
+    if (!cluster) throw new ConfigError('--store redis-cluster needs --redis-cluster <nodes>');
+    setOption(options, 'store.kind', 'redis-cluster');
+    // REDIS_URL in the environment is for servers without a cluster.
+    if (typeof options.store === 'object' && options.store !== null) {
+      Reflect.deleteProperty(options.store, 'url');
+    }
+  } else if (shards) {
+    throw new ConfigError('--shards needs --redis-cluster: one Redis is not sharded');
+  } else if (kind === 'memory') {
     options.store = { kind };
   } else {
     // Where to look for a Redis when none was named; no answer there means the memory store.

@@ -14,8 +14,10 @@ import {
   DEFAULT_PREFETCH,
   DEFAULT_REDIS_URL,
   DEFAULT_RESULT_BYTES,
+  DEFAULT_SHARDS,
   DEFAULT_THREAD_MEMORY_MB,
   defaultThreads,
+  MAX_SHARDS,
   MiB,
   PREFETCH_RANGE,
   THREADS_RANGE,
@@ -71,7 +73,9 @@ export interface TlsConfig {
 
 export type StoreConfig =
   | { kind: 'memory' }
-  | { kind: 'redis'; url: string; prefix: string; required: boolean };
+  | { kind: 'redis'; url: string; prefix: string; required: boolean }
+  /** A Redis Cluster: some of its nodes (host:port), and the shards the queue is split into. */
+  | { kind: 'redis-cluster'; nodes: string[]; prefix: string; shards: number };
 
 export interface ServerConfig {
   mode: Mode;
@@ -189,7 +193,8 @@ export type ServerOptions = Partial<Omit<ServerConfig, 'limits' | 'store' | 'tok
 
 export type StoreOptions =
   | { kind: 'memory' }
-  | { kind: 'redis'; url?: string; prefix?: string; required?: boolean };
+  | { kind: 'redis'; url?: string; prefix?: string; required?: boolean }
+  | { kind: 'redis-cluster'; nodes: string | readonly string[]; prefix?: string; shards?: number };
 
 type IntKey = {
   [K in keyof ServerConfig]: ServerConfig[K] extends number ? K : never;
@@ -342,16 +347,50 @@ function limitsConfig(value: unknown, defaults: Limits): Limits {
 }
 
 function storeConfig(value: unknown): StoreConfig {
-  const given = objectOption('store', value, ['kind', 'url', 'prefix', 'required']);
-  const kind = choiceOption('store.kind', given.kind, ['redis', 'memory'] as const);
+  const given = objectOption('store', value, [
+    'kind',
+    'url',
+    'prefix',
+    'required',
+    'nodes',
+    'shards',
+  ]);
+  const kind = choiceOption('store.kind', given.kind, [
+    'redis',
+    'memory',
+    'redis-cluster',
+  ] as const);
   if (kind === 'memory') {
     objectOption('store', value, ['kind']);
     return { kind };
   }
+  const prefix = textOption('store.prefix', orDefault(given.prefix, DEFAULT_KEY_PREFIX));
+  if (kind === 'redis-cluster') {
+    objectOption('store', value, ['kind', 'nodes', 'prefix', 'shards']);
+    return {
+      kind,
+      nodes: clusterNodes(given.nodes),
+      prefix,
+      shards: intOption('store.shards', orDefault(given.shards, DEFAULT_SHARDS), 1, MAX_SHARDS),
+    };
+  }
+  objectOption('store', value, ['kind', 'url', 'prefix', 'required']);
   return {
     kind,
     url: urlOption('store.url', orDefault(given.url, DEFAULT_REDIS_URL), ['redis:', 'rediss:']),
-    prefix: textOption('store.prefix', orDefault(given.prefix, DEFAULT_KEY_PREFIX)),
+    prefix,
     required: boolOption('store.required', orDefault(given.required, false)),
   };
+}
+
+/** `host:port` items, as a list or one comma-separated text. */
+function clusterNodes(value: unknown): string[] {
+  const items = typeof value === 'string' ? value.split(',').map((n) => n.trim()) : value;
+  const valid =
+    Array.isArray(items) &&
+    items.length > 0 &&
+    items.every((n) => typeof n === 'string' && /^(\[[0-9a-fA-F:.]+\]|[\w.-]+):\d{1,5}$/.test(n));
+  if (!valid)
+    throw new OptionError('store.nodes', 'cluster nodes as host:port[,host:port…]', value);
+  return items.filter((n): n is string => typeof n === 'string');
 }

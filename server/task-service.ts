@@ -273,14 +273,19 @@ export class TaskService {
     const runAt = options.delayMs ? now + options.delayMs : undefined;
     const deadlineAt = options.deadlineMs === undefined ? undefined : now + options.deadlineMs;
     const lane = laneOf(functionId, defaults, options.labels);
+    const idempotency = (i: number) =>
+      keys === undefined ? undefined : tenantKey(keys[i] as string, options.tenant);
+    // The store picks the ids: a sharded one names each task's shard in it.
+    const ids = this.#store.newTaskIds(
+      payloads.map((_, i) => ({ lane, idempotency_key: idempotency(i) })),
+    );
     const tasks: NewTask[] = payloads.map((args, i) => ({
-      id: uuidv4(),
+      id: ids[i] as string,
       function_id: functionId,
       args,
       timeout_ms: timeout,
       created_at: now,
-      idempotency_key:
-        keys === undefined ? undefined : tenantKey(keys[i] as string, options.tenant),
+      idempotency_key: idempotency(i),
       priority: options.priority,
       run_at: runAt,
       deadline_at: deadlineAt,

@@ -19,6 +19,10 @@ export const DEFAULT_WORKER_URL = `ws://${DEFAULT_HOST}:${DEFAULT_PORT}/ws`;
 export const DEFAULT_SERVER_URL = `http://${DEFAULT_HOST}:${DEFAULT_PORT}`;
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const DEFAULT_KEY_PREFIX = 'taskgrid:';
+/** Shards of the queue on a Redis Cluster (`--shards`): enough to spread over 16 masters. */
+export const DEFAULT_SHARDS = 16;
+/** A task id names its shard in 16 bits (server/store/shard-map.ts); more than this spreads no better. */
+export const MAX_SHARDS = 1024;
 
 /** Task threads: one per core. */
 export function defaultThreads(): number {

@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import { claimFilter, type LaneSpec, laneId } from '../server/store/lanes.js';
 import type { NewTask, TaskStore } from '../server/store/task-store.js';
 import type { TaskOutcome } from '../shared/types.js';
-import { bothStores } from './helpers/both-stores.js';
+import { everyStore } from './helpers/every-store.js';
 import { expectSameTranscripts, normalise, type Transcript } from './helpers/store-transcript.js';
 
 const gpu: LaneSpec = { labels: ['gpu'] };
@@ -42,7 +42,7 @@ const outcome = (id: string, status: TaskOutcome['status'], value = '1'): TaskOu
 });
 const FAILURE = JSON.stringify({ name: 'Error', message: 'no', stack: 'Error: no' });
 
-const stores = bothStores();
+const stores = everyStore();
 
 for (const [name, open] of stores) {
   describe(`TaskStore for the console: ${name}`, () => {

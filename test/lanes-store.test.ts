@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { ANY_HOLDER, claimFilter, type LaneSpec, laneId } from '../server/store/lanes.js';
 import type { NewTask, TaskStore } from '../server/store/task-store.js';
-import { bothStores } from './helpers/both-stores.js';
+import { everyStore } from './helpers/every-store.js';
 import { expectSameTranscripts, normalise } from './helpers/store-transcript.js';
 
 const WEIGHTS: Record<string, number> = { heavy: 3 };
@@ -35,7 +35,7 @@ const done = (id: string, attempt: number) => ({
   run_ms: 1,
 });
 
-const stores = bothStores(weightOf);
+const stores = everyStore(weightOf);
 
 const gpu: LaneSpec = { labels: ['gpu'] };
 const gpuEu: LaneSpec = { labels: ['gpu', 'region=eu'] };

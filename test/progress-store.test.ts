@@ -11,11 +11,15 @@ import { MemoryStore } from '../server/store/memory-store.js';
 import { parseEventMessage } from '../server/store/redis-keys.js';
 import { RedisStore } from '../server/store/redis-store.js';
 import type { NewTask, StoreEvent, TaskStore } from '../server/store/task-store.js';
+import { idPool, openShardedStore } from './helpers/every-store.js';
 import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
 import { until } from './helpers/wait.js';
 
+/** Where test task ids come from: the store under test, once one is open. */
+let nextId: () => string = randomUUID;
+
 function newTask(): NewTask {
-  return { id: randomUUID(), function_id: 'f1', args: '[1]', timeout_ms: 1000, created_at: 1 };
+  return { id: nextId(), function_id: 'f1', args: '[1]', timeout_ms: 1000, created_at: 1 };
 }
 
 async function openRedis(prefix: string): Promise<RedisStore> {
@@ -27,6 +31,7 @@ async function openRedis(prefix: string): Promise<RedisStore> {
 const stores: [string, () => Promise<TaskStore>][] = [
   ['MemoryStore', async () => new MemoryStore()],
   ['RedisStore', () => openRedis(uniquePrefix())],
+  ['ShardedStore (cluster)', () => openShardedStore()],
 ];
 
 for (const [name, open] of stores) {
@@ -35,6 +40,7 @@ for (const [name, open] of stores) {
     let events: StoreEvent[];
     beforeEach(async () => {
       store = await open();
+      nextId = idPool(store);
       events = [];
       store.subscribe((event) => events.push(event));
     });

@@ -11,25 +11,29 @@ import { DISCARD_LUA } from '../server/store/lua/discard.js';
 import { RedisStore } from '../server/store/redis-store.js';
 import type { NewTask, StoreEvent, TaskStore } from '../server/store/task-store.js';
 import type { TaskOutcome } from '../shared/types.js';
-import { bothStores } from './helpers/both-stores.js';
+import { everyStore, idPool } from './helpers/every-store.js';
 import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
 import { expectSameTranscripts, normalise } from './helpers/store-transcript.js';
 
+/** Where test task ids come from: the store under test, once one is open. */
+let nextId: () => string = randomUUID;
+
 function newTask(fn = 'f1', args = '[1]'): NewTask {
-  return { id: randomUUID(), function_id: fn, args, timeout_ms: 1000, created_at: Date.now() };
+  return { id: nextId(), function_id: fn, args, timeout_ms: 1000, created_at: Date.now() };
 }
 
 function done(id: string, attempt: number, value = '2'): TaskOutcome {
   return { id, attempt, status: 'COMPLETED', value, run_ms: 1 };
 }
 
-const stores = bothStores();
+const stores = everyStore();
 
 for (const [name, open] of stores) {
   describe(`TaskStore contract: ${name}`, () => {
     let store: TaskStore;
     beforeEach(async () => {
       store = await open();
+      nextId = idPool(store);
     });
     afterEach(async () => {
       await store.close();

@@ -7,6 +7,7 @@ import { validate as isUuid } from 'uuid';
 import { BadPayloadError } from '../../shared/errors.js';
 import { TASK_PAGE_LIMIT } from '../../shared/task-info.js';
 import { TASK_STATUSES } from '../../shared/types.js';
+import { badCursor, CURSOR_SHAPE } from '../store/list-cursor.js';
 import type { TaskQuery } from '../store/task-store.js';
 
 /** One definition with the SDK's check and the OpenAPI parameter (shared/task-info.ts). */
@@ -54,11 +55,7 @@ export function parseTaskQuery(query: Record<string, unknown>): TaskQuery {
     out.limit = n;
   }
   if (cursor !== undefined) {
-    if (!/^\d{1,16}$/.test(cursor)) {
-      throw new BadPayloadError(
-        `Expected \`cursor\` to be the \`next_cursor\` of an earlier page, got \`${cursor.slice(0, 32)}\``,
-      );
-    }
+    if (!CURSOR_SHAPE.test(cursor)) throw badCursor(cursor);
     out.cursor = cursor;
   }
   return out;

@@ -5,6 +5,7 @@
  * a restart.
  */
 
+import { v4 as uuidv4 } from 'uuid';
 import type { TaskAssignment, TaskOutcome, TaskStatus } from '../../shared/types.js';
 import { DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_RESULT_TTL_SECONDS } from '../server-config.js';
 import {
@@ -15,6 +16,7 @@ import {
   laneServes,
   parseLaneId,
 } from './lanes.js';
+import { seqCursor } from './list-cursor.js';
 import { MemoryDependencies } from './memory-dependencies.js';
 import { backoffWait, insertSorted, type Queued, SeqQueues } from './memory-queues.js';
 import { MemoryScheduleStore } from './memory-schedule-store.js';
@@ -37,6 +39,7 @@ import type {
   TaskError,
   TaskOwner,
   TaskPage,
+  TaskPlacement,
   TaskQuery,
   TaskRecord,
   TaskStore,
@@ -152,6 +155,10 @@ export class MemoryStore implements TaskStore {
     this.#weightOf = options.weightOf ?? (() => 1);
     this.#idempotencyTtlMs =
       (options.idempotencyTtlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS) * 1000;
+  }
+
+  newTaskIds(tasks: readonly TaskPlacement[]): string[] {
+    return tasks.map(() => uuidv4());
   }
 
   async registerFunction(fn: FunctionRecord): Promise<void> {
@@ -607,7 +614,8 @@ export class MemoryStore implements TaskStore {
 
   async listTasks(query: TaskQuery): Promise<TaskPage> {
     const index = query.status === 'FAILED' ? this.#failed : this.#index;
-    const below = query.cursor === undefined ? Number.POSITIVE_INFINITY : Number(query.cursor);
+    const cursor = seqCursor(query.cursor);
+    const below = cursor === undefined ? Number.POSITIVE_INFINITY : Number(cursor);
     let at = index.length - 1;
     while (at >= 0 && (index[at]?.at ?? 0) >= below) at--;
     const tasks: TaskRecord[] = [];

@@ -10,6 +10,7 @@ import type { ServerConfig, StoreConfig } from '../server-config.js';
 import type { Tenants } from '../tenants.js';
 import { MemoryStore } from './memory-store.js';
 import { RedisStore } from './redis-store.js';
+import { ShardedStore } from './sharded-store.js';
 import type { TaskStore } from './task-store.js';
 
 export async function openStore(
@@ -30,6 +31,29 @@ export async function openStore(
     });
   }
   let lastError = '';
+  const onError = (error: Error) => {
+    if (error.message !== lastError) log.warn({ err: error.message }, 'redis connection trouble');
+    lastError = error.message;
+  };
+  if (store.kind === 'redis-cluster') {
+    // A cluster named is a cluster required: no fallback to memory.
+    const sharded = new ShardedStore({
+      seeds: store.nodes,
+      shards: store.shards,
+      prefix: store.prefix,
+      instanceId,
+      resultTtlSeconds: config.resultTtlSeconds,
+      idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+      weightOf,
+      onError,
+    });
+    await sharded.connect();
+    log.info(
+      { cluster: store.nodes.join(','), shards: store.shards, prefix: store.prefix },
+      'connected to the redis cluster',
+    );
+    return sharded;
+  }
   const redis = new RedisStore({
     url: store.url,
     prefix: store.prefix,
@@ -38,10 +62,7 @@ export async function openStore(
     idempotencyTtlSeconds: config.idempotencyTtlSeconds,
     weightOf,
     connectTimeoutMs: store.required ? 3000 : 500,
-    onError: (error) => {
-      if (error.message !== lastError) log.warn({ err: error.message }, 'redis connection trouble');
-      lastError = error.message;
-    },
+    onError,
   });
   try {
     await redis.connect();

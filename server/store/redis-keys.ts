@@ -27,11 +27,21 @@ export const KEY_PARTS = {
 export const DEPENDENTS_SUFFIX = ':dependents';
 
 /**
+ * What follows a task's key to name the SET of shards whose tasks wait for
+ * its result (a sharded store: lua/remote-dependencies.ts), and what follows
+ * the task head to name a shard's outbox, the LIST of messages to other
+ * shards: built from the task head, as DEPENDENTS_SUFFIX is.
+ */
+export const REMOTE_SUFFIX = ':remote';
+export const OUTBOX_AFTER_HEAD = '~outbox';
+
+/**
  * A message on the events channel, as the Lua scripts publish it:
  * `<instance> q` (`q p <n>` when some have a priority, the highest being n), `<instance> f <id,id,...>`, `<instance> c <id> <owner>` or
  * `<instance> l <lane>` (a lane came into use), `<instance> r <id>` (a finished task runs again) or `<instance> w <ms>` (a task waits until then: a delay, a backoff or a
  * deadline), or
- * `<instance> p <id> <progress JSON>` (the JSON may hold spaces: it is the rest).
+ * `<instance> p <id> <progress JSON>` (the JSON may hold spaces: it is the rest), or
+ * `* o` (a sharded store's shard has messages for other shards in its outbox).
  * The instance `*` is every server's, the publisher's too: a
  * script that any server may run (a claim that found a deadline passed)
  * publishes its outcomes that way, so none is announced twice. The schedule
@@ -47,7 +57,8 @@ export type EventMessage =
   | { instance: string; kind: 'finished'; ids: string[] }
   | { instance: string; kind: 'cancelled'; id: string; owner: string | undefined }
   | { instance: string; kind: 'progress'; id: string; progress: Progress }
-  | { instance: string; kind: 'schedules' };
+  | { instance: string; kind: 'schedules' }
+  | { instance: string; kind: 'outbox' };
 
 export function parseEventMessage(message: string): EventMessage | undefined {
   const [instance = '', kind, rest = '', owner = ''] = message.split(' ', 4);
@@ -62,6 +73,7 @@ export function parseEventMessage(message: string): EventMessage | undefined {
   if (kind === 'l') return { instance, kind: 'lane', lane: rest };
   if (kind === 'w' && /^\d{1,16}$/.test(rest)) return { instance, kind: 'due', at: Number(rest) };
   if (kind === 's') return { instance, kind: 'schedules' };
+  if (kind === 'o') return { instance, kind: 'outbox' };
   return undefined;
 }
 
@@ -119,6 +131,10 @@ export class RedisKeys {
   readonly schedules: string;
   /** ZSET of fires won and not yet stored (`<schedule id>/<slot>`), scored by lease end (ms). */
   readonly scheduleFires: string;
+  /** LIST of messages to other shards (a sharded store; lua/remote-dependencies.ts). */
+  readonly outbox: string;
+  /** STRING: the server relaying this shard's outbox now (with a TTL). */
+  readonly relayLock: string;
   /** Head of every function key (scripts get it as ARGV). */
   readonly functionHead: string;
   readonly #scheduleHead: string;
@@ -148,6 +164,8 @@ export class RedisKeys {
     this.schedules = `${prefix}schedules`;
     this.scheduleFires = `${prefix}schedule-fires`;
     this.#scheduleHead = `${prefix}${KEY_PARTS.schedule}`;
+    this.outbox = `${this.taskHead}${OUTBOX_AFTER_HEAD}`;
+    this.relayLock = `${prefix}relay-lock`;
   }
 
   /** HASH of one task (see task-hash.ts for its fields). */

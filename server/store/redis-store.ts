@@ -6,6 +6,7 @@
  * other's long-polls and dispatchers.
  */
 
+import { v4 as uuidv4 } from 'uuid';
 import { DEFAULT_KEY_PREFIX } from '../../shared/defaults.js';
 import { ConfigError, UnavailableError, UnknownOutcomeError } from '../../shared/errors.js';
 import type { TaskOutcome } from '../../shared/types.js';
@@ -19,6 +20,7 @@ import {
   laneServes,
   parseLaneId,
 } from './lanes.js';
+import { seqCursor } from './list-cursor.js';
 import { CANCEL_LUA } from './lua/cancel.js';
 import { CLAIM_LUA, ENQUEUE_CLAIM_LUA, ENQUEUE_LUA } from './lua/claim.js';
 import { COMPLETE_LUA } from './lua/complete.js';
@@ -53,6 +55,7 @@ import {
   readRetry,
   readStaleLeases,
   readTaskIdPage,
+  type TaskIdEntry,
   WORKER_LOST_TEMPLATE,
 } from './script-io.js';
 import { StoreEvents } from './store-events.js';
@@ -73,6 +76,7 @@ import type {
   StoreListener,
   TaskOwner,
   TaskPage,
+  TaskPlacement,
   TaskQuery,
   TaskRecord,
   TaskStore,
@@ -95,6 +99,19 @@ export interface RedisStoreOptions {
   /** How long the first connection may take before start-up fails. */
   connectTimeoutMs?: number;
   onError?: (error: Error) => void;
+  /** A shard of a sharded store: called when its outbox has messages (shard-relay.ts). */
+  onOutbox?: () => void;
+}
+
+/** What the cross-shard steps of a sharded store (shard-relay.ts) use of one shard's store. */
+export interface ShardPort {
+  keys: RedisKeys;
+  instanceId: string;
+  resultTtlSeconds: number;
+  /** The lane key heads and keys every lane-aware script takes. */
+  laneArgs: string[];
+  /** Runs a script as the store does: bounded in time, connection trouble as UnavailableError. */
+  run(s: Script, keys: string[], args: string[]): Promise<unknown>;
 }
 
 const SCRIPTS = {
@@ -166,8 +183,10 @@ export class RedisStore implements TaskStore {
   readonly #ownsLink: boolean;
   readonly #client: RedisClient;
   readonly #events = new StoreEvents();
-  readonly #options: Required<Omit<RedisStoreOptions, 'onError' | 'weightOf' | 'url' | 'link'>> &
-    Pick<RedisStoreOptions, 'onError' | 'weightOf'>;
+  readonly #options: Required<
+    Omit<RedisStoreOptions, 'onError' | 'weightOf' | 'url' | 'link' | 'onOutbox'>
+  > &
+    Pick<RedisStoreOptions, 'onError' | 'weightOf' | 'onOutbox'>;
   #closed = false;
   /** Redis's clock minus ours (ms), so script deadlines are set in Redis's clock. */
   #clockOffsetMs = 0;
@@ -222,6 +241,10 @@ export class RedisStore implements TaskStore {
       }
       throw new ConfigError(`Redis at ${this.#link.description} does not answer: ${message}`);
     }
+  }
+
+  newTaskIds(tasks: readonly TaskPlacement[]): string[] {
+    return tasks.map(() => uuidv4());
   }
 
   async registerFunction(fn: FunctionRecord): Promise<void> {
@@ -620,15 +643,26 @@ export class RedisStore implements TaskStore {
   }
 
   async listTasks(query: TaskQuery): Promise<TaskPage> {
+    const { entries, cursor } = await this.listTaskIds(query);
+    const records = await this.getTasks(entries.map((e) => e.id));
+    const tasks: TaskRecord[] = [];
+    for (const record of records) if (record) tasks.push(record);
+    return cursor === undefined ? { tasks } : { tasks, next_cursor: cursor };
+  }
+
+  /** The ids of one page, each with its index score and submit time (a sharded store merges by them). */
+  async listTaskIds(
+    query: TaskQuery,
+  ): Promise<{ entries: TaskIdEntry[]; cursor: string | undefined }> {
     // The dead-letter set holds only FAILED tasks: the view that must stay fast at any size.
     const index = query.status === 'FAILED' ? this.keys.failed : this.keys.index;
-    const { ids, cursor } = readTaskIdPage(
+    return readTaskIdPage(
       await this.#script(
         SCRIPTS.listTasks,
         [index],
         [
           this.keys.taskHead,
-          query.cursor ?? '',
+          seqCursor(query.cursor) ?? '',
           String(query.limit),
           query.status ?? '',
           query.function_id ?? '',
@@ -637,10 +671,6 @@ export class RedisStore implements TaskStore {
         ],
       ),
     );
-    const records = await this.getTasks(ids);
-    const tasks: TaskRecord[] = [];
-    for (const record of records) if (record) tasks.push(record);
-    return cursor === undefined ? { tasks } : { tasks, next_cursor: cursor };
   }
 
   async trimIndexes(): Promise<{ removed: number; more: boolean }> {
@@ -735,6 +765,17 @@ export class RedisStore implements TaskStore {
     await this.#call(() => this.#client.exists(this.keys.seq));
   }
 
+  /** This store as one shard of a sharded store sees it. */
+  shardPort(): ShardPort {
+    return {
+      keys: this.keys,
+      instanceId: this.#options.instanceId,
+      resultTtlSeconds: this.#options.resultTtlSeconds,
+      laneArgs: this.#laneArgs(),
+      run: (s, keys, args) => this.#script(s, keys, args),
+    };
+  }
+
   subscribe(listener: StoreListener): () => void {
     return this.#events.add(listener);
   }
@@ -752,6 +793,10 @@ export class RedisStore implements TaskStore {
     // This server's own events were already emitted locally, with their outcomes
     // (or, for a call that outlived its timeout, when its reply came).
     if (!event || event.instance === this.#options.instanceId) return;
+    if (event.kind === 'outbox') {
+      this.#options.onOutbox?.();
+      return;
+    }
     if (event.kind === 'lane') {
       void this.#loadLanes().catch(() => {
         // Read again on the next lane event or resync.
@@ -865,6 +910,16 @@ export class RedisStore implements TaskStore {
     const read = new ReplyReader(stringArray(raw, 'enqueue'), 'enqueue');
     const result = readEnqueue(read, tasks.length);
     if (!result) return; // stored nothing
+    this.discardStored(tasks, result).catch((error: unknown) =>
+      this.#options.onError?.(asError(error)),
+    );
+  }
+
+  /**
+   * Takes back tasks an enqueue stored (not the duplicates it found): a
+   * caller that was told nothing was stored must not find them run.
+   */
+  async discardStored(tasks: readonly NewTask[], result: EnqueueResult): Promise<void> {
     const args = [this.keys.taskHead, this.keys.idempotencyHead, ...this.#laneArgs()];
     tasks.forEach((t, i) => {
       if (!result.duplicates.has(i)) args.push(t.id, t.idempotency_key ?? '');
@@ -878,9 +933,7 @@ export class RedisStore implements TaskStore {
       this.keys.deadlines,
       this.keys.index,
     ];
-    this.#script(SCRIPTS.discard, keys, args).catch((error: unknown) =>
-      this.#options.onError?.(asError(error)),
-    );
+    await this.#script(SCRIPTS.discard, keys, args);
   }
 
   async #script(

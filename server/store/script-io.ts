@@ -210,15 +210,27 @@ export function readPromote(raw: unknown): PromoteResult {
 }
 
 /** Reads the `{ next cursor or '', ids... }` reply of the list-tasks script. */
-export function readTaskIdPage(raw: unknown): { ids: string[]; cursor: string | undefined } {
+/** One entry of a list-tasks page: the id, its index score and when it was submitted. */
+export interface TaskIdEntry {
+  id: string;
+  seq: number;
+  created: number;
+}
+
+export function readTaskIdPage(raw: unknown): {
+  entries: TaskIdEntry[];
+  cursor: string | undefined;
+} {
   const read = new ReplyReader(stringArray(raw, 'list-tasks'), 'list-tasks');
   const cursor = read.text('cursor');
   if (cursor !== '' && !/^\d+$/.test(cursor)) {
     throw new ReplyError('list-tasks', `cursor should be a seq, got ${cursor.slice(0, 40)}`);
   }
-  const ids: string[] = [];
-  while (read.more) ids.push(read.id('task id'));
-  return { ids, cursor: cursor === '' ? undefined : cursor };
+  const entries: TaskIdEntry[] = [];
+  while (read.more) {
+    entries.push({ id: read.id('task id'), seq: read.int('seq'), created: read.int('created') });
+  }
+  return { entries, cursor: cursor === '' ? undefined : cursor };
 }
 
 /** Reads the `{ previous status, changed 0|1 }` reply of the retry-task script; nil is an unknown id. */

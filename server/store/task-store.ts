@@ -86,6 +86,12 @@ export interface TaskReference {
   end: number;
 }
 
+/** What decides where a new task is kept, on a store sharded over a cluster (sharded-store.ts). */
+export interface TaskPlacement {
+  lane?: { id: string; limit: number } | undefined;
+  idempotency_key?: string | undefined;
+}
+
 export interface EnqueueResult {
   /** Position in the batch → id of the task stored earlier under the same idempotency key. */
   duplicates: Map<number, string>;
@@ -229,9 +235,14 @@ export interface RetryResult {
 export type StoreListener = (event: StoreEvent) => void;
 
 export interface TaskStore {
-  readonly kind: 'redis' | 'memory';
+  readonly kind: 'redis' | 'memory' | 'redis-cluster';
   /** Cron schedules, kept beside the tasks (schedule-store.ts). */
   readonly schedules: ScheduleStore;
+  /**
+   * Ids for new tasks, in order: any UUID v4 on one store; a sharded store
+   * picks ids that name the shard each task will live in.
+   */
+  newTaskIds(tasks: readonly TaskPlacement[]): string[];
   registerFunction(fn: FunctionRecord): Promise<void>;
   getFunction(id: string): Promise<FunctionRecord | undefined>;
   /** Every registered function, oldest first. */

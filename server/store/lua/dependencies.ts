@@ -27,10 +27,17 @@
  * before the last one came) fails each waiting dependent with
  * DependencyFailedError, and their dependents in turn, walking a stack
  * rather than recursing, in the same script.
+ *
+ * On a store sharded over a cluster, dependents in other shards wait on a
+ * copy of the dependency in their own shard (lua/remote-dependencies.ts):
+ * the dependency keeps the numbers of those shards in a SET beside its hash
+ * (REMOTE_SUFFIX), and when it ends, these scripts put one message per shard
+ * in their own shard's outbox (`r <id> <shard>`) and publish `* o`; a relay
+ * on some server carries the outcome over. On one Redis the SET never exists.
  */
 
 import { DependencyFailedError } from '../../../shared/errors.js';
-import { DEPENDENTS_SUFFIX } from '../redis-keys.js';
+import { DEPENDENTS_SUFFIX, OUTBOX_AFTER_HEAD, REMOTE_SUFFIX } from '../redis-keys.js';
 
 /** Stands for the dependency's id in the error templates. */
 const ID_MARK = 'DEPENDENCY_ID_MARK';
@@ -53,6 +60,7 @@ local deps_queued = 0
 local deps_highest = false
 local deps_any_priority = false
 local deps_due = false
+local deps_outbox = false
 local deps_templates = { failed = ${template('failed')}, cancelled = ${template('cancelled')}, expired = ${template('expired')} }
 local function deps_set(id) return task_head .. id .. '${DEPENDENTS_SUFFIX}' end
 local function deps_error(dep, how)
@@ -67,11 +75,23 @@ local function deps_fail_one(id, err, at, ttl, failed_set)
   if ttl > 0 then redis.call('EXPIRE', key, ttl) end
   deps_ended[#deps_ended + 1] = id
 end
+-- Dependents in other shards (a sharded store) hear of the end through the outbox.
+local function deps_remote(id)
+  local set = task_head .. id .. '${REMOTE_SUFFIX}'
+  local shards = redis.call('SMEMBERS', set)
+  if #shards == 0 then return end
+  redis.call('DEL', set)
+  for _, shard in ipairs(shards) do
+    redis.call('RPUSH', task_head .. '${OUTBOX_AFTER_HEAD}', 'r ' .. id .. ' ' .. shard)
+  end
+  deps_outbox = true
+end
 local function fail_dependents(root, how, at, ttl, failed_set)
   local stack = { root, how }
   while #stack > 0 do
     local ended_how = table.remove(stack)
     local dep = table.remove(stack)
+    deps_remote(dep)
     local set = deps_set(dep)
     local waiting = redis.call('SMEMBERS', set)
     if #waiting > 0 then
@@ -97,6 +117,7 @@ local function deps_announce(events)
   if deps_any_priority then redis.call('PUBLISH', events, '* q p ' .. deps_highest)
   elseif deps_queued > 0 then redis.call('PUBLISH', events, '* q') end
   if deps_due then redis.call('PUBLISH', events, '* w ' .. deps_due) end
+  if deps_outbox then redis.call('PUBLISH', events, '* o') end
 end
 `;
 
@@ -165,6 +186,7 @@ local function deps_hold(id, dref, at, ttl, failed_set)
   return true
 end
 local function release_dependents(root, at, ttl, failed_set, delayed, fn_head)
+  deps_remote(root)
   local set = deps_set(root)
   local waiting = redis.call('SMEMBERS', set)
   redis.call('DEL', set)

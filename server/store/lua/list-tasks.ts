@@ -8,7 +8,8 @@
  *   ARGV[1] task key head, ARGV[2] cursor (a seq: list below it) or '', ARGV[3] limit,
  *   ARGV[4] status or '', ARGV[5] function id or '', ARGV[6] scan cap,
  *   ARGV[7] tenant, '' for tasks stored without one (`default`); absent: any tenant
- *   returns { next cursor or '', ids... }
+ *   returns { next cursor or '', id, seq, created, id, seq, created... } (seq and created: what
+ *   a sharded store merges its shards' pages by)
  */
 export const LIST_TASKS_LUA = `
 local head, limit, status, fn, cap = ARGV[1], tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
@@ -19,20 +20,22 @@ local ids = {}
 local scanned = 0
 local last = false
 local done = false
-while #ids < limit and scanned < cap do
+while #ids < limit * 3 and scanned < cap do
   local page = redis.call('ZREVRANGEBYSCORE', KEYS[1], top, '-inf', 'WITHSCORES', 'LIMIT', 0, math.min(200, cap - scanned))
   if #page == 0 then done = true break end
   for i = 1, #page, 2 do
     local id = page[i]
     scanned = scanned + 1
     last = page[i + 1]
-    local f = redis.call('HMGET', head .. id, 'status', 'fn', 'tenant')
+    local f = redis.call('HMGET', head .. id, 'status', 'fn', 'tenant', 'created')
     if not f[1] then
       redis.call('ZREM', KEYS[1], id)
     elseif (status == '' or f[1] == status) and (fn == '' or f[2] == fn)
         and (tenant == nil or (f[3] or '') == tenant) then
       ids[#ids + 1] = id
-      if #ids == limit then break end
+      ids[#ids + 1] = page[i + 1]
+      ids[#ids + 1] = f[4] or '0'
+      if #ids == limit * 3 then break end
     end
   end
   top = '(' .. last

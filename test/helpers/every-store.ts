@@ -1,0 +1,66 @@
+/**
+ * Every TaskStore, each opened fresh: the memory store, the Redis store
+ * (under a prefix of its own on the test Redis) and the store sharded over
+ * the test Redis Cluster (its own prefix too).
+ */
+
+import { randomUUID } from 'node:crypto';
+import { MemoryStore, type MemoryStoreOptions } from '../../server/store/memory-store.js';
+import { RedisStore } from '../../server/store/redis-store.js';
+import { ShardedStore } from '../../server/store/sharded-store.js';
+import type { TaskStore } from '../../server/store/task-store.js';
+import { testCluster, testRedis, uniquePrefix } from './root-hooks.js';
+
+type WeightOf = MemoryStoreOptions['weightOf'];
+
+/** The store sharded over the test cluster. */
+export async function openShardedStore(
+  options: { weightOf?: WeightOf; shards?: number; instanceId?: string } = {},
+): Promise<ShardedStore> {
+  const store = new ShardedStore({
+    seeds: (await testCluster()).seeds.split(','),
+    shards: options.shards ?? 16,
+    prefix: uniquePrefix(),
+    instanceId: options.instanceId ?? randomUUID(),
+    ...(options.weightOf ? { weightOf: options.weightOf } : {}),
+  });
+  await store.connect();
+  return store;
+}
+
+/** `[name, open]` for each store; `weightOf` goes to all. */
+export function everyStore(weightOf?: WeightOf): [string, () => Promise<TaskStore>][] {
+  const shared = weightOf ? { weightOf } : {};
+  return [
+    ['MemoryStore', async () => new MemoryStore(shared)],
+    [
+      'RedisStore',
+      async () => {
+        const store = new RedisStore({
+          url: testRedis().url,
+          prefix: uniquePrefix(),
+          instanceId: randomUUID(),
+          ...shared,
+        });
+        await store.connect();
+        return store;
+      },
+    ],
+    ['ShardedStore (cluster)', () => openShardedStore(shared)],
+  ];
+}
+
+/**
+ * Ids for a test's tasks from the store, as the task service takes them: on
+ * the sharded store they all name one shard (one batch's), so a test's
+ * tasks keep the order a single queue gives.
+ */
+export function idPool(store: TaskStore): () => string {
+  let pool: string[] = [];
+  return () => {
+    if (pool.length === 0) pool = store.newTaskIds(Array.from({ length: 5000 }, () => ({})));
+    const id = pool.pop();
+    if (id === undefined) throw new Error('the store gave no ids');
+    return id;
+  };
+}
