@@ -15,17 +15,21 @@ import { RedisStore } from '../server/store/redis-store.js';
 import type { NewTask, StoreEvent, TaskRecord, TaskStore } from '../server/store/task-store.js';
 import { findReferences, referencedIds } from '../server/task-references.js';
 import type { TaskOutcome } from '../shared/types.js';
+import { idPool, openShardedStore } from './helpers/every-store.js';
 import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
 import { normalise } from './helpers/store-transcript.js';
 
 const ref = (id: string) => ({ $task: id });
 
 /** A new task; references among `args` are found as the server finds them at submit. */
+/** Where test task ids come from: the store under test, once one is open. */
+let nextId: () => string = randomUUID;
+
 function task(args: unknown[] = [1], extra: Partial<NewTask> = {}, fn = 'f1'): NewTask {
   const text = JSON.stringify(args);
   const refs = findReferences(text, args);
   return {
-    id: randomUUID(),
+    id: nextId(),
     function_id: fn,
     args: text,
     timeout_ms: 1000,
@@ -76,6 +80,11 @@ function openRedis(prefix = uniquePrefix()): Open {
 const stores: [string, Open][] = [
   ['MemoryStore', (resultTtlSeconds) => withFunctions(new MemoryStore({ resultTtlSeconds }))],
   ['RedisStore', (ttl) => openRedis()(ttl)],
+  [
+    'ShardedStore (cluster)',
+    async (ttl) =>
+      withFunctions(await openShardedStore(ttl === undefined ? {} : { resultTtlSeconds: ttl })),
+  ],
 ];
 
 /** Claims everything runnable now; the assignments by id. */
@@ -116,6 +125,7 @@ for (const [name, open] of stores) {
     let store: TaskStore;
     beforeEach(async () => {
       store = await open();
+      nextId = idPool(store);
     });
     afterEach(async () => {
       await store.close();

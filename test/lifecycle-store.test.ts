@@ -11,12 +11,16 @@ import { MemoryStore } from '../server/store/memory-store.js';
 import { RedisStore } from '../server/store/redis-store.js';
 import type { NewTask, StoreEvent, TaskStore } from '../server/store/task-store.js';
 import type { TaskOutcome } from '../shared/types.js';
+import { idPool, openShardedStore } from './helpers/every-store.js';
 import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
 import { expectSameTranscripts, normalise } from './helpers/store-transcript.js';
 
+/** Where test task ids come from: the store under test, once one is open. */
+let nextId: () => string = randomUUID;
+
 function task(extra: Partial<NewTask> = {}, fn = 'f1'): NewTask {
   return {
-    id: randomUUID(),
+    id: nextId(),
     function_id: fn,
     args: '[1]',
     timeout_ms: 1000,
@@ -56,6 +60,10 @@ const stores: [string, (resultTtlSeconds?: number) => Promise<TaskStore>][] = [
       return store;
     },
   ],
+  [
+    'ShardedStore (cluster)',
+    (ttl) => openShardedStore(ttl === undefined ? {} : { resultTtlSeconds: ttl }),
+  ],
 ];
 
 for (const [name, open] of stores) {
@@ -63,6 +71,7 @@ for (const [name, open] of stores) {
     let store: TaskStore;
     beforeEach(async () => {
       store = await open();
+      nextId = idPool(store);
     });
     afterEach(async () => {
       await store.close();

@@ -64,6 +64,9 @@ export interface ShardedStoreOptions {
   onError?: (error: Error) => void;
 }
 
+/** Rounds in a row one claim spends on shards that give nothing yet say they have more. */
+const MAX_IDLE_ROUNDS = 4;
+
 /** The shard records functions are read from, and schedules kept in. */
 const HOME = 0;
 
@@ -80,6 +83,12 @@ export class ShardedStore implements TaskStore {
   readonly #empty = new Map<string, Set<number>>();
   /** Per shard: bumped by each queue event, so a claim that raced one does not mark it empty. */
   readonly #queuedEpoch: number[];
+  /**
+   * Per shard: the highest priority it may have queued, as its queue events
+   * and claims tell. Claims visit the shards highest first, so a task of
+   * priority 5 in one shard goes before those of priority 0 in the others.
+   */
+  readonly #top: number[];
   /** Where the next batch goes and the next claim starts (servers start at different shards). */
   #nextBatch: number;
   #nextClaim: number;
@@ -91,6 +100,7 @@ export class ShardedStore implements TaskStore {
     this.#nextClaim = Math.floor(Math.random() * shards);
     this.#prefix = options.prefix;
     this.#queuedEpoch = new Array<number>(shards).fill(0);
+    this.#top = new Array<number>(shards).fill(0);
     this.#link = new RedisLink({
       target: { cluster: options.seeds },
       connectTimeoutMs: options.connectTimeoutMs ?? 3000,
@@ -114,7 +124,7 @@ export class ShardedStore implements TaskStore {
         onOutbox: () => this.#relay.poke(s),
       });
       shard.subscribe((event) => {
-        if (event.type === 'queued') this.#queued(s);
+        if (event.type === 'queued') this.#queued(s, event.priority ?? 0);
         else if (event.type === 'resync') {
           this.#queuedAll();
           return; // one resync per lost link, not one per shard: see connect
@@ -212,10 +222,16 @@ export class ShardedStore implements TaskStore {
     await this.#proxyDependencies(only, tasks);
     const epoch = this.#queuedEpoch[only];
     const result = await this.#shard(only).enqueueAndClaim(tasks, max, owner, leaseMs, filter);
-    this.#noteDrained(filter, only, result.drained, epoch);
+    this.#noteClaimed(filter, only, result, epoch);
     return { ...result, drained: this.#allEmpty(filter) };
   }
 
+  /**
+   * Visits the shards that may have something for `filter`, those that may
+   * hold higher priorities first; among equals, `max` is split evenly and
+   * claimed from all at once, so each shard's fair share across lanes holds
+   * for the whole claim, and shards that run dry leave their part to the others.
+   */
   async claim(
     max: number,
     owner: string,
@@ -226,24 +242,61 @@ export class ShardedStore implements TaskStore {
     const empty = this.#emptyFor(filter);
     const out: ClaimResult = { tasks: [], created: [], drained: true };
     const start = this.#nextClaim++ % n;
-    for (let k = 0; k < n && out.tasks.length < max; k += 1) {
+    const byTop = new Map<number, number[]>();
+    for (let k = 0; k < n; k += 1) {
       const s = (start + k) % n;
       if (empty.has(s)) continue;
-      const epoch = this.#queuedEpoch[s];
-      const got = await this.#shard(s).claim(max - out.tasks.length, owner, leaseMs, filter);
-      out.tasks.push(...got.tasks);
-      out.created.push(...got.created);
-      this.#noteDrained(filter, s, got.drained, epoch);
+      const top = this.#top[s] ?? 0;
+      const group = byTop.get(top);
+      if (group) group.push(s);
+      else byTop.set(top, [s]);
+    }
+    for (const top of [...byTop.keys()].sort((a, b) => b - a)) {
+      let open = byTop.get(top) ?? [];
+      // A shard that keeps answering "not drained" with nothing is left for a later claim.
+      let idle = 0;
+      while (open.length > 0 && out.tasks.length < max && idle < MAX_IDLE_ROUNDS) {
+        const left = max - out.tasks.length;
+        const asked = open.slice(0, left);
+        const base = Math.floor(left / asked.length);
+        const extra = left % asked.length;
+        const quotas = asked.map((_, i) => base + (i < extra ? 1 : 0));
+        const results = await Promise.all(
+          asked.map(async (s, i) => {
+            const epoch = this.#queuedEpoch[s];
+            const got = await this.#shard(s).claim(quotas[i] ?? 1, owner, leaseMs, filter);
+            this.#noteClaimed(filter, s, got, epoch);
+            return got;
+          }),
+        );
+        const more: number[] = [];
+        const before = out.tasks.length;
+        results.forEach((got, i) => {
+          out.tasks.push(...got.tasks);
+          out.created.push(...got.created);
+          const s = asked[i];
+          // Not drained: it has more (a task that failed its deadline at claim took a place).
+          if (s !== undefined && !got.drained) more.push(s);
+        });
+        // Those not asked this round (more shards than tasks wanted) come next.
+        open = [...more, ...open.slice(asked.length)];
+        idle = out.tasks.length === before && more.length === asked.length ? idle + 1 : 0;
+      }
+      if (out.tasks.length >= max) break;
     }
     out.drained = this.#allEmpty(filter);
     return out;
   }
 
   async complete(outcomes: readonly TaskOutcome[]): Promise<string[]> {
+    // An end may release dependents or free a limited slot: those shards are worth a look.
     const parts = await this.#eachShard(
       outcomes,
       (o) => o.id,
-      (s, part) => s.complete(part),
+      (s, part, shard) => {
+        this.#queued(shard, 0);
+        return s.complete(part);
+      },
     );
     return parts.flat();
   }
@@ -293,6 +346,8 @@ export class ShardedStore implements TaskStore {
   }
 
   cancel(id: string): Promise<CancelResult | undefined> {
+    // Cancelling a running task of a limited function frees a slot.
+    this.#queued(shardOfId(id, this.shardCount), 0);
     return this.#shardOf(id).cancel(id);
   }
 
@@ -437,13 +492,14 @@ export class ShardedStore implements TaskStore {
     if (remote.size > 0) await this.#relay.proxy(shard, [...remote]);
   }
 
-  #queued(shard: number): void {
+  #queued(shard: number, priority: number): void {
     this.#queuedEpoch[shard] = (this.#queuedEpoch[shard] ?? 0) + 1;
+    this.#top[shard] = Math.max(this.#top[shard] ?? 0, priority);
     for (const set of this.#empty.values()) set.delete(shard);
   }
 
   #queuedAll(): void {
-    for (let s = 0; s < this.shardCount; s += 1) this.#queued(s);
+    for (let s = 0; s < this.shardCount; s += 1) this.#queued(s, 0);
   }
 
   #emptyFor(filter: ClaimFilter | undefined): Set<number> {
@@ -456,14 +512,20 @@ export class ShardedStore implements TaskStore {
     return set;
   }
 
-  #noteDrained(
+  /** What a claim from `shard` says of it: what is left is no higher than what it took. */
+  #noteClaimed(
     filter: ClaimFilter | undefined,
     shard: number,
-    drained: boolean,
+    claimed: ClaimResult,
     epoch: number | undefined,
   ): void {
     // A queue event while the claim ran may be for tasks it did not see.
-    if (drained && this.#queuedEpoch[shard] === epoch) this.#emptyFor(filter).add(shard);
+    if (this.#queuedEpoch[shard] !== epoch) return;
+    const last = claimed.tasks[claimed.tasks.length - 1];
+    if (claimed.drained) {
+      this.#emptyFor(filter).add(shard);
+      this.#top[shard] = 0;
+    } else if (last) this.#top[shard] = last.priority ?? 0;
   }
 
   #allEmpty(filter: ClaimFilter | undefined): boolean {
@@ -507,11 +569,11 @@ export class ShardedStore implements TaskStore {
   #eachShard<T, R>(
     items: readonly T[],
     idOf: (item: T) => string,
-    run: (shard: RedisStore, part: T[]) => Promise<R>,
+    run: (shard: RedisStore, part: T[], index: number) => Promise<R>,
   ): Promise<R[]> {
     if (items.length === 0) return Promise.resolve([]);
     const groups = this.#byShard(items, idOf);
-    return Promise.all([...groups].map(([s, g]) => run(this.#shard(s), g.items)));
+    return Promise.all([...groups].map(([s, g]) => run(this.#shard(s), g.items, s)));
   }
 
   /** Per-id answers from every shard, back in the order of `ids`. */

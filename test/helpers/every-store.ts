@@ -15,14 +15,23 @@ type WeightOf = MemoryStoreOptions['weightOf'];
 
 /** The store sharded over the test cluster. */
 export async function openShardedStore(
-  options: { weightOf?: WeightOf; shards?: number; instanceId?: string } = {},
+  options: {
+    weightOf?: WeightOf;
+    shards?: number;
+    instanceId?: string;
+    prefix?: string;
+    resultTtlSeconds?: number;
+  } = {},
 ): Promise<ShardedStore> {
   const store = new ShardedStore({
     seeds: (await testCluster()).seeds.split(','),
     shards: options.shards ?? 16,
-    prefix: uniquePrefix(),
+    prefix: options.prefix ?? uniquePrefix(),
     instanceId: options.instanceId ?? randomUUID(),
     ...(options.weightOf ? { weightOf: options.weightOf } : {}),
+    ...(options.resultTtlSeconds === undefined
+      ? {}
+      : { resultTtlSeconds: options.resultTtlSeconds }),
   });
   await store.connect();
   return store;
