@@ -13,7 +13,7 @@ import { TaskGrid } from '../client/task-grid.js';
 import type { GridServer } from '../server/grid-server.js';
 import type { TokenEntry } from '../server/tenants.js';
 import { GridClient } from './helpers/grid-client.js';
-import { type StoreKind, startInProcess } from './helpers/in-process.js';
+import { STORE_KINDS, startInProcess } from './helpers/in-process.js';
 import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
 
 const DOUBLE = '(x) => x * 2';
@@ -43,7 +43,7 @@ async function taskCount(grid: GridClient): Promise<number> {
   return reply.body.tasks.length;
 }
 
-for (const store of ['memory', 'redis'] as StoreKind[]) {
+for (const store of STORE_KINDS) {
   describe(`REST results as arguments: ${store} store`, () => {
     let server: GridServer;
     let grid: GridClient;
@@ -253,7 +253,7 @@ describe('REST results as arguments: two servers on one Redis', () => {
   });
 });
 
-for (const store of ['memory', 'redis'] as StoreKind[]) {
+for (const store of STORE_KINDS) {
   describe(`SDK results as arguments: ${store} store`, () => {
     let server: GridServer;
     let sdk: TaskGrid;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import type { GridServer } from '../server/grid-server.js';
 import { GridClient } from './helpers/grid-client.js';
-import { type StoreKind, startInProcess } from './helpers/in-process.js';
+import { STORE_KINDS, startInProcess } from './helpers/in-process.js';
 import { killAll, runCli } from './helpers/processes.js';
 
 /** Runs `taskgrid <args>` to its end; its exit code and everything it printed. */
@@ -54,7 +54,7 @@ describe('taskgrid lifecycle commands: flag errors name the flag', () => {
   }
 });
 
-for (const store of ['memory', 'redis'] as StoreKind[]) {
+for (const store of STORE_KINDS) {
   describe(`taskgrid lifecycle commands (${store} store)`, function () {
     this.timeout(60_000);
     let server: GridServer;

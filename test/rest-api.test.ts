@@ -1,4 +1,4 @@
-/** Every row and status code of the REST table in README.md ("REST API"), against both stores. */
+/** Every row and status code of the REST table in README.md ("REST API"), against every store. */
 
 import { randomUUID } from 'node:crypto';
 import { FormatRegistry } from '@sinclair/typebox';
@@ -9,7 +9,7 @@ import { WorkersReply } from '../server/http/schemas.js';
 import { deserialize } from '../shared/serialize.js';
 import { TASK_STATUSES } from '../shared/types.js';
 import { GridClient } from './helpers/grid-client.js';
-import { type StoreKind, startInProcess } from './helpers/in-process.js';
+import { STORE_KINDS, startInProcess } from './helpers/in-process.js';
 
 const DOUBLE = 'function double(n) { return n * 2 }';
 
@@ -21,7 +21,7 @@ interface OpenApiPaths {
   >;
 }
 
-for (const store of ['memory', 'redis'] as StoreKind[]) {
+for (const store of STORE_KINDS) {
   describe(`REST API contract (local mode, ${store} store)`, () => {
     let server: GridServer;
     let grid: GridClient;
@@ -412,7 +412,10 @@ for (const store of ['memory', 'redis'] as StoreKind[]) {
       it('GET /healthz answers 200 with the store kind', async () => {
         const reply = await grid.call('GET', '/healthz');
         expect(reply.status).to.equal(200);
-        expect(reply.body).to.include({ status: 'ok', store });
+        expect(reply.body).to.include({
+          status: 'ok',
+          store: store === 'cluster' ? 'redis-cluster' : store,
+        });
       });
       it('GET /workers lists the local pool and its load', async () => {
         const reply = await grid.call<Record<string, unknown>[]>('GET', '/workers');

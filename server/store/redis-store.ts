@@ -22,7 +22,7 @@ import {
 } from './lanes.js';
 import { seqCursor } from './list-cursor.js';
 import { CANCEL_LUA } from './lua/cancel.js';
-import { CLAIM_LUA, ENQUEUE_CLAIM_LUA, ENQUEUE_LUA } from './lua/claim.js';
+import { CLAIM_LUA, claimFloor, ENQUEUE_CLAIM_LUA, ENQUEUE_LUA } from './lua/claim.js';
 import { COMPLETE_LUA } from './lua/complete.js';
 import { DELETE_FUNCTION_LUA } from './lua/delete-function.js';
 import { DISCARD_LUA } from './lua/discard.js';
@@ -356,6 +356,7 @@ export class RedisStore implements TaskStore {
     owner: string,
     leaseMs: number,
     filter?: ClaimFilter,
+    floor?: number,
   ): Promise<ClaimResult & EnqueueResult> {
     const now = Date.now();
     this.#noteLanes(tasks);
@@ -375,6 +376,7 @@ export class RedisStore implements TaskStore {
       String(this.#options.resultTtlSeconds),
       DEADLINE_RESULT,
       ...this.#laneArgs(),
+      claimFloor(floor),
       String(lanes.length),
       ...lanes,
       ...taskArgs,
@@ -402,11 +404,13 @@ export class RedisStore implements TaskStore {
     return { duplicates, ...readClaim(read) };
   }
 
+  /** `floor`: take no task of a lower priority (a sharded store's claim; none by default). */
   async claim(
     max: number,
     owner: string,
     leaseMs: number,
     filter?: ClaimFilter,
+    floor?: number,
   ): Promise<ClaimResult> {
     const now = Date.now();
     const raw = await this.#script(
@@ -428,6 +432,7 @@ export class RedisStore implements TaskStore {
         String(this.#options.resultTtlSeconds),
         DEADLINE_RESULT,
         ...this.#laneArgs(),
+        claimFloor(floor),
         ...this.#eligibleLanes(filter),
       ],
       (late) => this.#releaseLate(late),

@@ -119,6 +119,7 @@ export function readClaim(read: ReplyReader): ClaimResult {
   if (drained !== 0 && drained !== 1) {
     throw new ReplyError('claim', `drained should be 0 or 1, got ${drained}`);
   }
+  const top = read.text('top') === '' ? undefined : read.previousInt('top');
   const tasks: TaskAssignment[] = [];
   const created: number[] = [];
   while (read.more) {
@@ -134,7 +135,9 @@ export function readClaim(read: ReplyReader): ClaimResult {
     if (read.text('priority') !== '') task.priority = read.previousInt('priority');
     tasks.push(task);
   }
-  return { tasks, created, drained: drained === 1 };
+  return top === undefined
+    ? { tasks, created, drained: drained === 1 }
+    : { tasks, created, drained: drained === 1, top };
 }
 
 /**

@@ -72,11 +72,17 @@ export class ShardRelay {
    * another shard gets a copy here, and is asked to report its end.
    */
   async proxy(shard: number, ids: readonly string[]): Promise<void> {
+    const states = await Promise.all(
+      ids.map(async (id) => {
+        const outcome = await this.#outcome(shardOfId(id, this.#ports.length), id);
+        return [id, outcome?.status ?? '', outcome?.result ?? ''];
+      }),
+    );
     const port = this.#port(shard);
     const sent = await port.run(
       SCRIPTS.proxy,
       [port.keys.outbox, port.keys.events],
-      [port.keys.taskHead, String(shard), ...ids],
+      [port.keys.taskHead, String(shard), String(port.resultTtlSeconds), ...states.flat()],
     );
     if (integer(sent, 'proxy') > 0) this.poke(shard);
   }

@@ -23,6 +23,7 @@ import { ConfigError } from '../../shared/errors.js';
 import type { TaskOutcome } from '../../shared/types.js';
 import type { ClaimFilter } from './lanes.js';
 import { formatShardCursors, parseShardCursors, type ShardCursor } from './list-cursor.js';
+import { PRIORITY_MAX } from './lua/claim.js';
 import { RedisLink } from './redis-link.js';
 import { RedisStore, type RedisStoreOptions } from './redis-store.js';
 import type { ScheduleStore } from './schedule-store.js';
@@ -64,8 +65,10 @@ export interface ShardedStoreOptions {
   onError?: (error: Error) => void;
 }
 
-/** Rounds in a row one claim spends on shards that give nothing yet say they have more. */
-const MAX_IDLE_ROUNDS = 4;
+/** Rounds of one claim at most (each asks the shards of the highest priority left). */
+const MAX_CLAIM_ROUNDS = 64;
+/** Times one claim asks a shard that gives nothing yet says it has more at that priority. */
+const MAX_IDLE_ASKS = 3;
 
 /** The shard records functions are read from, and schedules kept in. */
 const HOME = 0;
@@ -124,7 +127,8 @@ export class ShardedStore implements TaskStore {
         onOutbox: () => this.#relay.poke(s),
       });
       shard.subscribe((event) => {
-        if (event.type === 'queued') this.#queued(s, event.priority ?? 0);
+        // Unknown (tasks handed back here): this shard is asked first until a claim says.
+        if (event.type === 'queued') this.#queued(s, event.priority ?? PRIORITY_MAX);
         else if (event.type === 'resync') {
           this.#queuedAll();
           return; // one resync per lost link, not one per shard: see connect
@@ -220,17 +224,32 @@ export class ShardedStore implements TaskStore {
       return { duplicates, ...(await this.claim(max, owner, leaseMs, filter)) };
     }
     await this.#proxyDependencies(only, tasks);
+    // The claim in the same script takes nothing below what other shards may hold.
+    const empty = this.#emptyFor(filter);
+    let floor: number | undefined;
+    for (let s = 0; s < this.shardCount; s += 1) {
+      if (s !== only && !empty.has(s)) floor = Math.max(floor ?? -Infinity, this.#top[s] ?? 0);
+    }
     const epoch = this.#queuedEpoch[only];
-    const result = await this.#shard(only).enqueueAndClaim(tasks, max, owner, leaseMs, filter);
+    const result = await this.#shard(only).enqueueAndClaim(
+      tasks,
+      max,
+      owner,
+      leaseMs,
+      filter,
+      floor,
+    );
     this.#noteClaimed(filter, only, result, epoch);
     return { ...result, drained: this.#allEmpty(filter) };
   }
 
   /**
-   * Visits the shards that may have something for `filter`, those that may
-   * hold higher priorities first; among equals, `max` is split evenly and
-   * claimed from all at once, so each shard's fair share across lanes holds
-   * for the whole claim, and shards that run dry leave their part to the others.
+   * Takes from the shards that may have something for `filter`, in rounds:
+   * each round asks the shards that may hold the highest priority left, for
+   * that priority only (a floor), so priorities go in order across shards;
+   * each claim's reply says what its shard has left. `max` is split evenly
+   * over the shards of a round and claimed from all at once, so each shard's
+   * fair share across lanes holds for the whole claim.
    */
   async claim(
     max: number,
@@ -239,50 +258,45 @@ export class ShardedStore implements TaskStore {
     filter?: ClaimFilter,
   ): Promise<ClaimResult> {
     const n = this.shardCount;
-    const empty = this.#emptyFor(filter);
     const out: ClaimResult = { tasks: [], created: [], drained: true };
     const start = this.#nextClaim++ % n;
-    const byTop = new Map<number, number[]>();
-    for (let k = 0; k < n; k += 1) {
-      const s = (start + k) % n;
-      if (empty.has(s)) continue;
-      const top = this.#top[s] ?? 0;
-      const group = byTop.get(top);
-      if (group) group.push(s);
-      else byTop.set(top, [s]);
-    }
-    for (const top of [...byTop.keys()].sort((a, b) => b - a)) {
-      let open = byTop.get(top) ?? [];
-      // A shard that keeps answering "not drained" with nothing is left for a later claim.
-      let idle = 0;
-      while (open.length > 0 && out.tasks.length < max && idle < MAX_IDLE_ROUNDS) {
-        const left = max - out.tasks.length;
-        const asked = open.slice(0, left);
-        const base = Math.floor(left / asked.length);
-        const extra = left % asked.length;
-        const quotas = asked.map((_, i) => base + (i < extra ? 1 : 0));
-        const results = await Promise.all(
-          asked.map(async (s, i) => {
-            const epoch = this.#queuedEpoch[s];
-            const got = await this.#shard(s).claim(quotas[i] ?? 1, owner, leaseMs, filter);
-            this.#noteClaimed(filter, s, got, epoch);
-            return got;
-          }),
-        );
-        const more: number[] = [];
-        const before = out.tasks.length;
-        results.forEach((got, i) => {
-          out.tasks.push(...got.tasks);
-          out.created.push(...got.created);
-          const s = asked[i];
-          // Not drained: it has more (a task that failed its deadline at claim took a place).
-          if (s !== undefined && !got.drained) more.push(s);
-        });
-        // Those not asked this round (more shards than tasks wanted) come next.
-        open = [...more, ...open.slice(asked.length)];
-        idle = out.tasks.length === before && more.length === asked.length ? idle + 1 : 0;
+    // Shards this claim is done with though they say they hold more (see below).
+    const passed = new Set<number>();
+    const idle = new Map<number, number>();
+    for (let round = 0; round < MAX_CLAIM_ROUNDS && out.tasks.length < max; round += 1) {
+      const empty = this.#emptyFor(filter);
+      const open: number[] = [];
+      for (let k = 0; k < n; k += 1) {
+        const s = (start + k) % n;
+        if (!empty.has(s) && !passed.has(s)) open.push(s);
       }
-      if (out.tasks.length >= max) break;
+      if (open.length === 0) break;
+      const top = Math.max(...open.map((s) => this.#top[s] ?? 0));
+      const level = open.filter((s) => (this.#top[s] ?? 0) === top);
+      const left = max - out.tasks.length;
+      const asked = level.slice(0, left);
+      const base = Math.floor(left / asked.length);
+      const extra = left % asked.length;
+      const results = await Promise.all(
+        asked.map(async (s, i) => {
+          const quota = base + (i < extra ? 1 : 0);
+          const epoch = this.#queuedEpoch[s];
+          const got = await this.#shard(s).claim(quota, owner, leaseMs, filter, top);
+          this.#noteClaimed(filter, s, got, epoch);
+          return got;
+        }),
+      );
+      results.forEach((got, i) => {
+        out.tasks.push(...got.tasks);
+        out.created.push(...got.created);
+        const s = asked[i];
+        // Nothing, yet more at this priority (a task that failed its deadline at claim
+        // took a place, or a lane is at its limit): a later claim asks again.
+        if (s === undefined || got.tasks.length > 0 || got.drained || got.top !== top) return;
+        const times = (idle.get(s) ?? 0) + 1;
+        idle.set(s, times);
+        if (times >= MAX_IDLE_ASKS) passed.add(s);
+      });
     }
     out.drained = this.#allEmpty(filter);
     return out;
@@ -512,7 +526,7 @@ export class ShardedStore implements TaskStore {
     return set;
   }
 
-  /** What a claim from `shard` says of it: what is left is no higher than what it took. */
+  /** What a claim from `shard` says of it: whether anything is left, and its highest priority. */
   #noteClaimed(
     filter: ClaimFilter | undefined,
     shard: number,
@@ -521,11 +535,14 @@ export class ShardedStore implements TaskStore {
   ): void {
     // A queue event while the claim ran may be for tasks it did not see.
     if (this.#queuedEpoch[shard] !== epoch) return;
-    const last = claimed.tasks[claimed.tasks.length - 1];
     if (claimed.drained) {
       this.#emptyFor(filter).add(shard);
       this.#top[shard] = 0;
-    } else if (last) this.#top[shard] = last.priority ?? 0;
+      return;
+    }
+    const last = claimed.tasks[claimed.tasks.length - 1];
+    if (claimed.top !== undefined) this.#top[shard] = claimed.top;
+    else if (last) this.#top[shard] = last.priority ?? 0;
   }
 
   #allEmpty(filter: ClaimFilter | undefined): boolean {

@@ -140,6 +140,11 @@ export interface ClaimResult {
   created: number[];
   /** True when the queue is empty after this claim. */
   drained: boolean;
+  /**
+   * The highest priority left that the holder could take (a Redis store's
+   * claim tells; a sharded store orders its shards by it). Absent: unknown.
+   */
+  top?: number;
 }
 
 export interface CancelResult {

@@ -3,11 +3,18 @@
 import { pino } from 'pino';
 import { GridServer } from '../../server/grid-server.js';
 import { defaultConfig, type ServerConfig } from '../../server/server-config.js';
-import { testRedis, uniquePrefix } from './root-hooks.js';
+import { testCluster, testRedis, uniquePrefix } from './root-hooks.js';
 
-export type StoreKind = 'memory' | 'redis';
+/** `cluster`: the store sharded over the test Redis Cluster. */
+export type StoreKind = 'memory' | 'redis' | 'cluster';
 
-export function testConfig(store: StoreKind, overrides: Partial<ServerConfig> = {}): ServerConfig {
+/** The stores the contract, lifecycle and composition suites run against. */
+export const STORE_KINDS: readonly StoreKind[] = ['memory', 'redis', 'cluster'];
+
+export function testConfig(
+  store: Exclude<StoreKind, 'cluster'>,
+  overrides: Partial<ServerConfig> = {},
+): ServerConfig {
   const config = defaultConfig();
   config.port = 0;
   config.threads = 2;
@@ -22,5 +29,17 @@ export async function startInProcess(
   store: StoreKind,
   overrides: Partial<ServerConfig> = {},
 ): Promise<GridServer> {
-  return GridServer.start(testConfig(store, overrides), { log: pino({ level: 'silent' }) });
+  const config =
+    store === 'cluster'
+      ? {
+          ...testConfig('memory', overrides),
+          store: {
+            kind: 'redis-cluster' as const,
+            nodes: (await testCluster()).seeds.split(','),
+            prefix: uniquePrefix(),
+            shards: 16,
+          },
+        }
+      : testConfig(store, overrides);
+  return GridServer.start(config, { log: pino({ level: 'silent' }) });
 }

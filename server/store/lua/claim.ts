@@ -117,7 +117,8 @@ const LANE_CHUNK = 32;
  * deadline has passed fails instead of running. Expects locals `queue`,
  * `prio`, `lane_q_head`, `lane_p_head`, `running`, `vt_key`, `leases`,
  * `deadlines`, `failed_set`, `task_head`, `max`, `owner`, `now`, `expiry`,
- * `ttl`, `deadline_err`, `events`, `lane_args`, and returns { drained, id1,
+ * `ttl`, `deadline_err`, `events`, `lane_args`, `floor_score`, and returns { drained,
+ * the highest priority left for the holder or '', id1,
  * fn1, args1, attempt1, timeout1, created1, deadline1 or '', priority1 or
  * '', ... }, drained
  * being 1 when nothing the holder may take is left.
@@ -125,7 +126,7 @@ const LANE_CHUNK = 32;
 const CLAIM_STEP = `
 ${FAIL_UNSTARTED_STEP}
 ${LANE_KEYS_STEP}
-local out = {0}
+local out = {0, ''}
 local expired = {}
 local function take(id, cfn)
   local key = task_head .. id
@@ -155,6 +156,13 @@ local function take(id, cfn)
 end
 -- Up to count ids off one lane (higher priorities, the list, lower ones);
 -- returns how many ids left the lane and how many tasks were taken.
+-- A claim with a floor (floor_score: the score of its lowest priority's first
+-- seq past the last, exclusive) takes nothing of a lower priority.
+local zero_allowed = floor_score == '' or tonumber(floor_score) > ${ZERO_SCORE}
+local low_top = '+inf'
+if floor_score ~= '' then low_top = '(' .. floor_score end
+local high_top = '(${ZERO_SCORE}'
+if not zero_allowed then high_top = '(' .. floor_score end
 local function take_from(q, z, count, cfn)
   local popped, taken = 0, 0
   local has_prio = redis.call('ZCARD', z) > 0
@@ -162,9 +170,10 @@ local function take_from(q, z, count, cfn)
     if count - popped <= 0 then return end
     local range
     if low then
-      range = redis.call('ZRANGEBYSCORE', z, '(${ZERO_SCORE}', '+inf', 'LIMIT', 0, count - popped)
+      if not zero_allowed then return end
+      range = redis.call('ZRANGEBYSCORE', z, '(${ZERO_SCORE}', low_top, 'LIMIT', 0, count - popped)
     else
-      range = redis.call('ZRANGEBYSCORE', z, '-inf', '(${ZERO_SCORE}', 'LIMIT', 0, count - popped)
+      range = redis.call('ZRANGEBYSCORE', z, '-inf', high_top, 'LIMIT', 0, count - popped)
     end
     if #range == 0 then return end
     redis.call('ZREM', z, unpack(range))
@@ -172,7 +181,7 @@ local function take_from(q, z, count, cfn)
     for _, id in ipairs(range) do taken = taken + take(id, cfn) end
   end
   if has_prio then from_prio(false) end
-  if count - popped > 0 then
+  if count - popped > 0 and zero_allowed then
     local ids = redis.call('LPOP', q, count - popped)
     if ids then
       popped = popped + #ids
@@ -185,10 +194,21 @@ end
 local function has_work(q, z)
   return redis.call('LLEN', q) > 0 or redis.call('ZCARD', z) > 0
 end
+-- What is left: the highest priority a lane holds, and the reply's, over lanes.
+local function lane_top(q, z)
+  local first = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
+  local p = false
+  if #first > 0 then p = ${PRIORITY_MAX} - math.floor(tonumber(first[2]) / ${SEQ_SPAN}) end
+  if redis.call('LLEN', q) > 0 and (not p or p < 0) then p = 0 end
+  return p
+end
+local function note_top(p)
+  if p and (out[2] == '' or p > out[2]) then out[2] = p end
+end
 local n = #lane_args / 4
 if n == 1 and lane_args[1] == '' then
   take_from(queue, prio, tonumber(max), '')
-  if not has_work(queue, prio) then out[1] = 1 end
+  if not has_work(queue, prio) then out[1] = 1 else note_top(lane_top(queue, prio)) end
 else
   -- Room a lane has: what is left to take, less what its function's limit allows.
   local function room(i, left)
@@ -199,11 +219,13 @@ else
   end
   local left = tonumber(max)
   local more = true
+  -- Lanes that gave nothing this claim (all they hold is below its floor).
+  local spent = {}
   while left > 0 and more do
     local best, best_vt, best_room = nil, 0, 0
     for i = 1, n do
       local q, z = lane_keys(lane_args[i * 4 - 3])
-      if has_work(q, z) then
+      if not spent[i] and has_work(q, z) then
         local r = room(i, left)
         if r > 0 then
           local vt = tonumber(redis.call('ZSCORE', vt_key, lane_args[i * 4 - 3])) or 0
@@ -217,6 +239,7 @@ else
       local lane = lane_args[best * 4 - 3]
       local q, z = lane_keys(lane)
       local popped = take_from(q, z, math.min(best_room, ${LANE_CHUNK}), lane_args[best * 4 - 1])
+      if popped == 0 then spent[best] = true end
       left = left - popped
       local vt = best_vt + popped / tonumber(lane_args[best * 4 - 2])
       redis.call('ZADD', vt_key, vt, lane)
@@ -226,7 +249,10 @@ else
   out[1] = 1
   for i = 1, n do
     local q, z = lane_keys(lane_args[i * 4 - 3])
-    if has_work(q, z) and room(i, 1) > 0 then out[1] = 0 end
+    if has_work(q, z) and room(i, 1) > 0 then
+      out[1] = 0
+      note_top(lane_top(q, z))
+    end
   end
 end
 if #expired > 0 then
@@ -243,14 +269,17 @@ return out
  *   KEYS[6] events channel
  *   ARGV[1] task key head, ARGV[2] max, ARGV[3] owner, ARGV[4] now (ms), ARGV[5] lease expiry (ms),
  *   ARGV[6] result TTL (s), ARGV[7] DeadlineExceededError JSON text, ARGV[8..13] lane locals,
- *   ARGV[14..] lane args (lane, weight, function or '', limit or 0 per lane)
+ *   ARGV[14] '' or the floor: the `prio` score below which the lowest priority taken lies
+ *   (claimFloor; a sharded store's claim of the shards that may hold higher priorities),
+ *   ARGV[15..] lane args (lane, weight, function or '', limit or 0 per lane)
  */
 export const CLAIM_LUA = `
 local queue, leases, prio, deadlines, failed_set, events = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local task_head, max, owner, now, expiry = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local ttl, deadline_err = tonumber(ARGV[6]), ARGV[7]
 ${laneLocals(8)}
-local lane_args = { unpack(ARGV, 14) }
+local floor_score = ARGV[14]
+local lane_args = { unpack(ARGV, 15) }
 ${CLAIM_STEP}`;
 
 /**
@@ -415,8 +444,9 @@ return out
  *   ARGV[5] now (ms), ARGV[6] lease expiry (ms), ARGV[7] instance id,
  *   ARGV[8] tasks JSON (see ENQUEUE_STEP), ARGV[9] deadline (ms, Redis clock),
  *   ARGV[10] idempotency key TTL (s), ARGV[11] result TTL (s),
- *   ARGV[12] DeadlineExceededError JSON text, ARGV[13..18] lane locals, ARGV[19] k, the number
- *   of lane arg items, ARGV[20..19+k] lane args (as claim's), then each task's argument text
+ *   ARGV[12] DeadlineExceededError JSON text, ARGV[13..18] lane locals, ARGV[19] the claim's
+ *   floor (as claim's ARGV[14]), ARGV[20] k, the number of lane arg items, ARGV[21..20+k]
+ *   lane args (as claim's), then each task's argument text
  *   returns { #dups / 2, dups..., then the claim reply } or { -1 } past the deadline
  */
 export const ENQUEUE_CLAIM_LUA = `
@@ -427,15 +457,16 @@ local max, owner, now, expiry = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local tasks_json, deadline, idem_ttl = ARGV[8], ARGV[9], ARGV[10]
 local ttl, deadline_err = tonumber(ARGV[11]), ARGV[12]
 ${laneLocals(13)}
-local lane_count = tonumber(ARGV[19])
-local lane_args = { unpack(ARGV, 20, 19 + lane_count) }
-local args_from = 20 + lane_count
+local lane_count = tonumber(ARGV[20])
+local lane_args = { unpack(ARGV, 21, 20 + lane_count) }
+local args_from = 21 + lane_count
 ${ENQUEUE_STEP}
 deps_announce(events)
 for _, lane in ipairs(new_lanes) do redis.call('PUBLISH', events, ARGV[7] .. ' l ' .. lane) end
 if any_priority then redis.call('PUBLISH', events, ARGV[7] .. ' q p ' .. highest)
 elseif stored > 0 then redis.call('PUBLISH', events, ARGV[7] .. ' q') end
 if next_due then redis.call('PUBLISH', events, ARGV[7] .. ' w ' .. next_due) end
+local floor_score = ARGV[19]
 local claimed = (function()
 ${CLAIM_STEP}
 end)()
@@ -444,5 +475,11 @@ for _, v in ipairs(dups) do out[#out + 1] = v end
 for _, v in ipairs(claimed) do out[#out + 1] = v end
 return out
 `;
+
+/** The floor a claim gets to take only priorities of at least `priority` (ARGV[14] of CLAIM_LUA). */
+export function claimFloor(priority: number | undefined): string {
+  if (priority === undefined) return '';
+  return String(BigInt(PRIORITY_MAX - priority + 1) * BigInt(SEQ_SPAN));
+}
 
 export { FAIL_UNSTARTED_STEP, FREE_SLOT_STEP, LANE_KEYS_STEP, PUSH_STEP };

@@ -11,9 +11,12 @@ import { DEPS_FAIL_STEP, DEPS_RELEASE_STEP } from './dependencies.js';
  * one server at a time (server/store/shard-relay.ts), at least once; every
  * step below is idempotent, so a message relayed twice changes nothing more.
  *
- * 1. proxy, on the dependent's shard, before its submit: a copy that is
- *    missing, or ended FAILED or CANCELLED (the dependency may have been
- *    retried since), becomes REMOTE, and `w <id> <this shard>` goes out.
+ * 1. proxy, on the dependent's shard, before its submit, with the
+ *    dependency's state read just before: a copy that is missing, or ended
+ *    FAILED or CANCELLED (the dependency may have been retried since), takes
+ *    that state when it is an end (so the submit resolves at once, as on one
+ *    Redis), or becomes REMOTE and `w <id> <this shard>` goes out; a
+ *    dependency that is gone leaves no copy (the submit fails it as expired).
  * 2. watch, on the dependency's shard: an ended (or gone) dependency sends
  *    `r <id> <shard>` at once; else the shard joins its REMOTE_SUFFIX set and
  *    the dependency is flagged, so that its end sends `r …` (deps_remote).
@@ -24,20 +27,29 @@ import { DEPS_FAIL_STEP, DEPS_RELEASE_STEP } from './dependencies.js';
 
 /**
  *   KEYS[1] outbox, KEYS[2] events channel
- *   ARGV[1] task key head, ARGV[2] this shard's number, ARGV[3..] the ids of dependencies in other shards
+ *   ARGV[1] task key head, ARGV[2] this shard's number, ARGV[3] result TTL (s, 0 = keep),
+ *   ARGV[4..] triples: a dependency's id, and its status and result as read just before
+ *   in its own shard ('' when it is gone)
  *   returns how many watch messages went out
  */
 export const PROXY_LUA = `
 local sent = 0
-for i = 3, #ARGV do
-  local id = ARGV[i]
+local ttl = tonumber(ARGV[3])
+for i = 4, #ARGV, 3 do
+  local id, status, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local key = ARGV[1] .. id
   local s = redis.call('HGET', key, 'status')
   if not s or s == 'FAILED' or s == 'CANCELLED' then
     redis.call('DEL', key)
-    redis.call('HSET', key, 'status', 'REMOTE')
-    redis.call('RPUSH', KEYS[1], 'w ' .. id .. ' ' .. ARGV[2])
-    sent = sent + 1
+    if status == 'COMPLETED' or status == 'FAILED' or status == 'CANCELLED' then
+      -- Ended already: the copy is final at once, and the submit resolves against it.
+      redis.call('HSET', key, 'status', status, 'result', result)
+      if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+    elseif status ~= '' then
+      redis.call('HSET', key, 'status', 'REMOTE')
+      redis.call('RPUSH', KEYS[1], 'w ' .. id .. ' ' .. ARGV[2])
+      sent = sent + 1
+    end
   end
 end
 if sent > 0 then redis.call('PUBLISH', KEYS[2], '* o') end

@@ -58,7 +58,17 @@ end
 for i = #requeued, 1, -1 do push_queued(requeued[i], listed[i][4], listed[i][5], true, listed[i][6]) end
 -- A limited function has room again: every server (this one too) should look.
 if freed then redis.call('PUBLISH', KEYS[3], '* q') end
-if #requeued > 0 then redis.call('PUBLISH', KEYS[3], ARGV[4] .. ' q') end
+if #requeued > 0 then
+  -- As a submit says it: the highest priority back in the queue, when one is not 0.
+  local highest, any = false, false
+  for _, f in ipairs(listed) do
+    local p = tonumber(f[4]) or 0
+    if p ~= 0 then any = true end
+    if not highest or p > highest then highest = p end
+  end
+  if any then redis.call('PUBLISH', KEYS[3], ARGV[4] .. ' q p ' .. highest)
+  else redis.call('PUBLISH', KEYS[3], ARGV[4] .. ' q') end
+end
 if #failed > 0 then
   redis.call('PUBLISH', KEYS[3], ARGV[4] .. ' f ' .. table.concat(failed, ','))
 end

@@ -38,7 +38,8 @@ if f[6] and deps_hold(id, f[6], ARGV[11], tonumber(ARGV[10]), KEYS[3]) then
 else
   push_queued(id, f[4], seq, false, f[5])
 end
-redis.call('PUBLISH', KEYS[4], ARGV[3] .. ' q')
+if (tonumber(f[4]) or 0) ~= 0 then redis.call('PUBLISH', KEYS[4], ARGV[3] .. ' q p ' .. f[4])
+else redis.call('PUBLISH', KEYS[4], ARGV[3] .. ' q') end
 redis.call('PUBLISH', KEYS[4], ARGV[3] .. ' r ' .. id)
 return { f[1], 1 }
 `;
