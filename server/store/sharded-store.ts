@@ -77,6 +77,8 @@ export class ShardedStore implements TaskStore {
   readonly kind = 'redis-cluster';
   readonly schedules: ScheduleStore;
   readonly shardCount: number;
+  /** The key prefix before each shard's hash tag. */
+  readonly keyPrefix: string;
   readonly #link: RedisLink;
   readonly #shards: RedisStore[];
   readonly #relay: ShardRelay;
@@ -102,6 +104,7 @@ export class ShardedStore implements TaskStore {
     this.#nextBatch = Math.floor(Math.random() * shards);
     this.#nextClaim = Math.floor(Math.random() * shards);
     this.#prefix = options.prefix;
+    this.keyPrefix = options.prefix;
     this.#queuedEpoch = new Array<number>(shards).fill(0);
     this.#top = new Array<number>(shards).fill(0);
     this.#link = new RedisLink({
