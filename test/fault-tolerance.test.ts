@@ -11,7 +11,13 @@ import { FinishLog } from './helpers/finish-log.js';
 import { GridClient } from './helpers/grid-client.js';
 import { killAll, runCli, startServer, startWorker, waitForOutput } from './helpers/processes.js';
 import { freePort, TestRedis } from './helpers/redis-server.js';
-import { redisFlags, testRedis, uniquePrefix } from './helpers/root-hooks.js';
+import {
+  clusterFlags,
+  redisFlags,
+  testCluster,
+  testRedis,
+  uniquePrefix,
+} from './helpers/root-hooks.js';
 
 const SLEEP_5MS =
   'async function sleepy(n) { await new Promise(r => setTimeout(r, 5)); return n * 2 }';
@@ -33,6 +39,21 @@ function expectAllDoubled(bodies: { status: string; result?: string }[]): void {
   expect(bad, `${bad.length} tasks did not complete correctly`).to.deep.equal([]);
 }
 
+/** Where the servers keep tasks: one Redis, or the store sharded over a 3-master cluster. */
+const BACKENDS = [
+  {
+    name: 'redis',
+    flags: async (prefix: string) => redisFlags(prefix),
+    finishLog: (prefix: string) => FinishLog.start(testRedis().url, prefix),
+  },
+  {
+    name: 'cluster',
+    flags: (prefix: string) => clusterFlags(prefix),
+    finishLog: async (prefix: string) =>
+      FinishLog.startOnCluster((await testCluster()).seeds, prefix),
+  },
+];
+
 describe('fault tolerance', function () {
   this.timeout(180_000);
   let finishes: FinishLog | undefined;
@@ -42,91 +63,93 @@ describe('fault tolerance', function () {
     finishes = undefined;
   });
 
-  for (const mode of ['push', 'pull'] as const) {
-    it(`${mode}: kill -9 of one of two workers during 4,000 tasks still completes all, once`, async () => {
+  for (const backend of BACKENDS) {
+    for (const mode of ['push', 'pull'] as const) {
+      it(`${backend.name}, ${mode}: kill -9 of one of two workers during 4,000 tasks still completes all, once`, async () => {
+        const prefix = uniquePrefix();
+        finishes = await backend.finishLog(prefix);
+        const server = await startServer(['--mode', mode, ...(await backend.flags(prefix))]);
+        const grid = new GridClient(server.url);
+        const victim = await startWorker(server.wsUrl, ['--threads', '2']);
+        await startWorker(server.wsUrl, ['--threads', '2']);
+        const fn = await grid.register(SLEEP_5MS);
+        const ids = await submitMany(grid, fn, 4000);
+        await sleep(1000);
+        victim.child.kill('SIGKILL');
+        const bodies = await grid.waitAll(ids);
+        expectAllDoubled(bodies);
+        expect(await finishes.settle(4000)).to.equal(4000);
+        expect(finishes.duplicates()).to.deep.equal([]);
+      });
+    }
+
+    it(`${backend.name}: a worker frozen with SIGSTOP is removed after missed heartbeats; its tasks run elsewhere; its late results are ignored`, async () => {
       const prefix = uniquePrefix();
-      finishes = await FinishLog.start(testRedis().url, prefix);
-      const server = await startServer(['--mode', mode, ...redisFlags(prefix)]);
+      finishes = await backend.finishLog(prefix);
+      const server = await startServer([
+        '--mode',
+        'push',
+        ...(await backend.flags(prefix)),
+        '--heartbeat',
+        '200',
+        '--heartbeat-tolerance',
+        '2',
+      ]);
       const grid = new GridClient(server.url);
-      const victim = await startWorker(server.wsUrl, ['--threads', '2']);
+      const frozen = await startWorker(server.wsUrl, ['--threads', '2']);
+      const fn = await grid.register(
+        'async function slow(n) { await new Promise(r => setTimeout(r, 50)); return n * 2 }',
+      );
+      const ids = await submitMany(grid, fn, 200);
+      await sleep(300);
+      frozen.child.kill('SIGSTOP');
+      await waitForOutput(server, /missed heartbeats/);
       await startWorker(server.wsUrl, ['--threads', '2']);
-      const fn = await grid.register(SLEEP_5MS);
-      const ids = await submitMany(grid, fn, 4000);
-      await sleep(1000);
-      victim.child.kill('SIGKILL');
       const bodies = await grid.waitAll(ids);
+      frozen.child.kill('SIGCONT');
+      await sleep(1000);
       expectAllDoubled(bodies);
-      expect(await finishes.settle(4000)).to.equal(4000);
+      expect(finishes.duplicates()).to.deep.equal([]);
+    });
+
+    it(`${backend.name}: 2,000 tasks accepted with no worker survive kill -9 of the server and finish after a restart`, async () => {
+      const prefix = uniquePrefix();
+      const port = await freePort();
+      const args = ['--mode', 'push', ...(await backend.flags(prefix)), '--port', String(port)];
+      const first = await startServer(args);
+      const grid = new GridClient(first.url);
+      const fn = await grid.register(SLEEP_5MS);
+      const ids = await submitMany(grid, fn, 2000);
+      first.child.kill('SIGKILL');
+      await first.exited;
+      const second = await startServer(args);
+      expect(second.url).to.equal(first.url);
+      await startWorker(second.wsUrl, ['--threads', '2']);
+      await startWorker(second.wsUrl, ['--threads', '2']);
+      expectAllDoubled(await grid.waitAll(ids));
+    });
+
+    it(`${backend.name}: tasks RUNNING when the server is killed go back to the queue when it restarts`, async () => {
+      const prefix = uniquePrefix();
+      finishes = await backend.finishLog(prefix);
+      const port = await freePort();
+      const args = ['--mode', 'pull', ...(await backend.flags(prefix)), '--port', String(port)];
+      const first = await startServer(args);
+      const grid = new GridClient(first.url);
+      // The worker outlives the server and reconnects to the new one by itself.
+      await startWorker(first.wsUrl, ['--threads', '2']);
+      const fn = await grid.register(
+        'async function slow(n) { await new Promise(r => setTimeout(r, 20)); return n * 2 }',
+      );
+      const ids = await submitMany(grid, fn, 600);
+      await sleep(500);
+      first.child.kill('SIGKILL');
+      await first.exited;
+      await startServer(args);
+      expectAllDoubled(await grid.waitAll(ids));
       expect(finishes.duplicates()).to.deep.equal([]);
     });
   }
-
-  it('a worker frozen with SIGSTOP is removed after missed heartbeats; its tasks run elsewhere; its late results are ignored', async () => {
-    const prefix = uniquePrefix();
-    finishes = await FinishLog.start(testRedis().url, prefix);
-    const server = await startServer([
-      '--mode',
-      'push',
-      ...redisFlags(prefix),
-      '--heartbeat',
-      '200',
-      '--heartbeat-tolerance',
-      '2',
-    ]);
-    const grid = new GridClient(server.url);
-    const frozen = await startWorker(server.wsUrl, ['--threads', '2']);
-    const fn = await grid.register(
-      'async function slow(n) { await new Promise(r => setTimeout(r, 50)); return n * 2 }',
-    );
-    const ids = await submitMany(grid, fn, 200);
-    await sleep(300);
-    frozen.child.kill('SIGSTOP');
-    await waitForOutput(server, /missed heartbeats/);
-    await startWorker(server.wsUrl, ['--threads', '2']);
-    const bodies = await grid.waitAll(ids);
-    frozen.child.kill('SIGCONT');
-    await sleep(1000);
-    expectAllDoubled(bodies);
-    expect(finishes.duplicates()).to.deep.equal([]);
-  });
-
-  it('2,000 tasks accepted with no worker survive kill -9 of the server and finish after a restart', async () => {
-    const prefix = uniquePrefix();
-    const port = await freePort();
-    const args = ['--mode', 'push', ...redisFlags(prefix), '--port', String(port)];
-    const first = await startServer(args);
-    const grid = new GridClient(first.url);
-    const fn = await grid.register(SLEEP_5MS);
-    const ids = await submitMany(grid, fn, 2000);
-    first.child.kill('SIGKILL');
-    await first.exited;
-    const second = await startServer(args);
-    expect(second.url).to.equal(first.url);
-    await startWorker(second.wsUrl, ['--threads', '2']);
-    await startWorker(second.wsUrl, ['--threads', '2']);
-    expectAllDoubled(await grid.waitAll(ids));
-  });
-
-  it('tasks RUNNING when the server is killed go back to the queue when it restarts', async () => {
-    const prefix = uniquePrefix();
-    finishes = await FinishLog.start(testRedis().url, prefix);
-    const port = await freePort();
-    const args = ['--mode', 'pull', ...redisFlags(prefix), '--port', String(port)];
-    const first = await startServer(args);
-    const grid = new GridClient(first.url);
-    // The worker outlives the server and reconnects to the new one by itself.
-    await startWorker(first.wsUrl, ['--threads', '2']);
-    const fn = await grid.register(
-      'async function slow(n) { await new Promise(r => setTimeout(r, 20)); return n * 2 }',
-    );
-    const ids = await submitMany(grid, fn, 600);
-    await sleep(500);
-    first.child.kill('SIGKILL');
-    await first.exited;
-    await startServer(args);
-    expectAllDoubled(await grid.waitAll(ids));
-    expect(finishes.duplicates()).to.deep.equal([]);
-  });
 
   it('Redis stopped mid-run: submits are refused at once, /healthz 503, and every accepted task completes after it returns', async () => {
     const redis = await TestRedis.start(['--appendonly', 'yes', '--appendfsync', 'always']);

@@ -3,13 +3,17 @@
  * store reported as finished, so a test can check that no task finished twice.
  */
 
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import { parseEventMessage } from '../../server/store/redis-keys.js';
+import { shardTag } from '../../server/store/shard-map.js';
 
 function connectClient(url: string) {
   return createClient({ url });
 }
-type Client = ReturnType<typeof connectClient>;
+function connectCluster(seeds: string) {
+  return createCluster({ rootNodes: seeds.split(',').map((s) => ({ url: `redis://${s}` })) });
+}
+type Client = ReturnType<typeof connectClient> | ReturnType<typeof connectCluster>;
 
 export class FinishLog {
   readonly counts = new Map<string, number>();
@@ -24,12 +28,30 @@ export class FinishLog {
     client.on('error', () => {});
     await client.connect();
     const log = new FinishLog(client);
-    await client.subscribe(`${prefix}events`, (message) => {
-      const event = parseEventMessage(message);
-      if (event?.kind !== 'finished') return;
-      for (const id of event.ids) log.counts.set(id, (log.counts.get(id) ?? 0) + 1);
-    });
+    await client.subscribe(`${prefix}events`, (message) => log.#note(message));
     return log;
+  }
+
+  /** The same for a server sharded over a cluster: every shard's own channel. */
+  static async startOnCluster(seeds: string, prefix: string, shards = 16): Promise<FinishLog> {
+    const client = createCluster({
+      rootNodes: seeds.split(',').map((s) => ({ url: `redis://${s}` })),
+    });
+    client.on('error', () => {});
+    await client.connect();
+    const log = new FinishLog(client);
+    for (let s = 0; s < shards; s++) {
+      await client.sSubscribe(`${prefix}{${shardTag(s, shards)}}:events`, (message) =>
+        log.#note(message),
+      );
+    }
+    return log;
+  }
+
+  #note(message: string): void {
+    const event = parseEventMessage(message);
+    if (event?.kind !== 'finished') return;
+    for (const id of event.ids) this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
   }
 
   /** Waits (bounded) until `n` distinct ids were reported: the announcements may trail the REST answers. */
