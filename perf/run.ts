@@ -13,6 +13,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { createClient } from 'redis';
 import { TestRedis } from '../test/helpers/redis-server.js';
 import { writeCharts } from './charts.js';
+import { clusterStudy } from './cluster-bench.js';
 import { fairnessSummary } from './fairness-bench.js';
 import { lifecycleSummary } from './lifecycle-report.js';
 import { BENCH, FULL, QUICK, TINY } from './plan.js';
@@ -26,6 +27,16 @@ async function redisVersion(url: string): Promise<string> {
   const info = await client.info('server');
   await client.close();
   return /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+}
+
+function count(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new InvalidArgumentError(
+      `Expected ${flag} to be a whole number above 0, got \`${text}\``,
+    );
+  }
+  return n;
 }
 
 function parseParts(text: string): Set<Part> {
@@ -56,6 +67,13 @@ async function main(): Promise<void> {
         .hideHelp(),
     )
     .option(
+      '--cluster [nodes]',
+      'the one-Redis vs Redis Cluster study instead (nodes host:port,…; none: a 3-master cluster started here)',
+    )
+    .option('--shards <n>', 'with --cluster: shards of the queue (a multiple of the masters)', '24')
+    .option('--tasks <n>', 'with --cluster: no-op tasks per run', '30000')
+    .option('--servers <n>', 'with --cluster: push servers, each with one 2-thread worker', '2')
+    .option(
       '--out <dir>',
       'where to write the results',
       fileURLToPath(new URL('../../perf/results/latest/', import.meta.url)),
@@ -67,7 +85,21 @@ async function main(): Promise<void> {
     tiny?: boolean;
     only?: Set<Part>;
     out: string;
+    cluster?: string | boolean;
+    shards: string;
+    tasks: string;
+    servers: string;
   }>();
+  if (opts.cluster !== undefined) {
+    await clusterStudy({
+      nodes: typeof opts.cluster === 'string' ? opts.cluster.split(',') : undefined,
+      shards: count('--shards', opts.shards),
+      tasks: count('--tasks', opts.tasks),
+      servers: count('--servers', opts.servers),
+      out: opts.out.replace(/latest\/?$/, 'cluster/'),
+    });
+    return;
+  }
   const plan = opts.tiny ? TINY : opts.bench ? BENCH : opts.quick ? QUICK : FULL;
   const started = new Date().toISOString();
   const ownRedis = process.env.REDIS_URL ? undefined : await TestRedis.start();

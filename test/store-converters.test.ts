@@ -121,7 +121,7 @@ describe('store converters', () => {
   describe('script replies', () => {
     it('reads a claim reply, and refuses one cut short', () => {
       const reply = [
-        ...['0', 'a', 'f', '[1]', '1', '1000', '5', '', ''],
+        ...['0', '7', 'a', 'f', '[1]', '1', '1000', '5', '', ''],
         ...['b', 'f', '[2]', '3', '2000', '6', '9000', '-4'],
       ];
       expect(readClaim(new ReplyReader(reply, 'claim'))).to.deep.equal({
@@ -139,16 +139,18 @@ describe('store converters', () => {
         ],
         created: [5, 6],
         drained: false,
+        top: 7,
       });
-      expect(readClaim(new ReplyReader(['1'], 'claim'))).to.deep.equal({
+      expect(readClaim(new ReplyReader(['1', ''], 'claim'))).to.deep.equal({
         tasks: [],
         created: [],
         drained: true,
       });
-      expect(replyError(() => readClaim(new ReplyReader(reply.slice(0, 12), 'claim')))).to.match(
-        /claim: attempt missing at item 12 of 12/,
+      expect(replyError(() => readClaim(new ReplyReader(reply.slice(0, 13), 'claim')))).to.match(
+        /claim: attempt missing at item 13 of 13/,
       );
-      expect(replyError(() => readClaim(new ReplyReader(['2'], 'claim')))).to.match(/drained/);
+      expect(replyError(() => readClaim(new ReplyReader(['2', ''], 'claim')))).to.match(/drained/);
+      expect(replyError(() => readClaim(new ReplyReader(['0', 'a'], 'claim')))).to.match(/top/);
     });
 
     it('reads enqueue duplicates, a late run, and refuses positions outside the batch', () => {

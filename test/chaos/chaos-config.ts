@@ -113,6 +113,9 @@ export function testConfig(seed: number, log: (line: string) => void): ChaosConf
     bursts: 0,
     faultGapMs: [500, 1500],
     faultCycle: true,
+    // mocha runs another test file beside it on the two cores (some start a
+    // 3-master cluster): a second of lag there is load; a stuck loop stalls far longer.
+    stallMs: 1500,
     log,
   };
 }

@@ -90,9 +90,14 @@ export async function openRunKit(o: RunKitOptions): Promise<RunKit> {
   const book = new TaskBook();
   const functionIds = await register(servers[0]?.url as string, token);
   history.record({ kind: 'register', start: history.t0, end: Date.now(), target: 'server0' });
-  const finishLog = await FinishLog.start(topology.redis.url, o.prefix);
+  const cluster = topology.options.cluster;
+  const finishLog = cluster
+    ? await FinishLog.startOnCluster(cluster.seeds, o.prefix, cluster.shards)
+    : await FinishLog.start(topology.redis.url, o.prefix);
   stoppers.push(() => finishLog.close());
-  const store = await StoreReader.open(topology.redis.url, o.prefix);
+  const store = cluster
+    ? await StoreReader.openCluster(cluster.seeds, o.prefix, cluster.shards)
+    : await StoreReader.open(topology.redis.url, o.prefix);
   stoppers.push(() => store.close());
 
   const readerCtx = { book, history, servers, token, seed: o.seed };

@@ -25,6 +25,7 @@ const program = new Command()
     'cli',
   )
   .option('--tasks <n>', 'three: tasks to submit', '100000')
+  .option('--cluster', 'three: the servers shard the store over a 3-master Redis Cluster')
   .option('--no-faults', 'the same load with no faults (a baseline)')
   .option('--kinds <list>', 'only these task kinds, comma-separated (default: all)')
   .option('--fault-kinds <list>', 'only these faults, comma-separated (default: all)')
@@ -36,6 +37,7 @@ const flags = program.opts<{
   seed?: string;
   preset: string;
   tasks: string;
+  cluster?: boolean;
   faults: boolean;
   kinds?: string;
   faultKinds?: string;
@@ -119,8 +121,9 @@ async function runThree(tasks: number): Promise<never> {
     process.exit(2);
   }
   const config = cliThreeConfig(seed, tasks);
+  config.cluster = flags.cluster === true;
   config.historyPath = flags.history ?? join(tmpdir(), `taskgrid-three-${seed}.jsonl`);
-  const replay = `npm run chaos -- --preset three --tasks ${tasks} --seed ${seed}`;
+  const replay = `npm run chaos -- --preset three --tasks ${tasks}${config.cluster ? ' --cluster' : ''} --seed ${seed}`;
   const result = await runThreeServers(config, replay);
   console.log(`\n${result.table}`);
   if (result.violations) {

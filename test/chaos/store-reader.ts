@@ -5,8 +5,9 @@
  * client was ever given an id for.
  */
 
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import { RedisKeys } from '../../server/store/redis-keys.js';
+import { shardOfId, shardTag } from '../../server/store/shard-map.js';
 import type { History } from './history.js';
 import type { TrackedTask } from './task-book.js';
 
@@ -17,7 +18,21 @@ function connectClient(url: string) {
     socket: { connectTimeout: 1000, reconnectStrategy: () => 200 },
   });
 }
-type Client = ReturnType<typeof connectClient>;
+function connectCluster(seeds: string) {
+  return createCluster({
+    rootNodes: seeds.split(',').map((s) => ({ url: `redis://${s}` })),
+    defaults: { socket: { connectTimeout: 1000, reconnectStrategy: () => 200 } },
+  });
+}
+type Client = ReturnType<typeof connectClient> | ReturnType<typeof connectCluster>;
+
+/** Where the store keeps things: one Redis, or the shards of a cluster (the task's in its id). */
+interface Layout {
+  keysOf(id: string): RedisKeys;
+  all: RedisKeys[];
+  /** Redis servers to scan for keys: one, or every master. */
+  scanUrls: string[];
+}
 
 /** A task that held a lease when the leases were read. */
 export interface LeaseHolder {
@@ -35,23 +50,38 @@ export interface StoredTask {
 
 export class StoreReader {
   readonly #client: Client;
-  readonly #keys: RedisKeys;
+  readonly #layout: Layout;
   #sampling = false;
 
-  private constructor(client: Client, prefix: string) {
+  private constructor(client: Client, layout: Layout) {
     this.#client = client;
-    this.#keys = new RedisKeys(prefix);
+    this.#layout = layout;
   }
 
   static async open(url: string, prefix: string): Promise<StoreReader> {
     const client = connectClient(url);
     client.on('error', () => {});
     await client.connect();
-    return new StoreReader(client, prefix);
+    const keys = new RedisKeys(prefix);
+    return new StoreReader(client, { keysOf: () => keys, all: [keys], scanUrls: [url] });
+  }
+
+  /** The store a sharded server keeps on a cluster. */
+  static async openCluster(seeds: string, prefix: string, shards: number): Promise<StoreReader> {
+    const client = connectCluster(seeds);
+    client.on('error', () => {});
+    await client.connect();
+    const all = Array.from(
+      { length: shards },
+      (_, s) => new RedisKeys(`${prefix}{${shardTag(s, shards)}}:`),
+    );
+    const scanUrls = client.masters.map((m) => `redis://${m.host}:${m.port}`);
+    const keysOf = (id: string) => all[shardOfId(id, shards)] as RedisKeys;
+    return new StoreReader(client, { keysOf, all, scanUrls });
   }
 
   #key(id: string): string {
-    return this.#keys.task(id);
+    return this.#layout.keysOf(id).task(id);
   }
 
   /** Notes the lease owner and attempt of every task not yet seen terminal. */
@@ -93,7 +123,9 @@ export class StoreReader {
    * run has (the three-server run has 100,000; `sampleOwners` reads them all).
    */
   async leaseHolders(): Promise<LeaseHolder[]> {
-    const ids = await this.#client.zRange(this.#keys.leases, 0, -1);
+    const ids = (
+      await Promise.all(this.#layout.all.map((k) => this.#client.zRange(k.leases, 0, -1)))
+    ).flat();
     const rows = await Promise.all(
       ids.map((id) => this.#client.hmGet(this.#key(id), ['status', 'attempts', 'owner'])),
     );
@@ -143,27 +175,42 @@ export class StoreReader {
   /** Tasks in the store whose id no client got back (from a 503, a reset, a retry). */
   async unacknowledged(accepted: ReadonlySet<string>): Promise<StoredTask[]> {
     const out: StoredTask[] = [];
-    const prefix = this.#key('');
-    for await (const keys of this.#client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
-      for (const key of keys) {
-        const id = key.slice(prefix.length);
-        if (accepted.has(id)) continue;
-        const [status, attempts, args] = await this.#client.hmGet(key, [
-          'status',
-          'attempts',
-          'args',
-        ]);
-        let nonce: string | undefined;
-        try {
-          const parsed = JSON.parse(args ?? '[]') as unknown[];
-          nonce = typeof parsed[0] === 'string' ? parsed[0] : undefined;
-        } catch {
-          nonce = undefined;
+    for (const url of this.#layout.scanUrls) {
+      const scanner = connectClient(url);
+      scanner.on('error', () => {});
+      await scanner.connect();
+      try {
+        for (const keys of this.#layout.all) {
+          const prefix = keys.task('');
+          for await (const found of scanner.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
+            for (const key of found) {
+              const id = key.slice(prefix.length);
+              if (accepted.has(id)) continue;
+              out.push(await this.#stored(scanner, key, id));
+            }
+          }
         }
-        out.push({ id, nonce, status: status ?? undefined, attempts: Number(attempts ?? 0) });
+      } finally {
+        await scanner.close().catch(() => scanner.destroy());
       }
     }
     return out;
+  }
+
+  async #stored(
+    client: ReturnType<typeof connectClient>,
+    key: string,
+    id: string,
+  ): Promise<StoredTask> {
+    const [status, attempts, args] = await client.hmGet(key, ['status', 'attempts', 'args']);
+    let nonce: string | undefined;
+    try {
+      const parsed = JSON.parse(args ?? '[]') as unknown[];
+      nonce = typeof parsed[0] === 'string' ? parsed[0] : undefined;
+    } catch {
+      nonce = undefined;
+    }
+    return { id, nonce, status: status ?? undefined, attempts: Number(attempts ?? 0) };
   }
 
   async close(): Promise<void> {

@@ -52,6 +52,8 @@ export interface ThreeServersConfig {
   /** After the last submit, wait at most this long for every task to be terminal. */
   quietCapMs: number;
   historyPath: string | undefined;
+  /** Shard the store over a 3-master Redis Cluster started for the run (16 shards). */
+  cluster: boolean;
   log: (line: string) => void;
 }
 
@@ -90,6 +92,7 @@ export function cliThreeConfig(seed: number, tasks = 100_000): ThreeServersConfi
     stallMs: 1000,
     quietCapMs: 60_000,
     historyPath: undefined,
+    cluster: false,
     log: (line) => console.log(line),
   };
 }

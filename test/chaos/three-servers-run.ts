@@ -20,6 +20,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import { TestCluster } from '../helpers/redis-cluster.js';
 import { check, type Summary } from './checker.js';
 import { LeaseSampler } from './lease-sampler.js';
 import { Load, type OpPlan, sleep } from './load.js';
@@ -96,7 +97,9 @@ export async function runThreeServers(
   log(
     `three-server run: seed ${c.seed}, ${c.tasks} tasks over ${(c.submitMs / 1000).toFixed(1)} s, servers ${c.modes.join(', ')}`,
   );
+  const cluster = c.cluster ? await TestCluster.start() : undefined;
   const topology = await Topology.start({
+    cluster: cluster && { seeds: cluster.seeds, shards: 16 },
     prefix,
     token,
     leaseMs: c.leaseMs,
@@ -286,7 +289,7 @@ export async function runThreeServers(
     for (const t of all) if (t.op >= 0) byServer.set(t.server, (byServer.get(t.server) ?? 0) + 1);
     const table = [
       formatTable(summary, facts),
-      `servers: ${topology.servers.map((s) => `${s.label} ${s.mode}`).join(', ')}; ${c.workersPerServer} workers × ${c.workerThreads} threads each; --lease ${c.leaseMs} --heartbeat ${c.heartbeatMs} --heartbeat-tolerance ${c.heartbeatTolerance}`,
+      `${cluster ? 'store: sharded over a 3-master Redis Cluster, 16 shards; ' : ''}servers: ${topology.servers.map((s) => `${s.label} ${s.mode}`).join(', ')}; ${c.workersPerServer} workers × ${c.workerThreads} threads each; --lease ${c.leaseMs} --heartbeat ${c.heartbeatMs} --heartbeat-tolerance ${c.heartbeatTolerance}`,
       `tasks: ${submitted} of ${c.tasks} acknowledged (batches of ${c.batchSize}, round robin), by server: ${[...byServer].map(([k, v]) => `${k} ${v}`).join(', ')}`,
       `COMPLETED with the right result: ${completedRight} of ${all.length}; first submit → all terminal ${(runMs / 1000).toFixed(1)} s`,
       ...nemesis.kills.map((k) => `fault: ${k.line}`),
@@ -316,5 +319,6 @@ export async function runThreeServers(
       }
     }
     await topology.close();
+    await cluster?.destroy();
   }
 }

@@ -31,6 +31,8 @@ export interface TopologyOptions {
   workerThreads: number;
   /** One server per entry, in this mode; default push and pull (the chaos run's two). */
   modes?: readonly ('push' | 'pull')[];
+  /** The servers shard the store over this cluster instead of the run's own Redis. */
+  cluster?: { seeds: string; shards: number } | undefined;
 }
 
 export type ProcState = 'up' | 'stopped' | 'down';
@@ -137,8 +139,9 @@ export class Topology {
       String(slot.port),
       '--mode',
       slot.mode,
-      '--redis',
-      this.redis.url,
+      ...(o.cluster
+        ? ['--redis-cluster', o.cluster.seeds, '--shards', String(o.cluster.shards)]
+        : ['--redis', this.redis.url]),
       '--prefix',
       o.prefix,
       '--token',
