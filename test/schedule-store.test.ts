@@ -12,6 +12,7 @@ import { MemoryStore } from '../server/store/memory-store.js';
 import { RedisStore } from '../server/store/redis-store.js';
 import type { ScheduleRecord } from '../server/store/schedule-store.js';
 import type { TaskStore } from '../server/store/task-store.js';
+import { openShardedStore } from './helpers/every-store.js';
 import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
 import { until } from './helpers/wait.js';
 
@@ -36,6 +37,7 @@ async function openRedis(prefix = uniquePrefix()): Promise<RedisStore> {
 const stores: [string, () => Promise<TaskStore>][] = [
   ['memory', async () => new MemoryStore()],
   ['redis', () => openRedis()],
+  ['cluster', () => openShardedStore()],
 ];
 
 /** The same calls on any store; returns everything it read, for comparing stores. */
