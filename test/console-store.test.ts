@@ -12,16 +12,19 @@ import { expect } from 'chai';
 import { claimFilter, type LaneSpec, laneId } from '../server/store/lanes.js';
 import type { NewTask, TaskStore } from '../server/store/task-store.js';
 import type { TaskOutcome } from '../shared/types.js';
-import { everyStore } from './helpers/every-store.js';
+import { everyStore, idPool } from './helpers/every-store.js';
 import { expectSameTranscripts, normalise, type Transcript } from './helpers/store-transcript.js';
 
 const gpu: LaneSpec = { labels: ['gpu'] };
 const acme: LaneSpec = { tenant: 'acme', labels: [] };
 
+/** Where test task ids come from: the store under test, once one is open. */
+let nextId: () => string = randomUUID;
+
 function task(priority: number, spec?: LaneSpec, extra: Partial<NewTask> = {}): NewTask {
   const lane = spec ? { id: laneId(spec), limit: 0 } : undefined;
   return {
-    id: randomUUID(),
+    id: nextId(),
     function_id: 'f1',
     args: '[1]',
     timeout_ms: 1000,
@@ -49,6 +52,7 @@ for (const [name, open] of stores) {
     let store: TaskStore;
     beforeEach(async () => {
       store = await open();
+      nextId = idPool(store);
     });
     afterEach(async () => {
       await store.close();

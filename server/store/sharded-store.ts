@@ -22,12 +22,12 @@
 import { ConfigError } from '../../shared/errors.js';
 import type { TaskOutcome } from '../../shared/types.js';
 import type { ClaimFilter } from './lanes.js';
-import { formatShardCursors, parseShardCursors, type ShardCursor } from './list-cursor.js';
 import { PRIORITY_MAX } from './lua/claim.js';
 import { RedisLink } from './redis-link.js';
 import { RedisStore, type RedisStoreOptions } from './redis-store.js';
 import type { ScheduleStore } from './schedule-store.js';
-import type { TaskIdEntry } from './script-io.js';
+import { ShardClaims } from './shard-claims.js';
+import { listAcrossShards } from './shard-listing.js';
 import { idInShard, shardOfId, shardOfText, shardTag } from './shard-map.js';
 import { ShardRelay } from './shard-relay.js';
 import { StoreEvents } from './store-events.js';
@@ -65,11 +65,6 @@ export interface ShardedStoreOptions {
   onError?: (error: Error) => void;
 }
 
-/** Rounds of one claim at most (each asks the shards of the highest priority left). */
-const MAX_CLAIM_ROUNDS = 64;
-/** Times one claim asks a shard that gives nothing yet says it has more at that priority. */
-const MAX_IDLE_ASKS = 3;
-
 /** The shard records functions are read from, and schedules kept in. */
 const HOME = 0;
 
@@ -84,29 +79,16 @@ export class ShardedStore implements TaskStore {
   readonly #relay: ShardRelay;
   readonly #events = new StoreEvents();
   readonly #prefix: string;
-  /** Per claim filter key: the shards known to have nothing for it. */
-  readonly #empty = new Map<string, Set<number>>();
-  /** Per shard: bumped by each queue event, so a claim that raced one does not mark it empty. */
-  readonly #queuedEpoch: number[];
-  /**
-   * Per shard: the highest priority it may have queued, as its queue events
-   * and claims tell. Claims visit the shards highest first, so a task of
-   * priority 5 in one shard goes before those of priority 0 in the others.
-   */
-  readonly #top: number[];
-  /** Where the next batch goes and the next claim starts (servers start at different shards). */
+  readonly #claims: ShardClaims;
+  /** Where the next batch goes (servers start at different shards). */
   #nextBatch: number;
-  #nextClaim: number;
 
   constructor(options: ShardedStoreOptions) {
     const { shards } = options;
     this.shardCount = shards;
     this.#nextBatch = Math.floor(Math.random() * shards);
-    this.#nextClaim = Math.floor(Math.random() * shards);
     this.#prefix = options.prefix;
     this.keyPrefix = options.prefix;
-    this.#queuedEpoch = new Array<number>(shards).fill(0);
-    this.#top = new Array<number>(shards).fill(0);
     this.#link = new RedisLink({
       target: { cluster: options.seeds },
       connectTimeoutMs: options.connectTimeoutMs ?? 3000,
@@ -131,9 +113,9 @@ export class ShardedStore implements TaskStore {
       });
       shard.subscribe((event) => {
         // Unknown (tasks handed back here): this shard is asked first until a claim says.
-        if (event.type === 'queued') this.#queued(s, event.priority ?? PRIORITY_MAX);
+        if (event.type === 'queued') this.#claims.queued(s, event.priority ?? PRIORITY_MAX);
         else if (event.type === 'resync') {
-          this.#queuedAll();
+          this.#claims.queuedAll();
           return; // one resync per lost link, not one per shard: see connect
         }
         this.#events.emit(event);
@@ -141,6 +123,7 @@ export class ShardedStore implements TaskStore {
       this.#shards.push(shard);
     }
     this.#link.onResync(() => this.#events.emit({ type: 'resync' }));
+    this.#claims = new ShardClaims(this.#shards);
     this.#relay = new ShardRelay(
       this.#shards.map((s) => s.shardPort()),
       (error) => options.onError?.(error),
@@ -227,82 +210,12 @@ export class ShardedStore implements TaskStore {
       return { duplicates, ...(await this.claim(max, owner, leaseMs, filter)) };
     }
     await this.#proxyDependencies(only, tasks);
-    // The claim in the same script takes nothing below what other shards may hold.
-    const empty = this.#emptyFor(filter);
-    let floor: number | undefined;
-    for (let s = 0; s < this.shardCount; s += 1) {
-      if (s !== only && !empty.has(s)) floor = Math.max(floor ?? -Infinity, this.#top[s] ?? 0);
-    }
-    const epoch = this.#queuedEpoch[only];
-    const result = await this.#shard(only).enqueueAndClaim(
-      tasks,
-      max,
-      owner,
-      leaseMs,
-      filter,
-      floor,
-    );
-    this.#noteClaimed(filter, only, result, epoch);
-    return { ...result, drained: this.#allEmpty(filter) };
+    return this.#claims.enqueueAndClaim(only, tasks, max, owner, leaseMs, filter);
   }
 
-  /**
-   * Takes from the shards that may have something for `filter`, in rounds:
-   * each round asks the shards that may hold the highest priority left, for
-   * that priority only (a floor), so priorities go in order across shards;
-   * each claim's reply says what its shard has left. `max` is split evenly
-   * over the shards of a round and claimed from all at once, so each shard's
-   * fair share across lanes holds for the whole claim.
-   */
-  async claim(
-    max: number,
-    owner: string,
-    leaseMs: number,
-    filter?: ClaimFilter,
-  ): Promise<ClaimResult> {
-    const n = this.shardCount;
-    const out: ClaimResult = { tasks: [], created: [], drained: true };
-    const start = this.#nextClaim++ % n;
-    // Shards this claim is done with though they say they hold more (see below).
-    const passed = new Set<number>();
-    const idle = new Map<number, number>();
-    for (let round = 0; round < MAX_CLAIM_ROUNDS && out.tasks.length < max; round += 1) {
-      const empty = this.#emptyFor(filter);
-      const open: number[] = [];
-      for (let k = 0; k < n; k += 1) {
-        const s = (start + k) % n;
-        if (!empty.has(s) && !passed.has(s)) open.push(s);
-      }
-      if (open.length === 0) break;
-      const top = Math.max(...open.map((s) => this.#top[s] ?? 0));
-      const level = open.filter((s) => (this.#top[s] ?? 0) === top);
-      const left = max - out.tasks.length;
-      const asked = level.slice(0, left);
-      const base = Math.floor(left / asked.length);
-      const extra = left % asked.length;
-      const results = await Promise.all(
-        asked.map(async (s, i) => {
-          const quota = base + (i < extra ? 1 : 0);
-          const epoch = this.#queuedEpoch[s];
-          const got = await this.#shard(s).claim(quota, owner, leaseMs, filter, top);
-          this.#noteClaimed(filter, s, got, epoch);
-          return got;
-        }),
-      );
-      results.forEach((got, i) => {
-        out.tasks.push(...got.tasks);
-        out.created.push(...got.created);
-        const s = asked[i];
-        // Nothing, yet more at this priority (a task that failed its deadline at claim
-        // took a place, or a lane is at its limit): a later claim asks again.
-        if (s === undefined || got.tasks.length > 0 || got.drained || got.top !== top) return;
-        const times = (idle.get(s) ?? 0) + 1;
-        idle.set(s, times);
-        if (times >= MAX_IDLE_ASKS) passed.add(s);
-      });
-    }
-    out.drained = this.#allEmpty(filter);
-    return out;
+  /** Across the shards, priorities in order (shard-claims.ts). */
+  claim(max: number, owner: string, leaseMs: number, filter?: ClaimFilter): Promise<ClaimResult> {
+    return this.#claims.claim(max, owner, leaseMs, filter);
   }
 
   async complete(outcomes: readonly TaskOutcome[]): Promise<string[]> {
@@ -311,7 +224,7 @@ export class ShardedStore implements TaskStore {
       outcomes,
       (o) => o.id,
       (s, part, shard) => {
-        this.#queued(shard, 0);
+        this.#claims.queued(shard, 0);
         return s.complete(part);
       },
     );
@@ -364,7 +277,7 @@ export class ShardedStore implements TaskStore {
 
   cancel(id: string): Promise<CancelResult | undefined> {
     // Cancelling a running task of a limited function frees a slot.
-    this.#queued(shardOfId(id, this.shardCount), 0);
+    this.#claims.queued(shardOfId(id, this.shardCount), 0);
     return this.#shardOf(id).cancel(id);
   }
 
@@ -393,40 +306,9 @@ export class ShardedStore implements TaskStore {
     return out;
   }
 
-  /**
-   * Each shard's next entries below its own cursor, merged newest first (by
-   * submit time); a shard's cursor moves past what this page took from it.
-   */
-  async listTasks(query: TaskQuery): Promise<TaskPage> {
-    const cursors = parseShardCursors(query.cursor, this.shardCount);
-    const pages = await Promise.all(
-      this.#shards.map((s, i) => {
-        const at = cursors[i] ?? 'done';
-        if (at === 'done') return { entries: [], cursor: undefined };
-        return s.listTaskIds({ ...query, cursor: at === 'start' ? undefined : at });
-      }),
-    );
-    const merged: (TaskIdEntry & { shard: number })[] = [];
-    pages.forEach((p, shard) => {
-      for (const e of p.entries) merged.push({ ...e, shard });
-    });
-    merged.sort((a, b) => b.created - a.created || b.shard - a.shard || b.seq - a.seq);
-    const taken = merged.slice(0, query.limit);
-    const next: ShardCursor[] = cursors.map((c, shard) => {
-      if (c === 'done') return 'done';
-      const page = pages[shard];
-      const mine = taken.filter((e) => e.shard === shard);
-      const all = page?.entries.length ?? 0;
-      // Every entry of its page was taken: the shard continues where its scan stopped.
-      if (mine.length === all) return page?.cursor ?? 'done';
-      const last = mine[mine.length - 1];
-      return last ? String(last.seq) : c;
-    });
-    const records = await this.getTasks(taken.map((e) => e.id));
-    const tasks: TaskRecord[] = [];
-    for (const record of records) if (record) tasks.push(record);
-    const cursor = formatShardCursors(next);
-    return cursor === undefined ? { tasks } : { tasks, next_cursor: cursor };
+  /** Every shard's listing at once, newest first (shard-listing.ts). */
+  listTasks(query: TaskQuery): Promise<TaskPage> {
+    return listAcrossShards(this.#shards, query, (ids) => this.getTasks(ids));
   }
 
   async trimIndexes(): Promise<{ removed: number; more: boolean }> {
@@ -507,49 +389,6 @@ export class ShardedStore implements TaskStore {
       }
     }
     if (remote.size > 0) await this.#relay.proxy(shard, [...remote]);
-  }
-
-  #queued(shard: number, priority: number): void {
-    this.#queuedEpoch[shard] = (this.#queuedEpoch[shard] ?? 0) + 1;
-    this.#top[shard] = Math.max(this.#top[shard] ?? 0, priority);
-    for (const set of this.#empty.values()) set.delete(shard);
-  }
-
-  #queuedAll(): void {
-    for (let s = 0; s < this.shardCount; s += 1) this.#queued(s, 0);
-  }
-
-  #emptyFor(filter: ClaimFilter | undefined): Set<number> {
-    const key = filter?.key ?? '';
-    let set = this.#empty.get(key);
-    if (!set) {
-      set = new Set();
-      this.#empty.set(key, set);
-    }
-    return set;
-  }
-
-  /** What a claim from `shard` says of it: whether anything is left, and its highest priority. */
-  #noteClaimed(
-    filter: ClaimFilter | undefined,
-    shard: number,
-    claimed: ClaimResult,
-    epoch: number | undefined,
-  ): void {
-    // A queue event while the claim ran may be for tasks it did not see.
-    if (this.#queuedEpoch[shard] !== epoch) return;
-    if (claimed.drained) {
-      this.#emptyFor(filter).add(shard);
-      this.#top[shard] = 0;
-      return;
-    }
-    const last = claimed.tasks[claimed.tasks.length - 1];
-    if (claimed.top !== undefined) this.#top[shard] = claimed.top;
-    else if (last) this.#top[shard] = last.priority ?? 0;
-  }
-
-  #allEmpty(filter: ClaimFilter | undefined): boolean {
-    return this.#emptyFor(filter).size === this.shardCount;
   }
 
   #shard(s: number): RedisStore {
