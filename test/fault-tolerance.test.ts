@@ -10,6 +10,7 @@ import { deserialize } from '../shared/serialize.js';
 import { FinishLog } from './helpers/finish-log.js';
 import { GridClient } from './helpers/grid-client.js';
 import { killAll, runCli, startServer, startWorker, waitForOutput } from './helpers/processes.js';
+import { TestCluster } from './helpers/redis-cluster.js';
 import { freePort, TestRedis } from './helpers/redis-server.js';
 import {
   clusterFlags,
@@ -197,6 +198,66 @@ describe('fault tolerance', function () {
     } finally {
       await killAll();
       await redis.destroy();
+    }
+  });
+
+  it('a cluster master stopped mid-run: its shards are refused at once, /healthz 503, and every accepted task completes after it returns', async () => {
+    const cluster = await TestCluster.start(true);
+    try {
+      const server = await startServer([
+        '--mode',
+        'push',
+        '--redis-cluster',
+        cluster.seeds,
+        '--lease',
+        '3000',
+      ]);
+      const grid = new GridClient(server.url);
+      await startWorker(server.wsUrl, ['--threads', '2']);
+      const fn = await grid.register(
+        'async function slow(n) { await new Promise(r => setTimeout(r, 5)); return n * 2 }',
+      );
+      // Twenty batches: about a third of them in the shards of the master stopped below.
+      const ids: string[] = [];
+      for (let b = 0; b < 20; b++) {
+        ids.push(
+          ...(await grid.batch(
+            fn,
+            Array.from({ length: 50 }, (_, i) => [b * 50 + i]),
+          )),
+        );
+      }
+      await sleep(300);
+      const victim = cluster.nodes[1] as TestRedis;
+      await victim.stop();
+      // Submits to its shards answer 503 or 504, never hang; the others go on.
+      const answers = new Set<number>();
+      for (let i = 0; i < 16 && !(answers.has(503) || answers.has(504)); i++) {
+        const started = Date.now();
+        const reply = await grid.call('POST', '/execute_function', {
+          function_id: fn,
+          payload: '[1]',
+        });
+        expect(Date.now() - started, 'answers, never hangs').to.be.below(5000);
+        answers.add(reply.status);
+      }
+      expect(
+        [...answers].some((s) => s === 503 || s === 504),
+        `answers ${[...answers]}`,
+      ).to.equal(true);
+      expect((await grid.call('GET', '/healthz')).status).to.equal(503);
+      await sleep(500);
+      await victim.run();
+      let healthy = 0;
+      for (let i = 0; i < 200 && healthy !== 200; i++) {
+        healthy = (await grid.call('GET', '/healthz')).status;
+        if (healthy !== 200) await sleep(100);
+      }
+      expect(healthy).to.equal(200);
+      expectAllDoubled(await grid.waitAll(ids));
+    } finally {
+      await killAll();
+      await cluster.destroy();
     }
   });
 

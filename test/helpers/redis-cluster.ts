@@ -21,7 +21,8 @@ export class TestCluster {
     return this.nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
   }
 
-  static async start(): Promise<TestCluster> {
+  /** `persistent`: an append-only file on each node (fsync always), so a node restarted keeps its data. */
+  static async start(persistent = false): Promise<TestCluster> {
     const nodes: TestRedis[] = [];
     try {
       for (let i = 0; i < MASTERS; i += 1) {
@@ -36,8 +37,9 @@ export class TestCluster {
               `nodes-${port}.conf`,
               '--cluster-node-timeout',
               '3000',
-              '--appendonly',
-              'no',
+              ...(persistent
+                ? ['--appendonly', 'yes', '--appendfsync', 'always']
+                : ['--appendonly', 'no']),
             ],
             port,
           ),
