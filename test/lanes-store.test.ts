@@ -1,5 +1,5 @@
 /**
- * Lanes in the TaskStore contract, on both stores: labels route a task only
+ * Lanes in the TaskStore contract, on every store: labels route a task only
  * to holders that have them, with no head-of-line blocking; a function's
  * concurrency limit holds across claims and frees on every way out of
  * RUNNING; tenants share by weight; and both stores answer the same.

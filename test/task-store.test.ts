@@ -1,6 +1,7 @@
 /**
- * One suite, both stores: the TaskStore contract, checked on each store alone,
- * and then compared whole: for the same calls both answer deep-equal records
+ * One suite, every store (memory, Redis, sharded over a Redis Cluster): the
+ * TaskStore contract, checked on each store alone, and then compared whole:
+ * for the same calls the memory and Redis stores answer deep-equal records
  * and events (as bullmq's adapter conformance test does).
  */
 
