@@ -23,20 +23,34 @@ export async function listAcrossShards(
       return s.listTaskIds({ ...query, cursor: at === 'start' ? undefined : at });
     }),
   );
-  const merged: (TaskIdEntry & { shard: number })[] = [];
-  pages.forEach((p, shard) => {
-    for (const e of p.entries) merged.push({ ...e, shard });
-  });
-  merged.sort((a, b) => b.created - a.created || b.shard - a.shard || b.seq - a.seq);
-  const taken = merged.slice(0, query.limit);
+  // A k-way merge, newest first by the head of each shard's page: each shard's page
+  // is in its own index order (by seq), which its submit times need not follow (a
+  // task retried and failed again is listed by its new seq, a server's clock may lag
+  // another's), so the page takes a prefix of each shard's entries and that shard's
+  // cursor moves past exactly those: every task is listed once.
+  const heads = pages.map(() => 0);
+  const taken: (TaskIdEntry & { shard: number })[] = [];
+  while (taken.length < query.limit) {
+    let best: (TaskIdEntry & { shard: number }) | undefined;
+    pages.forEach((p, shard) => {
+      const e = p.entries[heads[shard] ?? 0];
+      if (!e) return;
+      if (!best || e.created > best.created || (e.created === best.created && shard > best.shard)) {
+        best = { ...e, shard };
+      }
+    });
+    if (!best) break;
+    taken.push(best);
+    heads[best.shard] = (heads[best.shard] ?? 0) + 1;
+  }
   const next: ShardCursor[] = cursors.map((c, shard) => {
     if (c === 'done') return 'done';
     const page = pages[shard];
-    const mine = taken.filter((e) => e.shard === shard);
+    const used = heads[shard] ?? 0;
     const all = page?.entries.length ?? 0;
     // Every entry of its page was taken: the shard continues where its scan stopped.
-    if (mine.length === all) return page?.cursor ?? 'done';
-    const last = mine[mine.length - 1];
+    if (used === all) return page?.cursor ?? 'done';
+    const last = page?.entries[used - 1];
     return last ? String(last.seq) : c;
   });
   const records = await read(taken.map((e) => e.id));

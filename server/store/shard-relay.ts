@@ -132,11 +132,14 @@ export class ShardRelay {
 
   /** One message from shard `from`'s outbox. */
   async #carry(from: number, message: string): Promise<void> {
-    const [kind, id = '', to = ''] = message.split(' ');
+    const [kind, id = '', to = '', end = ''] = message.split(' ');
     const target = Number(to);
     if (!Number.isInteger(target) || target < 0 || target >= this.#ports.length) return;
     if (kind === 'w') {
       await this.#watch(shardOfId(id, this.#ports.length), id, target);
+    } else if (kind === 'r' && (end === 'FAILED' || end === 'CANCELLED')) {
+      // That end, whatever the dependency did since (a retry): its dependents fail, as on one Redis.
+      await this.#settle(target, id, { status: end, result: '' });
     } else if (kind === 'r') {
       const outcome = await this.#outcome(from, id);
       // Running again (retried since it ended): wait for its next end.

@@ -281,8 +281,17 @@ export class ShardedStore implements TaskStore {
     return this.#shardOf(id).cancel(id);
   }
 
-  retryTask(id: string): Promise<RetryResult | undefined> {
-    return this.#shardOf(id).retryTask(id);
+  async retryTask(id: string): Promise<RetryResult | undefined> {
+    // A retried task whose references never resolved waits for its dependencies again
+    // (lua/retry-task.ts), reading their copies in its own shard: those copies may
+    // still hold an end the dependency has since left (it was retried too, and may
+    // have completed). Refresh them first, as a submit does.
+    const shard = shardOfId(id, this.shardCount);
+    const task = await this.#shard(shard).getTask(id);
+    if (task?.depends_on && (task.status === 'FAILED' || task.status === 'CANCELLED')) {
+      await this.#proxyDependencies(shard, [task]);
+    }
+    return this.#shard(shard).retryTask(id);
   }
 
   async promoteDue(now: number): Promise<PromoteResult> {
@@ -381,7 +390,10 @@ export class ShardedStore implements TaskStore {
   }
 
   /** Copies of the dependencies that live in other shards, before `tasks` go to `shard`. */
-  async #proxyDependencies(shard: number, tasks: readonly NewTask[]): Promise<void> {
+  async #proxyDependencies(
+    shard: number,
+    tasks: readonly { depends_on?: string[] | undefined }[],
+  ): Promise<void> {
     const remote = new Set<string>();
     for (const t of tasks) {
       for (const dep of t.depends_on ?? []) {

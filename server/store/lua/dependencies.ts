@@ -32,7 +32,8 @@
  * copy of the dependency in their own shard (lua/remote-dependencies.ts):
  * the dependency keeps the numbers of those shards in a SET beside its hash
  * (REMOTE_SUFFIX), and when it ends, these scripts put one message per shard
- * in their own shard's outbox (`r <id> <shard>`) and publish `* o`; a relay
+ * in their own shard's outbox (`r <id> <shard>`, with ` FAILED` or
+ * ` CANCELLED` after it for such an end) and publish `* o`; a relay
  * on some server carries the outcome over. On one Redis the SET never exists.
  */
 
@@ -76,13 +77,17 @@ local function deps_fail_one(id, err, at, ttl, failed_set)
   deps_ended[#deps_ended + 1] = id
 end
 -- Dependents in other shards (a sharded store) hear of the end through the outbox.
-local function deps_remote(id)
+-- A failure or cancel is named in the message: the dependency may be retried (and
+-- complete) before the message is relayed, and its dependents must fail as here.
+local deps_remote_ends = { failed = ' FAILED', cancelled = ' CANCELLED' }
+local function deps_remote(id, how)
   local set = task_head .. id .. '${REMOTE_SUFFIX}'
   local shards = redis.call('SMEMBERS', set)
   if #shards == 0 then return end
   redis.call('DEL', set)
+  local tail = deps_remote_ends[how or ''] or ''
   for _, shard in ipairs(shards) do
-    redis.call('RPUSH', task_head .. '${OUTBOX_AFTER_HEAD}', 'r ' .. id .. ' ' .. shard)
+    redis.call('RPUSH', task_head .. '${OUTBOX_AFTER_HEAD}', 'r ' .. id .. ' ' .. shard .. tail)
   end
   deps_outbox = true
 end
@@ -91,7 +96,7 @@ local function fail_dependents(root, how, at, ttl, failed_set)
   while #stack > 0 do
     local ended_how = table.remove(stack)
     local dep = table.remove(stack)
-    deps_remote(dep)
+    deps_remote(dep, ended_how)
     local set = deps_set(dep)
     local waiting = redis.call('SMEMBERS', set)
     if #waiting > 0 then
@@ -186,7 +191,7 @@ local function deps_hold(id, dref, at, ttl, failed_set)
   return true
 end
 local function release_dependents(root, at, ttl, failed_set, delayed, fn_head)
-  deps_remote(root)
+  deps_remote(root, 'completed')
   local set = deps_set(root)
   local waiting = redis.call('SMEMBERS', set)
   redis.call('DEL', set)

@@ -20,9 +20,13 @@ import { DEPS_FAIL_STEP, DEPS_RELEASE_STEP } from './dependencies.js';
  * 2. watch, on the dependency's shard: an ended (or gone) dependency sends
  *    `r <id> <shard>` at once; else the shard joins its REMOTE_SUFFIX set and
  *    the dependency is flagged, so that its end sends `r …` (deps_remote).
- * 3. settle, on the dependent's shard, with the outcome read when `r` was
- *    relayed: the copy takes it (and the result TTL), and its dependents
- *    are released or failed there, as a local dependency's end does.
+ *    A FAILED or CANCELLED end is named in the message (`r <id> <shard>
+ *    FAILED`): the dependency may be retried, and even complete, before the
+ *    message is relayed, and its dependents must still fail, as on one Redis.
+ * 3. settle, on the dependent's shard, with the end the message names, else
+ *    the outcome read when `r` was relayed: the copy takes it (and the result
+ *    TTL), and its dependents are released or failed there, as a local
+ *    dependency's end does.
  */
 
 /**
@@ -68,7 +72,9 @@ for i = 3, #ARGV, 2 do
   local key = ARGV[1] .. id
   local s = redis.call('HGET', key, 'status')
   if not s or s == 'COMPLETED' or s == 'FAILED' or s == 'CANCELLED' then
-    redis.call('RPUSH', KEYS[1], 'r ' .. id .. ' ' .. shard)
+    local tail = ''
+    if s == 'FAILED' or s == 'CANCELLED' then tail = ' ' .. s end
+    redis.call('RPUSH', KEYS[1], 'r ' .. id .. ' ' .. shard .. tail)
     sent = sent + 1
   else
     redis.call('SADD', key .. ARGV[2], shard)
