@@ -19,6 +19,7 @@ import {
   testRedis,
   uniquePrefix,
 } from './helpers/root-hooks.js';
+import { until } from './helpers/wait.js';
 
 const SLEEP_5MS =
   'async function sleepy(n) { await new Promise(r => setTimeout(r, 5)); return n * 2 }';
@@ -31,6 +32,15 @@ async function submitMany(grid: GridClient, fn: string, count: number): Promise<
     ids.push(...(await grid.batch(fn, args)));
   }
   return ids;
+}
+
+/** The status /healthz answers once it is 200, or when `boundMs` ran out. */
+function healthyWithin(grid: GridClient, boundMs: number): Promise<number> {
+  return until(
+    async () => (await grid.call('GET', '/healthz')).status,
+    (status) => status === 200,
+    boundMs,
+  );
 }
 
 function expectAllDoubled(bodies: { status: string; result?: string }[]): void {
@@ -188,12 +198,7 @@ describe('fault tolerance', function () {
       expect((await grid.call('GET', '/healthz')).status).to.equal(503);
       await sleep(500);
       await redis.run();
-      let healthy = 0;
-      for (let i = 0; i < 100 && healthy !== 200; i++) {
-        healthy = (await grid.call('GET', '/healthz')).status;
-        if (healthy !== 200) await sleep(100);
-      }
-      expect(healthy).to.equal(200);
+      expect(await healthyWithin(grid, 10000)).to.equal(200);
       expectAllDoubled(await grid.waitAll(ids));
     } finally {
       await killAll();
@@ -248,12 +253,7 @@ describe('fault tolerance', function () {
       expect((await grid.call('GET', '/healthz')).status).to.equal(503);
       await sleep(500);
       await victim.run();
-      let healthy = 0;
-      for (let i = 0; i < 200 && healthy !== 200; i++) {
-        healthy = (await grid.call('GET', '/healthz')).status;
-        if (healthy !== 200) await sleep(100);
-      }
-      expect(healthy).to.equal(200);
+      expect(await healthyWithin(grid, 20000)).to.equal(200);
       expectAllDoubled(await grid.waitAll(ids));
     } finally {
       await killAll();

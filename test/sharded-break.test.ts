@@ -18,8 +18,7 @@ import { RedisStore } from '../server/store/redis-store.js';
 import { shardOfId, shardTag } from '../server/store/shard-map.js';
 import type { ShardedStore } from '../server/store/sharded-store.js';
 import type { NewTask, TaskRecord, TaskStore } from '../server/store/task-store.js';
-import { findReferences, referencedIds } from '../server/task-references.js';
-import { openShardedStore } from './helpers/every-store.js';
+import { openShardedStore, storeBatch } from './helpers/every-store.js';
 import { testCluster, testRedis, uniquePrefix } from './helpers/root-hooks.js';
 import { until } from './helpers/wait.js';
 
@@ -51,27 +50,9 @@ async function withSeed(seed: number, body: (random: () => number) => Promise<vo
 
 const ref = (id: string) => ({ $task: id });
 
-/** One batch of new tasks, as the task service makes them: ids from the store. */
-function batch(store: TaskStore, argsList: unknown[][], extra: Partial<NewTask> = {}): NewTask[] {
-  const ids = store.newTaskIds(argsList.map(() => ({ lane: extra.lane })));
-  return argsList.map((args, i) => {
-    const text = JSON.stringify(args);
-    const refs = findReferences(text, args);
-    return {
-      id: ids[i] as string,
-      function_id: 'f1',
-      args: text,
-      timeout_ms: 1000,
-      created_at: Date.now(),
-      ...(refs ? { depends_on: referencedIds(refs), refs } : {}),
-      ...extra,
-    };
-  });
-}
-
 /** One task alone in its batch (so in a shard of its own turn), enqueued. */
 async function submit(store: TaskStore, args: unknown[], extra: Partial<NewTask> = {}) {
-  const [task] = batch(store, [args], extra);
+  const [task] = storeBatch(store, [args], extra);
   if (!task) throw new Error('no task');
   await store.enqueue([task]);
   return task;
@@ -428,7 +409,7 @@ describe('ShardedStore under attack (3-master cluster)', function () {
           if (step < 45 && random() < 0.6) {
             const n = 1 + Math.floor(random() * 3);
             const priority = Math.floor(random() * 7) - 3;
-            const tasks = batch(
+            const tasks = storeBatch(
               store,
               Array.from({ length: n }, () => [step]),
               priority === 0 ? {} : { priority },
@@ -458,8 +439,8 @@ describe('ShardedStore under attack (3-master cluster)', function () {
           const total = 60;
           for (let i = 0; i < total; i += 6) {
             const [s, t] = random() < 0.5 ? [store, other] : [other, store];
-            await s.enqueue(batch(s, [[i], [i + 1], [i + 2]], { lane }));
-            await t.enqueue(batch(t, [[i + 3], [i + 4], [i + 5]], { lane }));
+            await s.enqueue(storeBatch(s, [[i], [i + 1], [i + 2]], { lane }));
+            await t.enqueue(storeBatch(t, [[i + 3], [i + 4], [i + 5]], { lane }));
           }
           const running = new Map<string, { attempt: number; by: ShardedStore }>();
           const ended = new Set<string>();
@@ -504,7 +485,7 @@ describe('ShardedStore under attack (3-master cluster)', function () {
             const n = 1 + Math.floor(random() * 3);
             const priority = random() < 0.3 ? Math.floor(random() * 5) - 2 : 0;
             await store.enqueue(
-              batch(
+              storeBatch(
                 store,
                 Array.from({ length: n }, () => [step]),
                 priority === 0 ? {} : { priority },
@@ -534,7 +515,7 @@ describe('ShardedStore under attack (3-master cluster)', function () {
       try {
         for (let i = 0; i < 10; i++) {
           expect((await store.claim(10, 'me/w', 60_000)).drained).to.equal(true);
-          const [task] = batch(other, [[i]]);
+          const [task] = storeBatch(other, [[i]]);
           if (!task) throw new Error('no task');
           await other.enqueue([task]);
           const got = await until(
@@ -572,7 +553,7 @@ describe('ShardedStore under attack (3-master cluster)', function () {
     it('lists FAILED tasks exactly once across pages, also those retried and failed again', async () => {
       // One batch (one shard), submitted a millisecond apart, and one task in another shard.
       const base = Date.now();
-      const tasks = batch(
+      const tasks = storeBatch(
         store,
         Array.from({ length: 6 }, (_, i) => [i]),
       ).map((t, i) => ({ ...t, created_at: base + i }));
@@ -608,7 +589,7 @@ describe('ShardedStore under attack (3-master cluster)', function () {
             const s = random() < 0.5 ? store : other;
             const fn = random() < 0.5 ? 'f1' : 'f2';
             const n = 1 + Math.floor(random() * 3);
-            const tasks = batch(
+            const tasks = storeBatch(
               s,
               Array.from({ length: n }, () => [n]),
               {

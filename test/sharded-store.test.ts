@@ -15,34 +15,11 @@ import { laneId } from '../server/store/lanes.js';
 import { shardOfId, shardTag, slotOf } from '../server/store/shard-map.js';
 import type { ShardedStore } from '../server/store/sharded-store.js';
 import type { NewTask, TaskRecord } from '../server/store/task-store.js';
-import { findReferences, referencedIds } from '../server/task-references.js';
-import { openShardedStore } from './helpers/every-store.js';
+import { openShardedStore, storeBatch } from './helpers/every-store.js';
 import { testCluster } from './helpers/root-hooks.js';
 import { until } from './helpers/wait.js';
 
 const ref = (id: string) => ({ $task: id });
-
-/** One batch of new tasks as the task service makes them: ids from the store. */
-function batch(
-  store: ShardedStore,
-  argsList: unknown[][],
-  extra: Partial<NewTask> = {},
-): NewTask[] {
-  const ids = store.newTaskIds(argsList.map(() => ({ lane: extra.lane })));
-  return argsList.map((args, i) => {
-    const text = JSON.stringify(args);
-    const refs = findReferences(text, args);
-    return {
-      id: ids[i] as string,
-      function_id: 'f1',
-      args: text,
-      timeout_ms: 1000,
-      created_at: Date.now(),
-      ...(refs ? { depends_on: referencedIds(refs), refs } : {}),
-      ...extra,
-    };
-  });
-}
 
 async function statusOf(store: ShardedStore, id: string): Promise<string | undefined> {
   return (await store.getTask(id))?.status;
@@ -119,12 +96,12 @@ describe('ShardedStore on a 3-master Redis Cluster', function () {
   });
 
   it('releases a dependent whose dependencies are in two other shards, with their results in place', async () => {
-    const [a] = batch(store, [[1, 2]]);
-    const [b] = batch(store, [[10, 20]]);
+    const [a] = storeBatch(store, [[1, 2]]);
+    const [b] = storeBatch(store, [[10, 20]]);
     if (!a || !b) throw new Error('no tasks');
     await store.enqueue([a]);
     await store.enqueue([b]);
-    const [c] = batch(store, [[ref(a.id), ref(b.id), 100]]);
+    const [c] = storeBatch(store, [[ref(a.id), ref(b.id), 100]]);
     if (!c) throw new Error('no task');
     expect(new Set([a, b, c].map((t) => shardOfId(t.id, 16))).size).to.equal(3);
     await store.enqueue([c]);
@@ -143,13 +120,13 @@ describe('ShardedStore on a 3-master Redis Cluster', function () {
   });
 
   it('fails a dependent in another shard when its dependency fails, and its own dependents after it', async () => {
-    const [a] = batch(store, [[1]]);
+    const [a] = storeBatch(store, [[1]]);
     if (!a) throw new Error('no task');
     await store.enqueue([a]);
-    const [b] = batch(store, [[ref(a.id)]]);
+    const [b] = storeBatch(store, [[ref(a.id)]]);
     if (!b) throw new Error('no task');
     await store.enqueue([b]);
-    const [c] = batch(store, [[ref(b.id)]]);
+    const [c] = storeBatch(store, [[ref(b.id)]]);
     if (!c) throw new Error('no task');
     await store.enqueue([c]);
     const { tasks } = await store.claim(10, 'me/w', 60_000);
@@ -172,11 +149,11 @@ describe('ShardedStore on a 3-master Redis Cluster', function () {
   });
 
   it('resolves a dependency in another shard that had already completed at submit', async () => {
-    const [a] = batch(store, [[4, 5]]);
+    const [a] = storeBatch(store, [[4, 5]]);
     if (!a) throw new Error('no task');
     await store.enqueue([a]);
     await runAll(store, sum);
-    const [b] = batch(store, [[ref(a.id), 1]]);
+    const [b] = storeBatch(store, [[ref(a.id), 1]]);
     if (!b) throw new Error('no task');
     await store.enqueue([b]);
     expect((await record(store, b.id)).status, 'queued at once, as on one Redis').to.equal(
@@ -187,10 +164,10 @@ describe('ShardedStore on a 3-master Redis Cluster', function () {
   });
 
   it('relays after the server holding a shard outbox died: its lock runs out and another takes over', async () => {
-    const [a] = batch(store, [[1, 1]]);
+    const [a] = storeBatch(store, [[1, 1]]);
     if (!a) throw new Error('no task');
     await store.enqueue([a]);
-    const [b] = batch(store, [[ref(a.id)]]);
+    const [b] = storeBatch(store, [[ref(a.id)]]);
     if (!b) throw new Error('no task');
     // A dead server holds the relay lock of every shard for 2 s.
     const cluster = await testCluster();
@@ -220,9 +197,9 @@ describe('ShardedStore on a 3-master Redis Cluster', function () {
   });
 
   it('gives the highest priority first whichever shard holds it', async () => {
-    const low = batch(store, [[1], [2], [3]], { priority: -5 });
-    const none = batch(store, [[4], [5]]);
-    const high = batch(store, [[6], [7]], { priority: 9 });
+    const low = storeBatch(store, [[1], [2], [3]], { priority: -5 });
+    const none = storeBatch(store, [[4], [5]]);
+    const high = storeBatch(store, [[6], [7]], { priority: 9 });
     for (const b of [low, none, high]) await store.enqueue(b);
     const order: string[] = [];
     for (;;) {
@@ -238,8 +215,8 @@ describe('ShardedStore on a 3-master Redis Cluster', function () {
     try {
       const lane = { id: laneId({ labels: [], limited: { fn: 'f1', limit: 3 } }), limit: 3 };
       const tasks = [
-        ...batch(store, [[1], [2], [3], [4]], { lane }),
-        ...batch(other, [[5], [6], [7], [8]], { lane }),
+        ...storeBatch(store, [[1], [2], [3], [4]], { lane }),
+        ...storeBatch(other, [[5], [6], [7], [8]], { lane }),
       ];
       expect(new Set(tasks.map((t) => shardOfId(t.id, 16))).size).to.equal(1);
       await store.enqueue(tasks.slice(0, 4));
@@ -257,7 +234,7 @@ describe('ShardedStore on a 3-master Redis Cluster', function () {
   it('pages through every shard newest first, each task exactly once', async () => {
     const all: string[] = [];
     for (let b = 0; b < 5; b++) {
-      const tasks = batch(store, [
+      const tasks = storeBatch(store, [
         [b, 0],
         [b, 1],
         [b, 2],
@@ -313,7 +290,7 @@ describe('ShardedStore on a 3-master Redis Cluster', function () {
       store.subscribe((e) => {
         if (e.type === 'finished') finished.push(...e.ids);
       });
-      const tasks = batch(store, [[1, 2]]);
+      const tasks = storeBatch(store, [[1, 2]]);
       await store.enqueue(tasks);
       await runAll(other, sum);
       expect(

@@ -19,7 +19,7 @@ import { runThreeServers } from './chaos/three-servers-run.js';
 const SEED = 15;
 const TASKS = 100_000;
 /** On the cluster: fewer tasks (it shares the two cores with three more redis-servers). */
-const CLUSTER_TASKS = 10_000;
+const CLUSTER_TASKS = 20_000;
 
 describe('three servers under faults, on one Redis and on a Redis Cluster', function () {
   this.timeout(240_000);

@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { MemoryStore, type MemoryStoreOptions } from '../../server/store/memory-store.js';
 import { RedisStore } from '../../server/store/redis-store.js';
 import { ShardedStore } from '../../server/store/sharded-store.js';
-import type { TaskStore } from '../../server/store/task-store.js';
+import type { NewTask, TaskStore } from '../../server/store/task-store.js';
+import { findReferences, referencedIds } from '../../server/task-references.js';
 import { testCluster, testRedis, uniquePrefix } from './root-hooks.js';
 
 type WeightOf = MemoryStoreOptions['weightOf'];
@@ -72,4 +73,29 @@ export function idPool(store: TaskStore): () => string {
     if (id === undefined) throw new Error('the store gave no ids');
     return id;
   };
+}
+
+/**
+ * One batch of new tasks of function `f1`, as the task service makes them:
+ * ids from the store, and `{"$task": id}` references found in the arguments.
+ */
+export function storeBatch(
+  store: TaskStore,
+  argsList: unknown[][],
+  extra: Partial<NewTask> = {},
+): NewTask[] {
+  const ids = store.newTaskIds(argsList.map(() => ({ lane: extra.lane })));
+  return argsList.map((args, i) => {
+    const text = JSON.stringify(args);
+    const refs = findReferences(text, args);
+    return {
+      id: ids[i] as string,
+      function_id: 'f1',
+      args: text,
+      timeout_ms: 1000,
+      created_at: Date.now(),
+      ...(refs ? { depends_on: referencedIds(refs), refs } : {}),
+      ...extra,
+    };
+  });
 }
