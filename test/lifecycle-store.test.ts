@@ -8,11 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { MemoryStore } from '../server/store/memory-store.js';
-import { RedisStore } from '../server/store/redis-store.js';
 import type { NewTask, StoreEvent, TaskStore } from '../server/store/task-store.js';
 import type { TaskOutcome } from '../shared/types.js';
-import { idPool, openShardedStore } from './helpers/every-store.js';
-import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
+import { idPool, openRedisStore, openShardedStore } from './helpers/every-store.js';
 import { expectSameTranscripts, normalise } from './helpers/store-transcript.js';
 
 /** Where test task ids come from: the store under test, once one is open. */
@@ -47,19 +45,7 @@ const completed = (id: string, attempt: number): TaskOutcome => ({
 
 const stores: [string, (resultTtlSeconds?: number) => Promise<TaskStore>][] = [
   ['MemoryStore', async (resultTtlSeconds) => new MemoryStore({ resultTtlSeconds })],
-  [
-    'RedisStore',
-    async (resultTtlSeconds) => {
-      const store = new RedisStore({
-        url: testRedis().url,
-        prefix: uniquePrefix(),
-        instanceId: randomUUID(),
-        ...(resultTtlSeconds === undefined ? {} : { resultTtlSeconds }),
-      });
-      await store.connect();
-      return store;
-    },
-  ],
+  ['RedisStore', (ttl) => openRedisStore(ttl === undefined ? {} : { resultTtlSeconds: ttl })],
   [
     'ShardedStore (cluster)',
     (ttl) => openShardedStore(ttl === undefined ? {} : { resultTtlSeconds: ttl }),

@@ -10,16 +10,15 @@
  * the seed when they fail.
  */
 
-import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { createCluster } from 'redis';
 import { laneId } from '../server/store/lanes.js';
-import { RedisStore } from '../server/store/redis-store.js';
 import { shardOfId, shardTag } from '../server/store/shard-map.js';
 import type { ShardedStore } from '../server/store/sharded-store.js';
 import type { NewTask, TaskRecord, TaskStore } from '../server/store/task-store.js';
-import { openShardedStore, storeBatch } from './helpers/every-store.js';
-import { testCluster, testRedis, uniquePrefix } from './helpers/root-hooks.js';
+import { Prng } from './chaos/prng.js';
+import { openRedisStore, openShardedStore, storeBatch } from './helpers/every-store.js';
+import { testCluster } from './helpers/root-hooks.js';
 import { until } from './helpers/wait.js';
 
 const SEED = Number(process.env.TASKGRID_TEST_SEED ?? 20261130);
@@ -27,21 +26,11 @@ const SHARDS = 16;
 /** How long a relay may take, at most, on a busy 2-core machine. */
 const RELAY_MS = 10_000;
 
-/** mulberry32: a small seeded generator, so a failing case can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Runs `body` with a seeded generator; a failure names the seed. */
 async function withSeed(seed: number, body: (random: () => number) => Promise<void>) {
   try {
-    await body(seeded(seed));
+    const prng = new Prng(seed);
+    await body(() => prng.next());
   } catch (error) {
     console.error(`  seed ${seed} (replay with TASKGRID_TEST_SEED=${seed})`);
     throw error;
@@ -103,17 +92,6 @@ const BOOM = JSON.stringify({ name: 'BoomError', message: 'boom', stack: 's' });
 async function failWith(store: TaskStore, id: string, attempt: number) {
   const applied = await store.complete([{ id, attempt, status: 'FAILED', value: BOOM, run_ms: 1 }]);
   expect(applied).to.deep.equal([id]);
-}
-
-async function openRedisStore(resultTtlSeconds?: number): Promise<RedisStore> {
-  const store = new RedisStore({
-    url: testRedis().url,
-    prefix: uniquePrefix(),
-    instanceId: randomUUID(),
-    ...(resultTtlSeconds === undefined ? {} : { resultTtlSeconds }),
-  });
-  await store.connect();
-  return store;
 }
 
 const F1 = { id: 'f1', name: 'f1', source: '(x) => x', created_at: 1 };
@@ -344,7 +322,7 @@ describe('ShardedStore under attack (3-master cluster)', function () {
 
     it('a dependency whose result expired fails a new dependent as expired, as on one Redis', async () => {
       const short = await openShardedStore({ resultTtlSeconds: 1 });
-      const single = await openRedisStore(1);
+      const single = await openRedisStore({ resultTtlSeconds: 1 });
       try {
         const messages: string[] = [];
         for (const s of [single, short] as TaskStore[]) {

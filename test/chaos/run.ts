@@ -105,14 +105,18 @@ function only<K extends string>(
   return out;
 }
 
-const result = await runChaos(config, replay);
-console.log(`\n${result.table}`);
-if (result.violations) {
-  console.log(`\nseed ${seed}\n${result.violations}`);
-  process.exit(1);
+finish(await runChaos(config, replay));
+
+/** Prints a run's table and its violations; exits 1 when there are some. */
+function finish(result: { table: string; violations: string }): never {
+  console.log(`\n${result.table}`);
+  if (result.violations) {
+    console.log(`\nseed ${seed}\n${result.violations}`);
+    process.exit(1);
+  }
+  console.log(`\nno violations (seed ${seed})`);
+  process.exit(0);
 }
-console.log(`\nno violations (seed ${seed})`);
-process.exit(0);
 
 /** The three-server run (test/chaos/three-servers-run.ts); exits. */
 async function runThree(tasks: number): Promise<never> {
@@ -124,12 +128,5 @@ async function runThree(tasks: number): Promise<never> {
   config.cluster = flags.cluster === true;
   config.historyPath = flags.history ?? join(tmpdir(), `taskgrid-three-${seed}.jsonl`);
   const replay = `npm run chaos -- --preset three --tasks ${tasks}${config.cluster ? ' --cluster' : ''} --seed ${seed}`;
-  const result = await runThreeServers(config, replay);
-  console.log(`\n${result.table}`);
-  if (result.violations) {
-    console.log(`\nseed ${seed}\n${result.violations}`);
-    process.exit(1);
-  }
-  console.log(`\nno violations (seed ${seed})`);
-  process.exit(0);
+  finish(await runThreeServers(config, replay));
 }

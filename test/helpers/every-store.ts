@@ -14,6 +14,23 @@ import { testCluster, testRedis, uniquePrefix } from './root-hooks.js';
 
 type WeightOf = MemoryStoreOptions['weightOf'];
 
+/** A Redis store on the test Redis under a prefix of its own. */
+export async function openRedisStore(
+  options: { weightOf?: WeightOf; resultTtlSeconds?: number } = {},
+): Promise<RedisStore> {
+  const store = new RedisStore({
+    url: testRedis().url,
+    prefix: uniquePrefix(),
+    instanceId: randomUUID(),
+    ...(options.weightOf ? { weightOf: options.weightOf } : {}),
+    ...(options.resultTtlSeconds === undefined
+      ? {}
+      : { resultTtlSeconds: options.resultTtlSeconds }),
+  });
+  await store.connect();
+  return store;
+}
+
 /** The store sharded over the test cluster. */
 export async function openShardedStore(
   options: {
@@ -43,19 +60,7 @@ export function everyStore(weightOf?: WeightOf): [string, () => Promise<TaskStor
   const shared = weightOf ? { weightOf } : {};
   return [
     ['MemoryStore', async () => new MemoryStore(shared)],
-    [
-      'RedisStore',
-      async () => {
-        const store = new RedisStore({
-          url: testRedis().url,
-          prefix: uniquePrefix(),
-          instanceId: randomUUID(),
-          ...shared,
-        });
-        await store.connect();
-        return store;
-      },
-    ],
+    ['RedisStore', () => openRedisStore(shared)],
     ['ShardedStore (cluster)', () => openShardedStore(shared)],
   ];
 }
