@@ -75,6 +75,52 @@ describe('taskgrid CLI', () => {
     }
   });
 
+  it('maps --redis-cluster and --shards (and their variables) to the sharded store, and refuses odd ones naming the flag', () => {
+    const saved = { ...process.env };
+    try {
+      process.env.REDIS_URL = 'redis://127.0.0.1:7777';
+      process.env.TASKGRID_REDIS_CLUSTER = '10.0.0.1:7000, 10.0.0.2:7001';
+      process.env.TASKGRID_SHARDS = '24';
+      // REDIS_URL in the environment is for servers without a cluster: left out.
+      expect(serverConfig({}).store).to.deep.equal({
+        kind: 'redis-cluster',
+        nodes: ['10.0.0.1:7000', '10.0.0.2:7001'],
+        prefix: 'taskgrid:',
+        shards: 24,
+      });
+      process.env = { ...saved };
+      expect(serverConfig({ redisCluster: '[::1]:7000' }).store).to.include({ shards: 16 });
+      const refused: [Record<string, string | boolean>, RegExp][] = [
+        [{ shards: '4' }, /--shards needs --redis-cluster/],
+        [{ redisCluster: 'nope' }, /Expected `--redis-cluster` to be cluster nodes as host:port/],
+        [{ redisCluster: '10.0.0.1:7000,' }, /--redis-cluster/],
+        [
+          { redisCluster: '10.0.0.1:7000', shards: '0' },
+          /`--shards` to be an integer from 1 to 1024/,
+        ],
+        [{ redisCluster: '10.0.0.1:7000', shards: '2000' }, /--shards/],
+        [{ redisCluster: '10.0.0.1:7000', redis: 'redis://x' }, /--redis and --redis-cluster/],
+        [
+          { redisCluster: '10.0.0.1:7000', store: 'memory' },
+          /--store memory cannot be used together/,
+        ],
+        [{ store: 'redis-cluster' }, /needs --redis-cluster/],
+      ];
+      for (const [flags, message] of refused) {
+        expect(() => serverConfig(flags), JSON.stringify(flags)).to.throw(ConfigError, message);
+      }
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  it('exits with a clear error when the cluster it was given does not answer', async () => {
+    const port = await freePort();
+    const proc = runCli(['server', '--port', '0', '--redis-cluster', `127.0.0.1:${port}`]);
+    expect(await proc.exited).to.equal(2);
+    expect(proc.output()).to.match(/Redis at cluster 127\.0\.0\.1:\d+ does not answer/);
+  });
+
   it('knows loopback addresses', () => {
     expect(isLoopback('127.0.0.1')).to.equal(true);
     expect(isLoopback('::1')).to.equal(true);
