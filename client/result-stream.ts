@@ -21,8 +21,11 @@ import {
   MAX_SUBMITS_UNDER_WAY,
   MIN_FRAME_BYTES,
   parseClientServerMessage,
+  type SubmitBatchMessage,
 } from '../shared/protocol.js';
+import { encodeSubmitBatchFrame } from '../shared/submit-batch-frame.js';
 import { trustedRoots } from '../shared/transport-security.js';
+import { zeroMask } from '../shared/unmasked-frames.js';
 
 export type TaskResultMessage = Extract<ClientServerMessage, { type: 'result' }>;
 
@@ -40,6 +43,9 @@ export interface ProgressListener {
 }
 /** What a socket submit carries besides its ref. */
 export type SubmitFields = Omit<Extract<ClientMessage, { type: 'submit' }>, 'type' | 'ref'>;
+
+/** What a socket batch submit carries besides its ref. */
+export type BatchFields = Omit<SubmitBatchMessage, 'type' | 'ref'>;
 
 /** A stored task's id, and its result once stored (the socket is subscribed to it already). */
 export interface Submission {
@@ -70,10 +76,16 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
+type SubmitAnswer = Extract<ClientServerMessage, { type: 'submitted' | 'submitted_batch' }>;
+
 interface PendingSubmit {
-  resolve: (submission: Submission | undefined) => void;
+  /** Called in the answer's turn, so results in the next frame find their waiters. */
+  answer: (message: SubmitAnswer) => void;
+  /** The socket cannot carry it: the caller goes by REST. */
+  unsent: () => void;
   reject: (error: Error) => void;
   bytes: number;
+  batch: boolean;
 }
 
 /** First re-check of a pending task after this long; the interval doubles up to the cap. */
@@ -86,6 +98,12 @@ const SWEEP_MS = 1_000;
  * less closes with 1009, and the SDK then sends submits that large by REST.
  */
 const SUBMIT_FRAME_BYTES = MIN_FRAME_BYTES;
+/**
+ * A batch frame is sent up to this size (the server's default limit is
+ * 64 MiB, REST's body limit 10 MiB); a server that takes less closes with
+ * 1009, and batches that large then go by REST.
+ */
+const BATCH_FRAME_BYTES = 8 * 1024 * 1024;
 
 export class ResultStream {
   readonly #url: string;
@@ -105,6 +123,7 @@ export class ResultStream {
   readonly #submits = new Map<string, PendingSubmit>();
   #lastRef = 0;
   #submitFrameBytes = SUBMIT_FRAME_BYTES;
+  #batchFrameBytes = BATCH_FRAME_BYTES;
   /** Progress listeners by task id, until the task's result comes. */
   readonly #progress = new Map<string, Set<ProgressListener>>();
 
@@ -153,12 +172,49 @@ export class ResultStream {
    * before the answer.
    */
   async submit(fields: SubmitFields): Promise<Submission | undefined> {
-    if (this.#closed) throw new Error('The TaskGrid client was closed');
-    if (this.#submits.size >= MAX_SUBMITS_UNDER_WAY) return undefined;
-    const ref = String(++this.#lastRef);
+    const ref = this.#nextRef();
     const frame = encode({ type: 'submit', ref, ...fields });
-    const bytes = Buffer.byteLength(frame);
-    if (bytes > this.#submitFrameBytes) return undefined;
+    return this.#send(ref, frame, Buffer.byteLength(frame), false, (answer) =>
+      answer.type === 'submitted'
+        ? { id: answer.task_id, result: this.#await(answer.task_id, false) }
+        : undefined,
+    );
+  }
+
+  /**
+   * Submits a batch on the socket in one binary frame (all or nothing, as
+   * POST /execute_batch); resolves each task's id and result, in payload
+   * order, or undefined when the socket cannot carry it (as `submit`).
+   */
+  async submitBatch(fields: BatchFields): Promise<Submission[] | undefined> {
+    const ref = this.#nextRef();
+    const frame = encodeSubmitBatchFrame({ type: 'submit_batch', ref, ...fields });
+    return this.#send(ref, frame, frame.length, true, (answer) =>
+      answer.type === 'submitted_batch'
+        ? answer.task_ids.map((id) => ({ id, result: this.#await(id, false) }))
+        : undefined,
+    );
+  }
+
+  #nextRef(): string {
+    if (this.#closed) throw new Error('The TaskGrid client was closed');
+    return String(++this.#lastRef);
+  }
+
+  /**
+   * Sends a submit frame; resolves with what `take` makes of its answer, or
+   * undefined when the socket cannot carry it. `take` runs in the answer's
+   * turn: its waiters are registered before the next frame (a result) is read.
+   */
+  async #send<T>(
+    ref: string,
+    frame: string | Buffer,
+    bytes: number,
+    batch: boolean,
+    take: (answer: SubmitAnswer) => T | undefined,
+  ): Promise<T | undefined> {
+    if (this.#submits.size >= MAX_SUBMITS_UNDER_WAY) return undefined;
+    if (bytes > (batch ? this.#batchFrameBytes : this.#submitFrameBytes)) return undefined;
     let socket: WebSocket;
     try {
       socket = await this.#connect();
@@ -168,7 +224,13 @@ export class ResultStream {
     // Closed since it opened: its close listener has already failed what it carried.
     if (socket.readyState !== WebSocket.OPEN) return undefined;
     return new Promise((resolve, reject) => {
-      this.#submits.set(ref, { resolve, reject, bytes });
+      this.#submits.set(ref, {
+        answer: (message) => resolve(take(message)),
+        unsent: () => resolve(undefined),
+        reject,
+        bytes,
+        batch,
+      });
       socket.send(frame);
     });
   }
@@ -257,6 +319,7 @@ export class ResultStream {
         : {};
       const socket = new WebSocket(this.#url, {
         headers,
+        generateMask: zeroMask,
         ...(this.#ca === undefined ? {} : { ca: trustedRoots(this.#ca) }),
       });
       socket.once('open', () => {
@@ -307,13 +370,10 @@ export class ResultStream {
       case 'unknown':
         this.#fail(message.task_id, new Error(`No task with id ${message.task_id}`));
         return;
-      case 'submitted': {
-        const submit = this.#takeSubmit(message.ref);
-        // Registered now, in this frame's turn: the result may be in the next frame already.
-        const result = submit && this.#await(message.task_id, false);
-        submit?.resolve(result && { id: message.task_id, result });
+      case 'submitted':
+      case 'submitted_batch':
+        this.#takeSubmit(message.ref)?.answer(message);
         return;
-      }
       case 'refused':
         this.#takeSubmit(message.ref)?.reject(
           new SubmitRefusedError(message.code, message.message),
@@ -336,7 +396,7 @@ export class ResultStream {
 
   /**
    * The socket closed with submits unanswered: each may be stored, so each is
-   * retried (same key). A 1009 means the server takes smaller frames than
+   * retried (same keys). A 1009 means the server takes smaller frames than
    * one we sent: submits that large go by REST from now on.
    */
   #failSubmits(code: number): void {
@@ -344,9 +404,11 @@ export class ResultStream {
     const submits = [...this.#submits.values()];
     this.#submits.clear();
     if (code === CloseCode.TooLarge) {
-      const largest = Math.max(...submits.map((s) => s.bytes));
-      this.#submitFrameBytes = Math.min(this.#submitFrameBytes, largest - 1);
-      for (const submit of submits) submit.resolve(undefined);
+      // The largest frame under way is the likeliest culprit: frames of its kind that large go by REST.
+      const largest = submits.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+      if (largest.batch) this.#batchFrameBytes = Math.min(this.#batchFrameBytes, largest.bytes - 1);
+      else this.#submitFrameBytes = Math.min(this.#submitFrameBytes, largest.bytes - 1);
+      for (const submit of submits) submit.unsent();
       return;
     }
     for (const submit of submits) submit.reject(new SubmitUnansweredError(code));

@@ -20,6 +20,7 @@ import type { TaskStatus } from '../shared/types.js';
 import { type HttpRequest, type HttpTransport, httpTransport } from './http-transport.js';
 import { progressIterator } from './progress-iterator.js';
 import {
+  type BatchFields,
   ResultStream,
   type Submission,
   type SubmitFields,
@@ -104,7 +105,7 @@ export interface TaskHandle<R> {
 }
 
 export interface MapOptions extends BatchSubmitOptions {
-  /** Payloads per execute_batch call (default 1000). */
+  /** Payloads per batch (a submit_batch frame, or an execute_batch call; default 1000). */
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
 }
@@ -191,6 +192,8 @@ type AnyFunction = (...args: never[]) => unknown;
 
 /** How long a submit is retried while the server answers 503. */
 const SUBMIT_RETRY_MS = 15_000;
+/** Batches of one map() sent before the first is answered. */
+const MAP_BATCHES_UNDER_WAY = 4;
 
 export class TaskGrid {
   readonly #base: string;
@@ -360,8 +363,7 @@ export class TaskGrid {
     try {
       submission = await this.#results.submit(fields);
     } catch (error) {
-      if (!(error instanceof SubmitRefusedError)) throw error;
-      throw new TaskGridHttpError(httpStatusOf(error.code), error.code, error.message);
+      throw refusalAsHttp(error);
     }
     if (submission) return submission;
     const { task_id } = await this.#call<{ task_id: string }>('POST', '/execute_function', fields);
@@ -422,31 +424,52 @@ export class TaskGrid {
     }
     const all = [...argLists];
     const size = batchSize ?? 1000;
-    const waits: Promise<TaskResultMessage>[] = [];
+    const batches: Promise<Submission[]>[] = [];
     for (let i = 0; i < all.length; i += size) {
       const payloads = all.slice(i, i + size).map((args) => serializeArgs(args));
-      const body = {
+      const batch: BatchFields = {
         function_id: functionId,
         payloads,
         ...fields,
         idempotency_keys: payloads.map(() => randomUUID()),
       };
-      const { task_ids } = await this.#retrying(() =>
-        this.#call<{ task_ids: string[] }>('POST', '/execute_batch', body),
-      );
-      for (const id of task_ids) {
-        const wait = this.#results.wait(id);
-        // Awaited in order below; a later failure must not count as unhandled meanwhile.
-        wait.catch(() => {});
-        waits.push(wait);
-      }
+      // A few batches under way at once: the server stores a socket's batches in the order
+      // sent, and the next one travels while this one is stored.
+      if (batches.length >= MAP_BATCHES_UNDER_WAY)
+        await batches[batches.length - MAP_BATCHES_UNDER_WAY];
+      const submitted = this.#retrying(() => this.#submitBatch(batch));
+      // Awaited in order below; a failure must not count as unhandled meanwhile.
+      submitted.catch(() => {});
+      batches.push(submitted);
     }
     let done = 0;
-    for (const wait of waits) {
-      const value = unpack<R>(await wait);
-      onProgress?.(++done, all.length);
-      yield value;
+    for (const batch of batches) {
+      for (const { result } of await batch) {
+        const value = unpack<R>(await result);
+        onProgress?.(++done, all.length);
+        yield value;
+      }
     }
+  }
+
+  /**
+   * One batch: in a binary frame on the client socket when it can carry it
+   * (the server then subscribes the socket to its tasks), else by REST.
+   */
+  async #submitBatch(batch: BatchFields): Promise<Submission[]> {
+    let submitted: Submission[] | undefined;
+    try {
+      submitted = await this.#results.submitBatch(batch);
+    } catch (error) {
+      throw refusalAsHttp(error);
+    }
+    if (submitted) return submitted;
+    const { task_ids } = await this.#call<{ task_ids: string[] }>('POST', '/execute_batch', batch);
+    return task_ids.map((id) => {
+      const result = this.#results.wait(id);
+      result.catch(() => {});
+      return { id, result };
+    });
   }
 
   /**
@@ -515,6 +538,12 @@ function fromScheduleWire(w: ScheduleWire): Schedule {
   if (w.last_run_at !== undefined) out.lastRunAt = w.last_run_at;
   if (w.last_task_id !== undefined) out.lastTaskId = w.last_task_id;
   return out;
+}
+
+/** A socket submit's refusal as the HTTP error the same refusal by REST would be. */
+function refusalAsHttp(error: unknown): unknown {
+  if (!(error instanceof SubmitRefusedError)) return error;
+  return new TaskGridHttpError(httpStatusOf(error.code), error.code, error.message);
 }
 
 function unpack<R>(message: TaskResultMessage): R {

@@ -32,9 +32,12 @@ export interface RunResult {
     | 'cpu'
     | 'swarm'
     | 'lifecycle';
-  /** single: REST submit then its result; sdk: `await fn(x)` through the client SDK. */
-  /** single: REST through node:http; single-fetch: the same through fetch. */
-  submit: 'batch' | 'single' | 'single-fetch' | 'sdk' | 'in-process';
+  /**
+   * batch: REST execute_batch; sdk-map: the SDK's `fn.map()` (binary batches on the client
+   * socket); single: REST submit then its result, through node:http; single-fetch: the same
+   * through fetch; sdk: `await fn(x)` through the client SDK.
+   */
+  submit: 'batch' | 'sdk-map' | 'single' | 'single-fetch' | 'sdk' | 'in-process';
   tasks: number;
   seconds: number;
   throughput: number;

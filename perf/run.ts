@@ -7,10 +7,12 @@
 
 import { execFileSync } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createClient } from 'redis';
+import { CHILD_NODE_ARGS_ENV } from '../test/helpers/processes.js';
 import { TestRedis } from '../test/helpers/redis-server.js';
 import { writeCharts } from './charts.js';
 import { clusterStudy } from './cluster-bench.js';
@@ -74,6 +76,10 @@ async function main(): Promise<void> {
     .option('--tasks <n>', 'with --cluster: no-op tasks per run', '30000')
     .option('--servers <n>', 'with --cluster: push servers, each with one 2-thread worker', '2')
     .option(
+      '--cpu-prof <dir>',
+      'write a V8 CPU profile of every taskgrid server and worker process into <dir>',
+    )
+    .option(
       '--out <dir>',
       'where to write the results',
       fileURLToPath(new URL('../../perf/results/latest/', import.meta.url)),
@@ -89,7 +95,11 @@ async function main(): Promise<void> {
     shards: string;
     tasks: string;
     servers: string;
+    cpuProf?: string;
   }>();
+  if (opts.cpuProf !== undefined) {
+    process.env[CHILD_NODE_ARGS_ENV] = `--cpu-prof --cpu-prof-dir=${resolve(opts.cpuProf)}`;
+  }
   if (opts.cluster !== undefined) {
     await clusterStudy({
       nodes: typeof opts.cluster === 'string' ? opts.cluster.split(',') : undefined,
@@ -152,7 +162,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `\n${textTable(['target', 'this run', 'goal', 'met'], targetRows(all))}\n\n` +
       (lifecycle.length > 0 ? `${lifecycle.join('\n')}\n\n` : '') +
-      `perf: wrote ${opts.out}report.md, results.json, results.csv and ${charts.length} charts\n`,
+      `perf: wrote ${join(opts.out, 'report.md')}, results.json, results.csv and ${charts.length} charts\n`,
   );
 }
 

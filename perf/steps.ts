@@ -21,7 +21,7 @@ import {
   type SwarmConnectResult,
   type SwarmStormResult,
 } from './swarm-bench.js';
-import { type ClusterShape, GridCluster, runOnGrid } from './taskgrid-bench.js';
+import { type ClusterShape, GridCluster, runMapOnGrid, runOnGrid } from './taskgrid-bench.js';
 import { WORKLOADS, type Workload } from './workloads.js';
 
 export interface Collected {
@@ -193,7 +193,7 @@ function payload(plan: Plan, redisUrl: string): Step[] {
         tasks.map(
           ([name, n]) =>
             () =>
-              runOnGrid(cluster, {
+              runMapOnGrid(cluster, {
                 workload: w(name),
                 tasks: n,
                 scaling: 'payload',

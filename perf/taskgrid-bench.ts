@@ -5,6 +5,7 @@
  */
 
 import { createClient } from 'redis';
+import { TaskGrid } from '../index.js';
 import { deserialize } from '../shared/serialize.js';
 import { GridClient } from '../test/helpers/grid-client.js';
 import {
@@ -218,6 +219,12 @@ export interface RunSpec {
   mixedPriorities?: boolean;
 }
 
+/** Payloads per batch: `wanted`, fewer when they would pass 8 MiB (the server takes 10 MiB). */
+function batchFit(wanted: number | undefined, payload: string): number {
+  const fit = Math.floor((8 * 1024 * 1024) / (JSON.stringify(payload).length + 8));
+  return Math.max(1, Math.min(wanted ?? 1000, fit));
+}
+
 /**
  * Submits `tasks` in batches through REST and waits for every one; throughput
  * is tasks ÷ (first submit → last finish announced).
@@ -228,9 +235,7 @@ export async function runOnGrid(cluster: GridCluster, spec: RunSpec): Promise<Ru
   const payload = JSON.stringify(workload.args());
   const watcher = await CompletionWatcher.start(cluster.redisUrl, cluster.prefix);
   const ids: string[] = [];
-  // Keep each request under the server's 10 MiB body limit (64 KiB payloads: 128 a batch).
-  const fit = Math.floor((8 * 1024 * 1024) / (JSON.stringify(payload).length + 8));
-  const size = Math.max(1, Math.min(spec.batchSize ?? 1000, fit));
+  const size = batchFit(spec.batchSize, payload);
   // The FIFO runs send no priority field at all: the path with none of issue 16's options.
   const drawn = spec.mixedPriorities ? drawPriorities(Math.ceil(tasks / size)) : undefined;
   const taskPriorities: number[] = [];
@@ -292,4 +297,67 @@ function waitByPriority(stamps: readonly Stamps[], priorities: readonly number[]
   return [...waits.entries()]
     .sort(([a], [b]) => b - a)
     .map(([priority, list]) => ({ priority, tasks: list.length, queue_wait: summarize(list) }));
+}
+
+/**
+ * Runs `tasks` through the SDK's `fn.map()` (batches in binary submit_batch
+ * frames on the client socket, results pushed back on it), as a Node program
+ * would; throughput is tasks ÷ (map() called → its last result in hand).
+ * Every result is checked.
+ */
+export async function runMapOnGrid(cluster: GridCluster, spec: RunSpec): Promise<RunResult> {
+  const { workload, tasks } = spec;
+  const fn = await cluster.functionFor(workload);
+  const args = workload.args();
+  const expected = JSON.stringify(workload.expected(args));
+  const size = batchFit(spec.batchSize, JSON.stringify(args));
+  const sdk = new TaskGrid({ url: cluster.server.url });
+  let verified = 0;
+  let t0 = 0;
+  let t1 = 0;
+  try {
+    t0 = performance.now();
+    const argLists = Array.from({ length: tasks }, () => args);
+    for await (const value of sdk.function(fn).map(argLists, { batchSize: size })) {
+      if (JSON.stringify(value) !== expected) {
+        throw new Error(`a ${workload.name} task returned ${JSON.stringify(value).slice(0, 200)}`);
+      }
+      verified++;
+    }
+    t1 = performance.now();
+  } finally {
+    sdk.close();
+  }
+  const ids = await functionTaskIds(cluster.grid, fn);
+  if (ids.length !== tasks)
+    throw new Error(`expected ${tasks} tasks, the server lists ${ids.length}`);
+  const stamps = await readStamps(cluster.redisUrl, cluster.prefix, ids);
+  const seconds = (t1 - t0) / 1000;
+  return {
+    ...gridResult(cluster, workload, stamps),
+    scaling: spec.scaling,
+    submit: 'sdk-map',
+    tasks,
+    seconds,
+    throughput: tasks / seconds,
+    latency: summarize(stamps.map((s) => s.finished - s.created)),
+    verified,
+  };
+}
+
+/** Every task of a function, through GET /tasks a page at a time. */
+async function functionTaskIds(grid: GridClient, fn: string): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const query = `function_id=${fn}&limit=1000${cursor === undefined ? '' : `&cursor=${cursor}`}`;
+    const page = await grid.call<{ tasks: { task_id: string }[]; next_cursor?: string }>(
+      'GET',
+      `/tasks?${query}`,
+    );
+    if (page.status !== 200) throw new Error(`GET /tasks answered ${page.status}`);
+    for (const t of page.body.tasks) ids.push(t.task_id);
+    cursor = page.body.next_cursor;
+  } while (cursor !== undefined);
+  return ids;
 }

@@ -45,7 +45,10 @@ const CLOSE_TIMEOUT_MS = 10_000;
  */
 const LISTEN_BACKLOG = 4096;
 
-/** Client sockets carry subscriptions (10,000 ids is ~400 KB) and submits (larger ones go by REST). */
+/**
+ * Client sockets carry subscriptions (10,000 ids is ~400 KB) and submits;
+ * a submit_batch frame may be as large as a REST body (limits.bodyBytes).
+ */
 const CLIENT_FRAME_BYTES = 1024 * 1024;
 
 export interface StartOptions {
@@ -147,7 +150,10 @@ export class GridServer {
     this.#clients = new ClientGateway({
       store,
       tenants,
-      maxFrameBytes: Math.min(config.limits.frameBytes, CLIENT_FRAME_BYTES),
+      maxFrameBytes: Math.min(
+        config.limits.frameBytes,
+        Math.max(CLIENT_FRAME_BYTES, config.limits.bodyBytes),
+      ),
       log,
       stats: () => stats.current(),
       submit: (functionId, payloads, options) => service.submit(functionId, payloads, options),

@@ -78,6 +78,8 @@ export interface Submitted {
   ids: string[];
   /** False when every payload repeated an idempotency key (nothing new was stored). */
   stored: boolean;
+  /** Positions whose idempotency key was already taken: their ids are earlier tasks'. */
+  repeated: ReadonlySet<number>;
 }
 
 export interface TaskView {
@@ -299,6 +301,7 @@ export class TaskService {
     return {
       ids: tasks.map((t, i) => duplicates.get(i) ?? t.id),
       stored: duplicates.size < tasks.length,
+      repeated: new Set(duplicates.keys()),
     };
   }
 

@@ -241,13 +241,16 @@ const Watch = Type.Object({ type: Type.Literal('watch') });
  * with the same bounds (submit-fields.ts). The SDK checks them before it
  * sends, since a frame that fails this check closes the socket.
  */
-export const SubmitOptionFields = {
+const BatchOptionFields = {
   timeout_ms: Type.Optional(TimeoutMsSchema),
   priority: Type.Optional(PrioritySchema),
   delay_ms: Type.Optional(DelayMsSchema),
   deadline_ms: Type.Optional(DeadlineMsSchema),
   retry: Type.Optional(RetryPolicySchema),
   labels: Type.Optional(LabelsSchema),
+};
+export const SubmitOptionFields = {
+  ...BatchOptionFields,
   idempotency_key: Type.Optional(IdempotencyKeySchema),
 };
 /**
@@ -264,6 +267,31 @@ const Submit = Type.Object({
 });
 /** Submits one socket may have under way at once; past it a submit is refused TG_TOO_MANY. */
 export const MAX_SUBMITS_UNDER_WAY = 1000;
+
+/** Payloads one `submit_batch` frame may carry (the server's batch limit may be lower). */
+export const MAX_SUBMIT_BATCH = 10_000;
+/**
+ * The head of a binary `submit_batch` frame (submit-batch-frame.ts): runs a
+ * function once per payload, as POST /execute_batch does, all or nothing.
+ * Each payload's argument text follows the head as raw UTF-8, `payload_bytes`
+ * giving each one's length. Answered `submitted_batch` (the socket is then
+ * subscribed to every task) or `refused`, each carrying the client's `ref`.
+ * Only a binary frame carries it: a text frame of this type is malformed.
+ */
+export const SubmitBatchHeadSchema = Type.Object({
+  type: Type.Literal('submit_batch'),
+  ref: Type.String({ minLength: 1, maxLength: 64 }),
+  function_id: Type.String({ maxLength: 64 }),
+  payload_bytes: Type.Array(Type.Integer({ minimum: 0 }), {
+    minItems: 1,
+    maxItems: MAX_SUBMIT_BATCH,
+  }),
+  idempotency_keys: Type.Optional(Type.Array(IdempotencyKeySchema, { maxItems: MAX_SUBMIT_BATCH })),
+  ...BatchOptionFields,
+});
+export type SubmitBatchHead = Static<typeof SubmitBatchHeadSchema>;
+/** A submit_batch as the server reads it: the head with each payload's text in place of its length. */
+export type SubmitBatchMessage = Omit<SubmitBatchHead, 'payload_bytes'> & { payloads: string[] };
 
 export const ClientMessageSchema = Type.Union([Subscribe, Unsubscribe, Watch, Submit]);
 export type ClientMessage = Static<typeof ClientMessageSchema>;
@@ -290,6 +318,12 @@ const Submitted = Type.Object({
   type: Type.Literal('submitted'),
   ref: Type.String(),
   task_id: Type.String(),
+});
+/** A submit_batch stored: its tasks' ids in the order of its payloads. */
+const SubmittedBatch = Type.Object({
+  type: Type.Literal('submitted_batch'),
+  ref: Type.String(),
+  task_ids: Type.Array(Type.String()),
 });
 /** A submit not stored (or, for TG_OUTCOME_UNKNOWN, maybe stored): `code` from ERROR_TABLE. */
 const Refused = Type.Object({
@@ -337,6 +371,7 @@ export const ClientServerMessageSchema = Type.Union([
   UnknownTask,
   TaskProgress,
   Submitted,
+  SubmittedBatch,
   Refused,
   Stats,
 ]);

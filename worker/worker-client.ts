@@ -27,6 +27,7 @@ import { encodeResultsFrame } from '../shared/results-frame.js';
 import { decodeTasksFrame, heldTasks } from '../shared/tasks-frame.js';
 import { tlsRefusal, trustedRoots } from '../shared/transport-security.js';
 import type { TaskOutcome } from '../shared/types.js';
+import { zeroMask } from '../shared/unmasked-frames.js';
 import { type ThreadPool, WorkerThreadPool } from '../threads/thread-pool.js';
 import {
   RECONNECT,
@@ -165,6 +166,7 @@ export class TaskgridWorker {
       handshakeTimeout: CONNECT_TIMEOUT_MS,
       maxPayload: maxFrame,
       perMessageDeflate: false,
+      generateMask: zeroMask,
       ...(ca === undefined ? {} : { ca: trustedRoots(ca) }),
       // The server checks this at the upgrade, before it reads a frame; the hello carries it too.
       ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),

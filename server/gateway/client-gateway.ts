@@ -2,8 +2,9 @@
  * `/ws/client`: clients subscribe to task ids and are sent each result the
  * moment it is stored (at once when it already is), so the SDK never polls.
  * A client may also `submit` a task here, which subscribes it to the task:
- * one socket carries a call from submit to result. Dashboards `watch` and
- * get a stats message every second.
+ * one socket carries a call from submit to result; or a batch, in a binary
+ * `submit_batch` frame whose argument texts are raw bytes (the SDK's
+ * `map()`). Dashboards `watch` and get a stats message every second.
  *
  * A socket belongs to its client token's tenant: it submits for it, and a
  * subscription to another tenant's task is answered `unknown`, as one to no
@@ -21,11 +22,14 @@ import {
   type ClientMessage,
   type ClientServerMessage,
   encode,
+  frameBytes,
   frameText,
   MAX_SUBMITS_UNDER_WAY,
   parseClientMessage,
   type StatsMessage,
+  type SubmitBatchMessage,
 } from '../../shared/protocol.js';
+import { decodeSubmitBatchFrame } from '../../shared/submit-batch-frame.js';
 import { isTerminal, type TaskOutcome } from '../../shared/types.js';
 import type { Progress, TaskRecord, TaskStore } from '../store/task-store.js';
 import type { TaskService } from '../task-service.js';
@@ -63,6 +67,8 @@ class ClientConnection {
   watching = false;
   /** Submits stored or refused but not answered yet. */
   submitting = 0;
+  /** The last submit_batch's turn: batches are stored one after another, in the order sent. */
+  batches: Promise<void> = Promise.resolve();
   closed = false;
   constructor(ws: WebSocket, tenant: string | undefined) {
     this.ws = ws;
@@ -161,8 +167,13 @@ export class ClientGateway {
     const conn = new ClientConnection(ws, tenant);
     this.#connections.add(conn);
     ws.on('error', () => {});
-    ws.on('message', (data) => {
+    ws.on('message', (data, isBinary) => {
       try {
+        if (isBinary) {
+          const batch = decodeSubmitBatchFrame(frameBytes(data));
+          conn.batches = conn.batches.then(() => this.#submitBatch(conn, batch));
+          return;
+        }
         const message = parseClientMessage(frameText(data));
         switch (message.type) {
           case 'subscribe':
@@ -263,6 +274,53 @@ export class ClientGateway {
     // A task this call stored is the socket's tenant's: no need to verify it.
     if (submitted.stored) this.#add(conn, id);
     else this.#subscribe(conn, [id]);
+  }
+
+  /**
+   * Stores a batch as POST /execute_batch does (all or nothing), answers
+   * `submitted_batch` with the ids in payload order, and subscribes the
+   * socket to every task. Tasks this call stored are subscribed without a
+   * read (see #submit); those whose idempotency key named an earlier task
+   * are read as a subscribe reads.
+   */
+  async #submitBatch(conn: ClientConnection, message: SubmitBatchMessage): Promise<void> {
+    const { ref } = message;
+    const n = message.payloads.length;
+    if (conn.submitting >= MAX_SUBMITS_UNDER_WAY || conn.ids.size + n > MAX_SUBSCRIPTIONS) {
+      const error = new TooManyError(
+        `at most ${MAX_SUBMITS_UNDER_WAY} submits under way and ${MAX_SUBSCRIPTIONS} subscriptions per socket`,
+      );
+      conn.send({ type: 'refused', ref, code: error.code, message: error.message });
+      return;
+    }
+    conn.submitting++;
+    let submitted: Awaited<ReturnType<TaskService['submit']>>;
+    try {
+      submitted = await this.#options.submit(message.function_id, message.payloads, {
+        timeoutMs: message.timeout_ms,
+        priority: message.priority,
+        delayMs: message.delay_ms,
+        deadlineMs: message.deadline_ms,
+        retry: message.retry,
+        labels: message.labels,
+        idempotencyKeys: message.idempotency_keys,
+        tenant: conn.tenant,
+      });
+    } catch (error) {
+      conn.send({ type: 'refused', ref, ...this.#refusal(error) });
+      return;
+    } finally {
+      conn.submitting--;
+    }
+    const { ids, repeated } = submitted;
+    conn.send({ type: 'submitted_batch', ref, task_ids: ids });
+    if (conn.closed) return;
+    const earlier: string[] = [];
+    ids.forEach((id, i) => {
+      if (repeated.has(i)) earlier.push(id);
+      else this.#add(conn, id);
+    });
+    if (earlier.length > 0) this.#subscribe(conn, earlier);
   }
 
   /** The error-table code and message a refused submit is answered with. */

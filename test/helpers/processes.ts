@@ -11,6 +11,9 @@ export const CLI = fileURLToPath(new URL('../../cli/taskgrid.js', import.meta.ur
 
 const started = new Set<ChildProcess>();
 
+/** Node flags for every CLI process started here (`npm run perf -- --cpu-prof <dir>` sets them). */
+export const CHILD_NODE_ARGS_ENV = 'TASKGRID_CHILD_NODE_ARGS';
+
 export interface Spawned {
   child: ChildProcess;
   output: () => string;
@@ -19,7 +22,8 @@ export interface Spawned {
 }
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Spawned {
-  return runProcess(process.execPath, [CLI, ...args], env);
+  const nodeArgs = process.env[CHILD_NODE_ARGS_ENV]?.split(' ').filter(Boolean) ?? [];
+  return runProcess(process.execPath, [...nodeArgs, CLI, ...args], env);
 }
 
 /** Any program (`ip netns exec … node taskgrid.js worker`, an installed `taskgrid` bin), tracked like `runCli`'s. */

@@ -1,0 +1,360 @@
+/**
+ * `submit_batch` on `/ws/client`: a batch's argument texts as raw bytes in
+ * one binary frame. The protocol against a real server process (answers,
+ * all-or-nothing refusals, malformed frames closing the socket, order,
+ * idempotency), then the SDK's `map()` over it: on the socket by default,
+ * by REST when the server takes smaller frames, and retried with the same
+ * keys when the socket closes under a batch.
+ */
+
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import WebSocket, { WebSocketServer } from 'ws';
+import { TaskGrid, TaskGridHttpError } from '../client/task-grid.js';
+import { defaultConfig } from '../server/server-config.js';
+import type { SubmitBatchMessage } from '../shared/protocol.js';
+import { decodeSubmitBatchFrame, encodeSubmitBatchFrame } from '../shared/submit-batch-frame.js';
+import { GridClient } from './helpers/grid-client.js';
+import { startInProcess } from './helpers/in-process.js';
+import { killAll, type ServerProcess, startServer } from './helpers/processes.js';
+import { redisFlags } from './helpers/root-hooks.js';
+
+type Frame = Record<string, unknown>;
+
+/** A client socket that queues every frame it is sent, for `next()` to take in order. */
+class BatchSocket {
+  readonly ws: WebSocket;
+  readonly #frames: Frame[] = [];
+  readonly #waiting: ((frame: Frame) => void)[] = [];
+  readonly closed: Promise<number>;
+
+  constructor(url: string) {
+    this.ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws/client`);
+    this.ws.on('error', () => {});
+    this.ws.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as Frame;
+      const waiter = this.#waiting.shift();
+      if (waiter) waiter(frame);
+      else this.#frames.push(frame);
+    });
+    this.closed = new Promise((resolve) => this.ws.once('close', (code) => resolve(code)));
+  }
+
+  async open(): Promise<this> {
+    await new Promise((resolve, reject) => {
+      this.ws.once('open', resolve);
+      this.ws.once('error', reject);
+    });
+    return this;
+  }
+
+  batch(message: Omit<SubmitBatchMessage, 'type'>): void {
+    this.ws.send(encodeSubmitBatchFrame({ type: 'submit_batch', ...message }));
+  }
+
+  next(): Promise<Frame> {
+    const frame = this.#frames.shift();
+    if (frame) return Promise.resolve(frame);
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  /** The next `n` frames, results keyed by task id. */
+  async results(n: number): Promise<Map<string, Frame>> {
+    const out = new Map<string, Frame>();
+    for (let i = 0; i < n; i++) {
+      const frame = await this.next();
+      expect(frame.type).to.equal('result');
+      out.set(frame.task_id as string, frame);
+    }
+    return out;
+  }
+}
+
+/** A binary frame laid out by hand: head length, head JSON, then raw bytes. */
+function rawFrame(head: unknown, tail: Buffer, headLength?: number): Buffer {
+  const text = Buffer.from(JSON.stringify(head));
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(headLength ?? text.length);
+  return Buffer.concat([length, text, tail]);
+}
+
+describe('submit_batch on /ws/client', function () {
+  this.timeout(30_000);
+
+  describe('the protocol, against a server process', () => {
+    let server: ServerProcess;
+    let grid: GridClient;
+    let fn: string;
+    before(async () => {
+      server = await startServer(['--mode', 'local', '--threads', '2', ...redisFlags()]);
+      grid = new GridClient(server.url);
+      fn = await grid.register('function echo(s) { return s }');
+    });
+    after(killAll);
+
+    it('answers `submitted_batch` with the ids in payload order, then each result on the socket', async () => {
+      const socket = await new BatchSocket(server.url).open();
+      try {
+        // Large and small, ASCII and not: the bytes are each text's UTF-8 as it came.
+        const texts = ['big '.repeat(20_000), 'ü€𝄞', '', 'x'];
+        socket.batch({
+          ref: 'b1',
+          function_id: fn,
+          payloads: texts.map((t) => JSON.stringify([t])),
+        });
+        const answer = await socket.next();
+        expect(answer).to.have.keys(['type', 'ref', 'task_ids']);
+        expect(answer).to.include({ type: 'submitted_batch', ref: 'b1' });
+        const ids = answer.task_ids as string[];
+        expect(ids).to.have.length(4);
+        const results = await socket.results(4);
+        ids.forEach((id, i) => {
+          expect(results.get(id)).to.deep.equal({
+            type: 'result',
+            task_id: id,
+            status: 'COMPLETED',
+            result: JSON.stringify(texts[i]),
+          });
+        });
+      } finally {
+        socket.ws.close();
+      }
+    });
+
+    it('refuses the whole batch for one bad payload or an unknown function, stores none, and serves on', async () => {
+      const fresh = await grid.register('function echo2(s) { return s }');
+      const socket = await new BatchSocket(server.url).open();
+      try {
+        socket.batch({ ref: 'bad', function_id: fresh, payloads: ['[1]', '{"n":1}', '[3]'] });
+        expect(await socket.next()).to.include({
+          type: 'refused',
+          ref: 'bad',
+          code: 'TG_BAD_PAYLOAD',
+        });
+        socket.batch({ ref: 'nofn', function_id: randomUUID(), payloads: ['[1]'] });
+        expect(await socket.next()).to.include({
+          type: 'refused',
+          ref: 'nofn',
+          code: 'TG_NOT_FOUND',
+        });
+        const listed = await grid.call<{ tasks: unknown[] }>('GET', `/tasks?function_id=${fresh}`);
+        expect(listed.body.tasks).to.deep.equal([]);
+        socket.batch({ ref: 'ok', function_id: fresh, payloads: ['[7]'] });
+        expect(await socket.next()).to.include({ type: 'submitted_batch', ref: 'ok' });
+        expect(await socket.next()).to.include({ type: 'result', result: '7' });
+      } finally {
+        socket.ws.close();
+      }
+    });
+
+    it('stores a socket’s batches in the order sent', async () => {
+      const ordered = await grid.register('function echo3(s) { return s }');
+      const socket = await new BatchSocket(server.url).open();
+      try {
+        const sent: string[][] = [];
+        for (let b = 0; b < 5; b++) {
+          const payloads = Array.from({ length: 20 }, (_, i) => `[${b * 20 + i}]`);
+          sent.push(payloads);
+          socket.batch({ ref: `r${b}`, function_id: ordered, payloads });
+        }
+        const ids: string[] = [];
+        while (ids.length < 100) {
+          const frame = await socket.next();
+          if (frame.type === 'submitted_batch') {
+            expect(frame.ref).to.equal(`r${ids.length / 20}`);
+            ids.push(...(frame.task_ids as string[]));
+          }
+        }
+        // Newest first: the listing is the submit order reversed.
+        const listed = await grid.call<{ tasks: { task_id: string }[] }>(
+          'GET',
+          `/tasks?function_id=${ordered}&limit=1000`,
+        );
+        expect(listed.body.tasks.map((t) => t.task_id)).to.deep.equal([...ids].reverse());
+      } finally {
+        socket.ws.close();
+      }
+    });
+
+    it('answers a repeated batch (same keys) with the same ids, and their results again', async () => {
+      const keys = [randomUUID(), randomUUID()];
+      const socket = await new BatchSocket(server.url).open();
+      try {
+        socket.batch({
+          ref: 'one',
+          function_id: fn,
+          payloads: ['[1]', '[2]'],
+          idempotency_keys: keys,
+        });
+        const first = await socket.next();
+        await socket.results(2);
+        socket.batch({
+          ref: 'two',
+          function_id: fn,
+          payloads: ['[1]', '[2]'],
+          idempotency_keys: keys,
+        });
+        const again = await socket.next();
+        expect(again).to.deep.equal({
+          type: 'submitted_batch',
+          ref: 'two',
+          task_ids: first.task_ids,
+        });
+        const results = await socket.results(2);
+        expect([...results.keys()].sort()).to.deep.equal([...(first.task_ids as string[])].sort());
+      } finally {
+        socket.ws.close();
+      }
+    });
+
+    it('refuses keys that do not match the payloads one for one, for that ref', async () => {
+      const socket = await new BatchSocket(server.url).open();
+      try {
+        socket.batch({
+          ref: 'k',
+          function_id: fn,
+          payloads: ['[1]', '[2]'],
+          idempotency_keys: [randomUUID()],
+        });
+        const refused = await socket.next();
+        expect(refused).to.include({ type: 'refused', ref: 'k' });
+        expect(refused.code).to.equal('TG_BAD_PAYLOAD');
+      } finally {
+        socket.ws.close();
+      }
+    });
+
+    it('closes with 4400 on a malformed frame, and stores nothing of it', async () => {
+      const fresh = await grid.register('function echo4(s) { return s }');
+      const head = { type: 'submit_batch', ref: 'm', function_id: fresh, payload_bytes: [3] };
+      const malformed: [string, Buffer | string][] = [
+        ['bytes past the texts', rawFrame(head, Buffer.from('[1][2]'))],
+        ['texts cut short', rawFrame(head, Buffer.from('[1'))],
+        ['head length past the frame', rawFrame(head, Buffer.from('[1]'), 10_000)],
+        ['head not JSON', Buffer.concat([Buffer.from([0, 0, 0, 3]), Buffer.from('{{{[1]')])],
+        ['no head length', Buffer.from([0, 1])],
+        ['no payloads', rawFrame({ ...head, payload_bytes: [] }, Buffer.alloc(0))],
+        ['a negative length', rawFrame({ ...head, payload_bytes: [-1] }, Buffer.alloc(0))],
+        ['no ref', rawFrame({ ...head, ref: undefined }, Buffer.from('[1]'))],
+        ['another type', rawFrame({ ...head, type: 'submit' }, Buffer.from('[1]'))],
+        ['a text frame', JSON.stringify({ ...head, payloads: ['[1]'] })],
+      ];
+      for (const [what, frame] of malformed) {
+        const socket = await new BatchSocket(server.url).open();
+        socket.ws.send(frame);
+        expect(await socket.closed, what).to.equal(4400);
+      }
+      const listed = await grid.call<{ tasks: unknown[] }>('GET', `/tasks?function_id=${fresh}`);
+      expect(listed.body.tasks).to.deep.equal([]);
+    });
+  });
+
+  describe('the SDK’s map()', () => {
+    it('sends its batches on the socket, not by REST, and yields every result in order', async () => {
+      const server = await startInProcess('memory');
+      const grid = new TaskGrid({ url: server.url });
+      const realFetch = globalThis.fetch;
+      const posts: string[] = [];
+      globalThis.fetch = (input, init) => {
+        if (init?.method === 'POST') posts.push(String(input));
+        return realFetch(input, init);
+      };
+      try {
+        const length = await grid.register((s: string, n: number) => s.length + n);
+        posts.length = 0;
+        const big = 'y'.repeat(64 * 1024);
+        const args = Array.from({ length: 250 }, (_, i): [string, number] => [big, i]);
+        const out: number[] = [];
+        for await (const v of length.map(args, { batchSize: 40 })) out.push(v);
+        expect(out).to.deep.equal(args.map(([s, n]) => s.length + n));
+        expect(posts).to.deep.equal([]);
+      } finally {
+        globalThis.fetch = realFetch;
+        grid.close();
+        await server.close();
+      }
+    });
+
+    it('goes by REST when the server’s client frames are smaller than a batch', async () => {
+      const limits = { ...defaultConfig().limits, frameBytes: 64 * 1024 };
+      const server = await startInProcess('memory', { limits });
+      const grid = new TaskGrid({ url: server.url });
+      const realFetch = globalThis.fetch;
+      const posts: string[] = [];
+      globalThis.fetch = (input, init) => {
+        if (init?.method === 'POST') posts.push(new URL(String(input)).pathname);
+        return realFetch(input, init);
+      };
+      try {
+        const length = await grid.register((s: string) => s.length);
+        const args = Array.from({ length: 30 }, (_, i) => ['z'.repeat(10_000 + i)] as [string]);
+        const out: number[] = [];
+        for await (const v of length.map(args, { batchSize: 10 })) out.push(v);
+        expect(out).to.deep.equal(args.map(([s]) => s.length));
+        expect(posts.filter((p) => p === '/execute_batch')).to.have.length(3);
+      } finally {
+        globalThis.fetch = realFetch;
+        grid.close();
+        await server.close();
+      }
+    });
+
+    it('retries a batch with the same keys when the socket closes before the answer, and on 503; takes results right behind the answer', async () => {
+      const seen: SubmitBatchMessage[] = [];
+      const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', path: '/ws/client' });
+      wss.on('connection', (ws) =>
+        ws.on('message', (data, isBinary) => {
+          if (!isBinary) return;
+          const batch = decodeSubmitBatchFrame(data as Buffer);
+          seen.push(batch);
+          if (seen.length === 1) ws.close(1011, 'gone');
+          else if (seen.length === 2) {
+            const refused = { code: 'TG_UNAVAILABLE', message: 'store away' };
+            ws.send(JSON.stringify({ type: 'refused', ref: batch.ref, ...refused }));
+          } else {
+            const ids = batch.payloads.map((_, i) => `t${i}`);
+            // Back to back: the answer and the results usually reach the SDK in one chunk.
+            ws.send(JSON.stringify({ type: 'submitted_batch', ref: batch.ref, task_ids: ids }));
+            for (const [i, id] of ids.entries()) {
+              const result = String(i * 10);
+              ws.send(JSON.stringify({ type: 'result', task_id: id, status: 'COMPLETED', result }));
+            }
+          }
+        }),
+      );
+      await new Promise((resolve) => wss.once('listening', resolve));
+      const grid = new TaskGrid({ url: `http://127.0.0.1:${(wss.address() as AddressInfo).port}` });
+      try {
+        const out: unknown[] = [];
+        for await (const v of grid.function(randomUUID()).map([[1], [2], [3]])) out.push(v);
+        expect(out).to.deep.equal([0, 10, 20]);
+        expect(seen).to.have.length(3);
+        const keys = seen.map((b) => JSON.stringify(b.idempotency_keys));
+        expect(new Set(keys).size, keys.join(' ')).to.equal(1);
+        expect(seen[0]?.idempotency_keys).to.have.length(3);
+      } finally {
+        grid.close();
+        for (const ws of wss.clients) ws.terminate();
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+      }
+    });
+
+    it('throws the refusal’s HTTP error (404 for an unknown function)', async () => {
+      const server = await startInProcess('memory');
+      const grid = new TaskGrid({ url: server.url });
+      try {
+        const error = await (async () => {
+          for await (const _ of grid.function(randomUUID()).map([[1], [2]])) {
+            // nothing comes
+          }
+        })().catch((e: unknown) => e);
+        expect(error).to.be.instanceOf(TaskGridHttpError);
+        expect(error).to.include({ status: 404, code: 'TG_NOT_FOUND' });
+      } finally {
+        grid.close();
+        await server.close();
+      }
+    });
+  });
+});
