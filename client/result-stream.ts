@@ -21,7 +21,7 @@ import {
   MAX_SUBMITS_UNDER_WAY,
   MIN_FRAME_BYTES,
   parseClientServerMessage,
-  type SubmitBatchMessage,
+  type SubmitBatchOutgoing,
 } from '../shared/protocol.js';
 import { encodeSubmitBatchFrame } from '../shared/submit-batch-frame.js';
 import { trustedRoots } from '../shared/transport-security.js';
@@ -45,7 +45,7 @@ export interface ProgressListener {
 export type SubmitFields = Omit<Extract<ClientMessage, { type: 'submit' }>, 'type' | 'ref'>;
 
 /** What a socket batch submit carries besides its ref. */
-export type BatchFields = Omit<SubmitBatchMessage, 'type' | 'ref'>;
+export type BatchFields = Omit<SubmitBatchOutgoing, 'type' | 'ref'>;
 
 /** A stored task's id, and its result once stored (the socket is subscribed to it already). */
 export interface Submission {

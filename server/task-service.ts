@@ -4,6 +4,7 @@
  * layers over this.
  */
 
+import { isUtf8 } from 'node:buffer';
 import { validate as isUuid, v4 as uuidv4 } from 'uuid';
 import {
   BadIdError,
@@ -241,7 +242,7 @@ export class TaskService {
 
   async submit(
     functionId: string,
-    payloads: readonly string[],
+    payloads: readonly (string | Buffer)[],
     options: SubmitOptions = {},
   ): Promise<Submitted> {
     this.#checkAccepting();
@@ -255,17 +256,15 @@ export class TaskService {
     }
     // Tasks whose arguments take other tasks' results (`{"$task": id}`), by position.
     let refs: (TaskReference[] | undefined)[] | undefined;
-    payloads.forEach((payload, i) => {
-      if (payload.length > argsBytes && Buffer.byteLength(payload) > argsBytes) {
-        throw new TooLargeError(
-          `An argument payload is larger than the limit of ${argsBytes} bytes`,
-        );
-      }
-      const found = findReferences(payload, parseArgsPayload(payload));
-      if (found) {
-        refs ??= [];
-        refs[i] = found;
-      }
+    // What each task stores: the payload as it came (bytes stay bytes), or its text when its
+    // references are to be found in it later.
+    const stored = payloads.map((payload, i) => {
+      const text = payloadText(payload, argsBytes);
+      const found = findReferences(text, parseArgsPayload(text));
+      if (!found) return payload;
+      refs ??= [];
+      refs[i] = found;
+      return text;
     });
     const defaults = await this.#checkFunction(functionId, options.tenant);
     if (refs) await checkDependencies(this.#store, refs, options.tenant);
@@ -281,7 +280,7 @@ export class TaskService {
     const ids = this.#store.newTaskIds(
       payloads.map((_, i) => ({ lane, idempotency_key: idempotency(i) })),
     );
-    const tasks: NewTask[] = payloads.map((args, i) => ({
+    const tasks: NewTask[] = stored.map((args, i) => ({
       id: ids[i] as string,
       function_id: functionId,
       args,
@@ -438,6 +437,26 @@ function laneOf(
   // A tenant's tasks are in its own lanes: fair dispatch weighs lanes by tenant (tenants.ts).
   const id = laneId({ tenant: defaults.tenant, labels, limited });
   return id === DEFAULT_LANE ? undefined : { id, limit: limit ?? 0 };
+}
+
+/**
+ * A payload's text, checked against the size limit; bytes must be UTF-8 as
+ * they are (decoding would put U+FFFD where the stored bytes differ).
+ */
+function payloadText(payload: string | Buffer, argsBytes: number): string {
+  const bytes = typeof payload === 'string' ? undefined : payload;
+  if (
+    bytes
+      ? bytes.length > argsBytes
+      : payload.length > argsBytes && Buffer.byteLength(payload) > argsBytes
+  ) {
+    throw new TooLargeError(`An argument payload is larger than the limit of ${argsBytes} bytes`);
+  }
+  if (!bytes) return payload as string;
+  if (!isUtf8(bytes)) {
+    throw new BadPayloadError('Expected `payload` to be UTF-8 text (its bytes are not)');
+  }
+  return bytes.toString('utf8');
 }
 
 function checkIdempotencyKeys(keys: readonly string[], count: number): void {

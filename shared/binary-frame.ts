@@ -39,21 +39,28 @@ export function worthBinary<T>(items: readonly T[], text: (item: T) => string): 
   return false;
 }
 
+/**
+ * A text as a frame carries it: a string, or its UTF-8 bytes already (a
+ * sender that holds many large texts for a while keeps them as bytes: V8's
+ * collector copies young strings it finds alive, never a Buffer's bytes).
+ */
+export type FrameText = string | Buffer;
+
 /** A frame measured before it is built, so frames are cut to a peer's limit without building them. */
 export interface BinaryFramePlan {
   /** JSON text of the head. */
   head: string;
   /** The texts, in the order of the head. */
-  texts: readonly string[];
+  texts: readonly FrameText[];
   /** The whole frame's length. */
   bytes: number;
 }
 
 /** Each text's length in bytes (what the head records), and their sum. */
-export function textLengths(texts: readonly string[]): { lengths: number[]; total: number } {
+export function textLengths(texts: readonly FrameText[]): { lengths: number[]; total: number } {
   let total = 0;
   const lengths = texts.map((text) => {
-    const length = Buffer.byteLength(text);
+    const length = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
     total += length;
     return length;
   });
@@ -63,7 +70,7 @@ export function textLengths(texts: readonly string[]): { lengths: number[]; tota
 /** `textBytes` is textLengths' total for the same texts. */
 export function planBinaryFrame(
   head: unknown,
-  texts: readonly string[],
+  texts: readonly FrameText[],
   textBytes: number,
 ): BinaryFramePlan {
   const text = JSON.stringify(head);
@@ -75,7 +82,9 @@ export function encodeBinaryFrame(plan: BinaryFramePlan): Buffer {
   let at = HEAD_LENGTH_BYTES;
   at += frame.write(plan.head, at, 'utf8');
   frame.writeUInt32BE(at - HEAD_LENGTH_BYTES, 0);
-  for (const text of plan.texts) at += frame.write(text, at, 'utf8');
+  for (const text of plan.texts) {
+    at += typeof text === 'string' ? frame.write(text, at, 'utf8') : text.copy(frame, at);
+  }
   return frame;
 }
 
@@ -116,12 +125,17 @@ export class TextReader {
   }
 
   next(bytes: number): string {
+    return this.nextBytes(bytes).toString('utf8');
+  }
+
+  /** The next text's bytes, undecoded: a view of the frame, not a copy. */
+  nextBytes(bytes: number): Buffer {
     const end = this.#at + bytes;
     if (end > this.#frame.length)
       throw new ProtocolError(`${this.#what} frame texts are cut short`);
-    const text = this.#frame.toString('utf8', this.#at, end);
+    const view = this.#frame.subarray(this.#at, end);
     this.#at = end;
-    return text;
+    return view;
   }
 
   /** Every byte was taken: a frame with bytes to spare is malformed. */

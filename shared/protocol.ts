@@ -290,8 +290,15 @@ export const SubmitBatchHeadSchema = Type.Object({
   ...BatchOptionFields,
 });
 export type SubmitBatchHead = Static<typeof SubmitBatchHeadSchema>;
-/** A submit_batch as the server reads it: the head with each payload's text in place of its length. */
-export type SubmitBatchMessage = Omit<SubmitBatchHead, 'payload_bytes'> & { payloads: string[] };
+/**
+ * A submit_batch as the server reads it: the head with each payload's bytes
+ * (a view of the frame, not yet checked to be UTF-8) in place of its length.
+ */
+export type SubmitBatchMessage = Omit<SubmitBatchHead, 'payload_bytes'> & { payloads: Buffer[] };
+/** A submit_batch as a client sends it: each payload as text or as its UTF-8 bytes. */
+export type SubmitBatchOutgoing = Omit<SubmitBatchMessage, 'payloads'> & {
+  payloads: readonly (string | Buffer)[];
+};
 
 export const ClientMessageSchema = Type.Union([Subscribe, Unsubscribe, Watch, Submit]);
 export type ClientMessage = Static<typeof ClientMessageSchema>;

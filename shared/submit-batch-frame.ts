@@ -17,6 +17,7 @@ import {
   type SubmitBatchHead,
   SubmitBatchHeadSchema,
   type SubmitBatchMessage,
+  type SubmitBatchOutgoing,
 } from './protocol.js';
 import { compileParser } from './validate.js';
 
@@ -25,7 +26,7 @@ const parseHead = compileParser(
   (reason) => new ProtocolError(`Malformed submit_batch frame head: ${reason}`),
 );
 
-export function encodeSubmitBatchFrame(message: SubmitBatchMessage): Buffer {
+export function encodeSubmitBatchFrame(message: SubmitBatchOutgoing): Buffer {
   const { payloads, ...rest } = message;
   const { lengths, total } = textLengths(payloads);
   const head: SubmitBatchHead = { ...rest, payload_bytes: lengths };
@@ -36,7 +37,7 @@ export function encodeSubmitBatchFrame(message: SubmitBatchMessage): Buffer {
 export function decodeSubmitBatchFrame(frame: Buffer): SubmitBatchMessage {
   const { head, texts } = decodeBinaryFrame(frame, 'submit_batch');
   const { payload_bytes, ...rest } = parseHead(head);
-  const payloads = payload_bytes.map((bytes) => texts.next(bytes));
+  const payloads = payload_bytes.map((bytes) => texts.nextBytes(bytes));
   texts.end();
   return { ...rest, payloads };
 }

@@ -13,7 +13,7 @@ import { expect } from 'chai';
 import WebSocket, { WebSocketServer } from 'ws';
 import { TaskGrid, TaskGridHttpError } from '../client/task-grid.js';
 import { defaultConfig } from '../server/server-config.js';
-import type { SubmitBatchMessage } from '../shared/protocol.js';
+import type { SubmitBatchMessage, SubmitBatchOutgoing } from '../shared/protocol.js';
 import { decodeSubmitBatchFrame, encodeSubmitBatchFrame } from '../shared/submit-batch-frame.js';
 import { GridClient } from './helpers/grid-client.js';
 import { startInProcess } from './helpers/in-process.js';
@@ -49,7 +49,7 @@ class BatchSocket {
     return this;
   }
 
-  batch(message: Omit<SubmitBatchMessage, 'type'>): void {
+  batch(message: Omit<SubmitBatchOutgoing, 'type'>): void {
     this.ws.send(encodeSubmitBatchFrame({ type: 'submit_batch', ...message }));
   }
 
@@ -143,6 +143,51 @@ describe('submit_batch on /ws/client', function () {
         socket.batch({ ref: 'ok', function_id: fresh, payloads: ['[7]'] });
         expect(await socket.next()).to.include({ type: 'submitted_batch', ref: 'ok' });
         expect(await socket.next()).to.include({ type: 'result', result: '7' });
+      } finally {
+        socket.ws.close();
+      }
+    });
+
+    it('refuses a payload whose bytes are not UTF-8 (a lone surrogate’s bytes too), storing none of the batch', async () => {
+      const fresh = await grid.register('function echo5(s) { return s }');
+      const socket = await new BatchSocket(server.url).open();
+      try {
+        const invalid = [
+          Buffer.from([0x5b, 0x22, 0xff, 0x22, 0x5d]), // ["\xff"]
+          Buffer.from([0x5b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x5d]), // ["<U+D800 as CESU-8>"]
+          Buffer.from([0x5b, 0x22, 0xc3, 0x22, 0x5d]), // a sequence cut short
+        ];
+        for (const [i, bad] of invalid.entries()) {
+          socket.batch({ ref: `u${i}`, function_id: fresh, payloads: ['[1]', bad] });
+          const refused = await socket.next();
+          expect(refused, bad.toString('hex')).to.include({
+            type: 'refused',
+            ref: `u${i}`,
+            code: 'TG_BAD_PAYLOAD',
+          });
+        }
+        const listed = await grid.call<{ tasks: unknown[] }>('GET', `/tasks?function_id=${fresh}`);
+        expect(listed.body.tasks).to.deep.equal([]);
+      } finally {
+        socket.ws.close();
+      }
+    });
+
+    it('runs a payload that takes another task’s result (`{"$task": id}`) with that result in place', async () => {
+      const socket = await new BatchSocket(server.url).open();
+      try {
+        socket.batch({ ref: 'dep', function_id: fn, payloads: ['["from a dependency"]'] });
+        const [dep] = (await socket.next()).task_ids as string[];
+        await socket.results(1);
+        const big = 'q'.repeat(40_000);
+        const payload = JSON.stringify([{ $task: dep }, big]).replace('"q', ' "q');
+        const both = await grid.register('function both(a, b) { return a + b.length }');
+        socket.batch({ ref: 'uses', function_id: both, payloads: [payload] });
+        const [id] = (await socket.next()).task_ids as string[];
+        const results = await socket.results(1);
+        expect(results.get(id as string)?.result).to.equal(
+          JSON.stringify('from a dependency40000'),
+        );
       } finally {
         socket.ws.close();
       }

@@ -170,8 +170,10 @@ export class ClientGateway {
     ws.on('message', (data, isBinary) => {
       try {
         if (isBinary) {
-          const batch = decodeSubmitBatchFrame(frameBytes(data));
-          conn.batches = conn.batches.then(() => this.#submitBatch(conn, batch));
+          // Decoded in its turn: batches waiting behind others stay bytes (held strings of
+          // that size are what V8's young-generation collector spends its time copying).
+          const frame = frameBytes(data);
+          conn.batches = conn.batches.then(() => this.#takeBatch(conn, frame));
           return;
         }
         const message = parseClientMessage(frameText(data));
@@ -274,6 +276,20 @@ export class ClientGateway {
     // A task this call stored is the socket's tenant's: no need to verify it.
     if (submitted.stored) this.#add(conn, id);
     else this.#subscribe(conn, [id]);
+  }
+
+  /** A submit_batch frame's turn: a malformed one closes the socket (4400), as any bad frame. */
+  async #takeBatch(conn: ClientConnection, frame: Buffer): Promise<void> {
+    if (conn.closed) return;
+    let batch: SubmitBatchMessage;
+    try {
+      batch = decodeSubmitBatchFrame(frame);
+    } catch (error) {
+      const code = error instanceof TaskgridError ? error.closeCode : CloseCode.BadFrame;
+      conn.ws.close(code, (error as Error).message.slice(0, 120));
+      return;
+    }
+    await this.#submitBatch(conn, batch);
   }
 
   /**

@@ -52,8 +52,10 @@ export function newTasksArgs(tasks: readonly NewTask[]): {
 } {
   const args: (string | Buffer)[] = [];
   const rows = tasks.map((t) => {
-    const { [F.args]: text = '', ...rest } = taskToHash(queuedTask(t));
-    args.push(sentText(text));
+    // The record without its arguments: those go as they came, bytes or text.
+    const { [F.args]: _none, ...rest } = taskToHash(queuedTask({ ...t, args: '' }));
+    const text = t.args;
+    args.push(typeof text === 'string' ? sentText(text) : text);
     const row = [
       t.id,
       t.idempotency_key ?? '',
@@ -64,7 +66,9 @@ export function newTasksArgs(tasks: readonly NewTask[]): {
       t.lane?.id ?? '',
       t.lane?.limit ?? 0,
     ];
-    if (t.refs !== undefined && t.refs.length > 0) row.push(referencesSpec(text, t.refs));
+    if (t.refs !== undefined && t.refs.length > 0) {
+      row.push(referencesSpec(typeof text === 'string' ? text : text.toString('utf8'), t.refs));
+    }
     return row;
   });
   return { json: JSON.stringify(rows), args };

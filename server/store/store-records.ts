@@ -14,7 +14,7 @@ export function queuedTask(task: NewTask): TaskRecord {
     id: task.id,
     function_id: task.function_id,
     status: task.run_at === undefined ? 'QUEUED' : 'WAITING',
-    args: task.args,
+    args: typeof task.args === 'string' ? task.args : task.args.toString('utf8'),
     result: undefined,
     attempts: 0,
     timeout_ms: task.timeout_ms,

@@ -49,7 +49,12 @@ export interface FunctionRecord {
 export interface NewTask {
   id: string;
   function_id: string;
-  args: string;
+  /**
+   * JSON text of the argument list, or its UTF-8 bytes as a client sent them
+   * (checked already): a Redis store sends those as they are, and large
+   * arguments held as bytes cost V8's collector nothing while they are stored.
+   */
+  args: string | Buffer;
   timeout_ms: number;
   created_at: number;
   /** A retried submit with the same key gets the task stored the first time. */
