@@ -91,9 +91,11 @@ const MAX_DEPTH = 256;
  * Work queued on a thread behind the task it runs (ms): the thread reports
  * when it is down to its last task and this thread sends more, which takes
  * up to about a millisecond on a busy machine. A thread of 1 ms tasks that
- * held only the one it runs idled for that long after each of them.
+ * held only the one it runs idled for that long after each of them. 8
+ * rather than 2: results come back held up to 15 ms (worker-client.ts), and
+ * a thread must not run dry while its next tasks wait behind them.
  */
-const QUEUE_MS = 2;
+const QUEUE_MS = 8;
 /**
  * Tasks this slow get no second one queued behind them: the idle round
  * trip is then small beside the task, and a task queued behind a long one
