@@ -258,7 +258,7 @@ export async function writeReport(
     ...(payloads.length === 0
       ? []
       : [
-          '## Payload sweep: push, 2 workers × 2 threads, batches of 100 (fewer when 100 would pass 8 MiB); BullMQ 2 workers, addBulk of 100',
+          "## Payload sweep: push, 2 workers × 2 threads, the SDK's `fn.map()` in batches of 100 (fewer when 100 would pass 8 MiB: binary submit_batch frames on the client socket, results pushed back on it); BullMQ 2 workers, addBulk of 100, completions counted from its QueueEvents",
           '',
           payloadTable(payloads),
           '',
