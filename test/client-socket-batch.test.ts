@@ -17,6 +17,7 @@ import type { SubmitBatchMessage, SubmitBatchOutgoing } from '../shared/protocol
 import { decodeSubmitBatchFrame, encodeSubmitBatchFrame } from '../shared/submit-batch-frame.js';
 import { GridClient } from './helpers/grid-client.js';
 import { startInProcess } from './helpers/in-process.js';
+import { spyOnPosts } from './helpers/post-spy.js';
 import { killAll, type ServerProcess, startServer } from './helpers/processes.js';
 import { redisFlags } from './helpers/root-hooks.js';
 
@@ -299,12 +300,7 @@ describe('submit_batch on /ws/client', function () {
     it('sends its batches on the socket, not by REST, and yields every result in order', async () => {
       const server = await startInProcess('memory');
       const grid = new TaskGrid({ url: server.url });
-      const realFetch = globalThis.fetch;
-      const posts: string[] = [];
-      globalThis.fetch = (input, init) => {
-        if (init?.method === 'POST') posts.push(String(input));
-        return realFetch(input, init);
-      };
+      const { posts, restore } = spyOnPosts();
       try {
         const length = await grid.register((s: string, n: number) => s.length + n);
         posts.length = 0;
@@ -315,7 +311,7 @@ describe('submit_batch on /ws/client', function () {
         expect(out).to.deep.equal(args.map(([s, n]) => s.length + n));
         expect(posts).to.deep.equal([]);
       } finally {
-        globalThis.fetch = realFetch;
+        restore();
         grid.close();
         await server.close();
       }
@@ -325,12 +321,7 @@ describe('submit_batch on /ws/client', function () {
       const limits = { ...defaultConfig().limits, frameBytes: 64 * 1024 };
       const server = await startInProcess('memory', { limits });
       const grid = new TaskGrid({ url: server.url });
-      const realFetch = globalThis.fetch;
-      const posts: string[] = [];
-      globalThis.fetch = (input, init) => {
-        if (init?.method === 'POST') posts.push(new URL(String(input)).pathname);
-        return realFetch(input, init);
-      };
+      const { posts, restore } = spyOnPosts();
       try {
         const length = await grid.register((s: string) => s.length);
         const args = Array.from({ length: 30 }, (_, i) => ['z'.repeat(10_000 + i)] as [string]);
@@ -339,7 +330,7 @@ describe('submit_batch on /ws/client', function () {
         expect(out).to.deep.equal(args.map(([s]) => s.length));
         expect(posts.filter((p) => p === '/execute_batch')).to.have.length(3);
       } finally {
-        globalThis.fetch = realFetch;
+        restore();
         grid.close();
         await server.close();
       }

@@ -14,6 +14,7 @@ import { RemoteTaskError, TaskGrid, TaskGridHttpError } from '../client/task-gri
 import { defaultConfig } from '../server/server-config.js';
 import { GridClient } from './helpers/grid-client.js';
 import { startInProcess } from './helpers/in-process.js';
+import { spyOnPosts } from './helpers/post-spy.js';
 import { killAll, type ServerProcess, startServer } from './helpers/processes.js';
 import { redisFlags } from './helpers/root-hooks.js';
 
@@ -164,12 +165,7 @@ describe('submit on /ws/client', function () {
     it('`await fn(x)` submits on the socket, not by REST', async () => {
       const server = await startInProcess('memory');
       const grid = new TaskGrid({ url: server.url });
-      const realFetch = globalThis.fetch;
-      const posts: string[] = [];
-      globalThis.fetch = (input, init) => {
-        if (init?.method === 'POST') posts.push(String(input));
-        return realFetch(input, init);
-      };
+      const { posts, restore } = spyOnPosts();
       try {
         const double = await grid.register((n: number) => n * 2);
         posts.length = 0;
@@ -179,7 +175,7 @@ describe('submit on /ws/client', function () {
         expect(await handle.status()).to.equal('COMPLETED');
         expect(posts).to.deep.equal([]);
       } finally {
-        globalThis.fetch = realFetch;
+        restore();
         grid.close();
         await server.close();
       }

@@ -32,7 +32,7 @@ import {
 import { decodeSubmitBatchFrame } from '../../shared/submit-batch-frame.js';
 import { isTerminal, type TaskOutcome } from '../../shared/types.js';
 import type { Progress, TaskRecord, TaskStore } from '../store/task-store.js';
-import type { TaskService } from '../task-service.js';
+import type { Submitted, TaskService } from '../task-service.js';
 import type { Tenants } from '../tenants.js';
 import { refuseUpgrade } from './upgrade-refusal.js';
 
@@ -241,41 +241,59 @@ export class ClientGateway {
    * subscribe reads. A refusal answers the ref and leaves the socket open.
    */
   async #submit(conn: ClientConnection, message: SubmitMessage): Promise<void> {
+    const key = message.idempotency_key;
+    const keys = key === undefined ? undefined : [key];
+    const submitted = await this.#store(conn, message, [message.payload], keys);
+    if (!submitted) return;
+    const id = submitted.ids[0] as string;
+    conn.send({ type: 'submitted', ref: message.ref, task_id: id });
+    // A socket gone meanwhile has nobody to deliver to (and its subscriptions were dropped).
+    if (conn.closed) return;
+    // A task this call stored is the socket's tenant's: no need to verify it.
+    if (submitted.stored) this.#add(conn, id);
+    else this.#subscribe(conn, [id]);
+  }
+
+  /**
+   * Stores a socket submit's or batch's payloads with the message's options,
+   * for the socket's tenant. Past the per-socket limits, or when the service
+   * refuses, answers `refused` for the ref and resolves undefined.
+   */
+  async #store(
+    conn: ClientConnection,
+    message: SubmitMessage | SubmitBatchMessage,
+    payloads: readonly (string | Buffer)[],
+    idempotencyKeys: string[] | undefined,
+  ): Promise<Submitted | undefined> {
     const { ref } = message;
-    if (conn.submitting >= MAX_SUBMITS_UNDER_WAY || conn.ids.size >= MAX_SUBSCRIPTIONS) {
+    if (
+      conn.submitting >= MAX_SUBMITS_UNDER_WAY ||
+      conn.ids.size + payloads.length > MAX_SUBSCRIPTIONS
+    ) {
       const error = new TooManyError(
         `at most ${MAX_SUBMITS_UNDER_WAY} submits under way and ${MAX_SUBSCRIPTIONS} subscriptions per socket`,
       );
       conn.send({ type: 'refused', ref, code: error.code, message: error.message });
-      return;
+      return undefined;
     }
     conn.submitting++;
-    let submitted: Awaited<ReturnType<TaskService['submit']>>;
     try {
-      const key = message.idempotency_key;
-      submitted = await this.#options.submit(message.function_id, [message.payload], {
+      return await this.#options.submit(message.function_id, payloads, {
         timeoutMs: message.timeout_ms,
         priority: message.priority,
         delayMs: message.delay_ms,
         deadlineMs: message.deadline_ms,
         retry: message.retry,
         labels: message.labels,
-        idempotencyKeys: key === undefined ? undefined : [key],
+        idempotencyKeys,
         tenant: conn.tenant,
       });
     } catch (error) {
       conn.send({ type: 'refused', ref, ...this.#refusal(error) });
-      return;
+      return undefined;
     } finally {
       conn.submitting--;
     }
-    const id = submitted.ids[0] as string;
-    conn.send({ type: 'submitted', ref, task_id: id });
-    // A socket gone meanwhile has nobody to deliver to (and its subscriptions were dropped).
-    if (conn.closed) return;
-    // A task this call stored is the socket's tenant's: no need to verify it.
-    if (submitted.stored) this.#add(conn, id);
-    else this.#subscribe(conn, [id]);
   }
 
   /** A submit_batch frame's turn: a malformed one closes the socket (4400), as any bad frame. */
@@ -300,36 +318,10 @@ export class ClientGateway {
    * are read as a subscribe reads.
    */
   async #submitBatch(conn: ClientConnection, message: SubmitBatchMessage): Promise<void> {
-    const { ref } = message;
-    const n = message.payloads.length;
-    if (conn.submitting >= MAX_SUBMITS_UNDER_WAY || conn.ids.size + n > MAX_SUBSCRIPTIONS) {
-      const error = new TooManyError(
-        `at most ${MAX_SUBMITS_UNDER_WAY} submits under way and ${MAX_SUBSCRIPTIONS} subscriptions per socket`,
-      );
-      conn.send({ type: 'refused', ref, code: error.code, message: error.message });
-      return;
-    }
-    conn.submitting++;
-    let submitted: Awaited<ReturnType<TaskService['submit']>>;
-    try {
-      submitted = await this.#options.submit(message.function_id, message.payloads, {
-        timeoutMs: message.timeout_ms,
-        priority: message.priority,
-        delayMs: message.delay_ms,
-        deadlineMs: message.deadline_ms,
-        retry: message.retry,
-        labels: message.labels,
-        idempotencyKeys: message.idempotency_keys,
-        tenant: conn.tenant,
-      });
-    } catch (error) {
-      conn.send({ type: 'refused', ref, ...this.#refusal(error) });
-      return;
-    } finally {
-      conn.submitting--;
-    }
+    const submitted = await this.#store(conn, message, message.payloads, message.idempotency_keys);
+    if (!submitted) return;
     const { ids, repeated } = submitted;
-    conn.send({ type: 'submitted_batch', ref, task_ids: ids });
+    conn.send({ type: 'submitted_batch', ref: message.ref, task_ids: ids });
     if (conn.closed) return;
     const earlier: string[] = [];
     ids.forEach((id, i) => {
