@@ -16,7 +16,7 @@ import { defaultConfig } from '../server/server-config.js';
 import type { SubmitBatchMessage, SubmitBatchOutgoing } from '../shared/protocol.js';
 import { decodeSubmitBatchFrame, encodeSubmitBatchFrame } from '../shared/submit-batch-frame.js';
 import { GridClient } from './helpers/grid-client.js';
-import { startInProcess } from './helpers/in-process.js';
+import { withSdkGrid } from './helpers/in-process.js';
 import { spyOnPosts } from './helpers/post-spy.js';
 import { killAll, type ServerProcess, startServer } from './helpers/processes.js';
 import { redisFlags } from './helpers/root-hooks.js';
@@ -298,41 +298,37 @@ describe('submit_batch on /ws/client', function () {
 
   describe('the SDK’s map()', () => {
     it('sends its batches on the socket, not by REST, and yields every result in order', async () => {
-      const server = await startInProcess('memory');
-      const grid = new TaskGrid({ url: server.url });
       const { posts, restore } = spyOnPosts();
       try {
-        const length = await grid.register((s: string, n: number) => s.length + n);
-        posts.length = 0;
-        const big = 'y'.repeat(64 * 1024);
-        const args = Array.from({ length: 250 }, (_, i): [string, number] => [big, i]);
-        const out: number[] = [];
-        for await (const v of length.map(args, { batchSize: 40 })) out.push(v);
-        expect(out).to.deep.equal(args.map(([s, n]) => s.length + n));
-        expect(posts).to.deep.equal([]);
+        await withSdkGrid({}, async (grid) => {
+          const length = await grid.register((s: string, n: number) => s.length + n);
+          posts.length = 0;
+          const big = 'y'.repeat(64 * 1024);
+          const args = Array.from({ length: 250 }, (_, i): [string, number] => [big, i]);
+          const out: number[] = [];
+          for await (const v of length.map(args, { batchSize: 40 })) out.push(v);
+          expect(out).to.deep.equal(args.map(([s, n]) => s.length + n));
+          expect(posts).to.deep.equal([]);
+        });
       } finally {
         restore();
-        grid.close();
-        await server.close();
       }
     });
 
     it('goes by REST when the server’s client frames are smaller than a batch', async () => {
       const limits = { ...defaultConfig().limits, frameBytes: 64 * 1024 };
-      const server = await startInProcess('memory', { limits });
-      const grid = new TaskGrid({ url: server.url });
       const { posts, restore } = spyOnPosts();
       try {
-        const length = await grid.register((s: string) => s.length);
-        const args = Array.from({ length: 30 }, (_, i) => ['z'.repeat(10_000 + i)] as [string]);
-        const out: number[] = [];
-        for await (const v of length.map(args, { batchSize: 10 })) out.push(v);
-        expect(out).to.deep.equal(args.map(([s]) => s.length));
-        expect(posts.filter((p) => p === '/execute_batch')).to.have.length(3);
+        await withSdkGrid({ limits }, async (grid) => {
+          const length = await grid.register((s: string) => s.length);
+          const args = Array.from({ length: 30 }, (_, i) => ['z'.repeat(10_000 + i)] as [string]);
+          const out: number[] = [];
+          for await (const v of length.map(args, { batchSize: 10 })) out.push(v);
+          expect(out).to.deep.equal(args.map(([s]) => s.length));
+          expect(posts.filter((p) => p === '/execute_batch')).to.have.length(3);
+        });
       } finally {
         restore();
-        grid.close();
-        await server.close();
       }
     });
 
@@ -377,9 +373,7 @@ describe('submit_batch on /ws/client', function () {
     });
 
     it('throws the refusal’s HTTP error (404 for an unknown function)', async () => {
-      const server = await startInProcess('memory');
-      const grid = new TaskGrid({ url: server.url });
-      try {
+      await withSdkGrid({}, async (grid) => {
         const error = await (async () => {
           for await (const _ of grid.function(randomUUID()).map([[1], [2]])) {
             // nothing comes
@@ -387,10 +381,7 @@ describe('submit_batch on /ws/client', function () {
         })().catch((e: unknown) => e);
         expect(error).to.be.instanceOf(TaskGridHttpError);
         expect(error).to.include({ status: 404, code: 'TG_NOT_FOUND' });
-      } finally {
-        grid.close();
-        await server.close();
-      }
+      });
     });
   });
 });

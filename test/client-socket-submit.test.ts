@@ -13,7 +13,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { RemoteTaskError, TaskGrid, TaskGridHttpError } from '../client/task-grid.js';
 import { defaultConfig } from '../server/server-config.js';
 import { GridClient } from './helpers/grid-client.js';
-import { startInProcess } from './helpers/in-process.js';
+import { withSdkGrid } from './helpers/in-process.js';
 import { spyOnPosts } from './helpers/post-spy.js';
 import { killAll, type ServerProcess, startServer } from './helpers/processes.js';
 import { redisFlags } from './helpers/root-hooks.js';
@@ -163,51 +163,39 @@ describe('submit on /ws/client', function () {
 
   describe('the SDK', () => {
     it('`await fn(x)` submits on the socket, not by REST', async () => {
-      const server = await startInProcess('memory');
-      const grid = new TaskGrid({ url: server.url });
       const { posts, restore } = spyOnPosts();
       try {
-        const double = await grid.register((n: number) => n * 2);
-        posts.length = 0;
-        expect(await double(21)).to.equal(42);
-        const handle = await double.submit([4]);
-        expect(await handle.result()).to.equal(8);
-        expect(await handle.status()).to.equal('COMPLETED');
-        expect(posts).to.deep.equal([]);
+        await withSdkGrid({}, async (grid) => {
+          const double = await grid.register((n: number) => n * 2);
+          posts.length = 0;
+          expect(await double(21)).to.equal(42);
+          const handle = await double.submit([4]);
+          expect(await handle.result()).to.equal(8);
+          expect(await handle.status()).to.equal('COMPLETED');
+          expect(posts).to.deep.equal([]);
+        });
       } finally {
         restore();
-        grid.close();
-        await server.close();
       }
     });
 
     it('throws TaskGridHttpError with the status of the refusal (404 for an unknown function)', async () => {
-      const server = await startInProcess('memory');
-      const grid = new TaskGrid({ url: server.url });
-      try {
+      await withSdkGrid({}, async (grid) => {
         const error = await grid
           .function(randomUUID())()
           .catch((e: unknown) => e);
         expect(error).to.be.instanceOf(TaskGridHttpError);
         expect(error).to.include({ status: 404, code: 'TG_NOT_FOUND' });
-      } finally {
-        grid.close();
-        await server.close();
-      }
+      });
     });
 
     it('sends a submit too large for the server’s client frames by REST', async () => {
       const limits = { ...defaultConfig().limits, frameBytes: 4096 };
-      const server = await startInProcess('memory', { limits });
-      const grid = new TaskGrid({ url: server.url });
-      try {
+      await withSdkGrid({ limits }, async (grid) => {
         const length = await grid.register((s: string) => s.length);
         expect(await length('x'.repeat(10_000))).to.equal(10_000);
         expect(await length('small')).to.equal(5);
-      } finally {
-        grid.close();
-        await server.close();
-      }
+      });
     });
 
     describe('against a scripted server', () => {

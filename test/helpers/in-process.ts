@@ -1,6 +1,7 @@
 /** Starts a GridServer in this process on port 0 with a quiet logger. */
 
 import { pino } from 'pino';
+import { TaskGrid } from '../../client/task-grid.js';
 import { GridServer } from '../../server/grid-server.js';
 import { defaultConfig, type ServerConfig } from '../../server/server-config.js';
 import { testCluster, testRedis, uniquePrefix } from './root-hooks.js';
@@ -42,4 +43,22 @@ export async function startInProcess(
         }
       : testConfig(store, overrides);
   return GridServer.start(config, { log: pino({ level: 'silent' }) });
+}
+
+/**
+ * Runs `body` with an SDK client of a fresh in-process server on the memory
+ * store, then closes both, whatever `body` did.
+ */
+export async function withSdkGrid(
+  overrides: Partial<ServerConfig>,
+  body: (grid: TaskGrid) => Promise<void>,
+): Promise<void> {
+  const server = await startInProcess('memory', overrides);
+  const grid = new TaskGrid({ url: server.url });
+  try {
+    await body(grid);
+  } finally {
+    grid.close();
+    await server.close();
+  }
 }
