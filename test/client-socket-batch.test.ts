@@ -10,67 +10,17 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import WebSocket, { WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import { TaskGrid, TaskGridHttpError } from '../client/task-grid.js';
 import { defaultConfig } from '../server/server-config.js';
-import type { SubmitBatchMessage, SubmitBatchOutgoing } from '../shared/protocol.js';
-import { decodeSubmitBatchFrame, encodeSubmitBatchFrame } from '../shared/submit-batch-frame.js';
+import type { SubmitBatchMessage } from '../shared/protocol.js';
+import { decodeSubmitBatchFrame } from '../shared/submit-batch-frame.js';
+import { ClientSocket } from './helpers/client-socket.js';
 import { GridClient } from './helpers/grid-client.js';
 import { withSdkGrid } from './helpers/in-process.js';
 import { spyOnPosts } from './helpers/post-spy.js';
 import { killAll, type ServerProcess, startServer } from './helpers/processes.js';
 import { redisFlags } from './helpers/root-hooks.js';
-
-type Frame = Record<string, unknown>;
-
-/** A client socket that queues every frame it is sent, for `next()` to take in order. */
-class BatchSocket {
-  readonly ws: WebSocket;
-  readonly #frames: Frame[] = [];
-  readonly #waiting: ((frame: Frame) => void)[] = [];
-  readonly closed: Promise<number>;
-
-  constructor(url: string) {
-    this.ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws/client`);
-    this.ws.on('error', () => {});
-    this.ws.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as Frame;
-      const waiter = this.#waiting.shift();
-      if (waiter) waiter(frame);
-      else this.#frames.push(frame);
-    });
-    this.closed = new Promise((resolve) => this.ws.once('close', (code) => resolve(code)));
-  }
-
-  async open(): Promise<this> {
-    await new Promise((resolve, reject) => {
-      this.ws.once('open', resolve);
-      this.ws.once('error', reject);
-    });
-    return this;
-  }
-
-  batch(message: Omit<SubmitBatchOutgoing, 'type'>): void {
-    this.ws.send(encodeSubmitBatchFrame({ type: 'submit_batch', ...message }));
-  }
-
-  next(): Promise<Frame> {
-    const frame = this.#frames.shift();
-    if (frame) return Promise.resolve(frame);
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-
-  /** The next `n` frames, results keyed by task id. */
-  async results(n: number): Promise<Map<string, Frame>> {
-    const out = new Map<string, Frame>();
-    for (let i = 0; i < n; i++) {
-      const frame = await this.next();
-      expect(frame.type).to.equal('result');
-      out.set(frame.task_id as string, frame);
-    }
-    return out;
-  }
-}
 
 /** A binary frame laid out by hand: head length, head JSON, then raw bytes. */
 function rawFrame(head: unknown, tail: Buffer, headLength?: number): Buffer {
@@ -95,7 +45,7 @@ describe('submit_batch on /ws/client', function () {
     after(killAll);
 
     it('answers `submitted_batch` with the ids in payload order, then each result on the socket', async () => {
-      const socket = await new BatchSocket(server.url).open();
+      const socket = await new ClientSocket(server.url).open();
       try {
         // Large and small, ASCII and not: the bytes are each text's UTF-8 as it came.
         const texts = ['big '.repeat(20_000), 'ü€𝄞', '', 'x'];
@@ -125,7 +75,7 @@ describe('submit_batch on /ws/client', function () {
 
     it('refuses the whole batch for one bad payload or an unknown function, stores none, and serves on', async () => {
       const fresh = await grid.register('function echo2(s) { return s }');
-      const socket = await new BatchSocket(server.url).open();
+      const socket = await new ClientSocket(server.url).open();
       try {
         socket.batch({ ref: 'bad', function_id: fresh, payloads: ['[1]', '{"n":1}', '[3]'] });
         expect(await socket.next()).to.include({
@@ -151,7 +101,7 @@ describe('submit_batch on /ws/client', function () {
 
     it('refuses a payload whose bytes are not UTF-8 (a lone surrogate’s bytes too), storing none of the batch', async () => {
       const fresh = await grid.register('function echo5(s) { return s }');
-      const socket = await new BatchSocket(server.url).open();
+      const socket = await new ClientSocket(server.url).open();
       try {
         const invalid = [
           Buffer.from([0x5b, 0x22, 0xff, 0x22, 0x5d]), // ["\xff"]
@@ -175,7 +125,7 @@ describe('submit_batch on /ws/client', function () {
     });
 
     it('runs a payload that takes another task’s result (`{"$task": id}`) with that result in place', async () => {
-      const socket = await new BatchSocket(server.url).open();
+      const socket = await new ClientSocket(server.url).open();
       try {
         socket.batch({ ref: 'dep', function_id: fn, payloads: ['["from a dependency"]'] });
         const [dep] = (await socket.next()).task_ids as string[];
@@ -196,7 +146,7 @@ describe('submit_batch on /ws/client', function () {
 
     it('stores a socket’s batches in the order sent', async () => {
       const ordered = await grid.register('function echo3(s) { return s }');
-      const socket = await new BatchSocket(server.url).open();
+      const socket = await new ClientSocket(server.url).open();
       try {
         const sent: string[][] = [];
         for (let b = 0; b < 5; b++) {
@@ -225,7 +175,7 @@ describe('submit_batch on /ws/client', function () {
 
     it('answers a repeated batch (same keys) with the same ids, and their results again', async () => {
       const keys = [randomUUID(), randomUUID()];
-      const socket = await new BatchSocket(server.url).open();
+      const socket = await new ClientSocket(server.url).open();
       try {
         socket.batch({
           ref: 'one',
@@ -255,7 +205,7 @@ describe('submit_batch on /ws/client', function () {
     });
 
     it('refuses keys that do not match the payloads one for one, for that ref', async () => {
-      const socket = await new BatchSocket(server.url).open();
+      const socket = await new ClientSocket(server.url).open();
       try {
         socket.batch({
           ref: 'k',
@@ -287,9 +237,9 @@ describe('submit_batch on /ws/client', function () {
         ['a text frame', JSON.stringify({ ...head, payloads: ['[1]'] })],
       ];
       for (const [what, frame] of malformed) {
-        const socket = await new BatchSocket(server.url).open();
+        const socket = await new ClientSocket(server.url).open();
         socket.ws.send(frame);
-        expect(await socket.closed, what).to.equal(4400);
+        expect((await socket.closed).code, what).to.equal(4400);
       }
       const listed = await grid.call<{ tasks: unknown[] }>('GET', `/tasks?function_id=${fresh}`);
       expect(listed.body.tasks).to.deep.equal([]);

@@ -9,56 +9,16 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import WebSocket, { WebSocketServer } from 'ws';
+import type WebSocket from 'ws';
+import { WebSocketServer } from 'ws';
 import { RemoteTaskError, TaskGrid, TaskGridHttpError } from '../client/task-grid.js';
 import { defaultConfig } from '../server/server-config.js';
+import { ClientSocket, type Frame } from './helpers/client-socket.js';
 import { GridClient } from './helpers/grid-client.js';
 import { withSdkGrid } from './helpers/in-process.js';
 import { spyOnPosts } from './helpers/post-spy.js';
 import { killAll, type ServerProcess, startServer } from './helpers/processes.js';
 import { redisFlags } from './helpers/root-hooks.js';
-
-type Frame = Record<string, unknown>;
-
-/** A client socket that queues every frame it is sent, for `next()` to take in order. */
-class ClientSocket {
-  readonly ws: WebSocket;
-  readonly #frames: Frame[] = [];
-  readonly #waiting: ((frame: Frame) => void)[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
-
-  constructor(url: string) {
-    this.ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws/client`);
-    this.ws.on('error', () => {});
-    this.ws.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as Frame;
-      const waiter = this.#waiting.shift();
-      if (waiter) waiter(frame);
-      else this.#frames.push(frame);
-    });
-    this.closed = new Promise((resolve) =>
-      this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
-    );
-  }
-
-  async open(): Promise<this> {
-    await new Promise((resolve, reject) => {
-      this.ws.once('open', resolve);
-      this.ws.once('error', reject);
-    });
-    return this;
-  }
-
-  send(frame: unknown): void {
-    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
-  }
-
-  next(): Promise<Frame> {
-    const frame = this.#frames.shift();
-    if (frame) return Promise.resolve(frame);
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-}
 
 describe('submit on /ws/client', function () {
   this.timeout(30_000);
