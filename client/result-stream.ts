@@ -104,6 +104,11 @@ const SUBMIT_FRAME_BYTES = MIN_FRAME_BYTES;
  * 1009, and batches that large then go by REST.
  */
 const BATCH_FRAME_BYTES = 8 * 1024 * 1024;
+/**
+ * A socket lost under pending waits (a server restarting) is reconnected for
+ * this long (its close listener tries again every 200 ms) before they fail.
+ */
+const RECONNECT_MS = 30_000;
 
 export class ResultStream {
   readonly #url: string;
@@ -124,6 +129,8 @@ export class ResultStream {
   #lastRef = 0;
   #submitFrameBytes = SUBMIT_FRAME_BYTES;
   #batchFrameBytes = BATCH_FRAME_BYTES;
+  /** Set when a socket closed under pending waits, cleared when one opens: until then they wait. */
+  #reconnectUntil: number | undefined;
   /** Progress listeners by task id, until the task's result comes. */
   readonly #progress = new Map<string, Set<ProgressListener>>();
 
@@ -307,6 +314,9 @@ export class ResultStream {
         socket.send(encode({ type: 'subscribe', ids: ids.slice(i, i + 10_000) }));
       }
     } catch (error) {
+      // Lost a socket lately: the waits stay pending (the failed socket's close listener
+      // subscribes them again), or one refused connection would fail a whole map().
+      if (this.#reconnectUntil !== undefined && Date.now() < this.#reconnectUntil) return;
       for (const id of ids) this.#fail(id, error as Error);
     }
   }
@@ -322,8 +332,11 @@ export class ResultStream {
         generateMask: zeroMask,
         ...(this.#ca === undefined ? {} : { ca: trustedRoots(this.#ca) }),
       });
+      let opened = false;
       socket.once('open', () => {
+        opened = true;
         this.#socket = socket;
+        this.#reconnectUntil = undefined;
         resolve(socket);
       });
       socket.once('error', reject);
@@ -341,6 +354,8 @@ export class ResultStream {
         this.#open = undefined;
         this.#failSubmits(code);
         if (this.#closed || this.#pending.size === 0) return;
+        // Only a socket that was open is lost: a server never reached fails its waits at once.
+        if (opened) this.#reconnectUntil ??= Date.now() + RECONNECT_MS;
         // Resubscribe what is still pending on a new socket.
         this.#toSubscribe = [...this.#pending.keys()];
         setTimeout(() => this.#scheduleFlush(), 200).unref();

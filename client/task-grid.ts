@@ -466,7 +466,12 @@ export class TaskGrid {
     } catch (error) {
       throw refusalAsHttp(error);
     }
-    if (submitted) return submitted;
+    if (submitted) {
+      // Awaited in order by map(): a later batch's result may fail (its task unknown, the
+      // client closed) before then, and must not count as unhandled meanwhile.
+      for (const { result } of submitted) result.catch(() => {});
+      return submitted;
+    }
     const body = { ...batch, payloads: batch.payloads.map((p) => p.toString()) };
     const { task_ids } = await this.#call<{ task_ids: string[] }>('POST', '/execute_batch', body);
     return task_ids.map((id) => {

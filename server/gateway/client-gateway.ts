@@ -69,6 +69,14 @@ class ClientConnection {
   submitting = 0;
   /** The last submit_batch's turn: batches are stored one after another, in the order sent. */
   batches: Promise<void> = Promise.resolve();
+  /**
+   * A frame was malformed and the socket is closing: nothing after it is
+   * read or stored. `closed` comes only once the close handshake is done,
+   * and ws goes on emitting the frames sent right behind the bad one until
+   * then (batches behind a bad batch are even queued already). Batches
+   * queued before a bad text frame are dropped, as when the client closes.
+   */
+  refused = false;
   closed = false;
   constructor(ws: WebSocket, tenant: string | undefined) {
     this.ws = ws;
@@ -168,6 +176,7 @@ export class ClientGateway {
     this.#connections.add(conn);
     ws.on('error', () => {});
     ws.on('message', (data, isBinary) => {
+      if (conn.refused) return;
       try {
         if (isBinary) {
           // Decoded in its turn: batches waiting behind others stay bytes (held strings of
@@ -197,6 +206,7 @@ export class ClientGateway {
           }
         }
       } catch (error) {
+        conn.refused = true;
         const code = error instanceof TaskgridError ? error.closeCode : CloseCode.BadFrame;
         ws.close(code, (error as Error).message.slice(0, 120));
       }
@@ -298,11 +308,12 @@ export class ClientGateway {
 
   /** A submit_batch frame's turn: a malformed one closes the socket (4400), as any bad frame. */
   async #takeBatch(conn: ClientConnection, frame: Buffer): Promise<void> {
-    if (conn.closed) return;
+    if (conn.closed || conn.refused) return;
     let batch: SubmitBatchMessage;
     try {
       batch = decodeSubmitBatchFrame(frame);
     } catch (error) {
+      conn.refused = true;
       const code = error instanceof TaskgridError ? error.closeCode : CloseCode.BadFrame;
       conn.ws.close(code, (error as Error).message.slice(0, 120));
       return;
