@@ -15,20 +15,12 @@ import { TaskGrid, TaskGridHttpError } from '../client/task-grid.js';
 import { defaultConfig } from '../server/server-config.js';
 import type { SubmitBatchMessage } from '../shared/protocol.js';
 import { decodeSubmitBatchFrame } from '../shared/submit-batch-frame.js';
-import { ClientSocket } from './helpers/client-socket.js';
+import { ClientSocket, rawFrame } from './helpers/client-socket.js';
 import { GridClient } from './helpers/grid-client.js';
 import { withSdkGrid } from './helpers/in-process.js';
 import { spyOnPosts } from './helpers/post-spy.js';
 import { killAll, type ServerProcess, startServer } from './helpers/processes.js';
 import { redisFlags } from './helpers/root-hooks.js';
-
-/** A binary frame laid out by hand: head length, head JSON, then raw bytes. */
-function rawFrame(head: unknown, tail: Buffer, headLength?: number): Buffer {
-  const text = Buffer.from(JSON.stringify(head));
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(headLength ?? text.length);
-  return Buffer.concat([length, text, tail]);
-}
 
 describe('submit_batch on /ws/client', function () {
   this.timeout(30_000);

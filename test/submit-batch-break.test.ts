@@ -15,13 +15,13 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import WebSocket, { WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import { TaskGrid } from '../client/task-grid.js';
 import type { GridServer } from '../server/grid-server.js';
 import type { TokenEntry } from '../server/tenants.js';
-import type { SubmitBatchOutgoing } from '../shared/protocol.js';
-import { decodeSubmitBatchFrame, encodeSubmitBatchFrame } from '../shared/submit-batch-frame.js';
+import { decodeSubmitBatchFrame } from '../shared/submit-batch-frame.js';
 import { Prng } from './chaos/prng.js';
+import { ClientSocket, type Frame, rawFrame } from './helpers/client-socket.js';
 import { GridClient } from './helpers/grid-client.js';
 import { startInProcess } from './helpers/in-process.js';
 import { killAll, type ServerProcess, startServer } from './helpers/processes.js';
@@ -38,78 +38,6 @@ async function withSeed(seed: number, body: (prng: Prng) => Promise<void>) {
     console.error(`  seed ${seed} (replay with TASKGRID_TEST_SEED=${seed})`);
     throw error;
   }
-}
-
-type Frame = Record<string, unknown>;
-
-/** A client socket that queues every frame it is sent, for `next()` to take in order. */
-class BatchSocket {
-  readonly ws: WebSocket;
-  readonly #frames: Frame[] = [];
-  readonly #waiting: ((frame: Frame) => void)[] = [];
-  readonly closed: Promise<number>;
-
-  constructor(url: string, token?: string) {
-    this.ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws/client`, {
-      headers: token ? { authorization: `Bearer ${token}` } : {},
-    });
-    this.ws.on('error', () => {});
-    this.ws.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as Frame;
-      const waiter = this.#waiting.shift();
-      if (waiter) waiter(frame);
-      else this.#frames.push(frame);
-    });
-    this.closed = new Promise((resolve) => this.ws.once('close', (code) => resolve(code)));
-  }
-
-  async open(): Promise<this> {
-    await new Promise((resolve, reject) => {
-      this.ws.once('open', resolve);
-      this.ws.once('error', reject);
-    });
-    return this;
-  }
-
-  batch(message: Omit<SubmitBatchOutgoing, 'type'>): void {
-    this.ws.send(encodeSubmitBatchFrame({ type: 'submit_batch', ...message }));
-  }
-
-  next(): Promise<Frame> {
-    const frame = this.#frames.shift();
-    if (frame) return Promise.resolve(frame);
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-
-  /** The next frame that is not a result (answers and refusals), results kept aside. */
-  async answer(results?: Frame[]): Promise<Frame> {
-    for (;;) {
-      const frame = await this.next();
-      if (frame.type !== 'result') return frame;
-      results?.push(frame);
-    }
-  }
-
-  /** Frames until `n` results came, results keyed by task id (other frames fail the test). */
-  async results(n: number, already: Frame[] = []): Promise<Map<string, Frame>> {
-    const out = new Map<string, Frame>();
-    for (const frame of already) out.set(frame.task_id as string, frame);
-    while (out.size < n) {
-      const frame = await this.next();
-      expect(frame.type, JSON.stringify(frame)).to.equal('result');
-      expect(out.has(frame.task_id as string), 'a result twice').to.equal(false);
-      out.set(frame.task_id as string, frame);
-    }
-    return out;
-  }
-}
-
-/** A binary frame laid out by hand: head length, head JSON, then raw bytes. */
-function rawFrame(head: unknown, tail: Buffer, headLength?: number): Buffer {
-  const text = Buffer.from(JSON.stringify(head));
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(headLength ?? text.length);
-  return Buffer.concat([length, text, tail]);
 }
 
 /** Task ids of a function, newest first, every page. */
@@ -164,16 +92,16 @@ describe('submit_batch, broken on purpose', function () {
         ['a head that is an array', rawFrame([head], Buffer.from('[1][2]'))],
       ];
       for (const [what, frame] of malformed) {
-        const socket = await new BatchSocket(server.url).open();
+        const socket = await new ClientSocket(server.url).open();
         socket.ws.send(frame);
-        expect(await socket.closed, what).to.equal(4400);
+        expect((await socket.closed).code, what).to.equal(4400);
       }
       expect(await listed(grid, fn)).to.deep.equal([]);
     });
 
     it('refuses, keeping the socket open, lengths that cut a character in two, a head that ends the frame, keys that do not match', async () => {
       const fn = await grid.register('function edge2(s) { return s }');
-      const socket = await new BatchSocket(server.url).open();
+      const socket = await new ClientSocket(server.url).open();
       try {
         // ["é"] twice; é is 0xc3 0xa9: lengths 3 + 7 cut the first payload's é in two.
         const texts = Buffer.from('["é"]["é"]');
@@ -251,7 +179,7 @@ describe('submit_batch, broken on purpose', function () {
 
     it('reads only the head’s known fields: another tenant, payloads or a single key in the head change nothing', async () => {
       const fn = await grid.register('function edge3(s) { return s }');
-      const socket = await new BatchSocket(server.url).open();
+      const socket = await new ClientSocket(server.url).open();
       try {
         socket.ws.send(
           rawFrame(
@@ -296,7 +224,7 @@ describe('submit_batch, broken on purpose', function () {
         ['null'],
         ['[]', '[[[[[[[[[[1]]]]]]]]]]'],
       ];
-      const socket = await new BatchSocket(server.url).open();
+      const socket = await new ClientSocket(server.url).open();
       try {
         for (const [b, payloads] of batches.entries()) {
           const rest = await grid.call<Record<string, unknown>>('POST', '/execute_batch', {
@@ -336,7 +264,7 @@ describe('submit_batch, broken on purpose', function () {
     it('stores pipelined batches in the order sent, refused ones in the middle skipped', async () => {
       await withSeed(SEED, async (prng) => {
         const fn = await grid.register('function order(s) { return s }');
-        const socket = await new BatchSocket(server.url).open();
+        const socket = await new ClientSocket(server.url).open();
         try {
           const plan: { ref: string; bad: boolean; size: number }[] = [];
           for (let b = 0; b < 24; b++) {
@@ -365,7 +293,7 @@ describe('submit_batch, broken on purpose', function () {
 
     it('stores the batches before a malformed frame in a pipeline, and none after it', async () => {
       const fn = await grid.register('function pipe(s) { return s }');
-      const socket = await new BatchSocket(server.url).open();
+      const socket = await new ClientSocket(server.url).open();
       const head = { type: 'submit_batch', ref: 'bad', function_id: fn, payload_bytes: [3] };
       const sizes = [30, 5, 17];
       for (const [b, size] of sizes.entries()) {
@@ -376,7 +304,7 @@ describe('submit_batch, broken on purpose', function () {
       for (let b = 0; b < 3; b++) {
         socket.batch({ ref: `after${b}`, function_id: fn, payloads: ['["after"]'] });
       }
-      expect(await socket.closed).to.equal(4400);
+      expect((await socket.closed).code).to.equal(4400);
       const ids = await listed(grid, fn);
       expect(ids, 'only the batches before the malformed frame').to.have.length(52);
       // What it answered before it closed: the three before, in order.
@@ -394,11 +322,11 @@ describe('submit_batch, broken on purpose', function () {
 
     it('reads nothing after a malformed text frame: neither a submit nor a batch sent behind it is stored', async () => {
       const fn = await grid.register('function behind(s) { return s }');
-      const socket = await new BatchSocket(server.url).open();
+      const socket = await new ClientSocket(server.url).open();
       socket.ws.send('{"type":"subscribe","ids":"not a list"}');
       socket.ws.send(JSON.stringify({ type: 'submit', ref: 's', function_id: fn, payload: '[1]' }));
       socket.batch({ ref: 'b', function_id: fn, payloads: ['[2]', '[3]'] });
-      expect(await socket.closed).to.equal(4400);
+      expect((await socket.closed).code).to.equal(4400);
       // A store round trip later: anything taken would be listed by now.
       await new Promise((r) => setTimeout(r, 200));
       expect(await listed(grid, fn)).to.deep.equal([]);
@@ -414,7 +342,7 @@ describe('submit_batch, broken on purpose', function () {
           const payloads = keys.map((_, i) => `[${round * 10_000 + i}]`);
           // Two frames: the second waits behind the first, so it is usually never taken.
           const cut = prng.int(1, size - 1);
-          const first = await new BatchSocket(server.url).open();
+          const first = await new ClientSocket(server.url).open();
           first.batch({
             ref: 'gone0',
             function_id: fn,
@@ -441,7 +369,7 @@ describe('submit_batch, broken on purpose', function () {
             [0, cut, size],
             `round ${round} (${how}): ${stored} of ${cut} + ${size - cut}`,
           ).to.include(stored);
-          const second = await new BatchSocket(server.url).open();
+          const second = await new ClientSocket(server.url).open();
           try {
             second.batch({ ref: 'again', function_id: fn, payloads, idempotency_keys: keys });
             const answer = await second.answer();
@@ -466,7 +394,7 @@ describe('submit_batch, broken on purpose', function () {
     it('delivers the results of a batch whose keys repeat finished tasks, mixed with new ones, on a new socket', async () => {
       const fn = await grid.register('function twice(n) { return n * 2 }');
       const keys = Array.from({ length: 6 }, () => randomUUID());
-      const first = await new BatchSocket(server.url).open();
+      const first = await new ClientSocket(server.url).open();
       first.batch({
         ref: 'old',
         function_id: fn,
@@ -476,7 +404,7 @@ describe('submit_batch, broken on purpose', function () {
       const old = (await first.answer()).task_ids as string[];
       await first.results(3);
       first.ws.close();
-      const second = await new BatchSocket(server.url).open();
+      const second = await new ClientSocket(server.url).open();
       try {
         // Old keys at 0 and 2 with other payloads (the old tasks stand), new keys in between.
         second.batch({
@@ -519,8 +447,8 @@ describe('submit_batch, broken on purpose', function () {
       const beta = new GridClient(server.url, 'beta-batch-token');
       const fn = await alpha.register('function own(n) { return n + 1 }');
       const keys = [randomUUID(), randomUUID()];
-      const a = await new BatchSocket(server.url, 'alpha-batch-token').open();
-      const b = await new BatchSocket(server.url, 'beta-batch-token').open();
+      const a = await new ClientSocket(server.url, 'alpha-batch-token').open();
+      const b = await new ClientSocket(server.url, 'beta-batch-token').open();
       try {
         // Beta cannot run alpha's function in a batch either.
         b.batch({

@@ -70,11 +70,10 @@ class ClientConnection {
   /** The last submit_batch's turn: batches are stored one after another, in the order sent. */
   batches: Promise<void> = Promise.resolve();
   /**
-   * A frame was malformed and the socket is closing: nothing after it is
-   * read or stored. `closed` comes only once the close handshake is done,
-   * and ws goes on emitting the frames sent right behind the bad one until
-   * then (batches behind a bad batch are even queued already). Batches
-   * queued before a bad text frame are dropped, as when the client closes.
+   * The socket is being closed for a frame it sent (malformed, or over a
+   * limit): nothing after that frame is read or stored (ws goes on emitting
+   * the frames sent right behind it until the socket is closed); the
+   * batches before it are stored and answered, then it closes.
    */
   refused = false;
   closed = false;
@@ -179,10 +178,11 @@ export class ClientGateway {
       if (conn.refused) return;
       try {
         if (isBinary) {
-          // Decoded in its turn: batches waiting behind others stay bytes (held strings of
-          // that size are what V8's young-generation collector spends its time copying).
-          const frame = frameBytes(data);
-          conn.batches = conn.batches.then(() => this.#takeBatch(conn, frame));
+          // Checked at once (a malformed one closes the socket before anything behind it is
+          // read), stored in its turn. Its payloads stay views of the frame's bytes: held
+          // strings of that size are what V8's young-generation collector spends its time on.
+          const batch = decodeSubmitBatchFrame(frameBytes(data));
+          conn.batches = conn.batches.then(() => this.#submitBatch(conn, batch));
           return;
         }
         const message = parseClientMessage(frameText(data));
@@ -206,9 +206,8 @@ export class ClientGateway {
           }
         }
       } catch (error) {
-        conn.refused = true;
         const code = error instanceof TaskgridError ? error.closeCode : CloseCode.BadFrame;
-        ws.close(code, (error as Error).message.slice(0, 120));
+        this.#refuse(conn, code, (error as Error).message);
       }
     });
     ws.once('close', () => {
@@ -220,7 +219,11 @@ export class ClientGateway {
 
   #subscribe(conn: ClientConnection, ids: readonly string[]): void {
     if (conn.ids.size + ids.length > MAX_SUBSCRIPTIONS) {
-      conn.ws.close(CloseCode.TooMany, `at most ${MAX_SUBSCRIPTIONS} subscriptions per socket`);
+      this.#refuse(
+        conn,
+        CloseCode.TooMany,
+        `at most ${MAX_SUBSCRIPTIONS} subscriptions per socket`,
+      );
       return;
     }
     // Subscribe first, then read: a result stored in between is not missed. Unverified
@@ -306,19 +309,15 @@ export class ClientGateway {
     }
   }
 
-  /** A submit_batch frame's turn: a malformed one closes the socket (4400), as any bad frame. */
-  async #takeBatch(conn: ClientConnection, frame: Buffer): Promise<void> {
-    if (conn.closed || conn.refused) return;
-    let batch: SubmitBatchMessage;
-    try {
-      batch = decodeSubmitBatchFrame(frame);
-    } catch (error) {
-      conn.refused = true;
-      const code = error instanceof TaskgridError ? error.closeCode : CloseCode.BadFrame;
-      conn.ws.close(code, (error as Error).message.slice(0, 120));
-      return;
-    }
-    await this.#submitBatch(conn, batch);
+  /**
+   * Closes the socket for a frame it should not have sent: nothing after
+   * that frame is read; the batches sent before it are stored and answered
+   * first, then the socket closes.
+   */
+  #refuse(conn: ClientConnection, code: CloseCode, reason: string): void {
+    if (conn.refused) return;
+    conn.refused = true;
+    void conn.batches.then(() => conn.ws.close(code, reason.slice(0, 120)));
   }
 
   /**
@@ -329,6 +328,8 @@ export class ClientGateway {
    * are read as a subscribe reads.
    */
   async #submitBatch(conn: ClientConnection, message: SubmitBatchMessage): Promise<void> {
+    // The client closed its socket while this batch waited its turn: it was never answered.
+    if (conn.closed) return;
     const submitted = await this.#store(conn, message, message.payloads, message.idempotency_keys);
     if (!submitted) return;
     const { ids, repeated } = submitted;

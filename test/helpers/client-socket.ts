@@ -17,8 +17,10 @@ export class ClientSocket {
   readonly #waiting: ((frame: Frame) => void)[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
 
-  constructor(url: string) {
-    this.ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws/client`);
+  constructor(url: string, token?: string) {
+    this.ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws/client`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
     this.ws.on('error', () => {});
     this.ws.on('message', (data) => {
       const frame = JSON.parse(String(data)) as Frame;
@@ -55,14 +57,33 @@ export class ClientSocket {
     return new Promise((resolve) => this.#waiting.push(resolve));
   }
 
-  /** The next `n` frames, each a result, keyed by task id. */
-  async results(n: number): Promise<Map<string, Frame>> {
-    const out = new Map<string, Frame>();
-    for (let i = 0; i < n; i++) {
+  /** The next frame that is not a result (answers and refusals), results kept aside. */
+  async answer(results?: Frame[]): Promise<Frame> {
+    for (;;) {
       const frame = await this.next();
-      expect(frame.type).to.equal('result');
+      if (frame.type !== 'result') return frame;
+      results?.push(frame);
+    }
+  }
+
+  /** Frames until `n` results came, results keyed by task id (other frames fail the test). */
+  async results(n: number, already: Frame[] = []): Promise<Map<string, Frame>> {
+    const out = new Map<string, Frame>();
+    for (const frame of already) out.set(frame.task_id as string, frame);
+    while (out.size < n) {
+      const frame = await this.next();
+      expect(frame.type, JSON.stringify(frame)).to.equal('result');
+      expect(out.has(frame.task_id as string), 'a result twice').to.equal(false);
       out.set(frame.task_id as string, frame);
     }
     return out;
   }
+}
+
+/** A binary frame laid out by hand: head length, head JSON, then raw bytes. */
+export function rawFrame(head: unknown, tail: Buffer, headLength?: number): Buffer {
+  const text = Buffer.from(JSON.stringify(head));
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(headLength ?? text.length);
+  return Buffer.concat([length, text, tail]);
 }
