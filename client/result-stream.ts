@@ -356,9 +356,10 @@ export class ResultStream {
         if (this.#closed || this.#pending.size === 0) return;
         // Only a socket that was open is lost: a server never reached fails its waits at once.
         if (opened) this.#reconnectUntil ??= Date.now() + RECONNECT_MS;
-        // Resubscribe what is still pending on a new socket.
+        // Resubscribe what is still pending on a new socket. The timer holds the process
+        // open as the socket did: a script awaiting results must not exit between sockets.
         this.#toSubscribe = [...this.#pending.keys()];
-        setTimeout(() => this.#scheduleFlush(), 200).unref();
+        setTimeout(() => this.#scheduleFlush(), 200);
       });
     });
     return this.#open;

@@ -14,6 +14,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { WebSocketServer } from 'ws';
 import { TaskGrid } from '../client/task-grid.js';
@@ -24,9 +25,18 @@ import { Prng } from './chaos/prng.js';
 import { ClientSocket, type Frame, rawFrame } from './helpers/client-socket.js';
 import { GridClient } from './helpers/grid-client.js';
 import { startInProcess } from './helpers/in-process.js';
-import { killAll, type ServerProcess, startServer } from './helpers/processes.js';
+import {
+  killAll,
+  runProcess,
+  type ServerProcess,
+  startServer,
+  waitForOutput,
+} from './helpers/processes.js';
 import { freePort } from './helpers/redis-server.js';
 import { redisFlags, uniquePrefix } from './helpers/root-hooks.js';
+
+/** The built SDK, as a script outside mocha imports it. */
+const SDK = fileURLToPath(new URL('../index.js', import.meta.url));
 
 const SEED = Number(process.env.TASKGRID_TEST_SEED ?? 20261129);
 
@@ -589,6 +599,36 @@ describe('submit_batch, broken on purpose', function () {
       } finally {
         grid.close();
       }
+    });
+
+    it('keeps a plain script that awaits map() running while its server is down and back, to its last result', async () => {
+      const port = await freePort();
+      const args = ['--mode', 'local', '--threads', '2', ...redisFlags(uniquePrefix())];
+      let server = await startServer([...args, '--port', String(port)]);
+      const rest = new GridClient(server.url);
+      const fn = await rest.register(
+        'async function later(n) { await new Promise((r) => setTimeout(r, 5)); return n + 1 }',
+      );
+      // The SDK only: nothing else of the script's keeps its event loop alive.
+      const script = `
+        const { TaskGrid } = await import(${JSON.stringify(SDK)});
+        const grid = new TaskGrid({ url: ${JSON.stringify(server.url)} });
+        let sum = 0, count = 0;
+        for await (const v of grid.function(${JSON.stringify(fn)}).map(
+          Array.from({ length: 400 }, (_, i) => [i]), { batchSize: 50 })) {
+          sum += v;
+          if (++count === 20) console.log('halfway');
+        }
+        console.log('done', count, sum);
+        grid.close();`;
+      const child = runProcess(process.execPath, ['--input-type=module', '-e', script]);
+      await waitForOutput(child, /halfway/, 20_000);
+      server.child.kill('SIGKILL');
+      await server.exited;
+      await new Promise((r) => setTimeout(r, 700));
+      server = await startServer([...args, '--port', String(port)]);
+      expect(await child.exited, child.output()).to.equal(0);
+      expect(child.output()).to.include(`done 400 ${(400 * 401) / 2}`);
     });
   });
 });
