@@ -12,6 +12,17 @@ export function rssMb(pid: number): number {
   return Math.round(rssKb(pid) / 102.4) / 10;
 }
 
+/** CPU time the process (all its threads) has used, user + system, in seconds. */
+export function cpuSeconds(pid: number): number {
+  // Fields after the parenthesised name: utime and stime are the 12th and 13th (clock ticks).
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** USER_HZ: 100 on Linux for every architecture Node runs on. */
+const CLOCK_TICKS = 100;
+
 export function openFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }

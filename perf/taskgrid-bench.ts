@@ -32,6 +32,8 @@ export class GridCluster {
   readonly grid: GridClient;
   readonly prefix: string;
   readonly redisUrl: string;
+  /** The worker processes' ids (none in local mode). */
+  readonly workerPids: readonly number[];
   readonly #functions = new Map<string, string>();
   readonly #serverArgs: string[];
   #server: ServerProcess;
@@ -42,8 +44,10 @@ export class GridCluster {
     serverArgs: string[],
     prefix: string,
     redisUrl: string,
+    workerPids: readonly number[],
   ) {
     this.shape = shape;
+    this.workerPids = workerPids;
     this.#server = server;
     this.#serverArgs = serverArgs;
     this.grid = new GridClient(server.url);
@@ -63,14 +67,16 @@ export class GridCluster {
     if (shape.mode === 'local')
       args.push('--threads', String(shape.workers * shape.threadsPerWorker));
     const server = await startServer(args, { TASKGRID_LOG_LEVEL: 'info' });
-    if (shape.mode !== 'local') {
-      await Promise.all(
-        Array.from({ length: shape.workers }, () =>
-          startWorker(server.wsUrl, ['--threads', String(shape.threadsPerWorker)]),
-        ),
-      );
-    }
-    return new GridCluster(shape, server, args, prefix, redisUrl);
+    const workers =
+      shape.mode === 'local'
+        ? []
+        : await Promise.all(
+            Array.from({ length: shape.workers }, () =>
+              startWorker(server.wsUrl, ['--threads', String(shape.threadsPerWorker)]),
+            ),
+          );
+    const pids = workers.map((w) => w.child.pid ?? 0);
+    return new GridCluster(shape, server, args, prefix, redisUrl, pids);
   }
 
   get server(): ServerProcess {
@@ -328,9 +334,11 @@ export async function runMapOnGrid(cluster: GridCluster, spec: RunSpec): Promise
   } finally {
     sdk.close();
   }
-  const ids = await functionTaskIds(cluster.grid, fn);
-  if (ids.length !== tasks)
+  // Newest first: this run's tasks are the first `tasks` (earlier runs of the function follow).
+  const ids = (await functionTaskIds(cluster.grid, fn)).slice(0, tasks);
+  if (ids.length !== tasks) {
     throw new Error(`expected ${tasks} tasks, the server lists ${ids.length}`);
+  }
   const stamps = await readStamps(cluster.redisUrl, cluster.prefix, ids);
   const seconds = (t1 - t0) / 1000;
   return {
