@@ -413,7 +413,8 @@ export class ResultStream {
   /**
    * The socket closed with submits unanswered: each may be stored, so each is
    * retried (same keys). A 1009 means the server takes smaller frames than
-   * one we sent: submits that large go by REST from now on.
+   * one we sent: submits that large go by REST from now on; a 4400 with a
+   * batch under way, a server without submit_batch: batches go by REST.
    */
   #failSubmits(code: number): void {
     if (this.#submits.size === 0) return;
@@ -424,6 +425,13 @@ export class ResultStream {
       const largest = submits.reduce((a, b) => (b.bytes > a.bytes ? b : a));
       if (largest.batch) this.#batchFrameBytes = Math.min(this.#batchFrameBytes, largest.bytes - 1);
       else this.#submitFrameBytes = Math.min(this.#submitFrameBytes, largest.bytes - 1);
+      for (const submit of submits) submit.unsent();
+      return;
+    }
+    if (code === CloseCode.BadFrame && submits.some((s) => s.batch)) {
+      // This SDK's batch frames are well formed: a server that refuses one predates
+      // submit_batch. Batches go by REST from now on; the rest is sent again as usual.
+      this.#batchFrameBytes = 0;
       for (const submit of submits) submit.unsent();
       return;
     }

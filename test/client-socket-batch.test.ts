@@ -314,6 +314,59 @@ describe('submit_batch on /ws/client', function () {
       }
     });
 
+    it('goes by REST, and stays there, when the server closes 4400 on a batch frame (a server without submit_batch)', async () => {
+      let binaryFrames = 0;
+      let issued = 0;
+      const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', path: '/ws/client' });
+      wss.on('connection', (ws) =>
+        ws.on('message', (data, isBinary) => {
+          if (isBinary) {
+            binaryFrames++;
+            ws.close(4400, 'Frame refused unparsed');
+            return;
+          }
+          const frame = JSON.parse(String(data)) as { type: string; ids?: string[] };
+          for (const id of frame.ids ?? []) {
+            const result = id.slice(1);
+            ws.send(JSON.stringify({ type: 'result', task_id: id, status: 'COMPLETED', result }));
+          }
+        }),
+      );
+      await new Promise((resolve) => wss.once('listening', resolve));
+      const url = `http://127.0.0.1:${(wss.address() as AddressInfo).port}`;
+      const realFetch = globalThis.fetch;
+      const posts: string[] = [];
+      // The REST side of that server: each payload `[n]` becomes task `t<n>`.
+      globalThis.fetch = async (input, init) => {
+        posts.push(new URL(String(input)).pathname);
+        const body = JSON.parse(String(init?.body)) as { payloads: string[] };
+        issued += body.payloads.length;
+        const ids = body.payloads.map((p) => `t${(JSON.parse(p) as number[])[0]}`);
+        return new Response(JSON.stringify({ task_ids: ids }), { status: 201 });
+      };
+      const grid = new TaskGrid({ url });
+      try {
+        const args = Array.from({ length: 30 }, (_, i) => [i] as [number]);
+        const out: unknown[] = [];
+        for await (const v of grid.function(randomUUID()).map(args, { batchSize: 10 })) out.push(v);
+        expect(out).to.deep.equal(args.map(([i]) => i));
+        expect(binaryFrames, 'batch frames tried').to.be.within(1, 4);
+        expect(posts).to.deep.equal(['/execute_batch', '/execute_batch', '/execute_batch']);
+        expect(issued).to.equal(30);
+        // Later maps go by REST at once.
+        const before = binaryFrames;
+        for await (const _ of grid.function(randomUUID()).map([[40]])) {
+          // drained
+        }
+        expect(binaryFrames).to.equal(before);
+      } finally {
+        globalThis.fetch = realFetch;
+        grid.close();
+        for (const ws of wss.clients) ws.terminate();
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+      }
+    });
+
     it('throws the refusal’s HTTP error (404 for an unknown function)', async () => {
       await withSdkGrid({}, async (grid) => {
         const error = await (async () => {
