@@ -406,11 +406,13 @@ describe('RedisStore across servers', () => {
       const orphan = newTask();
       await store.enqueue([live, orphan]);
       await store.heartbeat('alive', 60_000);
-      await store.heartbeat('dying', 50);
+      // Long enough that the claims and the first check fit in it on a loaded machine
+      // (with 50 ms, a CI run once saw the key gone before the first check).
+      await store.heartbeat('dying', 1500);
       await store.claim(1, 'alive/w', 60_000);
       await store.claim(1, 'dying/w', 60_000);
       expect(await store.staleLeases(Date.now(), 10)).to.deep.equal([]);
-      await new Promise((r) => setTimeout(r, 80));
+      await new Promise((r) => setTimeout(r, 1600));
       expect(await store.staleLeases(Date.now(), 10)).to.deep.equal([
         { id: orphan.id, attempt: 1 },
       ]);
