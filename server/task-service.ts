@@ -444,19 +444,18 @@ function laneOf(
  * they are (decoding would put U+FFFD where the stored bytes differ).
  */
 function payloadText(payload: string | Buffer, argsBytes: number): string {
-  const bytes = typeof payload === 'string' ? undefined : payload;
-  if (
-    bytes
-      ? bytes.length > argsBytes
-      : payload.length > argsBytes && Buffer.byteLength(payload) > argsBytes
-  ) {
+  const tooLarge =
+    typeof payload === 'string'
+      ? payload.length > argsBytes && Buffer.byteLength(payload) > argsBytes
+      : payload.length > argsBytes;
+  if (tooLarge) {
     throw new TooLargeError(`An argument payload is larger than the limit of ${argsBytes} bytes`);
   }
-  if (!bytes) return payload as string;
-  if (!isUtf8(bytes)) {
+  if (typeof payload === 'string') return payload;
+  if (!isUtf8(payload)) {
     throw new BadPayloadError('Expected `payload` to be UTF-8 text (its bytes are not)');
   }
-  return bytes.toString('utf8');
+  return payload.toString('utf8');
 }
 
 function checkIdempotencyKeys(keys: readonly string[], count: number): void {
