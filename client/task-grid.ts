@@ -12,6 +12,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import { heldText } from '../shared/binary-frame.js';
 import { type ErrorData, httpStatusOf } from '../shared/errors.js';
 import { intOption, OptionError } from '../shared/options.js';
 import { deserialize, serializeArgs } from '../shared/serialize.js';
@@ -426,10 +427,10 @@ export class TaskGrid {
     const size = batchSize ?? 1000;
     const batches: Promise<Submission[]>[] = [];
     for (let i = 0; i < all.length; i += size) {
-      // As bytes: a batch is held until it is answered, and large strings held that long
-      // are copied by every young-generation collection (64 KiB arguments: a third of the
-      // SDK's CPU went to the collector); each string dies as soon as it is encoded.
-      const payloads = all.slice(i, i + size).map((args) => Buffer.from(serializeArgs(args)));
+      // Large ones as bytes: a batch is held until it is answered, and large strings held
+      // that long are copied by every young-generation collection (64 KiB arguments: a
+      // third of the SDK's CPU went to the collector).
+      const payloads = all.slice(i, i + size).map((args) => heldText(serializeArgs(args)));
       const batch: BatchFields = {
         function_id: functionId,
         payloads,
@@ -460,25 +461,25 @@ export class TaskGrid {
    * (the server then subscribes the socket to its tasks), else by REST.
    */
   async #submitBatch(batch: BatchFields): Promise<Submission[]> {
-    let submitted: Submission[] | undefined;
+    const submitted = (await this.#onSocket(batch)) ?? (await this.#byRest(batch));
+    // Awaited in order by map(): a later batch's result may fail (its task unknown, the
+    // client closed) before then, and must not count as unhandled meanwhile.
+    for (const { result } of submitted) result.catch(() => {});
+    return submitted;
+  }
+
+  async #onSocket(batch: BatchFields): Promise<Submission[] | undefined> {
     try {
-      submitted = await this.#results.submitBatch(batch);
+      return await this.#results.submitBatch(batch);
     } catch (error) {
       throw refusalAsHttp(error);
     }
-    if (submitted) {
-      // Awaited in order by map(): a later batch's result may fail (its task unknown, the
-      // client closed) before then, and must not count as unhandled meanwhile.
-      for (const { result } of submitted) result.catch(() => {});
-      return submitted;
-    }
+  }
+
+  async #byRest(batch: BatchFields): Promise<Submission[]> {
     const body = { ...batch, payloads: batch.payloads.map((p) => p.toString()) };
     const { task_ids } = await this.#call<{ task_ids: string[] }>('POST', '/execute_batch', body);
-    return task_ids.map((id) => {
-      const result = this.#results.wait(id);
-      result.catch(() => {});
-      return { id, result };
-    });
+    return task_ids.map((id) => ({ id, result: this.#results.wait(id) }));
   }
 
   /**

@@ -12,7 +12,7 @@ import { createClient } from 'redis';
 import { TaskGrid } from '../index.js';
 import { TestRedis } from '../test/helpers/redis-server.js';
 import { cpuSeconds } from './proc-stats.js';
-import { GridCluster } from './taskgrid-bench.js';
+import { GridCluster, mapAll } from './taskgrid-bench.js';
 import { WORKLOADS } from './workloads.js';
 
 const [name = '', count = '', workerArg = '2', threadArg = '2'] = process.argv.slice(2);
@@ -48,27 +48,15 @@ const cluster = await GridCluster.start(
   { mode: 'push', workers, threadsPerWorker: threads },
   redis.url,
 );
-/** Runs `n` tasks through fn.map() and checks each result; resolves the seconds it took. */
-async function mapRun(sdk: TaskGrid, fn: string, n: number): Promise<number> {
-  if (!workload) throw new Error('no workload');
-  const args = workload.args();
-  const expected = JSON.stringify(workload.expected(args));
-  const t0 = performance.now();
-  const argLists = Array.from({ length: n }, () => args);
-  for await (const value of sdk.function(fn).map(argLists, { batchSize: 100 })) {
-    if (JSON.stringify(value) !== expected) throw new Error(`a task returned ${String(value)}`);
-  }
-  return (performance.now() - t0) / 1000;
-}
 
 const sdk = new TaskGrid({ url: cluster.server.url });
 try {
   const fn = await cluster.functionFor(workload);
   // A short unreported run first: connections open, hot paths compiled.
-  await mapRun(sdk, fn, Math.min(200, tasks));
+  await mapAll(sdk, fn, workload, Math.min(200, tasks), 100);
   const pids = [cluster.server.child.pid ?? 0, ...cluster.workerPids];
   const before = { procs: pids.map(cpuSeconds), redis: await redisCpu(redis.url), me: clientCpu() };
-  const seconds = await mapRun(sdk, fn, tasks);
+  const seconds = await mapAll(sdk, fn, workload, tasks, 100);
   const after = { procs: pids.map(cpuSeconds), redis: await redisCpu(redis.url), me: clientCpu() };
   const run = { seconds, throughput: tasks / seconds };
   const rows: [string, number][] = [

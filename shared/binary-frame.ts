@@ -29,6 +29,18 @@ const HEAD_LENGTH_BYTES = 4;
  */
 export const BINARY_MIN_CHARS = 16 * 1024;
 
+/**
+ * Text as a holder of many texts should keep it: large text as its UTF-8
+ * bytes (copied as they are into a Redis command or a binary frame, and
+ * never copied by V8's collector while held), small text as it is (a
+ * Buffer per tiny text is an allocation that buys nothing). node-redis, for
+ * one, joins string arguments into one string before it writes them (100 x
+ * 64 KiB: 20 ms a call as Buffers against 26-44 as strings).
+ */
+export function heldText(text: string): FrameText {
+  return text.length >= BINARY_MIN_CHARS ? Buffer.from(text) : text;
+}
+
 /** Whether texts of these lengths (in characters) are worth a binary frame. */
 export function worthBinary<T>(items: readonly T[], text: (item: T) => string): boolean {
   let chars = 0;

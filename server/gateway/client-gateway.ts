@@ -182,7 +182,12 @@ export class ClientGateway {
           // read), stored in its turn. Its payloads stay views of the frame's bytes: held
           // strings of that size are what V8's young-generation collector spends its time on.
           const batch = decodeSubmitBatchFrame(frameBytes(data));
-          conn.batches = conn.batches.then(() => this.#submitBatch(conn, batch));
+          // A failure here is a bug: logged, and the batches behind it still get their turn.
+          conn.batches = conn.batches
+            .then(() => this.#submitBatch(conn, batch))
+            .catch((error: unknown) =>
+              this.#options.log.error({ err: error }, 'unexpected error in a socket batch'),
+            );
           return;
         }
         const message = parseClientMessage(frameText(data));

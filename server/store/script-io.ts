@@ -5,7 +5,7 @@
  * is a ReplyError naming the script, the item and what came, never a cast.
  */
 
-import { BINARY_MIN_CHARS } from '../../shared/binary-frame.js';
+import { heldText } from '../../shared/binary-frame.js';
 import { BadResultError } from '../../shared/errors.js';
 import { isWellFormed } from '../../shared/serialize.js';
 import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
@@ -27,24 +27,13 @@ import type {
 } from './task-store.js';
 
 /**
- * Argument or result text as node-redis should get it. Large text goes as a
- * Buffer: node-redis joins string arguments into one string before it writes
- * them (a copy of every byte and a second pass to encode it), a Buffer it
- * writes as is (100 x 64 KiB: 20 ms a call against 26-44). Small text stays
- * a string: a Buffer per no-op task is an allocation that buys nothing.
- */
-function sentText(text: string): string | Buffer {
-  return text.length >= BINARY_MIN_CHARS ? Buffer.from(text) : text;
-}
-
-/**
  * New tasks as the enqueue scripts take them: `json`, JSON text of
  * `[[id, idempotency key or '', [field, value, ...], priority, run_at or '',
  * deadline or '', lane or '', lane limit or 0], ...]`, the fields being
  * the task's first hash but its arguments (one argument instead of many per
  * task keeps the client from writing thousands of small buffers per batch),
  * and `args`, each task's argument text as it came, which the scripts store
- * without decoding (no escaping here, no cjson there), as `sentText` sends them.
+ * without decoding (no escaping here, no cjson there), as `heldText` keeps them.
  */
 export function newTasksArgs(tasks: readonly NewTask[]): {
   json: string;
@@ -55,7 +44,7 @@ export function newTasksArgs(tasks: readonly NewTask[]): {
     // The record without its arguments: those go as they came, bytes or text.
     const { [F.args]: _none, ...rest } = taskToHash(queuedTask({ ...t, args: '' }));
     const text = t.args;
-    args.push(typeof text === 'string' ? sentText(text) : text);
+    args.push(typeof text === 'string' ? heldText(text) : text);
     const row = [
       t.id,
       t.idempotency_key ?? '',
@@ -163,7 +152,7 @@ export function outcomesArgs(outcomes: readonly TaskOutcome[]): (string | Buffer
   const meta = JSON.stringify(
     outcomes.map((o) => [o.id, o.attempt, o.status, String(o.run_ms), o.final ? 1 : 0]),
   );
-  return [meta, ...outcomes.map((o) => sentText(o.value))];
+  return [meta, ...outcomes.map((o) => heldText(o.value))];
 }
 
 /** Leases as the `id, attempt, ...` arguments the requeue and renew scripts take. */

@@ -14,6 +14,19 @@ import { testCluster, testRedis, uniquePrefix } from './root-hooks.js';
 
 type WeightOf = MemoryStoreOptions['weightOf'];
 
+/** The options both test stores take only when given (exactOptionalPropertyTypes). */
+function storeExtras(options: { weightOf?: WeightOf; resultTtlSeconds?: number }): {
+  weightOf?: WeightOf;
+  resultTtlSeconds?: number;
+} {
+  return {
+    ...(options.weightOf ? { weightOf: options.weightOf } : {}),
+    ...(options.resultTtlSeconds === undefined
+      ? {}
+      : { resultTtlSeconds: options.resultTtlSeconds }),
+  };
+}
+
 /** A Redis store on the test Redis under a prefix of its own. */
 export async function openRedisStore(
   options: { weightOf?: WeightOf; resultTtlSeconds?: number } = {},
@@ -22,10 +35,7 @@ export async function openRedisStore(
     url: testRedis().url,
     prefix: uniquePrefix(),
     instanceId: randomUUID(),
-    ...(options.weightOf ? { weightOf: options.weightOf } : {}),
-    ...(options.resultTtlSeconds === undefined
-      ? {}
-      : { resultTtlSeconds: options.resultTtlSeconds }),
+    ...storeExtras(options),
   });
   await store.connect();
   return store;
@@ -46,10 +56,7 @@ export async function openShardedStore(
     shards: options.shards ?? 16,
     prefix: options.prefix ?? uniquePrefix(),
     instanceId: options.instanceId ?? randomUUID(),
-    ...(options.weightOf ? { weightOf: options.weightOf } : {}),
-    ...(options.resultTtlSeconds === undefined
-      ? {}
-      : { resultTtlSeconds: options.resultTtlSeconds }),
+    ...storeExtras(options),
   });
   await store.connect();
   return store;
