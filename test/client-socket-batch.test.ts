@@ -17,7 +17,7 @@ import type { SubmitBatchMessage } from '../shared/protocol.js';
 import { decodeSubmitBatchFrame } from '../shared/submit-batch-frame.js';
 import { ClientSocket, rawFrame } from './helpers/client-socket.js';
 import { GridClient } from './helpers/grid-client.js';
-import { withSdkGrid } from './helpers/in-process.js';
+import { startInProcess, withSdkGrid } from './helpers/in-process.js';
 import { spyOnPosts } from './helpers/post-spy.js';
 import { killAll, type ServerProcess, startServer } from './helpers/processes.js';
 import { redisFlags } from './helpers/root-hooks.js';
@@ -235,6 +235,31 @@ describe('submit_batch on /ws/client', function () {
       }
       const listed = await grid.call<{ tasks: unknown[] }>('GET', `/tasks?function_id=${fresh}`);
       expect(listed.body.tasks).to.deep.equal([]);
+    });
+  });
+
+  describe('the frame limit', () => {
+    it('takes a batch frame as large as a REST body, and closes 1009 on one past it', async () => {
+      const MiB = 1024 * 1024;
+      const limits = { ...defaultConfig().limits, bodyBytes: 2 * MiB };
+      const server = await startInProcess('memory', { limits });
+      try {
+        const fn = await new GridClient(server.url).register('function len(s) { return s.length }');
+        const payload = JSON.stringify(['x'.repeat(MiB / 2)]);
+        const under = await new ClientSocket(server.url).open();
+        under.batch({ ref: 'under', function_id: fn, payloads: [payload, payload, payload] });
+        expect(await under.answer()).to.include({ type: 'submitted_batch', ref: 'under' });
+        under.ws.close();
+        const over = await new ClientSocket(server.url).open();
+        over.batch({
+          ref: 'over',
+          function_id: fn,
+          payloads: [payload, payload, payload, payload, payload],
+        });
+        expect((await over.closed).code).to.equal(1009);
+      } finally {
+        await server.close();
+      }
     });
   });
 
