@@ -8,7 +8,8 @@
  */
 
 import { createHash } from 'node:crypto';
-import { createClient, createCluster } from 'redis';
+import { createClient, createCluster, MultiErrorReply } from 'redis';
+
 import { type BackoffPolicy, backoffDelay } from '../../shared/backoff.js';
 import { ConfigError } from '../../shared/errors.js';
 import { withoutPassword } from '../../shared/transport-security.js';
@@ -34,6 +35,20 @@ export interface RedisLinkOptions {
 export interface Script {
   source: string;
   sha: string;
+}
+
+/** One field of one hash, set by a plain HSET (runAfterWrites). */
+export interface FieldWrite {
+  key: string;
+  field: string;
+  value: string | Buffer;
+}
+
+/** A failed MULTI's first error (a script's NOSCRIPT or its own), not "1 commands failed". */
+function scriptError(error: unknown): unknown {
+  if (!(error instanceof MultiErrorReply)) return error;
+  for (const reply of error.errors()) return reply;
+  return error;
 }
 
 export function luaScript(source: string): Script {
@@ -134,6 +149,44 @@ export class RedisLink {
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
       return this.client.eval(mine.source, { keys, arguments: args });
+    }
+  }
+
+  /**
+   * Runs a Lua script in one MULTI after plain HSETs of hash fields too large
+   * to pass through Lua (script-io.ts, BULK_ARGS_BYTES): all or nothing to
+   * other clients. Each written key expires after `orphanTtlSeconds` unless
+   * the script keeps it, so a script that never runs leaves nothing behind.
+   * Returns the script's reply; the script's own error when it fails.
+   */
+  async runAfterWrites(
+    s: Script,
+    keys: string[],
+    args: (string | Buffer)[],
+    writes: readonly FieldWrite[],
+    orphanTtlSeconds: number,
+  ): Promise<unknown> {
+    const mine = this.#script(s);
+    const exec = async (bySource: boolean): Promise<unknown> => {
+      const multi = this.client.multi();
+      for (const w of writes) {
+        multi.hSet(w.key, w.field, w.value);
+        multi.expire(w.key, orphanTtlSeconds);
+      }
+      if (bySource) multi.eval(mine.source, { keys, arguments: args });
+      else multi.evalSha(mine.sha, { keys, arguments: args });
+      try {
+        const replies = await multi.exec();
+        return replies[replies.length - 1];
+      } catch (error) {
+        throw scriptError(error);
+      }
+    };
+    try {
+      return await exec(false);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return exec(true);
     }
   }
 

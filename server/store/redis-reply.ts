@@ -53,6 +53,13 @@ export function hash(raw: unknown, what: string): Record<string, string> {
   return out;
 }
 
+/** A bulk string reply or nil (HGET): nil is undefined. */
+export function optionalString(raw: unknown, what: string): string | undefined {
+  if (raw === null || raw === undefined) return undefined;
+  if (typeof raw === 'string') return raw;
+  throw new ReplyError(what, `expected a string or nil, got ${show(raw)}`);
+}
+
 /** An integer reply (DEL, LLEN, HSET). */
 export function integer(raw: unknown, what: string): number {
   if (typeof raw === 'number' && Number.isSafeInteger(raw)) return raw;

@@ -37,9 +37,17 @@ import { STALE_LEASES_LUA } from './lua/stale-leases.js';
 import { TRIM_INDEX_LUA } from './lua/trim-index.js';
 import { parseEventMessage, RedisKeys } from './redis-keys.js';
 import { type RedisClient, RedisLink, type Script, luaScript as script } from './redis-link.js';
-import { hash, integer, ReplyError, ReplyReader, stringArray } from './redis-reply.js';
+import {
+  hash,
+  integer,
+  optionalString,
+  ReplyError,
+  ReplyReader,
+  stringArray,
+} from './redis-reply.js';
 import { RedisScheduleStore } from './redis-schedule-store.js';
 import {
+  type BulkArgs,
   leasesArgs,
   newTasksArgs,
   outcomesArgs,
@@ -160,6 +168,12 @@ function isTransient(error: unknown): boolean {
 
 /** How long before the server gives up on a command the enqueue scripts stop storing. */
 const DEADLINE_MARGIN_MS = 250;
+
+/**
+ * How long a task's bulk_args hash lives when the enqueue script of its
+ * MULTI did not run (NOSCRIPT, an error): the script keeps the ones it stores.
+ */
+const BULK_ORPHAN_TTL_SECONDS = 3600;
 
 /**
  * The duplicates of an enqueue script's reply; rejects with UnavailableError
@@ -316,7 +330,7 @@ export class RedisStore implements TaskStore {
   async enqueue(tasks: readonly NewTask[]): Promise<EnqueueResult> {
     if (tasks.length === 0) return { duplicates: new Map() };
     this.#noteLanes(tasks);
-    const { json, args } = newTasksArgs(tasks);
+    const { json, args, bulk } = newTasksArgs(tasks);
     const raw = await this.#script(
       SCRIPTS.enqueue,
       [
@@ -342,6 +356,7 @@ export class RedisStore implements TaskStore {
       ],
       (late) => this.#discardLate(late, tasks),
       true,
+      bulk,
     );
     const read = new ReplyReader(stringArray(raw, 'enqueue'), 'enqueue');
     const { duplicates } = enqueued(read, tasks.length);
@@ -360,7 +375,7 @@ export class RedisStore implements TaskStore {
   ): Promise<ClaimResult & EnqueueResult> {
     const now = Date.now();
     this.#noteLanes(tasks);
-    const { json, args: taskArgs } = newTasksArgs(tasks);
+    const { json, args: taskArgs, bulk } = newTasksArgs(tasks);
     const lanes = this.#eligibleLanes(filter);
     const args = [
       this.keys.taskHead,
@@ -397,11 +412,12 @@ export class RedisStore implements TaskStore {
       args,
       (late) => this.#discardLate(late, tasks),
       true,
+      bulk,
     );
     const read = new ReplyReader(stringArray(raw, 'enqueue-claim'), 'enqueue-claim');
     const { duplicates } = enqueued(read, tasks.length);
     this.#announceStored(tasks, duplicates);
-    return { duplicates, ...readClaim(read) };
+    return { duplicates, ...(await this.#withBulkArgs(readClaim(read))) };
   }
 
   /** `floor`: take no task of a lower priority (a sharded store's claim; none by default). */
@@ -437,7 +453,43 @@ export class RedisStore implements TaskStore {
       ],
       (late) => this.#releaseLate(late),
     );
-    return readClaim(new ReplyReader(stringArray(raw, 'claim'), 'claim'));
+    return this.#withBulkArgs(readClaim(new ReplyReader(stringArray(raw, 'claim'), 'claim')));
+  }
+
+  /**
+   * Claimed tasks whose argument text is in `bulk_args` (BULK_ARGS_BYTES)
+   * get it by plain HGETs. A task whose hash is gone by then (deleted) is
+   * left out: nobody waits for it. When the read fails, the claim is given
+   * back before the error goes on.
+   */
+  async #withBulkArgs(claim: ClaimResult): Promise<ClaimResult> {
+    const bulk = claim.tasks.filter((t) => t.args === '');
+    if (bulk.length === 0) return claim;
+    let replies: unknown[];
+    try {
+      replies = await this.#call(() => {
+        const batch = this.#client.multi();
+        for (const t of bulk) batch.hGet(this.keys.task(t.id), F.bulkArgs);
+        return batch.execAsPipeline();
+      });
+    } catch (error) {
+      this.release(claim.tasks.map((t) => ({ id: t.id, attempt: t.attempt }))).catch(() => {
+        // Their leases end and the lease keeper requeues them.
+      });
+      throw error;
+    }
+    const texts = new Map<string, string | undefined>();
+    bulk.forEach((t, i) => {
+      texts.set(t.id, optionalString(replies[i], `bulk_args of task ${t.id}`));
+    });
+    const kept: ClaimResult = { ...claim, tasks: [], created: [] };
+    claim.tasks.forEach((task, i) => {
+      const args = task.args === '' ? texts.get(task.id) : task.args;
+      if (args === undefined) return;
+      kept.tasks.push({ ...task, args });
+      kept.created.push(claim.created[i] ?? 0);
+    });
+    return kept;
   }
 
   async complete(outcomes: readonly TaskOutcome[]): Promise<string[]> {
@@ -941,14 +993,24 @@ export class RedisStore implements TaskStore {
     await this.#script(SCRIPTS.discard, keys, args);
   }
 
+  /** `bulk`: argument texts the script expects in their hashes already (script-io.ts, BULK_ARGS_BYTES). */
   async #script(
     s: Script,
     keys: string[],
     args: (string | Buffer)[],
     onLate?: (reply: unknown) => void,
     storesTasks = false,
+    bulk: readonly BulkArgs[] = [],
   ): Promise<unknown> {
-    return this.#call(() => this.#link.run(s, keys, args), onLate, storesTasks);
+    if (bulk.length === 0) {
+      return this.#call(() => this.#link.run(s, keys, args), onLate, storesTasks);
+    }
+    const writes = bulk.map((b) => ({ key: this.keys.task(b.id), field: F.bulkArgs, value: b.text }));
+    return this.#call(
+      () => this.#link.runAfterWrites(s, keys, args, writes, BULK_ORPHAN_TTL_SECONDS),
+      onLate,
+      storesTasks,
+    );
   }
 
   /**

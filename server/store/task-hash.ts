@@ -13,7 +13,14 @@ import type { Progress, RetryPolicy, TaskRecord } from './task-store.js';
 /** Field names; the Lua scripts that change one field at a time use the same names. */
 export const F = {
   fn: 'fn',
+  /** The argument text, unless it is large: see bulkArgs. */
   args: 'args',
+  /**
+   * The argument text of a task whose text is BULK_ARGS_BYTES or more
+   * (script-io.ts), in place of `args`: written and read by plain commands
+   * beside the scripts, so it never becomes a Lua string.
+   */
+  bulkArgs: 'bulk_args',
   status: 'status',
   attempts: 'attempts',
   timeout: 'timeout',
@@ -166,7 +173,7 @@ export function taskFromHash(id: string, raw: unknown): TaskRecord | undefined {
     id,
     function_id: read.text(F.fn),
     status: read.oneOf(F.status, TASK_STATUSES),
-    args: read.text(F.args),
+    args: read.optionalText(F.bulkArgs) ?? read.text(F.args),
     result: read.optionalText(F.result),
     attempts: read.int(F.attempts),
     timeout_ms: read.int(F.timeout),

@@ -119,8 +119,8 @@ const LANE_CHUNK = 32;
  * `deadlines`, `failed_set`, `task_head`, `max`, `owner`, `now`, `expiry`,
  * `ttl`, `deadline_err`, `events`, `lane_args`, `floor_score`, and returns { drained,
  * the highest priority left for the holder or '', id1,
- * fn1, args1, attempt1, timeout1, created1, deadline1 or '', priority1 or
- * '', ... }, drained
+ * fn1, args1 or '' (its text is in bulk_args), attempt1, timeout1, created1,
+ * deadline1 or '', priority1 or '', ... }, drained
  * being 1 when nothing the holder may take is left.
  */
 const CLAIM_STEP = `
@@ -146,7 +146,8 @@ local function take(id, cfn)
   if cfn ~= '' then redis.call('HINCRBY', running, cfn, 1) end
   out[#out + 1] = id
   out[#out + 1] = f[2]
-  out[#out + 1] = f[3]
+  -- No args: they are in bulk_args, which the caller reads with a plain HGET (never through Lua).
+  out[#out + 1] = f[3] or ''
   out[#out + 1] = attempt
   out[#out + 1] = f[4]
   out[#out + 1] = f[5]
@@ -316,8 +317,14 @@ ${CLAIM_STEP}`;
  * deadline stored, or false).
  */
 const ENQUEUE_STEP = `
+-- A task whose argument text is '' here has it in its hash's bulk_args already, written by a
+-- plain HSET (with an expiry, in case this script never runs) in the same MULTI
+-- (script-io.ts, BULK_ARGS_BYTES); a task this call does not store drops that hash.
+local function bulk(i) return ARGV[args_from + i - 1] == '' end
+local function drop_bulk(i, id) if bulk(i) then redis.call('DEL', task_head .. id) end end
 local clock = redis.call('TIME')
 if tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) > tonumber(deadline) then
+  for i, t in ipairs(cjson.decode(tasks_json)) do drop_bulk(i, t[1]) end
   return { -1 }
 end
 ${PUSH_STEP}
@@ -357,11 +364,17 @@ for i, t in ipairs(rows) do
     end
     dups[#dups + 1] = i
     dups[#dups + 1] = existing
+    if existing ~= t[1] then drop_bulk(i, t[1]) end
   else
     local id = t[1]
     seq = seq + 1
     stored = stored + 1
-    redis.call('HSET', task_head .. id, 'args', ARGV[args_from + i - 1], 'seq', seq, unpack(t[3]))
+    if bulk(i) then
+      redis.call('PERSIST', task_head .. id)
+      redis.call('HSET', task_head .. id, 'seq', seq, unpack(t[3]))
+    else
+      redis.call('HSET', task_head .. id, 'args', ARGV[args_from + i - 1], 'seq', seq, unpack(t[3]))
+    end
     indexed[#indexed + 1] = seq
     indexed[#indexed + 1] = id
     local lane = t[7]
@@ -413,6 +426,7 @@ end
  *   ARGV[1] task key head, ARGV[2] idempotency key head, ARGV[3] tasks JSON (see ENQUEUE_STEP),
  *   ARGV[4] instance id, ARGV[5] deadline (ms, Redis clock), ARGV[6] idempotency key TTL (s),
  *   ARGV[7..12] lane locals, ARGV[13] result TTL (s), ARGV[14..] each task's argument text
+ *   ('' when it is in bulk_args: see ENQUEUE_STEP)
  *   returns { #dups / 2, dups... } or { -1 } past the deadline; publishes "<instance> q"
  *   when tasks were stored and "<instance> w <ms>" with the earliest run_at or deadline
  */
@@ -446,7 +460,7 @@ return out
  *   ARGV[10] idempotency key TTL (s), ARGV[11] result TTL (s),
  *   ARGV[12] DeadlineExceededError JSON text, ARGV[13..18] lane locals, ARGV[19] the claim's
  *   floor (as claim's ARGV[14]), ARGV[20] k, the number of lane arg items, ARGV[21..20+k]
- *   lane args (as claim's), then each task's argument text
+ *   lane args (as claim's), then each task's argument text ('' when it is in bulk_args)
  *   returns { #dups / 2, dups..., then the claim reply } or { -1 } past the deadline
  */
 export const ENQUEUE_CLAIM_LUA = `
