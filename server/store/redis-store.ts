@@ -1005,7 +1005,11 @@ export class RedisStore implements TaskStore {
     if (bulk.length === 0) {
       return this.#call(() => this.#link.run(s, keys, args), onLate, storesTasks);
     }
-    const writes = bulk.map((b) => ({ key: this.keys.task(b.id), field: F.bulkArgs, value: b.text }));
+    const writes = bulk.map((b) => ({
+      key: this.keys.task(b.id),
+      field: F.bulkArgs,
+      value: b.text,
+    }));
     return this.#call(
       () => this.#link.runAfterWrites(s, keys, args, writes, BULK_ORPHAN_TTL_SECONDS),
       onLate,

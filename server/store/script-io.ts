@@ -78,7 +78,9 @@ export function newTasksArgs(tasks: readonly NewTask[]): {
       t.lane?.limit ?? 0,
     ];
     if (t.refs !== undefined && t.refs.length > 0) {
-      row.push(referencesSpec(typeof t.args === 'string' ? t.args : t.args.toString('utf8'), t.refs));
+      row.push(
+        referencesSpec(typeof t.args === 'string' ? t.args : t.args.toString('utf8'), t.refs),
+      );
       args.push(text);
     } else if (byteLength(text) >= BULK_ARGS_BYTES) {
       bulk.push({ id: t.id, text });
