@@ -417,7 +417,15 @@ export class RedisStore implements TaskStore {
     const read = new ReplyReader(stringArray(raw, 'enqueue-claim'), 'enqueue-claim');
     const { duplicates } = enqueued(read, tasks.length);
     this.#announceStored(tasks, duplicates);
-    return { duplicates, ...(await this.#withBulkArgs(readClaim(read))) };
+    let claim: ClaimResult;
+    try {
+      claim = await this.#withBulkArgs(readClaim(read));
+    } catch (error) {
+      // The tasks are stored: the submit succeeded. The claim was given back; say why.
+      this.#options.onError?.(asError(error));
+      claim = { tasks: [], created: [], drained: false };
+    }
+    return { duplicates, ...claim };
   }
 
   /** `floor`: take no task of a lower priority (a sharded store's claim; none by default). */
