@@ -12,10 +12,9 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { heldText } from '../shared/binary-frame.js';
 import { type ErrorData, httpStatusOf } from '../shared/errors.js';
 import { intOption, OptionError } from '../shared/options.js';
-import { deserialize, serializeArgs } from '../shared/serialize.js';
+import { deserialize, heldArgs, serializeArgs } from '../shared/serialize.js';
 import { checkTokenTransport, pemOption } from '../shared/transport-security.js';
 import type { TaskStatus } from '../shared/types.js';
 import { type HttpRequest, type HttpTransport, httpTransport } from './http-transport.js';
@@ -430,7 +429,7 @@ export class TaskGrid {
       // Large ones as bytes: a batch is held until it is answered, and large strings held
       // that long are copied by every young-generation collection (64 KiB arguments: a
       // third of the SDK's CPU went to the collector).
-      const payloads = all.slice(i, i + size).map((args) => heldText(serializeArgs(args)));
+      const payloads = all.slice(i, i + size).map((args) => heldArgs(args));
       const batch: BatchFields = {
         function_id: functionId,
         payloads,

@@ -14,6 +14,7 @@ import {
   TooLargeError,
   UnavailableError,
 } from '../shared/errors.js';
+import { isPlainJsonArray } from '../shared/json-bytes.js';
 import { isWellFormed, parseArgsPayload } from '../shared/serialize.js';
 import { isTerminal, type TaskOutcome, type TaskStatus } from '../shared/types.js';
 import type { Dispatcher } from './dispatch/dispatcher.js';
@@ -259,7 +260,14 @@ export class TaskService {
     // What each task stores: the payload as it came (bytes stay bytes), or its text when its
     // references are to be found in it later.
     const stored = payloads.map((payload, i) => {
-      const text = payloadText(payload, argsBytes);
+      checkPayloadSize(payload, argsBytes);
+      // Bytes vouched for as they are (no reference, no lone surrogate) are stored as they came,
+      // never decoded: for large arguments the decode, JSON.parse and the collector after them
+      // were over half the server's CPU.
+      if (typeof payload !== 'string' && isUtf8(payload) && isPlainJsonArray(payload)) {
+        return payload;
+      }
+      const text = payloadText(payload);
       const found = findReferences(text, parseArgsPayload(text));
       if (!found) return payload;
       refs ??= [];
@@ -439,11 +447,7 @@ function laneOf(
   return id === DEFAULT_LANE ? undefined : { id, limit: limit ?? 0 };
 }
 
-/**
- * A payload's text, checked against the size limit; bytes must be UTF-8 as
- * they are (decoding would put U+FFFD where the stored bytes differ).
- */
-function payloadText(payload: string | Buffer, argsBytes: number): string {
+function checkPayloadSize(payload: string | Buffer, argsBytes: number): void {
   const tooLarge =
     typeof payload === 'string'
       ? payload.length > argsBytes && Buffer.byteLength(payload) > argsBytes
@@ -451,6 +455,10 @@ function payloadText(payload: string | Buffer, argsBytes: number): string {
   if (tooLarge) {
     throw new TooLargeError(`An argument payload is larger than the limit of ${argsBytes} bytes`);
   }
+}
+
+/** A payload's text; bytes must be UTF-8 as they are (decoding would put U+FFFD where the stored bytes differ). */
+function payloadText(payload: string | Buffer): string {
   if (typeof payload === 'string') return payload;
   if (!isUtf8(payload)) {
     throw new BadPayloadError('Expected `payload` to be UTF-8 text (its bytes are not)');
