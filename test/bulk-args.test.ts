@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { createClient } from 'redis';
+import { HeldBulkArgs } from '../server/store/held-bulk-args.js';
 import { RedisKeys } from '../server/store/redis-keys.js';
 import { RedisStore } from '../server/store/redis-store.js';
 import { BULK_ARGS_BYTES } from '../server/store/script-io.js';
@@ -169,21 +170,89 @@ describe('large arguments never pass through Lua (Redis store)', () => {
     expect(claimed.tasks.map((t) => t.args)).to.deep.equal(tasks.map((t) => t.args));
   });
 
+  /** A second server's store on the same keys: it holds none of the texts the first stored. */
+  async function otherServer(): Promise<RedisStore> {
+    const other = new RedisStore({ url: testRedis().url, prefix, instanceId: randomUUID() });
+    await other.connect();
+    return other;
+  }
+
+  async function dropBulkText(id: string): Promise<void> {
+    const client = createClient({ url: testRedis().url });
+    await client.connect();
+    try {
+      await client.hDel(new RedisKeys(prefix).task(id), 'bulk_args');
+    } finally {
+      await client.close();
+    }
+  }
+
   it('leaves out a claimed task whose text is gone when it is read', async () => {
     const gone = task(randomUUID(), argsOf(64 * 1024, 'gone'));
     const kept = task(randomUUID(), argsOf(64 * 1024, 'kept'));
     await store.enqueue([gone, kept]);
     // As when the hash is deleted between the claim script and the HGET after it (a window
-    // too short to hit): the script finds the task queued, the read finds no text.
-    const client = createClient({ url: testRedis().url });
-    await client.connect();
+    // too short to hit): the script finds the task queued, the read finds no text. Claimed
+    // by another server, which holds no text of its own.
+    await dropBulkText(gone.id);
+    const other = await otherServer();
     try {
-      await client.hDel(new RedisKeys(prefix).task(gone.id), 'bulk_args');
+      const claimed = await other.claim(10, 'them/w1', 10_000);
+      expect(claimed.tasks.map((t) => t.id)).to.deep.equal([kept.id]);
+      expect(claimed.tasks[0]?.args).to.equal(kept.args);
+      expect(claimed.created).to.have.length(1);
     } finally {
-      await client.close();
+      await other.close();
     }
-    const claimed = await store.claim(10, 'me/w1', 10_000);
-    expect(claimed.tasks.map((t) => t.id)).to.deep.equal([kept.id]);
-    expect(claimed.created).to.have.length(1);
+  });
+
+  it('hands on the text it stored without reading it back, once; another server reads it', async () => {
+    const mine = task(randomUUID(), argsOf(64 * 1024, 'mine'));
+    const theirs = task(randomUUID(), argsOf(64 * 1024, 'theirs'));
+    await store.enqueue([mine]);
+    await store.enqueue([theirs]);
+    // The stored text is gone from Redis: only what this server holds can give it back.
+    await dropBulkText(mine.id);
+    const first = await store.claim(1, 'me/w1', 10_000);
+    expect(first.tasks.map((t) => t.args)).to.deep.equal([mine.args]);
+    const other = await otherServer();
+    try {
+      const claimed = await other.claim(1, 'them/w1', 10_000);
+      expect(claimed.tasks.map((t) => t.args)).to.deep.equal([theirs.args]);
+    } finally {
+      await other.close();
+    }
+    // Claimed again (its lease given back): taken once, so read from Redis, where it is gone.
+    await store.release([{ id: mine.id, attempt: 1 }]);
+    const again = await store.claim(1, 'me/w1', 10_000);
+    expect(again.tasks).to.deep.equal([]);
+  });
+});
+
+describe('held bulk texts: the memory bound', () => {
+  it('counts a buffer once however many of its views are held, and frees it with the last', () => {
+    const held = new HeldBulkArgs(1000);
+    const frame = Buffer.alloc(600);
+    held.add('a', frame.subarray(0, 100));
+    held.add('b', frame.subarray(100, 300));
+    expect(held.bytes).to.equal(frame.buffer.byteLength);
+    expect(held.take('a')).to.equal(frame.subarray(0, 100).toString());
+    expect(held.take('a')).to.equal(undefined);
+    expect(held.bytes).to.equal(frame.buffer.byteLength);
+    held.drop('b');
+    expect(held.bytes).to.equal(0);
+  });
+
+  it('pushes out the oldest past the bound, and never holds a text larger than the bound', () => {
+    const held = new HeldBulkArgs(1000);
+    held.add('old', 'x'.repeat(200)); // 400 bytes as UTF-16
+    held.add('mid', 'y'.repeat(200));
+    held.add('new', 'z'.repeat(200));
+    expect(held.size).to.equal(2);
+    expect(held.take('old')).to.equal(undefined);
+    expect(held.take('new')).to.equal('z'.repeat(200));
+    held.add('huge', Buffer.alloc(2000));
+    expect(held.take('huge')).to.equal(undefined);
+    expect(held.bytes).to.equal(400);
   });
 });

@@ -12,6 +12,7 @@ import { ConfigError, UnavailableError, UnknownOutcomeError } from '../../shared
 import type { TaskOutcome } from '../../shared/types.js';
 import { DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_RESULT_TTL_SECONDS } from '../server-config.js';
 import { functionFromHash, functionToHash } from './function-hash.js';
+import { HeldBulkArgs } from './held-bulk-args.js';
 import {
   ANY_HOLDER,
   type ClaimFilter,
@@ -109,6 +110,8 @@ export interface RedisStoreOptions {
   onError?: (error: Error) => void;
   /** A shard of a sharded store: called when its outbox has messages (shard-relay.ts). */
   onOutbox?: () => void;
+  /** Large argument texts this server stored lately; the shards of a sharded store share one. */
+  heldArgs?: HeldBulkArgs;
 }
 
 /** What the cross-shard steps of a sharded store (shard-relay.ts) use of one shard's store. */
@@ -198,9 +201,11 @@ export class RedisStore implements TaskStore {
   readonly #client: RedisClient;
   readonly #events = new StoreEvents();
   readonly #options: Required<
-    Omit<RedisStoreOptions, 'onError' | 'weightOf' | 'url' | 'link' | 'onOutbox'>
+    Omit<RedisStoreOptions, 'onError' | 'weightOf' | 'url' | 'link' | 'onOutbox' | 'heldArgs'>
   > &
     Pick<RedisStoreOptions, 'onError' | 'weightOf' | 'onOutbox'>;
+  /** Bulk texts this store wrote, until a claim here takes them (held-bulk-args.ts). */
+  readonly #held: HeldBulkArgs;
   #closed = false;
   /** Redis's clock minus ours (ms), so script deadlines are set in Redis's clock. */
   #clockOffsetMs = 0;
@@ -219,6 +224,7 @@ export class RedisStore implements TaskStore {
       ...options,
     };
     this.keys = new RedisKeys(this.#options.prefix);
+    this.#held = options.heldArgs ?? new HeldBulkArgs();
     this.#ownsLink = options.link === undefined;
     this.#link =
       options.link ??
@@ -331,6 +337,7 @@ export class RedisStore implements TaskStore {
     if (tasks.length === 0) return { duplicates: new Map() };
     this.#noteLanes(tasks);
     const { json, args, bulk } = newTasksArgs(tasks);
+    this.#hold(bulk);
     const raw = await this.#script(
       SCRIPTS.enqueue,
       [
@@ -361,6 +368,7 @@ export class RedisStore implements TaskStore {
     const read = new ReplyReader(stringArray(raw, 'enqueue'), 'enqueue');
     const { duplicates } = enqueued(read, tasks.length);
     read.end();
+    this.#dropHeld(tasks, duplicates);
     this.#announceStored(tasks, duplicates);
     return { duplicates };
   }
@@ -376,6 +384,7 @@ export class RedisStore implements TaskStore {
     const now = Date.now();
     this.#noteLanes(tasks);
     const { json, args: taskArgs, bulk } = newTasksArgs(tasks);
+    this.#hold(bulk);
     const lanes = this.#eligibleLanes(filter);
     const args = [
       this.keys.taskHead,
@@ -416,6 +425,7 @@ export class RedisStore implements TaskStore {
     );
     const read = new ReplyReader(stringArray(raw, 'enqueue-claim'), 'enqueue-claim');
     const { duplicates } = enqueued(read, tasks.length);
+    this.#dropHeld(tasks, duplicates);
     this.#announceStored(tasks, duplicates);
     let claim: ClaimResult;
     try {
@@ -464,29 +474,49 @@ export class RedisStore implements TaskStore {
     return this.#withBulkArgs(readClaim(new ReplyReader(stringArray(raw, 'claim'), 'claim')));
   }
 
+  /** Bulk texts are held from before their enqueue runs: a claim may take them in the same reply. */
+  #hold(bulk: readonly BulkArgs[]): void {
+    for (const b of bulk) this.#held.add(b.id, b.text);
+  }
+
+  /** A duplicate's fresh id was never stored: its text will never be claimed. */
+  #dropHeld(tasks: readonly NewTask[], duplicates: ReadonlyMap<number, string>): void {
+    for (const position of duplicates.keys()) {
+      const task = tasks[position];
+      if (task) this.#held.drop(task.id);
+    }
+  }
+
   /**
    * Claimed tasks whose argument text is in `bulk_args` (BULK_ARGS_BYTES)
-   * get it by plain HGETs. A task whose hash is gone by then (deleted) is
-   * left out: nobody waits for it. When the read fails, the claim is given
-   * back before the error goes on.
+   * get it: from what this server holds (held-bulk-args.ts), else by plain
+   * HGETs. A task whose hash is gone by then (deleted) is left out: nobody
+   * waits for it. When the read fails, the claim is given back before the
+   * error goes on.
    */
   async #withBulkArgs(claim: ClaimResult): Promise<ClaimResult> {
-    const bulk = claim.tasks.filter((t) => t.args === '');
-    if (bulk.length === 0) return claim;
-    let replies: unknown[];
+    const held = new Map<string, string>();
+    for (const t of claim.tasks) {
+      const text = t.args === '' ? this.#held.take(t.id) : undefined;
+      if (text !== undefined) held.set(t.id, text);
+    }
+    const bulk = claim.tasks.filter((t) => t.args === '' && !held.has(t.id));
+    if (bulk.length === 0 && held.size === 0) return claim;
+    let replies: unknown[] = [];
     try {
-      replies = await this.#call(() => {
-        const batch = this.#client.multi();
-        for (const t of bulk) batch.hGet(this.keys.task(t.id), F.bulkArgs);
-        return batch.execAsPipeline();
-      });
+      if (bulk.length > 0)
+        replies = await this.#call(() => {
+          const batch = this.#client.multi();
+          for (const t of bulk) batch.hGet(this.keys.task(t.id), F.bulkArgs);
+          return batch.execAsPipeline();
+        });
     } catch (error) {
       this.release(claim.tasks.map((t) => ({ id: t.id, attempt: t.attempt }))).catch(() => {
         // Their leases end and the lease keeper requeues them.
       });
       throw error;
     }
-    const texts = new Map<string, string | undefined>();
+    const texts = new Map<string, string | undefined>(held);
     bulk.forEach((t, i) => {
       texts.set(t.id, optionalString(replies[i], `bulk_args of task ${t.id}`));
     });

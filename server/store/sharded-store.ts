@@ -21,6 +21,7 @@
 
 import { ConfigError } from '../../shared/errors.js';
 import type { TaskOutcome } from '../../shared/types.js';
+import { HeldBulkArgs } from './held-bulk-args.js';
 import type { ClaimFilter } from './lanes.js';
 import { PRIORITY_MAX } from './lua/claim.js';
 import { RedisLink } from './redis-link.js';
@@ -103,9 +104,12 @@ export class ShardedStore implements TaskStore {
     }
     if (options.weightOf) defined.weightOf = options.weightOf;
     if (options.onError) defined.onError = options.onError;
+    // One bound for the large argument texts held for claims, whichever shard stored them.
+    const heldArgs = new HeldBulkArgs();
     for (let s = 0; s < shards; s += 1) {
       const shard = new RedisStore({
         ...defined,
+        heldArgs,
         link: this.#link,
         prefix: `${options.prefix}{${shardTag(s, shards)}}:`,
         instanceId: options.instanceId,
