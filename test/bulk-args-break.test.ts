@@ -16,20 +16,10 @@ import { GridClient } from './helpers/grid-client.js';
 import { startInProcess } from './helpers/in-process.js';
 import { killAll, startServer, startWorker } from './helpers/processes.js';
 import { redisFlags, testRedis, uniquePrefix } from './helpers/root-hooks.js';
+import { seeded } from './helpers/seeded.js';
 
 const SEED = Number(process.env.TASKGRID_TEST_SEED ?? Date.now() % 100_000);
 const REPLAY = `seed ${SEED} (TASKGRID_TEST_SEED=${SEED} replays it)`;
-
-/** mulberry32, so a failing text can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = seeded(SEED);
 const PIECES = [

@@ -12,6 +12,7 @@ import { GridClient } from './helpers/grid-client.js';
 import { STORE_KINDS, startInProcess } from './helpers/in-process.js';
 import { killAll, startWorker } from './helpers/processes.js';
 import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
+import { seeded } from './helpers/seeded.js';
 
 const SLEEP = 'async function sleep(ms) { await new Promise((r) => setTimeout(r, ms)); return ms }';
 /** Returns when it ran, by the thread's own clock: one thread, so the order is exact. */
@@ -31,17 +32,6 @@ interface TaskReply {
   deadline_at?: number;
   errors?: { attempt: number; name: string; message: string }[];
   result?: string;
-}
-
-/** A small seeded generator (mulberry32), so a failing order can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function until<T>(

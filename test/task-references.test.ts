@@ -8,17 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { elementSpans, findReferences, referencedIds } from '../server/task-references.js';
 import { BadPayloadError } from '../shared/errors.js';
-
-/** A small seeded generator (mulberry32), so a failing case can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from './helpers/seeded.js';
 
 const NASTY = ['', '"', '\\', ',', ']', '[', '}', '{', 'é', '😀', '\n', '\\"]', '$task', ' , '];
 
