@@ -12,16 +12,17 @@ import { createClient } from 'redis';
 import type { GridServer } from '../server/grid-server.js';
 import { BULK_ARGS_BYTES } from '../server/store/script-io.js';
 import { deserialize } from '../shared/serialize.js';
+import { Prng } from './chaos/prng.js';
 import { GridClient } from './helpers/grid-client.js';
 import { startInProcess } from './helpers/in-process.js';
 import { killAll, startServer, startWorker } from './helpers/processes.js';
 import { redisFlags, testRedis, uniquePrefix } from './helpers/root-hooks.js';
-import { seeded } from './helpers/seeded.js';
 
 const SEED = Number(process.env.TASKGRID_TEST_SEED ?? Date.now() % 100_000);
 const REPLAY = `seed ${SEED} (TASKGRID_TEST_SEED=${SEED} replays it)`;
 
-const random = seeded(SEED);
+const prng = new Prng(SEED);
+const random = (): number => prng.next();
 const PIECES = [
   'a',
   'é',

@@ -16,7 +16,7 @@ import { TaskGrid } from '../client/task-grid.js';
 import type { GridServer } from '../server/grid-server.js';
 import { isPlainJsonArray } from '../shared/json-bytes.js';
 import { heldArgs, isWellFormed, serializeArgs } from '../shared/serialize.js';
-import { Prng } from './chaos/prng.js';
+import { withSeed } from './chaos/prng.js';
 import { ClientSocket, type Frame, rawFrame } from './helpers/client-socket.js';
 import { GridClient } from './helpers/grid-client.js';
 import { startInProcess } from './helpers/in-process.js';
@@ -24,15 +24,6 @@ import { killAll, startServer, startWorker } from './helpers/processes.js';
 import { redisFlags, uniquePrefix } from './helpers/root-hooks.js';
 
 const SEED = Number(process.env.TASKGRID_TEST_SEED ?? 20261130);
-
-async function withSeed(seed: number, body: (prng: Prng) => Promise<void>) {
-  try {
-    await body(new Prng(seed));
-  } catch (error) {
-    console.error(`  seed ${seed} (replay with TASKGRID_TEST_SEED=${seed})`);
-    throw error;
-  }
-}
 
 interface Answer {
   stored: boolean;

@@ -8,11 +8,11 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { GridServer } from '../server/grid-server.js';
+import { Prng } from './chaos/prng.js';
 import { GridClient } from './helpers/grid-client.js';
 import { STORE_KINDS, startInProcess } from './helpers/in-process.js';
 import { killAll, startWorker } from './helpers/processes.js';
 import { testRedis, uniquePrefix } from './helpers/root-hooks.js';
-import { seeded } from './helpers/seeded.js';
 
 const SLEEP = 'async function sleep(ms) { await new Promise((r) => setTimeout(r, ms)); return ms }';
 /** Returns when it ran, by the thread's own clock: one thread, so the order is exact. */
@@ -60,7 +60,8 @@ async function checkPriorityOrder(
   fifo: 'all' | 'batch' = 'all',
 ): Promise<void> {
   const seed = Number(process.env.TASKGRID_TEST_SEED ?? Date.now() % 100_000);
-  const random = seeded(seed);
+  const prng = new Prng(seed);
+  const random = (): number => prng.next();
   const first = grids[0] as GridClient;
   const sleep = await first.register(SLEEP);
   const when = await first.register(WHEN);

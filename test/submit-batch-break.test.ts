@@ -21,7 +21,7 @@ import { TaskGrid } from '../client/task-grid.js';
 import type { GridServer } from '../server/grid-server.js';
 import type { TokenEntry } from '../server/tenants.js';
 import { decodeSubmitBatchFrame } from '../shared/submit-batch-frame.js';
-import { Prng } from './chaos/prng.js';
+import { withSeed } from './chaos/prng.js';
 import { ClientSocket, type Frame, rawFrame } from './helpers/client-socket.js';
 import { GridClient } from './helpers/grid-client.js';
 import { startInProcess } from './helpers/in-process.js';
@@ -39,16 +39,6 @@ import { redisFlags, uniquePrefix } from './helpers/root-hooks.js';
 const SDK = fileURLToPath(new URL('../index.js', import.meta.url));
 
 const SEED = Number(process.env.TASKGRID_TEST_SEED ?? 20261129);
-
-/** Runs `body` with a seeded generator; a failure names the seed. */
-async function withSeed(seed: number, body: (prng: Prng) => Promise<void>) {
-  try {
-    await body(new Prng(seed));
-  } catch (error) {
-    console.error(`  seed ${seed} (replay with TASKGRID_TEST_SEED=${seed})`);
-    throw error;
-  }
-}
 
 /** Task ids of a function, newest first, every page. */
 async function listed(grid: GridClient, fn: string): Promise<string[]> {

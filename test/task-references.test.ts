@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { elementSpans, findReferences, referencedIds } from '../server/task-references.js';
 import { BadPayloadError } from '../shared/errors.js';
-import { seeded } from './helpers/seeded.js';
+import { Prng } from './chaos/prng.js';
 
 const NASTY = ['', '"', '\\', ',', ']', '[', '}', '{', 'é', '😀', '\n', '\\"]', '$task', ' , '];
 
@@ -39,7 +39,8 @@ function value(random: () => number, depth: number): unknown {
 
 describe('task references', () => {
   it('splits an argument array into the same elements JSON.parse finds, however it is spaced', () => {
-    const random = seeded(Number(process.env.TASKGRID_TEST_SEED ?? 7));
+    const prng = new Prng(Number(process.env.TASKGRID_TEST_SEED ?? 7));
+    const random = (): number => prng.next();
     for (let n = 0; n < 500; n++) {
       const args = Array.from({ length: Math.floor(random() * 6) }, () => value(random, 0));
       for (const text of [

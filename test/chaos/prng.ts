@@ -67,3 +67,13 @@ export function deriveSeed(seed: number, label: string): number {
 export function randomSeed(): number {
   return Math.floor(Math.random() * 2 ** 31);
 }
+
+/** Runs `body` with a generator of `seed`; a failure names the seed, so it can be replayed. */
+export async function withSeed(seed: number, body: (prng: Prng) => Promise<void>): Promise<void> {
+  try {
+    await body(new Prng(seed));
+  } catch (error) {
+    console.error(`  seed ${seed} (replay with TASKGRID_TEST_SEED=${seed})`);
+    throw error;
+  }
+}
