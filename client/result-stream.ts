@@ -12,11 +12,14 @@
  */
 
 import WebSocket from 'ws';
+import { decodeResultFrame } from '../shared/client-result-frame.js';
 import { CloseCode } from '../shared/close-codes.js';
 import {
+  BINARY_RESULTS_PARAM,
   type ClientMessage,
   type ClientServerMessage,
   encode,
+  frameBytes,
   frameText,
   MAX_SUBMITS_UNDER_WAY,
   MIN_FRAME_BYTES,
@@ -135,7 +138,9 @@ export class ResultStream {
   readonly #progress = new Map<string, Set<ProgressListener>>();
 
   constructor(httpUrl: string, token: string | undefined, ca?: string) {
-    this.#url = `${httpUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/ws/client`;
+    // Large results as binary frames (client-result-frame.ts); a server that predates them
+    // ignores the parameter and sends text.
+    this.#url = `${httpUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/ws/client?${BINARY_RESULTS_PARAM}=1`;
     this.#token = token;
     this.#ca = ca;
   }
@@ -340,11 +345,15 @@ export class ResultStream {
         resolve(socket);
       });
       socket.once('error', reject);
-      socket.on('message', (data) => {
+      socket.on('message', (data, isBinary) => {
         // A frame this SDK cannot read closes the socket (pending tasks are
         // resubscribed on a new one); it must not throw inside ws's listener.
         try {
-          this.#onMessage(parseClientServerMessage(frameText(data)));
+          this.#onMessage(
+            isBinary
+              ? decodeResultFrame(frameBytes(data))
+              : parseClientServerMessage(frameText(data)),
+          );
         } catch (error) {
           socket.close(CloseCode.BadFrame, String((error as Error).message).slice(0, 120));
         }

@@ -313,6 +313,20 @@ const TaskResult = Type.Object({
   ]),
   result: Type.Optional(Type.String()),
 });
+/**
+ * The head of a binary result frame on `/ws/client` (client-result-frame.ts),
+ * sent to a socket that asked for them (BINARY_RESULTS_PARAM): the result's
+ * JSON text follows it as raw bytes, its length in place of `result`.
+ */
+export const ResultHeadSchema = Type.Object({
+  type: Type.Literal('result'),
+  task_id: Type.String(),
+  status: Type.Union([Type.Literal('COMPLETED'), Type.Literal('FAILED')]),
+  result_bytes: Type.Integer({ minimum: 0 }),
+});
+export type ResultHead = Static<typeof ResultHeadSchema>;
+/** `/ws/client?binary_results=1`: large results may come as binary result frames. */
+export const BINARY_RESULTS_PARAM = 'binary_results';
 const UnknownTask = Type.Object({ type: Type.Literal('unknown'), task_id: Type.String() });
 /** What a running task last reported, pushed to the task's subscribers (throttled per task). */
 const TaskProgress = Type.Object({

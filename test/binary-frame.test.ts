@@ -1,6 +1,7 @@
 /** Binary tasks and results frames: what one side builds, the other reads back as the text frame's message. */
 
 import { expect } from 'chai';
+import { decodeResultFrame, encodeResultFrame } from '../shared/client-result-frame.js';
 import { ProtocolError } from '../shared/errors.js';
 import { decodeResultsFrame, encodeResultsFrame } from '../shared/results-frame.js';
 import { decodeTasksFrame, encodeTasksFrame, planTasksFrame } from '../shared/tasks-frame.js';
@@ -96,6 +97,38 @@ describe('binary frames', () => {
     expect(() => decodeResultsFrame(frame.subarray(0, frame.length - 1))).to.throw(
       ProtocolError,
       /cut short/,
+    );
+  });
+
+  it('client results: a large result goes binary and reads back as the text frame’s message; small and cancelled ones stay text', () => {
+    const id = '00000000-0000-4000-8000-000000000009';
+    const result = JSON.stringify('é"\\😀'.repeat(5_000));
+    const frame = encodeResultFrame({ type: 'result', task_id: id, status: 'COMPLETED', result });
+    expect(frame).to.be.instanceOf(Buffer);
+    expect(decodeResultFrame(frame as Buffer)).to.deep.equal({
+      type: 'result',
+      task_id: id,
+      status: 'COMPLETED',
+      result,
+    });
+    expect(
+      encodeResultFrame({ type: 'result', task_id: id, status: 'FAILED', result: '"x"' }),
+    ).to.equal(undefined);
+    expect(encodeResultFrame({ type: 'result', task_id: id, status: 'CANCELLED' })).to.equal(
+      undefined,
+    );
+    // Cut short, or a head that is not a result's: refused, not read.
+    expect(() =>
+      decodeResultFrame((frame as Buffer).subarray(0, (frame as Buffer).length - 1)),
+    ).to.throw(ProtocolError);
+    const wrong = Buffer.from(
+      JSON.stringify({ type: 'result', task_id: id, status: 'CANCELLED', result_bytes: 0 }),
+    );
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(wrong.length);
+    expect(() => decodeResultFrame(Buffer.concat([head, wrong]))).to.throw(
+      ProtocolError,
+      /Malformed result frame head/,
     );
   });
 });

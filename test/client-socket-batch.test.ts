@@ -65,6 +65,38 @@ describe('submit_batch on /ws/client', function () {
       }
     });
 
+    it('sends large results as binary frames to a socket that asks (`?binary_results=1`), text to others', async () => {
+      const asking = await new ClientSocket(server.url, undefined, { binaryResults: true }).open();
+      const plain = await new ClientSocket(server.url).open();
+      try {
+        // A large result with multi-byte characters and characters JSON escapes; a small one.
+        const texts = ['é"\\\n😀'.repeat(4_000), 'small'];
+        asking.batch({
+          ref: 'r',
+          function_id: fn,
+          payloads: texts.map((t) => JSON.stringify([t])),
+        });
+        const ids = (await asking.next()).task_ids as string[];
+        plain.send({ type: 'subscribe', ids });
+        const binary = await asking.results(2);
+        const text = await plain.results(2);
+        ids.forEach((id, i) => {
+          const result = {
+            type: 'result',
+            task_id: id,
+            status: 'COMPLETED',
+            result: JSON.stringify(texts[i]),
+          };
+          // Only the large one went binary, and only to the socket that asked.
+          expect(binary.get(id)).to.deep.equal(i === 0 ? { ...result, binary: true } : result);
+          expect(text.get(id)).to.deep.equal(result);
+        });
+      } finally {
+        asking.ws.close();
+        plain.ws.close();
+      }
+    });
+
     it('refuses the whole batch for one bad payload or an unknown function, stores none, and serves on', async () => {
       const fresh = await grid.register('function echo2(s) { return s }');
       const socket = await new ClientSocket(server.url).open();
@@ -280,6 +312,22 @@ describe('submit_batch on /ws/client', function () {
       } finally {
         restore();
       }
+    });
+
+    it('gets large results exactly, by `await fn()` and by map()', async () => {
+      await withSdkGrid({}, async (grid) => {
+        const repeat = await grid.register((s: string, n: number) => s.repeat(n));
+        const piece = 'é"\\\n😀\u2028';
+        expect(await repeat(piece, 20_000)).to.equal(piece.repeat(20_000));
+        const out: string[] = [];
+        for await (const v of repeat.map([
+          [piece, 9_000],
+          ['x', 3],
+          [piece, 30_000],
+        ]))
+          out.push(v);
+        expect(out).to.deep.equal([piece.repeat(9_000), 'xxx', piece.repeat(30_000)]);
+      });
     });
 
     it('goes by REST when the server’s client frames are smaller than a batch', async () => {

@@ -16,9 +16,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { encodeResultFrame } from '../../shared/client-result-frame.js';
 import { CloseCode } from '../../shared/close-codes.js';
 import { TaskgridError, TooManyError, UnauthorizedError } from '../../shared/errors.js';
 import {
+  BINARY_RESULTS_PARAM,
   type ClientMessage,
   type ClientServerMessage,
   encode,
@@ -77,14 +79,19 @@ class ClientConnection {
    */
   refused = false;
   closed = false;
-  constructor(ws: WebSocket, tenant: string | undefined) {
+  /** It asked for large results as binary frames (`?binary_results=1`: client-result-frame.ts). */
+  readonly binaryResults: boolean;
+  constructor(ws: WebSocket, tenant: string | undefined, binaryResults: boolean) {
     this.ws = ws;
     this.tenant = tenant;
+    this.binaryResults = binaryResults;
   }
   send(message: ClientServerMessage): void {
-    this.sendEncoded(encode(message));
+    const binary =
+      this.binaryResults && message.type === 'result' ? encodeResultFrame(message) : undefined;
+    this.sendEncoded(binary ?? encode(message));
   }
-  sendEncoded(frame: string): void {
+  sendEncoded(frame: string | Buffer): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(frame);
   }
 }
@@ -126,7 +133,11 @@ export class ClientGateway {
       refuseUpgrade(socket, new UnauthorizedError(message));
       return;
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, credential.tenant));
+    const binaryResults =
+      new URL(req.url ?? '/', 'http://x').searchParams.get(BINARY_RESULTS_PARAM) === '1';
+    this.#wss.handleUpgrade(req, socket, head, (ws) =>
+      this.#onConnection(ws, credential.tenant, binaryResults),
+    );
   }
 
   /** Called with every finished event; outcomes are present for what this server stored. */
@@ -170,8 +181,8 @@ export class ClientGateway {
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
 
-  #onConnection(ws: WebSocket, tenant: string | undefined): void {
-    const conn = new ClientConnection(ws, tenant);
+  #onConnection(ws: WebSocket, tenant: string | undefined, binaryResults: boolean): void {
+    const conn = new ClientConnection(ws, tenant, binaryResults);
     this.#connections.add(conn);
     ws.on('error', () => {});
     ws.on('message', (data, isBinary) => {

@@ -6,7 +6,12 @@
 
 import { expect } from 'chai';
 import WebSocket from 'ws';
-import type { SubmitBatchOutgoing } from '../../shared/protocol.js';
+import { decodeResultFrame } from '../../shared/client-result-frame.js';
+import {
+  BINARY_RESULTS_PARAM,
+  frameBytes,
+  type SubmitBatchOutgoing,
+} from '../../shared/protocol.js';
 import { encodeSubmitBatchFrame } from '../../shared/submit-batch-frame.js';
 
 export type Frame = Record<string, unknown>;
@@ -17,13 +22,17 @@ export class ClientSocket {
   readonly #waiting: ((frame: Frame) => void)[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
 
-  constructor(url: string, token?: string) {
-    this.ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws/client`, {
+  /** `binaryResults`: ask for large results as binary frames (they are queued with `binary: true`). */
+  constructor(url: string, token?: string, options: { binaryResults?: boolean } = {}) {
+    const query = options.binaryResults ? `?${BINARY_RESULTS_PARAM}=1` : '';
+    this.ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws/client${query}`, {
       headers: token ? { authorization: `Bearer ${token}` } : {},
     });
     this.ws.on('error', () => {});
-    this.ws.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as Frame;
+    this.ws.on('message', (data, isBinary) => {
+      const frame: Frame = isBinary
+        ? { ...decodeResultFrame(frameBytes(data)), binary: true }
+        : (JSON.parse(String(data)) as Frame);
       const waiter = this.#waiting.shift();
       if (waiter) waiter(frame);
       else this.#frames.push(frame);
