@@ -130,12 +130,14 @@ describe('large arguments never pass through Lua (Redis store)', () => {
     expect((await admin.taskIds(prefix)).sort()).to.deep.equal([first.id]);
   });
 
-  it('leaves no hash behind when the script runs past its deadline (Redis paused)', async () => {
+  it('leaves no hash behind, and holds no text, when the script runs past its deadline (Redis paused)', async () => {
+    const held = new HeldBulkArgs();
     const quick = new RedisStore({
       url: testRedis().url,
       prefix,
       instanceId: randomUUID(),
       commandTimeoutMs: 400,
+      heldArgs: held,
     });
     await quick.connect();
     try {
@@ -147,6 +149,7 @@ describe('large arguments never pass through Lua (Redis store)', () => {
         (e: unknown) => e,
       );
       expect(error).to.be.instanceOf(UnavailableError);
+      expect(held.size).to.equal(0);
       await new Promise((r) => setTimeout(r, 1500));
       expect(await admin.taskIds(prefix)).to.deep.equal([]);
     } finally {

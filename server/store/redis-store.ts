@@ -364,7 +364,7 @@ export class RedisStore implements TaskStore {
       (late) => this.#discardLate(late, tasks),
       true,
       bulk,
-    );
+    ).catch((error: unknown) => this.#unhold(bulk, error));
     const read = new ReplyReader(stringArray(raw, 'enqueue'), 'enqueue');
     const { duplicates } = enqueued(read, tasks.length);
     read.end();
@@ -422,7 +422,7 @@ export class RedisStore implements TaskStore {
       (late) => this.#discardLate(late, tasks),
       true,
       bulk,
-    );
+    ).catch((error: unknown) => this.#unhold(bulk, error));
     const read = new ReplyReader(stringArray(raw, 'enqueue-claim'), 'enqueue-claim');
     const { duplicates } = enqueued(read, tasks.length);
     this.#dropHeld(tasks, duplicates);
@@ -477,6 +477,12 @@ export class RedisStore implements TaskStore {
   /** Bulk texts are held from before their enqueue runs: a claim may take them in the same reply. */
   #hold(bulk: readonly BulkArgs[]): void {
     for (const b of bulk) this.#held.add(b.id, b.text);
+  }
+
+  /** A failed enqueue's texts are not held on: if its tasks were stored after all, a claim reads them. */
+  #unhold(bulk: readonly BulkArgs[], error: unknown): never {
+    for (const b of bulk) this.#held.drop(b.id);
+    throw error;
   }
 
   /** A duplicate's fresh id was never stored: its text will never be claimed. */
