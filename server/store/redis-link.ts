@@ -9,7 +9,6 @@
 
 import { createHash } from 'node:crypto';
 import { createClient, createCluster, MultiErrorReply } from 'redis';
-
 import { type BackoffPolicy, backoffDelay } from '../../shared/backoff.js';
 import { ConfigError } from '../../shared/errors.js';
 import { withoutPassword } from '../../shared/transport-security.js';
