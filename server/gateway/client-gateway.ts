@@ -9,7 +9,8 @@
  * A socket belongs to its client token's tenant: it submits for it, and a
  * subscription to another tenant's task is answered `unknown`, as one to no
  * task. A subscription is unverified until the store's record says whose the
- * task is, and nothing is delivered to it before then: its own read delivers.
+ * task is, and nothing is delivered to it before then: its own read delivers,
+ * or, for a result stored while that read was under way, a read issued then.
  */
 
 import type { IncomingMessage } from 'node:http';
@@ -149,7 +150,10 @@ export class ClientGateway {
       if (!this.#subscribers.has(id)) continue;
       const outcome = outcomes?.[i]?.id === id ? outcomes[i] : undefined;
       if (outcome) this.#deliver(id, outcomeMessage(outcome));
-      else toRead.push(id);
+      // Left subscribed: unverified ones (#deliver passes them over). Their read under way
+      // may have been answered before this result was stored, and would then deliver
+      // nothing: a read issued now sees it, verifies them and delivers.
+      if (!outcome || this.#subscribers.has(id)) toRead.push(id);
     }
     if (toRead.length > 0) void this.#readAndDeliver(toRead);
   }
