@@ -136,4 +136,33 @@ describe('a result stored while a subscription is read', function () {
       result: '400',
     });
   });
+
+  it('sends another tenant’s socket nothing of a task while its read is under way, then `unknown`', async () => {
+    const inner = new MemoryStore();
+    const { store, arm } = staleReads(inner);
+    server = await GridServer.start(
+      testConfig('memory', {
+        mode: 'local',
+        threads: 1,
+        tokens: [
+          { role: 'client', token: 'alpha-token', tenant: 'alpha', weight: 1 },
+          { role: 'client', token: 'beta-token', tenant: 'beta', weight: 1 },
+        ],
+      }),
+      { store, log: pino({ level: 'silent' }) },
+    );
+    const alpha = new GridClient(server.url, 'alpha-token');
+    // Reports progress all through its run.
+    const fn = await alpha.register(
+      'function slow(ms) { const end = Date.now() + ms; let next = 0; while (Date.now() < end) { if (Date.now() >= next) { progress(0.5); next = Date.now() + 20 } } return ms }',
+    );
+    const id = await alpha.submit(fn, [600]);
+    await running(inner, id);
+    socket = await new ClientSocket(server.url, 'beta-token').open();
+    // Beta's read of the task is answered only once the task has finished.
+    arm(id);
+    socket.send({ type: 'subscribe', ids: [id] });
+    const frame = await within(socket.next(), 5000, 'no answer within 5 s');
+    expect(frame).to.deep.equal({ type: 'unknown', task_id: id });
+  });
 });

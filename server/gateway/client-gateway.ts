@@ -168,9 +168,10 @@ export class ClientGateway {
     if (!set) return;
     const message: ClientServerMessage = { type: 'progress', task_id: id, value: progress.value };
     if (progress.note !== undefined) message.note = progress.note;
-    // Encoded once for every subscriber.
+    // Encoded once for every subscriber; none whose read has not yet said the task is its
+    // tenant's (another tenant's socket that named this id must learn nothing of it).
     const frame = encode(message);
-    for (const conn of set) conn.sendEncoded(frame);
+    for (const conn of set) if (!conn.unverified.has(id)) conn.sendEncoded(frame);
   }
 
   /** Events may have been missed: read every subscribed task again. */
