@@ -165,4 +165,27 @@ describe('a result stored while a subscription is read', function () {
     const frame = await within(socket.next(), 5000, 'no answer within 5 s');
     expect(frame).to.deep.equal({ type: 'unknown', task_id: id });
   });
+
+  it('keeps sending progress to a socket that subscribes again to its own running task', async () => {
+    const { inner, arm, grid } = await start();
+    const fn = await grid.register(
+      'async function slow(ms) { const start = Date.now(); while (Date.now() < start + ms) { progress((Date.now() - start) / ms); await new Promise((r) => setTimeout(r, 20)) } return ms }',
+    );
+    socket?.send({ type: 'submit', ref: 'r1', function_id: fn, payload: '[800]' });
+    const id = (await socket?.next())?.task_id as string;
+    await running(inner, id);
+    // The SDK's re-check: the same socket subscribes again; its read is held until the end.
+    arm(id);
+    socket?.send({ type: 'subscribe', ids: [id] });
+    const frames: Record<string, unknown>[] = [];
+    for (;;) {
+      const frame = await within(socket?.next() ?? Promise.resolve(undefined), 5000, undefined);
+      if (!frame) break;
+      frames.push(frame);
+      if (frame.type === 'result') break;
+    }
+    // Progress kept coming while the read was held (one update per 100 ms for 800 ms).
+    expect(frames.filter((f) => f.type === 'progress').length).to.be.greaterThan(3);
+    expect(frames.at(-1)).to.include({ type: 'result', status: 'COMPLETED', result: '800' });
+  });
 });

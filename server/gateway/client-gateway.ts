@@ -248,10 +248,12 @@ export class ClientGateway {
       return;
     }
     // Subscribe first, then read: a result stored in between is not missed. Unverified
-    // until that read says the task is this socket's tenant's.
+    // until that read says the task is this socket's tenant's; a subscription already
+    // verified (the SDK re-checks the tasks it still waits for) stays so.
     for (const id of ids) {
+      const verified = conn.ids.has(id) && !conn.unverified.has(id);
       this.#add(conn, id);
-      conn.unverified.add(id);
+      if (!verified) conn.unverified.add(id);
     }
     void this.#readAndDeliver(ids, conn);
   }
