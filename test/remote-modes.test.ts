@@ -5,6 +5,7 @@
 
 import { expect } from 'chai';
 import WebSocket from 'ws';
+import { TaskGrid } from '../index.js';
 import { PROTOCOL_VERSION } from '../shared/protocol.js';
 import { deserialize } from '../shared/serialize.js';
 import { GridClient } from './helpers/grid-client.js';
@@ -89,6 +90,26 @@ for (const mode of ['push', 'pull'] as const) {
       expect(bodies.map((b) => deserialize(b.result as string))).to.deep.equal(
         args.map(([i]) => 2 * (i as number)),
       );
+    });
+
+    it('runs large arguments and results exactly, as binary frames both ways, through the SDK', async () => {
+      await startWorker(server.wsUrl, ['--threads', '2']);
+      const sdk = new TaskGrid({ url: server.url });
+      try {
+        const echo = await sdk.register((s: string, n: number) => `${s}${n}`);
+        // Around the large-argument bound (8 KiB of UTF-8) and far past it, multi-byte and escaped.
+        const piece = 'é"\\\n😀';
+        const args = [1_000, 1_400, 2_000, 20_000, 60_000].map((n, i): [string, number] => [
+          piece.repeat(n),
+          i,
+        ]);
+        const out: string[] = [];
+        for await (const v of echo.map(args, { batchSize: 2 })) out.push(v);
+        expect(out).to.deep.equal(args.map(([s, n]) => `${s}${n}`));
+        expect(await echo(piece.repeat(30_000), 7)).to.equal(`${piece.repeat(30_000)}7`);
+      } finally {
+        sdk.close();
+      }
     });
 
     it('passes the REST contract: results, failures, cancel', async () => {
