@@ -102,9 +102,9 @@ export class ThreeServerFaults {
     if (!victim) throw new Error(`no server ${plan.server}`);
     const instance = instanceOf(victim);
     const start = Date.now();
-    const { slot, held, tries } = await this.#freezeHolding([victim], (_, owner) =>
-      owner.startsWith(`${instance}/`),
-    );
+    const owns = (_: ServerSlot, owner: string) => owner.startsWith(`${instance}/`);
+    const { slot, held, tries } = await this.#freezeHolding([victim], owns);
+    await this.#stillHeld(slot, owns, held);
     const pid = await this.#topology.signal(slot, 'SIGKILL');
     await sleep(plan.serverDownMs);
     await this.#topology.startServer(slot);
@@ -121,10 +121,12 @@ export class ThreeServerFaults {
     await sleep(t0 + plan.workerAtMs - Date.now());
     const server = this.#topology.servers[plan.workerServer];
     const start = Date.now();
+    const owns = (w: WorkerSlot, owner: string) => owner.endsWith(`/${workerIdOf(w)}`);
     const { slot, held, tries } = await this.#freezeHolding(
       this.#topology.workers.filter((w) => w.server === server),
-      (w, owner) => owner.endsWith(`/${workerIdOf(w)}`),
+      owns,
     );
+    await this.#stillHeld(slot, owns, held);
     const pid = await this.#topology.signal(slot, 'SIGKILL');
     await sleep(plan.workerDownMs);
     await this.#topology.startWorker(slot, false);
@@ -160,6 +162,21 @@ export class ThreeServerFaults {
       }
       await sleep(50);
     }
+  }
+
+  /**
+   * Adds the leases the frozen victim holds just before it is killed: a
+   * frozen worker's server goes on handing it tasks its credits allow (on a
+   * slow machine, several between the first read and the kill), and those
+   * run again too.
+   */
+  async #stillHeld<T extends ServerSlot | WorkerSlot>(
+    slot: T,
+    owns: (slot: T, owner: string) => boolean,
+    held: Set<string>,
+  ): Promise<void> {
+    const holders = await this.#sampler.snapshot().catch(() => []);
+    for (const h of holders) if (owns(slot, h.owner)) held.add(h.id);
   }
 
   #record(kind: Kill['kind'], target: string, start: number, held: Set<string>, detail: string) {
