@@ -25,12 +25,13 @@ import {
   MIN_FRAME_BYTES,
   parseClientServerMessage,
   type SubmitBatchOutgoing,
+  type TaskResultMessage,
 } from '../shared/protocol.js';
 import { encodeSubmitBatchFrame } from '../shared/submit-batch-frame.js';
 import { trustedRoots } from '../shared/transport-security.js';
 import { zeroMask } from '../shared/unmasked-frames.js';
 
-export type TaskResultMessage = Extract<ClientServerMessage, { type: 'result' }>;
+export type { TaskResultMessage };
 
 /** What a running task last reported through `progress(value, note?)`. */
 export interface TaskProgress {

@@ -15,7 +15,7 @@ import {
   planBinaryFrame,
 } from './binary-frame.js';
 import { ProtocolError } from './errors.js';
-import { type ClientServerMessage, type ResultHead, ResultHeadSchema } from './protocol.js';
+import { type ResultHead, ResultHeadSchema, type TaskResultMessage } from './protocol.js';
 import { compileParser } from './validate.js';
 
 const parseHead = compileParser(
@@ -23,10 +23,8 @@ const parseHead = compileParser(
   (reason) => new ProtocolError(`Malformed result frame head: ${reason}`),
 );
 
-type ResultMessage = Extract<ClientServerMessage, { type: 'result' }>;
-
 /** The binary frame for a result message, or undefined when it goes better as text. */
-export function encodeResultFrame(message: ResultMessage): Buffer | undefined {
+export function encodeResultFrame(message: TaskResultMessage): Buffer | undefined {
   const { result, status } = message;
   if (result === undefined || result.length < BINARY_MIN_CHARS || status === 'CANCELLED') {
     return undefined;
@@ -42,7 +40,7 @@ export function encodeResultFrame(message: ResultMessage): Buffer | undefined {
 }
 
 /** Reads a binary result frame into the result message a text frame carries. Throws ProtocolError. */
-export function decodeResultFrame(frame: Buffer): ResultMessage {
+export function decodeResultFrame(frame: Buffer): TaskResultMessage {
   const { head, texts } = decodeBinaryFrame(frame, 'Result');
   const { result_bytes, ...message } = parseHead(head);
   const result = texts.next(result_bytes);

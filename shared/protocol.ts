@@ -397,6 +397,8 @@ export const ClientServerMessageSchema = Type.Union([
   Stats,
 ]);
 export type ClientServerMessage = Static<typeof ClientServerMessageSchema>;
+/** A task's result as `/ws/client` carries it (a text frame, or client-result-frame.ts). */
+export type TaskResultMessage = Extract<ClientServerMessage, { type: 'result' }>;
 export type StatsMessage = Static<typeof Stats>;
 export type TaskProgressMessage = Static<typeof TaskProgress>;
 

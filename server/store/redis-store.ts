@@ -9,7 +9,7 @@
 import { v4 as uuidv4 } from 'uuid';
 import { DEFAULT_KEY_PREFIX } from '../../shared/defaults.js';
 import { ConfigError, UnavailableError, UnknownOutcomeError } from '../../shared/errors.js';
-import type { TaskOutcome } from '../../shared/types.js';
+import type { TaskAssignment, TaskOutcome } from '../../shared/types.js';
 import { DEFAULT_IDEMPOTENCY_TTL_SECONDS, DEFAULT_RESULT_TTL_SECONDS } from '../server-config.js';
 import { functionFromHash, functionToHash } from './function-hash.js';
 import { HeldBulkArgs } from './held-bulk-args.js';
@@ -501,31 +501,33 @@ export class RedisStore implements TaskStore {
    * error goes on.
    */
   async #withBulkArgs(claim: ClaimResult): Promise<ClaimResult> {
-    const held = new Map<string, string>();
+    const texts = new Map<string, string | undefined>();
+    const unread: TaskAssignment[] = [];
     for (const t of claim.tasks) {
-      const text = t.args === '' ? this.#held.take(t.id) : undefined;
-      if (text !== undefined) held.set(t.id, text);
+      if (t.args !== '') continue;
+      const text = this.#held.take(t.id);
+      if (text === undefined) unread.push(t);
+      else texts.set(t.id, text);
     }
-    const bulk = claim.tasks.filter((t) => t.args === '' && !held.has(t.id));
-    if (bulk.length === 0 && held.size === 0) return claim;
-    let replies: unknown[] = [];
-    try {
-      if (bulk.length > 0)
+    if (texts.size === 0 && unread.length === 0) return claim;
+    if (unread.length > 0) {
+      let replies: unknown[];
+      try {
         replies = await this.#call(() => {
           const batch = this.#client.multi();
-          for (const t of bulk) batch.hGet(this.keys.task(t.id), F.bulkArgs);
+          for (const t of unread) batch.hGet(this.keys.task(t.id), F.bulkArgs);
           return batch.execAsPipeline();
         });
-    } catch (error) {
-      this.release(claim.tasks.map((t) => ({ id: t.id, attempt: t.attempt }))).catch(() => {
-        // Their leases end and the lease keeper requeues them.
+      } catch (error) {
+        this.release(claim.tasks.map((t) => ({ id: t.id, attempt: t.attempt }))).catch(() => {
+          // Their leases end and the lease keeper requeues them.
+        });
+        throw error;
+      }
+      unread.forEach((t, i) => {
+        texts.set(t.id, optionalString(replies[i], `bulk_args of task ${t.id}`));
       });
-      throw error;
     }
-    const texts = new Map<string, string | undefined>(held);
-    bulk.forEach((t, i) => {
-      texts.set(t.id, optionalString(replies[i], `bulk_args of task ${t.id}`));
-    });
     const kept: ClaimResult = { ...claim, tasks: [], created: [] };
     claim.tasks.forEach((task, i) => {
       const args = task.args === '' ? texts.get(task.id) : task.args;
